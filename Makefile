@@ -1,0 +1,128 @@
+# airflow-provider-seekrflow: developer and CI entry points.
+#
+#   make test         lint + mypy + pytest against Airflow $(AIRFLOW_LOW) and $(AIRFLOW_HIGH)
+#   make demo         run the example pipeline against the local emulator (Airflow $(AIRFLOW_HIGH))
+#   make lint         ruff check + ruff format --check
+#   make typecheck    mypy in both virtualenvs
+#   make integration  the slow suite against a real deployment (pytest -m integration)
+#   make bench        benchmarks/run_all.py with the [bench] extra
+#   make clean        remove the virtualenvs and caches
+#
+# Needs only Python >= 3.10 with pip/venv: uv is bootstrapped into .venvs/bootstrap if it
+# is not on PATH. Everything else is installed into .venvs/ from PyPI.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+AIRFLOW_LOW ?= 2.11.2
+AIRFLOW_HIGH ?= 3.3.2
+VENVS ?= .venvs
+AF2 := $(VENVS)/af2
+AF3 := $(VENVS)/af3
+# A literal comma, for extras lists inside $(call ...).
+, := ,
+# Extra arguments for every pytest run, e.g. make test PYTEST_ARGS="-k hook -x"
+PYTEST_ARGS ?=
+
+# uv: the one on PATH if it actually runs (a stale pyenv shim does not), otherwise one
+# installed with pip into a bootstrap venv.
+UV_ON_PATH := $(shell uv --version >/dev/null 2>&1 && command -v uv)
+ifeq ($(strip $(UV_ON_PATH)),)
+UV := $(VENVS)/bootstrap/bin/uv
+UV_DEP := $(UV)
+else
+UV := $(UV_ON_PATH)
+UV_DEP :=
+endif
+
+# Never let uv fetch a Python build: use the interpreter we were given.
+export UV_PYTHON_DOWNLOADS := never
+export UV_NO_PROGRESS := 1
+
+AF2_STAMP := $(AF2)/.installed-airflow-$(AIRFLOW_LOW)
+AF3_STAMP := $(AF3)/.installed-airflow-$(AIRFLOW_HIGH)
+AF3_BENCH_STAMP := $(AF3)/.installed-bench-airflow-$(AIRFLOW_HIGH)
+
+.PHONY: help test venvs venv-af2 venv-af3 lint format typecheck pytest demo integration bench clean
+
+help:
+	@sed -n '2,10s/^# \{0,1\}//p' Makefile
+
+# ----------------------------------------------------------------------------- virtualenvs
+
+$(VENVS)/bootstrap/bin/uv:
+	@echo ">>> uv not found on PATH: bootstrapping it into $(VENVS)/bootstrap"
+	$(PYTHON) -m venv $(VENVS)/bootstrap
+	$(VENVS)/bootstrap/bin/pip install --quiet --disable-pip-version-check uv
+	@$@ --version
+
+# $(call install_venv,<venv dir>,<airflow version>,<extras>,<stamp>)
+define install_venv
+	@echo ">>> $(1): apache-airflow==$(2) + -e .[$(3)] (uv: $(UV))"
+	@start=$$(date +%s); \
+	if [ ! -x "$(1)/bin/python" ]; then \
+	  $(UV) venv --quiet --python "$$(command -v $(PYTHON))" "$(1)"; \
+	fi; \
+	$(UV) pip install --quiet --python "$(1)/bin/python" -e ".[$(3)]" "apache-airflow==$(2)"; \
+	rm -f $(1)/.installed-airflow-* ; \
+	touch "$(4)"; \
+	echo ">>> $(1) ready in $$(( $$(date +%s) - start ))s"
+endef
+
+$(AF2_STAMP): pyproject.toml $(UV_DEP)
+	$(call install_venv,$(AF2),$(AIRFLOW_LOW),test$(,)emulator,$@)
+
+$(AF3_STAMP): pyproject.toml $(UV_DEP)
+	$(call install_venv,$(AF3),$(AIRFLOW_HIGH),test$(,)emulator,$@)
+
+$(AF3_BENCH_STAMP): $(AF3_STAMP)
+	$(call install_venv,$(AF3),$(AIRFLOW_HIGH),test$(,)emulator$(,)bench,$(AF3_STAMP))
+	@touch "$@"
+
+venv-af2: $(AF2_STAMP)
+venv-af3: $(AF3_STAMP)
+venvs: venv-af2 venv-af3
+
+# ----------------------------------------------------------------------------- checks
+
+lint: venv-af3
+	$(AF3)/bin/ruff check .
+	$(AF3)/bin/ruff format --check .
+
+format: venv-af3
+	$(AF3)/bin/ruff check --fix .
+	$(AF3)/bin/ruff format .
+
+typecheck: venvs
+	@echo ">>> mypy (Airflow $(AIRFLOW_HIGH))"
+	$(AF3)/bin/mypy
+	@echo ">>> mypy (Airflow $(AIRFLOW_LOW))"
+	$(AF2)/bin/mypy
+
+pytest: venvs
+	PYTEST_ARGS="$(PYTEST_ARGS)" scripts/pytest_matrix.sh \
+	  "$(AF2)=airflow-$(AIRFLOW_LOW)" \
+	  "$(AF3)=airflow-$(AIRFLOW_HIGH)"
+
+test: venvs
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory typecheck
+	$(MAKE) --no-print-directory pytest
+
+# ----------------------------------------------------------------------------- demo & friends
+
+demo: venv-af3
+	PATH="$(CURDIR)/$(AF3)/bin:$$PATH" VIRTUAL_ENV="$(CURDIR)/$(AF3)" scripts/demo.sh
+
+integration: venv-af3
+	PYTEST_ARGS="-m integration $(PYTEST_ARGS)" scripts/pytest_matrix.sh "$(AF3)=airflow-$(AIRFLOW_HIGH)"
+
+bench: $(AF3_BENCH_STAMP)
+	$(AF3)/bin/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENVS) .pytest_cache .mypy_cache .ruff_cache .demo build dist benchmarks/.work
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

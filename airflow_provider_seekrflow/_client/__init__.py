@@ -1,0 +1,1 @@
+"""Transport-independent pieces shared by the sync and async SeekrFlow hooks."""

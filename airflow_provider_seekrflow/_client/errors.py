@@ -1,0 +1,181 @@
+"""Map SeekrFlow answers to the provider's exceptions, the same way for sync and async clients."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from airflow_provider_seekrflow.exceptions import (
+    SeekrFlowAPIError,
+    SeekrFlowAuthenticationError,
+    SeekrFlowNotFoundError,
+    SeekrFlowRateLimitError,
+    SeekrFlowServerError,
+    SeekrFlowUnexpectedResponseError,
+    SeekrFlowValidationError,
+)
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# JSON answers from SeekrFlow are small; anything near this is not SeekrFlow talking.
+MAX_JSON_BODY_BYTES = 16 * 1024 * 1024
+_MAX_MESSAGE_CHARS = 2000
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """
+    Return the seconds a ``Retry-After`` header asks for, or None when absent or unreadable.
+
+    :param value: The header: a number of seconds or an HTTP date.
+    :param now: The current epoch time, for tests.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment is None:
+            return None
+        seconds = moment.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+def _format_validation_detail(detail: list[Any]) -> str:
+    lines = []
+    for item in detail:
+        if not isinstance(item, Mapping):
+            lines.append(str(item))
+            continue
+        loc = [str(part) for part in item.get("loc") or [] if part != "body"]
+        field = ".".join(loc) or "request"
+        lines.append(f"{field}: {item.get('msg', 'invalid')}")
+    return "\n".join(lines)
+
+
+def service_message(body: bytes, content_type: str | None) -> str:
+    """Return the service's explanation from an error body, readable and bounded."""
+    text = body[:MAX_JSON_BODY_BYTES].decode("utf-8", errors="replace")
+    if content_type and "json" in content_type:
+        try:
+            payload = json.loads(text)
+        except ValueError:
+            payload = None
+        if isinstance(payload, Mapping) and "detail" in payload:
+            detail = payload["detail"]
+            if isinstance(detail, list):
+                return _format_validation_detail(detail)
+            return str(detail)[:_MAX_MESSAGE_CHARS]
+        if isinstance(payload, Mapping) and "message" in payload:
+            return str(payload["message"])[:_MAX_MESSAGE_CHARS]
+    text = " ".join(text.split())
+    if len(text) > 200:
+        text = text[:200] + "..."
+    return text or "(empty body)"
+
+
+def error_for_status(
+    *, method: str, path: str, status: int, headers: Mapping[str, str], body: bytes
+) -> SeekrFlowAPIError:
+    """
+    Return the exception for an error answer.
+
+    :param method: The request's method.
+    :param path: The request's path.
+    :param status: The HTTP status.
+    :param headers: The answer's headers (case-insensitive mapping).
+    :param body: The answer's body, or its start.
+    """
+    message = service_message(body, headers.get("content-type"))
+    context = {"status_code": status, "method": method, "path": path, "service_message": message}
+    if "\n" in message:
+        summary = f"{method} {path} returned {status}:\n{message}"
+    else:
+        summary = f"{method} {path} returned {status}: {message}"
+    retry_after = parse_retry_after(headers.get("retry-after"))
+    if status in (401, 403):
+        return SeekrFlowAuthenticationError(summary + " (check the connection's API key)", **context)
+    if status == 404:
+        return SeekrFlowNotFoundError(summary, **context)
+    if status == 429:
+        return SeekrFlowRateLimitError(summary, retry_after=retry_after, **context)
+    if status >= 500:
+        return SeekrFlowServerError(summary, retry_after=retry_after, **context)
+    if status in (400, 409, 413, 415, 422):
+        return SeekrFlowValidationError(summary, **context)
+    return SeekrFlowAPIError(summary, **context)
+
+
+def decode_json(*, method: str, path: str, status: int, headers: Mapping[str, str], body: bytes) -> Any:
+    """
+    Return the JSON payload of a success answer, refusing what SeekrFlow would not send.
+
+    :param method: The request's method.
+    :param path: The request's path.
+    :param status: The HTTP status.
+    :param headers: The answer's headers.
+    :param body: The answer's body.
+    """
+    content_type = headers.get("content-type") or "(none)"
+    where = f"{method} {path} returned {status}"
+    if len(body) > MAX_JSON_BODY_BYTES:
+        raise SeekrFlowUnexpectedResponseError(
+            f"{where} with a body over {MAX_JSON_BODY_BYTES // (1024 * 1024)} MiB; is the host a SeekrFlow API?",
+            status_code=status,
+            method=method,
+            path=path,
+        )
+    if "json" not in content_type:
+        raise SeekrFlowUnexpectedResponseError(
+            f"{where} with content type {content_type}, not JSON; is the host a SeekrFlow API? "
+            f"Body starts: {service_message(body, None)!r}",
+            status_code=status,
+            method=method,
+            path=path,
+        )
+    try:
+        return json.loads(body)
+    except ValueError as err:
+        raise SeekrFlowUnexpectedResponseError(
+            f"{where} with a body that is not valid JSON ({err}); is the host a SeekrFlow API?",
+            status_code=status,
+            method=method,
+            path=path,
+        ) from None
+
+
+def read_model(model: type, payload: Any, *, method: str, path: str) -> Any:
+    """Validate a payload into a model, naming the endpoint when the shape is wrong."""
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(model).validate_python(payload)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in err.errors()[:5]
+        )
+        raise SeekrFlowUnexpectedResponseError(
+            f"{method} {path} answered JSON that does not match the SeekrFlow API: {problems}",
+            method=method,
+            path=path,
+        ) from None
+
+
+__all__ = [
+    "MAX_JSON_BODY_BYTES",
+    "RETRYABLE_STATUSES",
+    "SeekrFlowAPIError",
+    "decode_json",
+    "error_for_status",
+    "parse_retry_after",
+    "read_model",
+    "service_message",
+]

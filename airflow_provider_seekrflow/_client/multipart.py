@@ -1,0 +1,146 @@
+"""A multipart/form-data body that streams one file from disk with a known length."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+CHUNK_BYTES = 1024 * 1024
+
+
+def _quote(value: str) -> str:
+    # RFC 7578: names and file names are quoted strings; escape quote, CR and LF.
+    return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def human_bytes(count: float) -> str:
+    """Return a byte count as ``412 MiB`` or ``1.0 GiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            if unit in ("B", "KiB", "MiB"):
+                return f"{count:.0f} {unit}"
+            return f"{count:.1f} {unit}"
+        count /= 1024
+    raise AssertionError("unreachable")
+
+
+class UploadProgress:
+    """
+    Log how much of an upload has been sent, at most every 10 % of the file or every 30 s.
+
+    :param total: The file's size in bytes.
+    :param log: Called with a message each time progress is reported.
+    :param step_fraction: Share of the file between two reports.
+    :param interval: Seconds after which a report is due even without a full step.
+    """
+
+    def __init__(
+        self,
+        total: int,
+        log: Callable[[str], None],
+        *,
+        step_fraction: float = 0.10,
+        interval: float = 30.0,
+    ) -> None:
+        self.total = total
+        self._log = log
+        self._step = max(1, int(total * step_fraction))
+        self._interval = interval
+        self._sent = 0
+        self._next_report_at = self._step
+        self._last_time = time.monotonic()
+
+    def advance(self, count: int) -> None:
+        """Record ``count`` more bytes sent and report if a step or the interval has passed."""
+        self._sent += count
+        now = time.monotonic()
+        if self._sent >= self._next_report_at or now - self._last_time >= self._interval:
+            self._report(now)
+
+    def finish(self) -> None:
+        """Report the final figure unless it was just reported."""
+        if self._next_report_at <= self.total:
+            self._report(time.monotonic())
+
+    def _report(self, now: float) -> None:
+        percent = 100 * self._sent // self.total if self.total else 100
+        self._log(f"uploaded {human_bytes(self._sent)} of {human_bytes(self.total)} ({percent} %)")
+        self._last_time = now
+        self._next_report_at = (self._sent // self._step + 1) * self._step
+
+
+class MultipartFileBody:
+    """
+    Stream form fields and one file as multipart/form-data, reading the file in 1 MiB chunks.
+
+    ``len()`` gives the exact body size, so clients send ``Content-Length`` rather than chunked
+    encoding; iterating again re-reads the file, so a retried request sends the whole body anew.
+
+    :param fields: Plain form fields sent before the file.
+    :param file_field: The form field name of the file part.
+    :param path: The file to send.
+    :param filename: The file name announced to the server.
+    :param progress: Receives the count of file bytes sent after each chunk.
+    """
+
+    def __init__(
+        self,
+        fields: dict[str, str],
+        *,
+        file_field: str,
+        path: str | os.PathLike[str],
+        filename: str,
+        progress: Callable[[], UploadProgress] | None = None,
+    ) -> None:
+        self.boundary = f"seekrflow-{uuid.uuid4().hex}"
+        self._path = os.fspath(path)
+        self._file_size = os.stat(self._path).st_size
+        self._progress_factory = progress
+        head = bytearray()
+        for name, value in fields.items():
+            head += (
+                f'--{self.boundary}\r\nContent-Disposition: form-data; name="{_quote(name)}"\r\n\r\n'
+                f"{value}\r\n"
+            ).encode()
+        head += (
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{_quote(file_field)}"; '
+            f'filename="{_quote(filename)}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+        self._head = bytes(head)
+        self._tail = f"\r\n--{self.boundary}--\r\n".encode()
+
+    @property
+    def content_type(self) -> str:
+        """Return the ``Content-Type`` header value carrying the boundary."""
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    @property
+    def file_size(self) -> int:
+        """Return the size of the file part in bytes."""
+        return self._file_size
+
+    def __len__(self) -> int:
+        return len(self._head) + self._file_size + len(self._tail)
+
+    def __iter__(self) -> Iterator[bytes]:
+        progress = self._progress_factory() if self._progress_factory else None
+        yield self._head
+        sent = 0
+        with open(self._path, "rb", buffering=0) as handle:
+            while True:
+                chunk = handle.read(CHUNK_BYTES)
+                if not chunk:
+                    break
+                sent += len(chunk)
+                if sent > self._file_size:
+                    raise OSError(f"{self._path} grew while it was being uploaded")
+                if progress:
+                    progress.advance(len(chunk))
+                yield chunk
+        if sent != self._file_size:
+            raise OSError(f"{self._path} changed size while it was being uploaded")
+        if progress:
+            progress.finish()
+        yield self._tail

@@ -1,0 +1,56 @@
+"""How long to wait before the next status check of an alignment job."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from airflow_provider_seekrflow.models import AlignmentJob
+
+# Without an estimate there is nothing to aim at, so check at a steady, modest pace.
+BLIND_INTERVAL_SECONDS = 60.0
+# Once the estimate has passed the job should end any moment; check often enough to see it in time.
+OVERDUE_MAX_INTERVAL_SECONDS = 30.0
+# Wake slightly after the estimate so the first check after it usually sees the job done.
+ETA_SLACK_SECONDS = 2.0
+
+
+def estimated_completion(job: AlignmentJob, now: datetime) -> datetime | None:
+    """Return when the service expects the job to end, from ``estimated_completion_at`` or ``eta_minutes``."""
+    if job.estimated_completion_at is not None:
+        moment = job.estimated_completion_at
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    if job.eta_minutes is not None:
+        return now + timedelta(minutes=job.eta_minutes)
+    return None
+
+
+def next_poll_delay(
+    job: AlignmentJob,
+    *,
+    poll_interval: float,
+    min_interval: float,
+    now: datetime | None = None,
+) -> float:
+    """
+    Return the seconds to sleep before checking ``job`` again.
+
+    With an estimate, sleep until just after it; past it, check every few seconds; without one,
+    check at a steady pace. The result is never above ``poll_interval`` nor below ``min_interval``.
+
+    :param job: The job as last seen.
+    :param poll_interval: The longest sleep allowed.
+    :param min_interval: The shortest sleep allowed.
+    :param now: The current time (UTC), for tests.
+    """
+    now = now or datetime.now(timezone.utc)
+    ceiling = max(poll_interval, min_interval)
+    eta = estimated_completion(job, now)
+    if eta is None:
+        wanted = BLIND_INTERVAL_SECONDS
+    else:
+        remaining = (eta - now).total_seconds()
+        if remaining > 0:
+            wanted = remaining + ETA_SLACK_SECONDS
+        else:
+            wanted = min(OVERDUE_MAX_INTERVAL_SECONDS, -remaining / 2)
+    return max(min_interval, min(ceiling, wanted))

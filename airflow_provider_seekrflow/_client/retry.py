@@ -1,0 +1,99 @@
+"""The one retry policy of the sync and async clients, built on tenacity."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import tenacity
+
+from airflow_provider_seekrflow._client.endpoints import Endpoint
+from airflow_provider_seekrflow._client.errors import RETRYABLE_STATUSES
+from airflow_provider_seekrflow.exceptions import (
+    SeekrFlowAPIError,
+    SeekrFlowConnectionError,
+    SeekrFlowRateLimitError,
+    SeekrFlowServerError,
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """
+    When and how long to wait before repeating a failed request.
+
+    Connection failures and 429/500/502/503/504 answers are retried with exponential backoff and
+    full jitter; a ``Retry-After`` from the service is honoured up to ``max_retry_after``. A request
+    the service may already have acted on is repeated only when its endpoint is repeatable.
+
+    :param max_retries: Retries after the first try; 0 disables retrying.
+    :param initial_delay: Backoff ceiling of the first retry, in seconds.
+    :param max_delay: Largest backoff, in seconds.
+    :param max_retry_after: Largest ``Retry-After`` honoured, in seconds.
+    """
+
+    max_retries: int = 5
+    initial_delay: float = 0.5
+    max_delay: float = 30.0
+    max_retry_after: float = 120.0
+
+    def should_retry(self, error: BaseException, endpoint: Endpoint) -> bool:
+        """Return whether ``error`` from ``endpoint`` is worth another try."""
+        if isinstance(error, SeekrFlowConnectionError):
+            return endpoint.repeatable or not error.may_have_reached_service
+        if isinstance(error, SeekrFlowAPIError):
+            return error.status_code in RETRYABLE_STATUSES
+        return False
+
+    def delay(self, retry_number: int, error: BaseException | None) -> float:
+        """
+        Return the seconds to sleep before retry number ``retry_number`` (1-based).
+
+        :param retry_number: Which retry is about to happen.
+        :param error: The failure that prompted it.
+        """
+        ceiling = min(self.max_delay, self.initial_delay * (2 ** (retry_number - 1)))
+        backoff = random.uniform(ceiling / 2, ceiling)
+        retry_after = getattr(error, "retry_after", None)
+        if isinstance(error, (SeekrFlowRateLimitError, SeekrFlowServerError)) and retry_after is not None:
+            return max(backoff, min(retry_after, self.max_retry_after))
+        return backoff
+
+    def tenacity_arguments(self, endpoint: Endpoint, log: logging.Logger | Any) -> dict[str, Any]:
+        """Return the keyword arguments of a ``tenacity.Retrying`` or ``AsyncRetrying`` for ``endpoint``."""
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            return self.delay(state.attempt_number, error)
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            sleep = state.next_action.sleep if state.next_action else 0.0
+            log.warning(
+                "%s %s failed (%s); retry %d of %d in %.1f s",
+                endpoint.method,
+                endpoint.path,
+                _short(error),
+                state.attempt_number,
+                self.max_retries,
+                sleep,
+            )
+
+        return {
+            "retry": tenacity.retry_if_exception(lambda error: self.should_retry(error, endpoint)),
+            "wait": wait,
+            "stop": tenacity.stop_after_attempt(self.max_retries + 1),
+            "before_sleep": before_sleep,
+            "reraise": True,
+        }
+
+
+def _short(error: BaseException | None) -> str:
+    if error is None:
+        return "no error"
+    status = getattr(error, "status_code", None)
+    if status is not None:
+        return f"HTTP {status}"
+    return type(error).__name__ + (f": {str(error).splitlines()[0]}" if str(error) else "")

@@ -1,0 +1,129 @@
+"""Exceptions raised by the SeekrFlow provider, all derived from ``AirflowException``."""
+
+from __future__ import annotations
+
+from airflow.providers.common.compat.sdk import AirflowException
+
+
+class SeekrFlowError(AirflowException):
+    """
+    Base class of every error the provider raises.
+
+    :param message: What went wrong, in words a user can act on.
+    :param status_code: The HTTP status the service answered, when there was one.
+    :param method: The HTTP method of the failed request.
+    :param path: The request path (never the full URL with credentials).
+    :param service_message: The service's own explanation, as it sent it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        service_message: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.method = method
+        self.path = path
+        self.service_message = service_message
+
+
+class SeekrFlowConfigError(SeekrFlowError):
+    """The Airflow connection or an argument is unusable; raised before any request is sent."""
+
+
+class SeekrFlowInvalidFileError(SeekrFlowError):
+    """A file to upload failed a local check; raised before any request is sent."""
+
+
+class SeekrFlowAPIError(SeekrFlowError):
+    """The service answered with an error status."""
+
+
+class SeekrFlowAuthenticationError(SeekrFlowAPIError):
+    """The service refused the API key (401 or 403)."""
+
+
+class SeekrFlowNotFoundError(SeekrFlowAPIError):
+    """The file or job does not exist for this API key (404)."""
+
+
+class SeekrFlowValidationError(SeekrFlowAPIError):
+    """The service rejected the request's content (400, 409, 413, 415 or 422)."""
+
+
+class SeekrFlowRateLimitError(SeekrFlowAPIError):
+    """
+    The service asked the client to slow down (429).
+
+    :param retry_after: Seconds the service asked to wait, when it said.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class SeekrFlowServerError(SeekrFlowAPIError):
+    """
+    The service failed or was unavailable (5xx).
+
+    :param retry_after: Seconds the service asked to wait, when it said.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class SeekrFlowUnexpectedResponseError(SeekrFlowAPIError):
+    """The server answered in a way SeekrFlow does not: not JSON, the wrong shape, or too large."""
+
+
+class SeekrFlowConnectionError(SeekrFlowError):
+    """
+    The request did not get an answer: the host was unreachable, the connection dropped, or it timed out.
+
+    :param may_have_reached_service: True when the request may have been received and acted on
+        (for example a read timeout after the body was sent), so repeating it might do the work twice.
+    """
+
+    def __init__(self, message: str, *, may_have_reached_service: bool, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.may_have_reached_service = may_have_reached_service
+
+
+class SeekrFlowAlignmentJobError(SeekrFlowError):
+    """
+    An alignment job ended without completing.
+
+    :param job_id: The alignment job's id.
+    :param status: The job's final status.
+    :param status_message: The service's explanation, when it gave one.
+    """
+
+    def __init__(self, message: str, *, job_id: str, status: str, status_message: str | None = None) -> None:
+        super().__init__(message, service_message=status_message)
+        self.job_id = job_id
+        self.status = status
+        self.status_message = status_message
+
+
+class SeekrFlowAlignmentJobFailedError(SeekrFlowAlignmentJobError):
+    """The alignment job failed on the service."""
+
+
+class SeekrFlowAlignmentJobCancelledError(SeekrFlowAlignmentJobError):
+    """The alignment job was cancelled."""
+
+
+class SeekrFlowAlignmentJobStoppedError(SeekrFlowAlignmentJobError):
+    """The alignment job was stopped by the service."""
+
+
+class SeekrFlowAlignmentJobTimeoutError(SeekrFlowAlignmentJobError):
+    """The alignment job did not finish within the wait's timeout."""
