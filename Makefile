@@ -5,7 +5,7 @@
 #   make lint         ruff check + ruff format --check
 #   make typecheck    mypy in both virtualenvs
 #   make integration  the slow suite against a real deployment (pytest -m integration)
-#   make bench        benchmarks/run_all.py with the [bench] extra
+#   make bench        benchmarks/run_all.py (.venvs/bench: Airflow $(AIRFLOW_HIGH) + [bench] extra)
 #   make clean        remove the virtualenvs and caches
 #
 # Needs only Python >= 3.10 with pip/venv: uv is bootstrapped into .venvs/bootstrap if it
@@ -44,7 +44,12 @@ export UV_NO_PROGRESS := 1
 
 AF2_STAMP := $(AF2)/.installed-airflow-$(AIRFLOW_LOW)
 AF3_STAMP := $(AF3)/.installed-airflow-$(AIRFLOW_HIGH)
-AF3_BENCH_STAMP := $(AF3)/.installed-bench-airflow-$(AIRFLOW_HIGH)
+BENCH := $(VENVS)/bench
+BENCH_STAMP := $(BENCH)/.installed-airflow-$(AIRFLOW_HIGH)
+# seekrai (<= 0.35) pins typer<0.13, Airflow 3's fastapi-cli needs typer>=0.15: seekrai only
+# uses typer for its CLI, so the bench venv overrides that pin. seekrai also pins httpx<0.28,
+# which is why the benchmarks get their own venv instead of changing .venvs/af3.
+BENCH_OVERRIDES := typer>=0.15
 
 .PHONY: help test venvs venv-af2 venv-af3 lint format typecheck pytest demo integration bench clean
 
@@ -59,28 +64,31 @@ $(VENVS)/bootstrap/bin/uv:
 	$(VENVS)/bootstrap/bin/pip install --quiet --disable-pip-version-check uv
 	@$@ --version
 
-# $(call install_venv,<venv dir>,<airflow version>,<extras>,<stamp>)
+# $(call install_venv,<venv dir>,<airflow version>,<extras>[,<extra uv pip install args>])
+# One `uv pip install` of the package (editable) with its extras and the Airflow pin; the
+# stamp file (named after the Airflow version, newer than pyproject.toml) makes re-runs free.
 define install_venv
 	@echo ">>> $(1): apache-airflow==$(2) + -e .[$(3)] (uv: $(UV))"
 	@start=$$(date +%s); \
 	if [ ! -x "$(1)/bin/python" ]; then \
 	  $(UV) venv --quiet --python "$$(command -v $(PYTHON))" "$(1)"; \
 	fi; \
-	$(UV) pip install --quiet --python "$(1)/bin/python" -e ".[$(3)]" "apache-airflow==$(2)"; \
-	rm -f $(1)/.installed-airflow-* ; \
-	touch "$(4)"; \
+	$(UV) pip install --quiet --python "$(1)/bin/python" -e ".[$(3)]" "apache-airflow==$(2)" $(4); \
+	rm -f $(1)/.installed-airflow-*; \
+	touch "$(1)/.installed-airflow-$(2)"; \
 	echo ">>> $(1) ready in $$(( $$(date +%s) - start ))s"
 endef
 
 $(AF2_STAMP): pyproject.toml $(UV_DEP)
-	$(call install_venv,$(AF2),$(AIRFLOW_LOW),test$(,)emulator,$@)
+	$(call install_venv,$(AF2),$(AIRFLOW_LOW),test$(,)emulator)
 
 $(AF3_STAMP): pyproject.toml $(UV_DEP)
-	$(call install_venv,$(AF3),$(AIRFLOW_HIGH),test$(,)emulator,$@)
+	$(call install_venv,$(AF3),$(AIRFLOW_HIGH),test$(,)emulator)
 
-$(AF3_BENCH_STAMP): $(AF3_STAMP)
-	$(call install_venv,$(AF3),$(AIRFLOW_HIGH),test$(,)emulator$(,)bench,$(AF3_STAMP))
-	@touch "$@"
+$(BENCH_STAMP): pyproject.toml $(UV_DEP)
+	@mkdir -p $(VENVS)
+	@printf '%s\n' $(BENCH_OVERRIDES) > $(VENVS)/bench-overrides.txt
+	$(call install_venv,$(BENCH),$(AIRFLOW_HIGH),test$(,)emulator$(,)bench,--overrides $(VENVS)/bench-overrides.txt)
 
 venv-af2: $(AF2_STAMP)
 venv-af3: $(AF3_STAMP)
@@ -103,7 +111,7 @@ typecheck: venvs
 	$(AF2)/bin/mypy
 
 pytest: venvs
-	PYTEST_ARGS="$(PYTEST_ARGS)" scripts/pytest_matrix.sh \
+	PYTEST_ARGS="$(PYTEST_ARGS)" bash scripts/pytest_matrix.sh \
 	  "$(AF2)=airflow-$(AIRFLOW_LOW)" \
 	  "$(AF3)=airflow-$(AIRFLOW_HIGH)"
 
@@ -115,13 +123,13 @@ test: venvs
 # ----------------------------------------------------------------------------- demo & friends
 
 demo: venv-af3
-	PATH="$(CURDIR)/$(AF3)/bin:$$PATH" VIRTUAL_ENV="$(CURDIR)/$(AF3)" scripts/demo.sh
+	PATH="$(CURDIR)/$(AF3)/bin:$$PATH" VIRTUAL_ENV="$(CURDIR)/$(AF3)" bash scripts/demo.sh
 
 integration: venv-af3
-	PYTEST_ARGS="-m integration $(PYTEST_ARGS)" scripts/pytest_matrix.sh "$(AF3)=airflow-$(AIRFLOW_HIGH)"
+	ALLOW_NO_TESTS=1 PYTEST_ARGS="-m integration $(PYTEST_ARGS)" bash scripts/pytest_matrix.sh "$(AF3)=airflow-$(AIRFLOW_HIGH)"
 
-bench: $(AF3_BENCH_STAMP)
-	$(AF3)/bin/python benchmarks/run_all.py
+bench: $(BENCH_STAMP)
+	$(BENCH)/bin/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENVS) .pytest_cache .mypy_cache .ruff_cache .demo build dist benchmarks/.work

@@ -297,6 +297,7 @@ class SeekrFlowHook(BaseHook):
         filename: str | None = None,
         check: bool = True,
         check_content: bool = True,
+        check_with_service: bool = True,
         since: datetime | None = None,
     ) -> SeekrFlowFile:
         """
@@ -312,6 +313,8 @@ class SeekrFlowHook(BaseHook):
         :param filename: The name to store it under; the file's own name by default.
         :param check: Whether to check the file locally before sending anything.
         :param check_content: Whether the local check reads every JSONL line.
+        :param check_with_service: Whether to ask the service if it accepts an alignment document's
+            type and size before sending it, as the official client does.
         :param since: The earliest creation time of a file that an earlier ambiguous try may have
             stored; the start of this call by default.
         """
@@ -322,10 +325,8 @@ class SeekrFlowHook(BaseHook):
             size = self.check_file(source, purpose, check_content=check_content)
         else:
             size = source.stat().st_size
-        if purpose == FilePurpose.ALIGNMENT.value:
-            verdict = self.validate_file_metadata(purpose, source.suffix.lstrip(".").lower(), size)
-            if not verdict.is_valid:
-                raise SeekrFlowValidationError(f"{name}: SeekrFlow refuses this document: {verdict.errors}")
+        if check_with_service:
+            self.check_file_with_service(source, purpose, size=size, filename=name)
 
         fields = {"purpose": purpose, "filename": name}
         if vector_database_id:
@@ -367,6 +368,28 @@ class SeekrFlowHook(BaseHook):
         stored = self._retrying(endpoint, attempt)
         self.log.info("%s: stored as %s (%s bytes, purpose %s)", name, stored.id, stored.bytes, stored.purpose)
         return stored
+
+    def check_file_with_service(
+        self, path: str | os.PathLike[str], purpose: str, *, size: int | None = None, filename: str | None = None
+    ) -> None:
+        """
+        Ask the service whether it accepts an alignment document's type and size; raise if not.
+
+        Only ``alignment`` documents have a metadata check; other purposes pass untouched.
+
+        :param path: The local file.
+        :param purpose: The purpose it will be uploaded for.
+        :param size: Its size, when already known.
+        :param filename: The name it will be stored under.
+        """
+        if purpose != FilePurpose.ALIGNMENT.value:
+            return
+        source = Path(path)
+        name = filename or source.name
+        suffix = Path(name).suffix.lstrip(".").lower()
+        verdict = self.validate_file_metadata(purpose, suffix, size if size is not None else source.stat().st_size)
+        if not verdict.is_valid:
+            raise SeekrFlowValidationError(f"{name}: SeekrFlow refuses this document: {verdict.errors}")
 
     def find_uploaded_file(
         self, filename: str, size: int, purpose: str, *, since: datetime

@@ -1,0 +1,11 @@
+"""A local SeekrFlow API emulator (FastAPI + uvicorn) for developing and testing DAGs offline.
+
+Run it: ``python -m airflow_provider_seekrflow.emulator --port 0 --api-key KEY`` (prints its base
+URL), or from Python with ``SeekrFlowEmulator``. Needs fastapi, uvicorn and python-multipart.
+"""
+
+from __future__ import annotations
+
+from airflow_provider_seekrflow.emulator.server import SeekrFlowEmulator
+
+__all__ = ["SeekrFlowEmulator"]

@@ -1,0 +1,86 @@
+"""Command line: ``python -m airflow_provider_seekrflow.emulator --host 127.0.0.1 --port 0 --api-key KEY``.
+
+Prints one line, the base URL, to stdout once it accepts connections; logs go to stderr.
+Runs until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+
+from airflow_provider_seekrflow.emulator.app import EmulatorState, create_app
+from airflow_provider_seekrflow.emulator.faults import FaultRule, parse_fault_spec
+from airflow_provider_seekrflow.emulator.server import bind_socket, build_server, format_base_url
+
+
+def _fault(text: str) -> FaultRule:
+    try:
+        if text.lstrip().startswith("{"):
+            return FaultRule.from_dict(json.loads(text))
+        return parse_fault_spec(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_seekrflow.emulator", description="Local SeekrFlow API emulator."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("SEEKRFLOW_EMULATOR_API_KEY", "test-key"),
+        help="the key clients must send in Authorization (default $SEEKRFLOW_EMULATOR_API_KEY or test-key)",
+    )
+    parser.add_argument("--data-dir", help="state directory (default: a new temporary directory)")
+    parser.add_argument("--job-duration", type=float, default=20.0, help="seconds an alignment job runs")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        type=_fault,
+        default=[],
+        metavar="SPEC",
+        help="route:kind[:rate][:key=value...], e.g. upload_file:drop_after:0.2 or '*:429:0.1:retry_after=2'",
+    )
+    parser.add_argument("--ssl-certfile")
+    parser.add_argument("--ssl-keyfile")
+    parser.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    data_dir = args.data_dir or tempfile.mkdtemp(prefix="seekrflow-emu-")
+    state = EmulatorState(args.api_key, data_dir, job_duration=args.job_duration)
+    for rule in args.fault:
+        state.faults.add(rule)
+    sock = bind_socket(args.host, args.port)
+    url = format_base_url(args.host, sock.getsockname()[1], https=bool(args.ssl_certfile))
+
+    def announce() -> None:
+        print(url, flush=True)
+        print(f"SeekrFlow emulator at {url}, data in {state.store.data_dir}", file=sys.stderr, flush=True)
+
+    server = build_server(
+        create_app(state),
+        log_level=args.log_level,
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
+        on_started=announce,
+    )
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Upload local or object-storage files to SeekrFlow."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseOperator
+
+from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowInvalidFileError
+from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+from airflow_provider_seekrflow.models import FilePurpose
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+_COPY_CHUNK_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One file to upload: where the user said it is, and the local copy the hook reads."""
+
+    name: str
+    shown: str
+    local: Path
+
+
+def _has_magic(text: str) -> bool:
+    return glob.has_magic(text)
+
+
+def _is_object_storage(spec: Any) -> bool:
+    if isinstance(spec, str):
+        return "://" in spec and not spec.startswith("file://")
+    return type(spec).__name__ == "ObjectStoragePath"
+
+
+def _as_list(file_path: Any) -> tuple[list[Any], bool]:
+    """Return the sources as a list, and whether the user named exactly one file (not a glob, not a list)."""
+    if file_path is None:
+        raise SeekrFlowConfigError("file_path: is required")
+    if isinstance(file_path, (str, os.PathLike)) or _is_object_storage(file_path):
+        text = str(file_path)
+        return [file_path], not _has_magic(text.rsplit("/", 1)[-1])
+    if isinstance(file_path, (list, tuple)):
+        items = list(file_path)
+        if not items:
+            raise SeekrFlowConfigError("file_path: the list of files is empty")
+        return items, False
+    raise SeekrFlowConfigError(
+        f"file_path: expected a path, a glob, a URI or a list of them, got {type(file_path).__name__}"
+    )
+
+
+class SeekrFlowUploadFileOperator(BaseOperator):
+    """
+    Upload one or more files to SeekrFlow and return the file id, or the ids in input order.
+
+    Every source is checked before anything is sent: it must exist and be a non-empty regular file
+    of at most 4 GB with an extension the purpose accepts, and JSONL training data must match the
+    purpose's line schema. One bad file fails the task before any upload, so a batch is never half
+    uploaded. Files in object storage (``s3://``, ``gs://``, an ``ObjectStoragePath``...) are
+    copied to a temporary directory first, in constant memory.
+
+    :param file_path: A path, a glob, an object-storage URI or ``ObjectStoragePath``, or a list of them. (templated)
+    :param purpose: ``alignment`` (source documents, the default), ``fine-tune``, ``preference-fine-tune``,
+        ``pre-train`` or ``reinforcement-fine-tune``. (templated)
+    :param vector_database_id: Vector database to add alignment documents to. (templated)
+    :param seekrflow_conn_id: The Airflow connection to use.
+    :param validate: Whether to check every JSONL line before uploading; the other checks always run.
+    """
+
+    template_fields: Sequence[str] = ("file_path", "purpose", "vector_database_id")
+    ui_color = "#e8f0ff"
+
+    def __init__(
+        self,
+        *,
+        file_path: Any,
+        purpose: str = FilePurpose.ALIGNMENT.value,
+        vector_database_id: str | None = None,
+        seekrflow_conn_id: str = SeekrFlowHook.default_conn_name,
+        validate: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.file_path = file_path
+        self.purpose = purpose
+        self.vector_database_id = vector_database_id
+        self.seekrflow_conn_id = seekrflow_conn_id
+        self.validate = validate
+
+    @cached_property
+    def hook(self) -> SeekrFlowHook:
+        """Return the SeekrFlow hook of this task's connection."""
+        return SeekrFlowHook(seekrflow_conn_id=self.seekrflow_conn_id)
+
+    def execute(self, context: Context) -> str | list[str]:
+        """Check every source, then upload each and return the id or ids."""
+        started = datetime.now(timezone.utc)
+        purposes = [member.value for member in FilePurpose]
+        if self.purpose not in purposes:
+            raise SeekrFlowConfigError(f"purpose: {self.purpose!r} is not one of {', '.join(purposes)}")
+        specs, single = _as_list(self.file_path)
+        with tempfile.TemporaryDirectory(prefix="seekrflow-upload-") as staging:
+            sources = list(self._resolve(specs, Path(staging)))
+            if single and len(sources) != 1:
+                single = False
+            for source in sources:
+                self.hook.check_file(source.local, self.purpose, check_content=self.validate)
+            for source in sources:
+                self.hook.check_file_with_service(source.local, self.purpose, filename=source.name)
+            self.log.info("Checked %d file(s) for purpose %s; uploading", len(sources), self.purpose)
+            ids = []
+            for source in sources:
+                stored = self.hook.upload_file(
+                    source.local,
+                    self.purpose,
+                    vector_database_id=self.vector_database_id,
+                    filename=source.name,
+                    check=False,
+                    check_with_service=False,
+                    since=started,
+                )
+                ids.append(stored.id)
+        return ids[0] if single else ids
+
+    def _resolve(self, specs: list[Any], staging: Path) -> Iterator[_Source]:
+        for index, spec in enumerate(specs):
+            where = "file_path" if len(specs) == 1 else f"file_path[{index}]"
+            if _is_object_storage(spec):
+                yield from self._stage_remote(spec, staging, where)
+            elif isinstance(spec, (str, os.PathLike)):
+                yield from self._local(os.fspath(spec), where)
+            else:
+                raise SeekrFlowConfigError(f"{where}: expected a path or URI, got {type(spec).__name__}")
+
+    def _local(self, text: str, where: str) -> Iterator[_Source]:
+        if text.startswith("file://"):
+            text = text[len("file://") :]
+        if not text.strip():
+            raise SeekrFlowConfigError(f"{where}: is empty")
+        expanded = os.path.expanduser(text)
+        if _has_magic(expanded):
+            matches = sorted(glob.glob(expanded, recursive=True))
+            matches = [match for match in matches if not os.path.isdir(match)]
+            if not matches:
+                raise SeekrFlowInvalidFileError(f"{where}: no file matches {text!r}")
+            for match in matches:
+                yield _Source(name=os.path.basename(match), shown=match, local=Path(match))
+            return
+        yield _Source(name=os.path.basename(expanded.rstrip("/")), shown=text, local=Path(expanded))
+
+    def _stage_remote(self, spec: Any, staging: Path, where: str) -> Iterator[_Source]:
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+        root = spec if not isinstance(spec, str) else ObjectStoragePath(spec)
+        text = str(root)
+        name = text.rstrip("/").rsplit("/", 1)[-1]
+        if _has_magic(name):
+            parent = ObjectStoragePath(text.rsplit("/", 1)[0])
+            matches = sorted((path for path in parent.glob(name) if path.is_file()), key=str)
+            if not matches:
+                raise SeekrFlowInvalidFileError(f"{where}: no file matches {text!r}")
+        else:
+            matches = [root]
+        for remote in matches:
+            yield self._copy_remote(remote, staging, where)
+
+    def _copy_remote(self, remote: Any, staging: Path, where: str) -> _Source:
+        shown = str(remote)
+        name = shown.rstrip("/").rsplit("/", 1)[-1]
+        try:
+            if not remote.exists():
+                raise SeekrFlowInvalidFileError(f"{where}: {shown} does not exist")
+            if not remote.is_file():
+                raise SeekrFlowInvalidFileError(f"{where}: {shown} is not a regular file")
+        except OSError as err:
+            raise SeekrFlowInvalidFileError(f"{where}: cannot read {shown}: {err}") from None
+        folder = staging / str(len(list(staging.iterdir())))
+        folder.mkdir()
+        local = folder / name
+        with _open_remote(remote, shown, where) as source, open(local, "wb") as target:
+            shutil.copyfileobj(source, target, _COPY_CHUNK_BYTES)
+        self.log.info("Copied %s to a local staging file (%d bytes)", shown, local.stat().st_size)
+        return _Source(name=name, shown=shown, local=local)
+
+
+@contextmanager
+def _open_remote(remote: Any, shown: str, where: str) -> Iterator[Any]:
+    try:
+        handle = remote.open("rb")
+    except OSError as err:
+        raise SeekrFlowInvalidFileError(f"{where}: cannot read {shown}: {err}") from None
+    with handle:
+        yield handle
