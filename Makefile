@@ -54,7 +54,8 @@ BENCH_OVERRIDES := typer>=0.15
 .PHONY: help test venvs venv-af2 venv-af3 lint format typecheck pytest demo integration bench clean
 
 help:
-	@sed -n '2,10s/^# \{0,1\}//p' Makefile
+	@sed -n '2,10s/^# \{0,1\}//p' Makefile \
+	  | sed -e 's/$$(AIRFLOW_LOW)/$(AIRFLOW_LOW)/g' -e 's/$$(AIRFLOW_HIGH)/$(AIRFLOW_HIGH)/g'
 
 # ----------------------------------------------------------------------------- virtualenvs
 

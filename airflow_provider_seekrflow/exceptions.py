@@ -26,7 +26,8 @@ class SeekrFlowError(AirflowException):
         service_message: str | None = None,
     ) -> None:
         super().__init__(message)
-        self.status_code = status_code
+        # AirflowException declares status_code as an HTTPStatus; an int status is what it holds too.
+        self.status_code = status_code  # type: ignore[assignment]
         self.method = method
         self.path = path
         self.service_message = service_message

@@ -26,7 +26,9 @@ _ERROR_BY_STATUS: dict[str, type[SeekrFlowAlignmentJobError]] = {
 }
 
 
-def error_for_unsuccessful_job(job_id: str, status: str, status_message: str | None) -> SeekrFlowAlignmentJobError:
+def error_for_unsuccessful_job(
+    job_id: str, status: str, status_message: str | None
+) -> SeekrFlowAlignmentJobError:
     """
     Return the exception for a job that ended in ``failed``, ``cancelled`` or ``stopped``.
 
@@ -53,7 +55,9 @@ def raise_unless_completed(job: AlignmentJob) -> None:
     raise error_for_unsuccessful_job(job.id, job.status, job.status_message)
 
 
-def timeout_error(job_id: str, message: str | None, last_status: str | None) -> SeekrFlowAlignmentJobTimeoutError:
+def timeout_error(
+    job_id: str, message: str | None, last_status: str | None
+) -> SeekrFlowAlignmentJobTimeoutError:
     """Return the error for a wait that ran out of time."""
     return SeekrFlowAlignmentJobTimeoutError(
         message or f"Alignment job {job_id} did not finish in time",
@@ -77,7 +81,9 @@ def check_event(event: Any, expected_job_id: str | None) -> dict[str, Any]:
         )
     known = AlignmentJobStatus.terminal_states() | {EVENT_TIMEOUT, EVENT_ERROR}
     if event["status"] not in known:
-        raise SeekrFlowError(f"SeekrFlow trigger sent an event with unknown status {event['status']!r}: {event!r}")
+        raise SeekrFlowError(
+            f"SeekrFlow trigger sent an event with unknown status {event['status']!r}: {event!r}"
+        )
     return event
 
 
@@ -109,6 +115,7 @@ class ProgressLog:
         self._last: tuple[Any, ...] | None = None
 
     def __call__(self, job: AlignmentJob) -> None:
+        """Log the job unless nothing worth reporting changed."""
         signature = job.progress_signature()
         if signature != self._last:
             self._last = signature

@@ -45,7 +45,7 @@ for spec in "$@"; do
     fi
 
     home="$work/$label"
-    mkdir -p "$home/dags"
+    mkdir -p "$home"
     junit="$home/junit.xml"
 
     echo
@@ -54,10 +54,9 @@ for spec in "$@"; do
     (
         export AIRFLOW_HOME="$home"
         export AIRFLOW__CORE__LOAD_EXAMPLES=False
-        export AIRFLOW__CORE__DAGS_FOLDER="$home/dags"
-        export AIRFLOW__CORE__PLUGINS_FOLDER="$home/plugins"
-        export AIRFLOW__LOGGING__BASE_LOG_FOLDER="$home/logs"
-        export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$home/airflow.db"
+        # The SQLite DB, logs etc. go to their defaults under AIRFLOW_HOME. The DAGs folder is
+        # left to tests/conftest.py (example_dags/: Airflow 3's dag.test() needs the DAG in a bundle).
+        unset AIRFLOW__CORE__DAGS_FOLDER AIRFLOW__DATABASE__SQL_ALCHEMY_CONN AIRFLOW__CORE__UNIT_TEST_MODE
         # Nothing from the caller's shell should leak into the tests' connections.
         unset AIRFLOW_CONN_SEEKRFLOW_DEFAULT SEEKR_API_KEY SEEKR_BASE_URL SEEKR_TEAM_ID
         export PATH="$(dirname "$py"):$PATH"

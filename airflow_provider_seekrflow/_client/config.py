@@ -79,7 +79,9 @@ def normalize_base_url(host: str | None, port: int | None = None) -> str:
     if not parts.hostname:
         raise ConnectionSettingsError(f"host {host!r} names no host name")
     if parts.username or parts.password:
-        raise ConnectionSettingsError("host must not carry credentials; put the API key in the password field")
+        raise ConnectionSettingsError(
+            "host must not carry credentials; put the API key in the password field"
+        )
     if parts.query or parts.fragment:
         raise ConnectionSettingsError(f"host {host!r} must not have a query or fragment")
     try:

@@ -95,7 +95,12 @@ def error_for_status(
     :param body: The answer's body, or its start.
     """
     message = service_message(body, headers.get("content-type"))
-    context = {"status_code": status, "method": method, "path": path, "service_message": message}
+    context: dict[str, Any] = {
+        "status_code": status,
+        "method": method,
+        "path": path,
+        "service_message": message,
+    }
     if "\n" in message:
         summary = f"{method} {path} returned {status}:\n{message}"
     else:

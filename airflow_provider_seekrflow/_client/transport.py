@@ -14,7 +14,9 @@ def _describe(error: BaseException) -> str:
     return reason.splitlines()[0][:300]
 
 
-def from_requests_error(error: Exception, *, method: str, path: str, base_url: str) -> SeekrFlowConnectionError:
+def from_requests_error(
+    error: Exception, *, method: str, path: str, base_url: str
+) -> SeekrFlowConnectionError:
     """
     Return the connection error for an exception raised by ``requests``.
 
@@ -32,7 +34,9 @@ def from_requests_error(error: Exception, *, method: str, path: str, base_url: s
     elif isinstance(error, requests.exceptions.ConnectionError):
         inner = error.args[0] if error.args else None
         reason = getattr(inner, "reason", inner)
-        if isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)):
+        if isinstance(
+            reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+        ):
             reached = False
         if isinstance(error, requests.exceptions.SSLError):
             reached = False

@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_seekrflow._client import endpoints
-from airflow_provider_seekrflow._client.config import ClientConfig, ConnectionSettingsError, build_client_config
+from airflow_provider_seekrflow._client.config import (
+    ClientConfig,
+    ConnectionSettingsError,
+    build_client_config,
+)
 from airflow_provider_seekrflow._client.endpoints import Endpoint
 from airflow_provider_seekrflow._client.errors import (
     MAX_JSON_BODY_BYTES,
@@ -338,7 +342,9 @@ class SeekrFlowHook(BaseHook):
             return UploadProgress(size, lambda message: self.log.info("%s: %s", name, message))
 
         def attempt() -> SeekrFlowFile:
-            body = MultipartFileBody(fields, file_field="files", path=source, filename=name, progress=progress)
+            body = MultipartFileBody(
+                fields, file_field="files", path=source, filename=name, progress=progress
+            )
             try:
                 response = self._send_once(
                     endpoint, path_, body=body, read_timeout=max(self.config.timeout, UPLOAD_MIN_READ_TIMEOUT)
@@ -366,11 +372,18 @@ class SeekrFlowHook(BaseHook):
             return read_model(SeekrFlowFile, payload, method=endpoint.method, path=path_)
 
         stored = self._retrying(endpoint, attempt)
-        self.log.info("%s: stored as %s (%s bytes, purpose %s)", name, stored.id, stored.bytes, stored.purpose)
+        self.log.info(
+            "%s: stored as %s (%s bytes, purpose %s)", name, stored.id, stored.bytes, stored.purpose
+        )
         return stored
 
     def check_file_with_service(
-        self, path: str | os.PathLike[str], purpose: str, *, size: int | None = None, filename: str | None = None
+        self,
+        path: str | os.PathLike[str],
+        purpose: str,
+        *,
+        size: int | None = None,
+        filename: str | None = None,
     ) -> None:
         """
         Ask the service whether it accepts an alignment document's type and size; raise if not.
@@ -387,7 +400,9 @@ class SeekrFlowHook(BaseHook):
         source = Path(path)
         name = filename or source.name
         suffix = Path(name).suffix.lstrip(".").lower()
-        verdict = self.validate_file_metadata(purpose, suffix, size if size is not None else source.stat().st_size)
+        verdict = self.validate_file_metadata(
+            purpose, suffix, size if size is not None else source.stat().st_size
+        )
         if not verdict.is_valid:
             raise SeekrFlowValidationError(f"{name}: SeekrFlow refuses this document: {verdict.errors}")
 
@@ -586,9 +601,7 @@ class SeekrFlowHook(BaseHook):
 
         :param job_id: The job's id.
         """
-        return self._call_json(
-            endpoints.GET_ALIGNMENT_OUTPUTS, list[AlignmentOutput], ids={"job_id": job_id}
-        )
+        return self._call_json(endpoints.GET_ALIGNMENT_OUTPUTS, list[AlignmentOutput], ids={"job_id": job_id})
 
     def wait_for_alignment_job(
         self,

@@ -12,7 +12,12 @@ from airflow.providers.common.compat.sdk import BaseHook
 from airflow_provider_seekrflow._client import endpoints
 from airflow_provider_seekrflow._client.config import ClientConfig
 from airflow_provider_seekrflow._client.endpoints import Endpoint
-from airflow_provider_seekrflow._client.errors import MAX_JSON_BODY_BYTES, decode_json, error_for_status, read_model
+from airflow_provider_seekrflow._client.errors import (
+    MAX_JSON_BODY_BYTES,
+    decode_json,
+    error_for_status,
+    read_model,
+)
 from airflow_provider_seekrflow._client.retry import RetryPolicy
 from airflow_provider_seekrflow._client.transport import from_httpx_error
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook, connection_config
@@ -147,14 +152,24 @@ class SeekrFlowAsyncHook(BaseHook):
             try:
                 response = await client.request(endpoint.method, path)
             except httpx.HTTPError as err:
-                raise from_httpx_error(err, method=endpoint.method, path=path, base_url=config.base_url) from None
+                raise from_httpx_error(
+                    err, method=endpoint.method, path=path, base_url=config.base_url
+                ) from None
             body = response.content[: MAX_JSON_BODY_BYTES + 1]
             if response.status_code >= 400:
                 raise error_for_status(
-                    method=endpoint.method, path=path, status=response.status_code, headers=response.headers, body=body
+                    method=endpoint.method,
+                    path=path,
+                    status=response.status_code,
+                    headers=response.headers,
+                    body=body,
                 )
             payload = decode_json(
-                method=endpoint.method, path=path, status=response.status_code, headers=response.headers, body=body
+                method=endpoint.method,
+                path=path,
+                status=response.status_code,
+                headers=response.headers,
+                body=body,
             )
             return read_model(model, payload, method=endpoint.method, path=path)
 

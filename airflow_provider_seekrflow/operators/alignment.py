@@ -92,7 +92,9 @@ class SeekrFlowGenerateAlignmentOperator(ResumableJobMixin, BaseOperator):
         super().__init__(**kwargs)
         allowed = [member.value for member in AlignmentType]
         if alignment_type not in allowed:
-            raise SeekrFlowConfigError(f"alignment_type: {alignment_type!r} is not one of {', '.join(allowed)}")
+            raise SeekrFlowConfigError(
+                f"alignment_type: {alignment_type!r} is not one of {', '.join(allowed)}"
+            )
         if poll_interval <= 0 or min_poll_interval <= 0:
             raise SeekrFlowConfigError("poll_interval and min_poll_interval must be greater than 0")
         if timeout is not None and timeout <= 0:
@@ -167,7 +169,7 @@ class SeekrFlowGenerateAlignmentOperator(ResumableJobMixin, BaseOperator):
         if not job_id:
             return None
         try:
-            return self.hook.get_alignment_job(job_id)
+            return self.hook.get_alignment_job(str(job_id))
         except SeekrFlowNotFoundError:
             self.log.warning("The previous try's alignment job %s no longer exists; submitting anew", job_id)
             return None
@@ -190,7 +192,9 @@ class SeekrFlowGenerateAlignmentOperator(ResumableJobMixin, BaseOperator):
                 self._remember(job.id, context)
                 return self.get_job_result(job.id, context)
             if not job.is_terminal:
-                self.log.info("Reattaching to alignment job %s of an earlier try (%s)", job.id, job.describe())
+                self.log.info(
+                    "Reattaching to alignment job %s of an earlier try (%s)", job.id, job.describe()
+                )
                 self._remember(job.id, context)
                 self._defer(job.id, context)
             self.log.warning("The earlier try's job %s ended %s; submitting a new one", job.id, job.status)
@@ -285,7 +289,8 @@ class SeekrFlowGenerateAlignmentOperator(ResumableJobMixin, BaseOperator):
         """Return whether the status is ``completed``."""
         return status == AlignmentJobStatus.COMPLETED.value
 
-    def poll_until_complete(self, external_id: Any, context: Context) -> dict[str, Any]:
+    # Airflow 3.3 returns this method's value when it reattaches to a running job, so it must be the result.
+    def poll_until_complete(self, external_id: Any, context: Context) -> dict[str, Any]:  # type: ignore[override]
         """Wait on the worker for the job to end, and return the task's result or raise its failure."""
         job_id = str(external_id)
         self._remember(job_id, context)
@@ -346,7 +351,9 @@ class SeekrFlowGenerateAlignmentOperator(ResumableJobMixin, BaseOperator):
         except SeekrFlowError as err:
             self.log.warning("Could not cancel alignment job %s (%s): %s", self.job_id, reason, err)
         else:
-            self.log.info("Cancelled alignment job %s because %s; it is now %s", self.job_id, reason, job.status)
+            self.log.info(
+                "Cancelled alignment job %s because %s; it is now %s", self.job_id, reason, job.status
+            )
 
     def on_kill(self) -> None:
         """Cancel the job when the task is killed while waiting on the worker."""

@@ -130,8 +130,12 @@ class SeekrFlowAlignmentJobSensor(BaseSensorOperator):
         if status == AlignmentJobStatus.COMPLETED.value:
             return self._result(self.hook.get_alignment_job(event["job_id"]))
         if status == EVENT_TIMEOUT:
-            self._fail(AirflowSensorTimeout(f"Sensor timed out after {self.timeout} s: {event.get('message')}"))
+            self._fail(
+                AirflowSensorTimeout(f"Sensor timed out after {self.timeout} s: {event.get('message')}")
+            )
         if status == EVENT_ERROR:
-            self._fail(SeekrFlowError(f"Waiting for alignment job {event['job_id']} failed: {event.get('message')}"))
+            self._fail(
+                SeekrFlowError(f"Waiting for alignment job {event['job_id']} failed: {event.get('message')}")
+            )
         self._fail(error_for_unsuccessful_job(event["job_id"], status, event.get("status_message")))
         return None  # unreachable: _fail raises

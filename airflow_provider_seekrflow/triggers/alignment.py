@@ -113,7 +113,9 @@ class SeekrFlowAlignmentJobTrigger(BaseTrigger):
                         job.status, f"Alignment job {self.job_id} ended {job.status}", job.status_message
                     )
                     return
-                delay = next_poll_delay(job, poll_interval=self.poll_interval, min_interval=self.min_poll_interval)
+                delay = next_poll_delay(
+                    job, poll_interval=self.poll_interval, min_interval=self.min_poll_interval
+                )
             if self.end_time is not None:
                 delay = max(0.0, min(delay, self.end_time - time.time()))
             await asyncio.sleep(delay)
@@ -123,7 +125,9 @@ class SeekrFlowAlignmentJobTrigger(BaseTrigger):
         if not self.cancel_on_kill:
             return
         try:
-            job = await asyncio.wait_for(self._hook().cancel_alignment_job(self.job_id), CANCEL_TIMEOUT_SECONDS)
+            job = await asyncio.wait_for(
+                self._hook().cancel_alignment_job(self.job_id), CANCEL_TIMEOUT_SECONDS
+            )
         except Exception as err:
             self.log.warning("Could not cancel alignment job %s: %s", self.job_id, err)
         else:
