@@ -14,12 +14,14 @@ def test_exp(seekrflow_connection, tmp_path):
     with DAG("exp1", schedule=None, start_date=datetime.datetime(2025,1,1)) as dag:
         up = SeekrFlowUploadFileOperator(task_id="up", file_path=str(f))
         gen = SeekrFlowGenerateAlignmentOperator(task_id="gen", instructions="x", files=up.output, min_poll_interval=0.2, poll_interval=0.5, on_failure_callback=cb, deferrable=False)
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-    bag = DagBag(dag_folder="/nonexistent", collect_dags=False)
-    bag.bag_dag(dag)
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    DagBundlesManager().sync_bundles_to_db()
-    sync_bag_to_db(bag, "dags-folder", None)
+    import airflow
+    if airflow.__version__.startswith('3'):
+     from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+     bag = DagBag(dag_folder="/nonexistent", collect_dags=False)
+     bag.bag_dag(dag)
+     from airflow.dag_processing.bundles.manager import DagBundlesManager
+     DagBundlesManager().sync_bundles_to_db()
+     sync_bag_to_db(bag, "dags-folder", None)
     dr = dag.test()
     print(type(dr), dr.state)
     for ti in dr.get_task_instances():
