@@ -131,12 +131,11 @@ def check_file(path: str | os.PathLike[str], purpose: str, *, check_content: boo
     ext = file_type_of(file)
     allowed = accepted_types(purpose)
     if not ext:
-        raise FileCheckError(
-            file, f"has no file extension; purpose {purpose!r} accepts {', '.join(allowed)}"
-        )
+        raise FileCheckError(file, f"has no file extension; purpose {purpose!r} accepts {', '.join(allowed)}")
     if ext not in allowed:
         raise FileCheckError(
-            file, f"file type '{ext}' is not accepted for purpose {purpose!r} (accepted: {', '.join(allowed)})"
+            file,
+            f"file type '{ext}' is not accepted for purpose {purpose!r} (accepted: {', '.join(allowed)})",
         )
     if check_content and ext == "jsonl" and purpose in JSONL_PURPOSES:
         try:
@@ -221,7 +220,9 @@ class _LineChecker:
                 self.blank_at = self.lineno
             return
         if self.blank_at is not None:
-            raise FileCheckError(self.name, "blank line (every line must hold one JSON object)", self.blank_at)
+            raise FileCheckError(
+                self.name, "blank line (every line must hold one JSON object)", self.blank_at
+            )
         self.records += 1
         if self.kind is None:
             return
@@ -274,7 +275,9 @@ def _fast_decoder(kind: str) -> Any:
     conversation = Annotated[list[message], msgspec.Meta(min_length=1)]  # type: ignore[valid-type]
     messages = msgspec.defstruct("Messages", [("messages", conversation)], gc=False)
     preference = msgspec.defstruct(
-        "Preference", [("messages", conversation), ("chosen", conversation), ("rejected", conversation)], gc=False
+        "Preference",
+        [("messages", conversation), ("chosen", conversation), ("rejected", conversation)],
+        gc=False,
     )
     text = msgspec.defstruct("Text", [("text", str)], gc=False)
 

@@ -4,8 +4,7 @@
 #  1. starts the emulator on a free loopback port (jobs take ~15 s),
 #  2. points the `seekrflow_default` connection at it (AIRFLOW_CONN_SEEKRFLOW_DEFAULT),
 #  3. uses a throwaway AIRFLOW_HOME with a fresh SQLite metadata DB,
-#  4. runs `airflow dags test example_seekrflow_alignment` (or scripts/demo_hook.py while the
-#     example DAG does not exist yet).
+#  4. runs `airflow dags test example_seekrflow_alignment` and prints a summary.
 #
 # Run it through `make demo`, which prepares .venvs/af3 and puts it first on PATH.
 # Environment: PYTHON (default: python on PATH), DEMO_JOB_DURATION (default 15).
@@ -80,11 +79,22 @@ if ! airflow db migrate >"$work/db-migrate.log" 2>&1; then
 fi
 
 # ---------------------------------------------------------------- 3. run
-if [ -f "$repo_root/example_dags/example_seekrflow_alignment.py" ]; then
-    echo ">>> airflow dags test example_seekrflow_alignment"
-    airflow dags test example_seekrflow_alignment
+run_log="$work/dags-test.log"
+echo ">>> airflow dags test example_seekrflow_alignment (full log: scroll up)"
+airflow dags test example_seekrflow_alignment 2>&1 | tee "$run_log"
+
+# ---------------------------------------------------------------- 4. summary
+# The task log is long; pull out what a reader wants: uploads, job progress, the sample pair.
+strip_log() { sed -E 's/^[0-9T:.Z-]+ \[[a-z ]+\] //; s/ +\[(airflow|task)[^]]*\] loc=.*$//'; }
+echo
+echo "================ what happened ================"
+grep -E "stored as file-|Started alignment job|Alignment job al-[0-9a-f]+: status=|completed with [0-9]+ output" "$run_log" | strip_log
+echo "---------------- a generated training pair ----------------"
+grep -E "^ *(system|user|assistant): |training pairs in file-" "$run_log" | strip_log
+echo "-----------------------------------------------------------"
+if grep -q "state=success" "$run_log"; then
+    echo ">>> demo finished: the DAG run succeeded"
 else
-    echo ">>> example_dags/example_seekrflow_alignment.py not there yet: running scripts/demo_hook.py"
-    "$PYTHON" "$repo_root/scripts/demo_hook.py"
+    echo "!!! the DAG run did not succeed; see the log above" >&2
+    exit 1
 fi
-echo ">>> demo finished"

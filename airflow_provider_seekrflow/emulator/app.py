@@ -207,7 +207,9 @@ def create_app(state: EmulatorState) -> Any:
         errors = []
         suffix = body.suffix.strip().lstrip(".").lower()
         if body.purpose not in validation.PURPOSES:
-            errors.append(f"Unknown purpose '{body.purpose}'; expected one of {', '.join(validation.PURPOSES)}")
+            errors.append(
+                f"Unknown purpose '{body.purpose}'; expected one of {', '.join(validation.PURPOSES)}"
+            )
         else:
             allowed = validation.accepted_types(body.purpose)
             if suffix not in allowed:
@@ -219,7 +221,9 @@ def create_app(state: EmulatorState) -> Any:
         if body.size <= 0:
             errors.append("File is empty")
         elif body.size > limit:
-            errors.append(f"File size {body.size} bytes exceeds the limit of {limit} bytes ({limit / 1e9:g} GB)")
+            errors.append(
+                f"File size {body.size} bytes exceeds the limit of {limit} bytes ({limit / 1e9:g} GB)"
+            )
         return JSONResponse({"is_valid": not errors, "errors": "; ".join(errors) if errors else None})
 
     @api.get("/v1/flow/files/{file_id}", operation_id="get_file")
@@ -249,13 +253,21 @@ def create_app(state: EmulatorState) -> Any:
         errors = []
         if not body.instructions.strip():
             errors.append(
-                {"type": "value_error", "loc": ("body", "instructions"),
-                 "msg": "Value error, instructions must not be blank", "input": body.instructions}
+                {
+                    "type": "value_error",
+                    "loc": ("body", "instructions"),
+                    "msg": "Value error, instructions must not be blank",
+                    "input": body.instructions,
+                }
             )
         if not body.files:
             errors.append(
-                {"type": "value_error", "loc": ("body", "files"),
-                 "msg": "Value error, files must list at least one file id", "input": body.files}
+                {
+                    "type": "value_error",
+                    "loc": ("body", "files"),
+                    "msg": "Value error, files must list at least one file id",
+                    "input": body.files,
+                }
             )
         for i, file_id in enumerate(body.files):
             record = store.get_file(file_id)
@@ -265,8 +277,14 @@ def create_app(state: EmulatorState) -> Any:
                 msg = f"file {file_id} has purpose '{record['purpose']}'; alignment needs purpose 'alignment'"
             else:
                 continue
-            errors.append({"type": "value_error", "loc": ("body", "files", i), "msg": f"Value error, {msg}",
-                           "input": file_id})
+            errors.append(
+                {
+                    "type": "value_error",
+                    "loc": ("body", "files", i),
+                    "msg": f"Value error, {msg}",
+                    "input": file_id,
+                }
+            )
         if errors:
             raise RequestValidationError(errors)
         config = state.config
@@ -359,10 +377,17 @@ def create_app(state: EmulatorState) -> Any:
         return JSONResponse(state.reset_config())
 
     @api.post("/_emulator/reset", include_in_schema=False)
-    async def reset() -> Response:
+    async def reset(wipe: bool = False) -> Response:
         state.journal.clear()
         state.faults.clear()
+        if wipe:
+            store.wipe()
         return JSONResponse(state.reset_config())
+
+    @api.delete("/_emulator/state", include_in_schema=False)
+    async def wipe_state() -> Response:
+        store.wipe()
+        return Response(status_code=204)
 
     @api.post("/_emulator/alignment/{job_id}/fail", include_in_schema=False)
     async def fail_job(job_id: str, body: FailRequest | None = None) -> Response:

@@ -17,6 +17,7 @@ The layer (``EmulatorLayer``) also records every ``/v1/...`` request in the jour
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -128,10 +129,8 @@ def parse_fault_spec(spec: str) -> FaultRule:
     if "count" in data:
         data["count"] = int(data["count"])
     if "retry_after" in data:
-        try:
+        with contextlib.suppress(ValueError):  # else an HTTP-date
             data["retry_after"] = _number(data["retry_after"])
-        except ValueError:
-            pass  # an HTTP-date
     return FaultRule.from_dict(data)
 
 
@@ -204,7 +203,9 @@ def _abort_connection(send: Any) -> bool:
     return True
 
 
-async def _send_json(send: Any, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
+async def _send_json(
+    send: Any, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]
+) -> None:
     payload = json.dumps(body).encode()
     await send(
         {

@@ -211,7 +211,12 @@ class JobService:
                 job = self._finish(job, status, message, now)
             else:
                 job = dict(job)
-                job["_final"] = {**job["_final"], "status": status, "status_message": message, "updated_ts": now}
+                job["_final"] = {
+                    **job["_final"],
+                    "status": status,
+                    "status_message": message,
+                    "updated_ts": now,
+                }
                 if status == "completed" and not job["_outputs"]:
                     job["_outputs"] = self._write_outputs(job, now)
                 self.store.save_job(job)

@@ -83,6 +83,16 @@ def build_server(
             if self.started and not self.should_exit and on_started is not None:
                 on_started()
 
+        async def shutdown(self, sockets: Any = None) -> None:
+            # Idle keep-alive connections can hang a TLS close for the whole graceful timeout;
+            # nothing is in flight on them, so cut them. Busy ones still get to finish.
+            for conn in list(self.server_state.connections):
+                cycle = getattr(conn, "cycle", None)
+                transport = getattr(conn, "transport", None)
+                if transport is not None and (cycle is None or cycle.response_complete):
+                    transport.abort()
+            await super().shutdown(sockets=sockets)
+
     config = uvicorn.Config(
         app,
         lifespan="off",
@@ -274,7 +284,9 @@ class SeekrFlowEmulator:
             proc.kill()
             proc.wait()
             proc.stdout.close()
-            raise RuntimeError(f"SeekrFlow emulator did not start (exit code {proc.returncode}, said {url!r})")
+            raise RuntimeError(
+                f"SeekrFlow emulator did not start (exit code {proc.returncode}, said {url!r})"
+            )
         self._proc = proc
         self.base_url = url
         self.port = int(url.rsplit(":", 1)[1])
@@ -322,8 +334,11 @@ class SeekrFlowEmulator:
         self._admin("DELETE", "faults")
 
     def configure(self, **changes: Any) -> dict[str, Any]:
-        """Change settings for jobs created afterwards: ``job_duration``, ``job_outcome``,
-        ``status_message``, ``eta``; and ``max_file_bytes`` for uploads. Returns the config."""
+        """Change settings; returns the whole config.
+
+        ``job_duration``, ``job_outcome`` (completed/failed/cancelled/stopped), ``status_message``
+        and ``eta`` apply to jobs created afterwards; ``max_file_bytes`` to uploads.
+        """
         return self._admin("PUT", "config", changes)
 
     def config(self) -> dict[str, Any]:
@@ -332,12 +347,21 @@ class SeekrFlowEmulator:
     def reset_config(self) -> dict[str, Any]:
         return self._admin("DELETE", "config")
 
-    def reset(self) -> None:
-        """Clear journal and faults and restore the start-up config, in one call."""
-        self._admin("POST", "reset")
+    def reset(self, wipe: bool = False) -> None:
+        """Clear journal and faults and restore the start-up config, in one call.
+
+        ``wipe=True`` also deletes every file and job (as ``wipe()``).
+        """
+        self._admin("POST", "reset?wipe=true" if wipe else "reset")
+
+    def wipe(self) -> None:
+        """Delete every file and alignment job: an empty service."""
+        self._admin("DELETE", "state")
 
     def fail_job(
         self, job_id: str, status: str = "failed", status_message: str | None = "Emulated failure"
     ) -> dict[str, Any]:
         """End an alignment job now in ``status`` (failed, cancelled, stopped or completed)."""
-        return self._admin("POST", f"alignment/{job_id}/fail", {"status": status, "status_message": status_message})
+        return self._admin(
+            "POST", f"alignment/{job_id}/fail", {"status": status, "status_message": status_message}
+        )

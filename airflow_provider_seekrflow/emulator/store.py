@@ -178,3 +178,11 @@ class Store:
                 return False
             _remove(os.path.join(self.jobs_dir, f"{job_id}.json"))
         return True
+
+    def wipe(self) -> None:
+        """Delete every file and job (an empty service, as at first start)."""
+        with self.lock:
+            for file_id in list(self._files):
+                self.delete_file(file_id)
+            for job_id in list(self._jobs):
+                self.delete_job(job_id)

@@ -161,9 +161,7 @@ async def receive_upload(
                 {"type": "missing", "loc": ["body", "files"], "msg": "Field required", "input": None},
             ],
         )
-    limit_detail = (
-        f"File too large: the limit is {max_bytes} bytes ({max_bytes / 1e9:g} GB) per file"
-    )
+    limit_detail = f"File too large: the limit is {max_bytes} bytes ({max_bytes / 1e9:g} GB) per file"
     total: int | None = None
     if content_length and content_length.isdigit():
         total = int(content_length)
@@ -208,7 +206,8 @@ async def receive_upload(
                     {
                         "type": "enum",
                         "loc": ["body", "purpose"],
-                        "msg": "Input should be " + ", ".join(f"'{p}'" for p in validation.PURPOSES[:-1])
+                        "msg": "Input should be "
+                        + ", ".join(f"'{p}'" for p in validation.PURPOSES[:-1])
                         + f" or '{validation.PURPOSES[-1]}'",
                         "input": purpose,
                         "ctx": {"expected": ", ".join(f"'{p}'" for p in validation.PURPOSES)},

@@ -42,9 +42,10 @@ def fine_tune_lines(count: int = 3) -> str:
 
 
 @pytest.fixture
-def emu(seekrflow_connection):
-    """The emulator behind ``seekrflow_default``, with a clean journal, no faults and start-up config."""
-    seekrflow_connection.reset()
+def emu(fresh_emulator_state, seekrflow_connection):
+    """The emulator behind ``seekrflow_default``: no faults, empty journal, start-up config (restored after)."""
+    # Jobs stay active unless a test ends them (fail_job) or asks for short ones.
+    seekrflow_connection.configure(job_duration=60)
     return seekrflow_connection
 
 
@@ -222,7 +223,10 @@ def test_file_ids_are_percent_encoded_in_paths(hook, emu):
     with pytest.raises(SeekrFlowNotFoundError) as caught:
         hook.get_file("a/b c")
     assert caught.value.path == "/v1/flow/files/a%2Fb%20c"
-    assert emu.journal(route="get_file")[0]["status"] == 404
+    # The service saw one path segment per id (the ASGI journal shows it decoded).
+    (entry,) = emu.journal()
+    assert entry["path"] == "/v1/flow/files/a/b c"
+    assert entry["status"] == 404
 
 
 def test_download_file_streams_to_path(hook, emu, training_file, tmp_path):

@@ -1,0 +1,215 @@
+"""SeekrFlowUploadFileOperator, run by Airflow (``dag.test()``) against the emulator over real HTTP."""
+
+from __future__ import annotations
+
+import pytest
+from airflow.providers.common.compat.sdk import DAG
+
+from airflow_provider_seekrflow.exceptions import (
+    SeekrFlowError,
+    SeekrFlowInvalidFileError,
+    SeekrFlowValidationError,
+)
+from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+from airflow_provider_seekrflow.operators.files import SeekrFlowUploadFileOperator
+from tests.operators.seekrflow_dag_support import (
+    BAD_ROLE_LINE,
+    CHAT_LINE,
+    START_DATE,
+    FailureRecorder,
+    count,
+    dag_id_for,
+    document,
+    emu,  # noqa: F401 - fixture
+    run_dag,
+    states,
+    write,
+    xcom,
+)
+
+
+def _filenames(file_ids):
+    hook = SeekrFlowHook()
+    return [hook.get_file(file_id).filename for file_id in file_ids]
+
+
+def _upload_dag(request, file_path, **kwargs):
+    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
+        SeekrFlowUploadFileOperator(task_id="upload", file_path=file_path, **kwargs)
+    return dag
+
+
+def test_single_path_returns_one_id(emu, request, tmp_path):
+    path = document(tmp_path, "returns.md")
+    dr = run_dag(_upload_dag(request, str(path)))
+
+    assert states(dr) == {"upload": "success"}
+    file_id = xcom(dr, "upload")
+    assert isinstance(file_id, str)
+    stored = SeekrFlowHook().get_file(file_id)
+    assert (stored.filename, stored.purpose, stored.bytes) == ("returns.md", "alignment", path.stat().st_size)
+    assert count(emu, "upload_file") == 1
+
+
+def test_list_returns_ids_in_input_order(emu, request, tmp_path):
+    names = ["zeta.md", "alpha.txt", "mid.md"]
+    paths = [str(document(tmp_path, name)) for name in names]
+    dr = run_dag(_upload_dag(request, paths))
+
+    assert states(dr) == {"upload": "success"}
+    ids = xcom(dr, "upload")
+    assert isinstance(ids, list) and len(ids) == 3
+    assert _filenames(ids) == names
+
+
+def test_glob_returns_list_of_ids_sorted_by_path(emu, request, tmp_path):
+    for name in ["b.md", "a.md", "c.txt"]:
+        document(tmp_path / "docs", name)
+    dr = run_dag(_upload_dag(request, str(tmp_path / "docs" / "*")))
+
+    ids = xcom(dr, "upload")
+    assert isinstance(ids, list)
+    assert _filenames(ids) == ["a.md", "b.md", "c.txt"]
+
+
+def test_glob_matching_one_file_still_returns_a_list(emu, request, tmp_path):
+    document(tmp_path / "docs", "only.md")
+    dr = run_dag(_upload_dag(request, str(tmp_path / "docs" / "*.md")))
+    assert isinstance(xcom(dr, "upload"), list)
+
+
+def test_dynamic_task_mapping(emu, request, tmp_path):
+    names = ["one.md", "two.md", "three.md"]
+    paths = [str(document(tmp_path, name)) for name in names]
+    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
+        SeekrFlowUploadFileOperator.partial(task_id="upload", purpose="alignment").expand(file_path=paths)
+    dr = run_dag(dag)
+
+    assert states(dr) == {("upload", i): "success" for i in range(3)}
+    ids = [xcom(dr, "upload", map_index=i) for i in range(3)]
+    assert all(isinstance(i, str) for i in ids)
+    assert _filenames(ids) == names
+    assert count(emu, "upload_file") == 3
+
+
+def test_file_uri(emu, request, tmp_path):
+    path = document(tmp_path, "uri.md")
+    dr = run_dag(_upload_dag(request, f"file://{path}"))
+    assert states(dr) == {"upload": "success"}
+    assert _filenames([xcom(dr, "upload")]) == ["uri.md"]
+
+
+def test_object_storage_path_of_local_file(emu, request, tmp_path):
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    path = document(tmp_path, "osp.md")
+    dr = run_dag(_upload_dag(request, ObjectStoragePath(f"file://{path}")))
+    assert states(dr) == {"upload": "success"}
+    file_id = xcom(dr, "upload")
+    assert isinstance(file_id, str)
+    stored = SeekrFlowHook().get_file(file_id)
+    assert (stored.filename, stored.bytes) == ("osp.md", path.stat().st_size)
+
+
+def test_memory_object_storage(emu, request):
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    content = b"# In memory\n\nWarranty lasts two years.\n"
+    source = ObjectStoragePath(f"memory://seekrflow-tests/{request.node.name}/mem.md")
+    try:
+        source.parent.mkdir(parents=True, exist_ok=True)
+        with source.open("wb") as handle:
+            handle.write(content)
+    except ValueError as err:  # Airflow registers no fsspec "memory" filesystem (2.11 and 3.3 alike)
+        pytest.skip(f"memory:// is not usable with ObjectStoragePath here: {err}")
+
+    dr = run_dag(_upload_dag(request, f"memory://seekrflow-tests/{request.node.name}/mem.md"))
+    assert states(dr) == {"upload": "success"}
+    stored = SeekrFlowHook().get_file(xcom(dr, "upload"))
+    assert (stored.filename, stored.bytes) == ("mem.md", len(content))
+
+
+# -- local checks fail the task before anything is sent ----------------------------------------
+
+
+def _assert_rejected_locally(emu, request, file_path, **kwargs):
+    recorder = FailureRecorder()
+    dr = run_dag(_upload_dag(request, file_path, on_failure_callback=recorder, **kwargs))
+    assert states(dr) == {"upload": "failed"}
+    assert emu.journal() == [], "a request reached the service although a local check failed"
+    assert isinstance(recorder.last, SeekrFlowError)
+    return recorder.last
+
+
+def test_missing_file(emu, request, tmp_path):
+    error = _assert_rejected_locally(emu, request, str(tmp_path / "nope.md"))
+    assert isinstance(error, SeekrFlowInvalidFileError)
+    assert "nope.md" in str(error)
+
+
+def test_empty_file(emu, request, tmp_path):
+    error = _assert_rejected_locally(emu, request, str(write(tmp_path / "empty.md", "")))
+    assert isinstance(error, SeekrFlowInvalidFileError)
+    assert "empty" in str(error).lower()
+
+
+def test_directory(emu, request, tmp_path):
+    (tmp_path / "folder.md").mkdir()
+    error = _assert_rejected_locally(emu, request, str(tmp_path / "folder.md"))
+    assert isinstance(error, SeekrFlowInvalidFileError)
+
+
+@pytest.mark.parametrize(
+    ("name", "purpose"),
+    [("picture.png", "alignment"), ("notes.md", "fine-tune")],
+)
+def test_wrong_extension_for_purpose(emu, request, tmp_path, name, purpose):
+    error = _assert_rejected_locally(emu, request, str(write(tmp_path / name, "some text\n")), purpose=purpose)
+    assert isinstance(error, SeekrFlowInvalidFileError)
+    assert name in str(error)
+
+
+def test_bad_line_in_second_file_of_batch_uploads_nothing(emu, request, tmp_path):
+    first = write(tmp_path / "first.jsonl", CHAT_LINE * 3)
+    second = write(tmp_path / "second.jsonl", CHAT_LINE + BAD_ROLE_LINE + CHAT_LINE)
+    error = _assert_rejected_locally(emu, request, [str(first), str(second)], purpose="fine-tune")
+
+    assert isinstance(error, SeekrFlowInvalidFileError)
+    message = str(error)
+    assert "second.jsonl" in message
+    assert "line 2" in message
+    assert "robot" in message and "role" in message
+    assert SeekrFlowHook().list_files(purpose="fine-tune") == []
+
+
+def test_validate_false_skips_the_content_check(emu, request, tmp_path):
+    """With validate=False the bad line is not caught locally: the upload is sent, and the service refuses it."""
+    bad = write(tmp_path / "unchecked.jsonl", CHAT_LINE + BAD_ROLE_LINE)
+    recorder = FailureRecorder()
+    dr = run_dag(
+        _upload_dag(request, str(bad), purpose="fine-tune", validate=False, on_failure_callback=recorder)
+    )
+    assert states(dr) == {"upload": "failed"}
+    assert count(emu, "upload_file") == 1
+    assert isinstance(recorder.last, SeekrFlowValidationError)
+    assert not isinstance(recorder.last, SeekrFlowInvalidFileError)
+
+
+def test_validate_false_still_uploads_good_data(emu, request, tmp_path):
+    good = write(tmp_path / "good.jsonl", CHAT_LINE * 2)
+    dr = run_dag(_upload_dag(request, str(good), purpose="fine-tune", validate=False))
+    assert states(dr) == {"upload": "success"}
+    assert count(emu, "upload_file") == 1
+
+
+def test_dropped_connection_after_upload_leaves_one_stored_file(emu, request, tmp_path):
+    path = document(tmp_path, "dropped.md")
+    emu.set_faults([{"route": "upload_file", "kind": "drop_after", "count": 1}])
+    dr = run_dag(_upload_dag(request, str(path)))
+
+    assert states(dr) == {"upload": "success"}
+    stored = [f for f in SeekrFlowHook().list_files(purpose="alignment") if f.filename == "dropped.md"]
+    assert len(stored) == 1
+    assert xcom(dr, "upload") == stored[0].id
+    uploads = emu.journal(route="upload_file")
+    assert uploads and uploads[0]["fault"] is not None
