@@ -91,11 +91,15 @@ class SeekrFlowConnectionError(SeekrFlowError):
 
     :param may_have_reached_service: True when the request may have been received and acted on
         (for example a read timeout after the body was sent), so repeating it might do the work twice.
+    :param timed_out: True when no answer came in time, so the service may still be working on it.
     """
 
-    def __init__(self, message: str, *, may_have_reached_service: bool, **kwargs) -> None:
+    def __init__(
+        self, message: str, *, may_have_reached_service: bool, timed_out: bool = False, **kwargs
+    ) -> None:
         super().__init__(message, **kwargs)
         self.may_have_reached_service = may_have_reached_service
+        self.timed_out = timed_out
 
 
 class SeekrFlowAlignmentJobError(SeekrFlowError):

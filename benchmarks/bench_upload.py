@@ -32,7 +32,24 @@ def generate_jsonl(path: Path, size: int) -> None:
     if path.exists() and path.stat().st_size >= size:
         return
     tmp = path.with_suffix(".tmp")
-    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi".split()
+    words = [
+        "alpha",
+        "beta",
+        "gamma",
+        "delta",
+        "epsilon",
+        "zeta",
+        "eta",
+        "theta",
+        "iota",
+        "kappa",
+        "lambda",
+        "mu",
+        "nu",
+        "xi",
+        "omicron",
+        "pi",
+    ]
     lines = []
     for i in range(4096):
         text = " ".join(words[(i * 7 + k) % len(words)] for k in range(20 + i % 40))
@@ -120,7 +137,10 @@ def measure(target: str, base_url: str, path: Path, rounds: int, uploaders: tupl
         order = uploaders[r % len(uploaders) :] + uploaders[: r % len(uploaders)]
         for kind in order:
             result = run_curl(base_url, path) if kind == "curl" else run_python(kind, base_url, path)
-            print(f"  {target:8} round {r + 1} {kind:9} {result['wall_s']:7.2f} s  {result['status']}", flush=True)
+            print(
+                f"  {target:8} round {r + 1} {kind:9} {result['wall_s']:7.2f} s  {result['status']}",
+                flush=True,
+            )
             samples[kind].append(result)
             if target == "emulator":
                 delete_uploads(base_url)
@@ -189,9 +209,9 @@ def main() -> int:
             f"{r['rss_growth_mib']:9.1f}  {r['status']}"
         )
     hook_rows = [r for r in rows if r["uploader"] == "hook"]
-    verdicts = {
-        f"hook wall <= 1.25x curl ({r['target']})": r["vs_curl"] <= 1.25 for r in hook_rows
-    } | {f"hook RSS growth <= 32 MiB ({r['target']})": r["rss_growth_mib"] <= 32 for r in hook_rows}
+    verdicts = {f"hook wall <= 1.25x curl ({r['target']})": r["vs_curl"] <= 1.25 for r in hook_rows} | {
+        f"hook RSS growth <= 32 MiB ({r['target']})": r["rss_growth_mib"] <= 32 for r in hook_rows
+    }
     for name, ok in verdicts.items():
         print(f"{'PASS' if ok else 'MISS'}  {name}")
     save_result("upload", {"file_bytes": path.stat().st_size, "rows": rows, "verdicts": verdicts})

@@ -56,7 +56,7 @@ class ClientConfig:
         return self.base_url + path
 
 
-def normalize_base_url(host: str | None, port: int | None = None) -> str:
+def normalize_base_url(host: str | None, port: int | None = None, schema: str | None = None) -> str:
     """
     Return a usable base URL from the connection's host field.
 
@@ -65,6 +65,8 @@ def normalize_base_url(host: str | None, port: int | None = None) -> str:
 
     :param host: The connection's host field; empty means the public service.
     :param port: The connection's port field, used when the host names none.
+    :param schema: The connection's schema field: the path of a URI-form connection
+        (``seekrflow://:KEY@gateway/prefix``), used as a path prefix when the host has none.
     """
     raw = (host or "").strip()
     if not raw:
@@ -92,6 +94,8 @@ def normalize_base_url(host: str | None, port: int | None = None) -> str:
     if explicit_port is None and port:
         netloc = f"{netloc}:{int(port)}"
     path = parts.path.rstrip("/")
+    if not path and schema and schema.strip("/"):
+        path = "/" + schema.strip("/")
     if path.endswith(_API_PREFIX):
         path = path[: -len(_API_PREFIX)]
     return f"{parts.scheme}://{netloc}{path}"
@@ -167,6 +171,7 @@ def build_client_config(
     port: int | None,
     password: str | None,
     extras: dict[str, Any],
+    schema: str | None = None,
     timeout: float | None = None,
     max_retries: int | None = None,
 ) -> ClientConfig:
@@ -176,6 +181,7 @@ def build_client_config(
     :param host: The connection's host field (the API base URL).
     :param port: The connection's port field.
     :param password: The connection's password field (the API key).
+    :param schema: The connection's schema field (a URI connection's path).
     :param extras: The connection's extra fields.
     :param timeout: Read timeout overriding the connection's ``timeout`` extra.
     :param max_retries: Retry count overriding the connection's ``max_retries`` extra.
@@ -183,11 +189,13 @@ def build_client_config(
     api_key = (password or "").strip()
     if not api_key:
         raise ConnectionSettingsError("password (the SeekrFlow API key) is empty")
-    if any(ch in api_key for ch in "\r\n"):
-        raise ConnectionSettingsError("password (the SeekrFlow API key) must be a single line")
+    if not (api_key.isascii() and api_key.isprintable()):
+        raise ConnectionSettingsError("password (the SeekrFlow API key) must be printable ASCII on a single line")
     team_id = _extra(extras, "team_id")
+    if team_id is not None and not (str(team_id).isascii() and str(team_id).strip().isprintable()):
+        raise ConnectionSettingsError("extra 'team_id' must be printable ASCII")
     return ClientConfig(
-        base_url=normalize_base_url(host, port),
+        base_url=normalize_base_url(host, port, schema),
         api_key=api_key,
         team_id=str(team_id).strip() if team_id is not None else None,
         timeout=timeout if timeout is not None else _positive_number(extras, "timeout", DEFAULT_TIMEOUT),

@@ -40,10 +40,11 @@ def from_requests_error(
             reached = False
         if isinstance(error, requests.exceptions.SSLError):
             reached = False
-    kind = "timed out" if isinstance(error, requests.exceptions.Timeout) else "failed"
+    timed_out = isinstance(error, requests.exceptions.Timeout) or "timed out" in _describe(error).lower()
     return SeekrFlowConnectionError(
-        f"{method} {path} to {base_url} {kind}: {_describe(error)}",
+        f"{method} {path} to {base_url} {'timed out' if timed_out else 'failed'}: {_describe(error)}",
         may_have_reached_service=reached,
+        timed_out=timed_out,
         method=method,
         path=path,
     )
@@ -61,10 +62,11 @@ def from_httpx_error(error: Exception, *, method: str, path: str, base_url: str)
     import httpx
 
     reached = not isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
-    kind = "timed out" if isinstance(error, httpx.TimeoutException) else "failed"
+    timed_out = isinstance(error, httpx.TimeoutException)
     return SeekrFlowConnectionError(
-        f"{method} {path} to {base_url} {kind}: {_describe(error)}",
+        f"{method} {path} to {base_url} {'timed out' if timed_out else 'failed'}: {_describe(error)}",
         may_have_reached_service=reached,
+        timed_out=timed_out,
         method=method,
         path=path,
     )

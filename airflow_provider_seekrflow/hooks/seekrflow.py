@@ -35,6 +35,7 @@ from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConnectionError,
     SeekrFlowError,
     SeekrFlowInvalidFileError,
+    SeekrFlowNotFoundError,
     SeekrFlowUnexpectedResponseError,
     SeekrFlowValidationError,
 )
@@ -60,6 +61,8 @@ UPLOAD_MIN_READ_TIMEOUT = 600.0
 # A server clock may run a little behind ours; look this far back for a file an ambiguous upload stored.
 CLOCK_SKEW_ALLOWANCE = timedelta(minutes=2)
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+# Seconds to wait before each look for a file whose upload timed out, before sending it again.
+LOST_UPLOAD_LOOKUP_PAUSES = (0.0, 5.0, 15.0, 30.0)
 
 
 def connection_config(
@@ -71,11 +74,18 @@ def connection_config(
     extras: dict[str, Any],
     timeout: float | None,
     max_retries: int | None,
+    schema: str | None = None,
 ) -> ClientConfig:
     """Build client settings from connection fields, naming the connection and field when one is wrong."""
     try:
         return build_client_config(
-            host=host, port=port, password=password, extras=extras, timeout=timeout, max_retries=max_retries
+            host=host,
+            port=port,
+            password=password,
+            extras=extras,
+            schema=schema,
+            timeout=timeout,
+            max_retries=max_retries,
         )
     except ConnectionSettingsError as err:
         raise SeekrFlowConfigError(f"SeekrFlow connection {conn_id!r}: {err}") from None
@@ -152,6 +162,7 @@ class SeekrFlowHook(BaseHook):
             self.seekrflow_conn_id,
             host=conn.host,
             port=conn.port,
+            schema=conn.schema,
             password=conn.password,
             extras=conn.extra_dejson,
             timeout=self._timeout,
@@ -250,7 +261,23 @@ class SeekrFlowHook(BaseHook):
 
         return tenacity.Retrying(**self.retry_policy.tenacity_arguments(endpoint, self.log))(attempt)
 
-    def _call_json(
+    def _delete(self, attempt: Callable[[], T], endpoint: Endpoint, *, gone: Callable[[], T]) -> T:
+        tries = 0
+
+        def once() -> T:
+            nonlocal tries
+            tries += 1
+            try:
+                return attempt()
+            except SeekrFlowNotFoundError:
+                # A retry finding nothing means an earlier try deleted it and its answer was lost.
+                if tries > 1:
+                    return gone()
+                raise
+
+        return self._retrying(endpoint, once)
+
+    def _call_json_once(
         self,
         endpoint: Endpoint,
         model: Any,
@@ -260,17 +287,27 @@ class SeekrFlowHook(BaseHook):
         json: Any = None,
     ) -> Any:
         path = endpoint.render(**(ids or {}))
+        response = self._send_once(endpoint, path, params=params, json=json)
+        payload = decode_json(
+            method=endpoint.method,
+            path=path,
+            status=response.status_code,
+            headers=response.headers,
+            body=response.content,
+        )
+        return read_model(model, payload, method=endpoint.method, path=path)
 
+    def _call_json(
+        self,
+        endpoint: Endpoint,
+        model: Any,
+        *,
+        ids: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
         def attempt() -> Any:
-            response = self._send_once(endpoint, path, params=params, json=json)
-            payload = decode_json(
-                method=endpoint.method,
-                path=path,
-                status=response.status_code,
-                headers=response.headers,
-                body=response.content,
-            )
-            return read_model(model, payload, method=endpoint.method, path=path)
+            return self._call_json_once(endpoint, model, ids=ids, params=params, json=json)
 
         return self._retrying(endpoint, attempt)
 
@@ -352,7 +389,9 @@ class SeekrFlowHook(BaseHook):
             except SeekrFlowConnectionError as err:
                 if not err.may_have_reached_service:
                     raise
-                stored = self.find_uploaded_file(name, size, purpose, since=started)
+                stored = self._look_for_lost_upload(
+                    name, size, purpose, since=started, keep_looking=err.timed_out
+                )
                 if stored is not None:
                     self.log.warning(
                         "%s: the upload's answer was lost, but the service stored it as %s; using that file",
@@ -361,7 +400,9 @@ class SeekrFlowHook(BaseHook):
                     )
                     return stored
                 # Verified absent, so sending it again cannot make a duplicate.
-                raise SeekrFlowConnectionError(str(err), may_have_reached_service=False) from None
+                raise SeekrFlowConnectionError(
+                    str(err), may_have_reached_service=False, method=err.method, path=err.path
+                ) from None
             payload = decode_json(
                 method=endpoint.method,
                 path=path_,
@@ -405,6 +446,18 @@ class SeekrFlowHook(BaseHook):
         )
         if not verdict.is_valid:
             raise SeekrFlowValidationError(f"{name}: SeekrFlow refuses this document: {verdict.errors}")
+
+    def _look_for_lost_upload(
+        self, filename: str, size: int, purpose: str, *, since: datetime, keep_looking: bool
+    ) -> SeekrFlowFile | None:
+        # After a timeout the service may still be storing the file; give it a little while to appear.
+        pauses = LOST_UPLOAD_LOOKUP_PAUSES if keep_looking else (0.0,)
+        for pause in pauses:
+            time.sleep(pause)
+            stored = self.find_uploaded_file(filename, size, purpose, since=since)
+            if stored is not None:
+                return stored
+        return None
 
     def find_uploaded_file(
         self, filename: str, size: int, purpose: str, *, since: datetime
@@ -471,7 +524,13 @@ class SeekrFlowHook(BaseHook):
 
         :param file_id: The file's id.
         """
-        return self._call_json(endpoints.DELETE_FILE, SeekrFlowFileDeleted, ids={"file_id": file_id})
+        return self._delete(
+            lambda: self._call_json_once(
+                endpoints.DELETE_FILE, SeekrFlowFileDeleted, ids={"file_id": file_id}
+            ),
+            endpoints.DELETE_FILE,
+            gone=lambda: SeekrFlowFileDeleted(id=file_id, deleted=True),
+        )
 
     def validate_file_metadata(self, purpose: str, suffix: str, size: int) -> FileMetadataValidation:
         """
@@ -499,7 +558,7 @@ class SeekrFlowHook(BaseHook):
         """
         target = Path(destination)
         if target.is_dir():
-            target = target / (self.get_file(file_id).filename or file_id)
+            target = target / _safe_filename(self.get_file(file_id).filename, file_id)
         endpoint = endpoints.GET_FILE_CONTENT
         path = endpoint.render(file_id=file_id)
 
@@ -593,7 +652,7 @@ class SeekrFlowHook(BaseHook):
         """
         endpoint = endpoints.DELETE_ALIGNMENT_JOB
         path = endpoint.render(job_id=job_id)
-        self._retrying(endpoint, lambda: self._send_once(endpoint, path))
+        self._delete(lambda: self._send_once(endpoint, path), endpoint, gone=lambda: None)
 
     def get_alignment_outputs(self, job_id: str) -> list[AlignmentOutput]:
         """
@@ -660,6 +719,12 @@ class SeekrFlowHook(BaseHook):
         finally:
             self.__dict__.pop("retry_policy", None)
         return True, f"Connected to SeekrFlow at {config.base_url}; the API key was accepted."
+
+
+def _safe_filename(name: str | None, fallback: str) -> str:
+    """Return a service-given file name fit to join to a local folder: no directories, no dot names."""
+    base = Path((name or "").replace("\\", "/")).name
+    return base if base not in ("", ".", "..") else fallback
 
 
 def alignment_request(

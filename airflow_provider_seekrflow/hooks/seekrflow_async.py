@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 # so ten thousand triggers starting together cost one lookup, while a rotated key is seen soon.
 CONFIG_TTL_SECONDS = 60.0
 POOL_CONNECTIONS = 64
+# Requests of one shared client in flight at once; the others wait on a semaphore. httpcore's pool
+# rescans every queued request and every pooled connection (polling each idle socket) on each request
+# event, so letting thousands of triggers queue inside it makes each poll cost grow with the queue.
+MAX_IN_FLIGHT = 16
 
 
 class _LoopShared:
@@ -39,6 +43,7 @@ class _LoopShared:
         self.configs: dict[tuple[str, float | None, int | None], tuple[float, ClientConfig]] = {}
         self.locks: dict[str, asyncio.Lock] = {}
         self.clients: dict[ClientConfig, httpx.AsyncClient] = {}
+        self.gates: dict[ClientConfig, asyncio.Semaphore] = {}
 
 
 _SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopShared] = weakref.WeakKeyDictionary()
@@ -145,12 +150,15 @@ class SeekrFlowAsyncHook(BaseHook):
 
         config = await self.get_config()
         client = await self.client()
+        gates = _loop_shared().gates
+        gate = gates.get(config) or gates.setdefault(config, asyncio.Semaphore(MAX_IN_FLIGHT))
         path = endpoint.render(**(ids or {}))
         policy = RetryPolicy(max_retries=config.max_retries)
 
         async def attempt() -> Any:
             try:
-                response = await client.request(endpoint.method, path)
+                async with gate:
+                    response = await client.request(endpoint.method, path)
             except httpx.HTTPError as err:
                 raise from_httpx_error(
                     err, method=endpoint.method, path=path, base_url=config.base_url

@@ -141,7 +141,9 @@ def test_outputs_of_a_running_job_are_empty(emu, job):
 
 
 def test_team_id_reaches_the_service(emu, job, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_SEEKRFLOW_TEAM", connection(emu.base_url, emu.api_key, team_id="team-async"))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SEEKRFLOW_TEAM", connection(emu.base_url, emu.api_key, team_id="team-async")
+    )
 
     run(SeekrFlowAsyncHook("seekrflow_team").get_alignment_job, job.id)
 
@@ -199,7 +201,8 @@ def test_server_error_when_retries_are_exhausted(emu, job):
 
 def test_unreachable_host(closed_port, monkeypatch):
     monkeypatch.setenv(
-        "AIRFLOW_CONN_SEEKRFLOW_CLOSED", connection(f"http://127.0.0.1:{closed_port}", "some-key-1", max_retries=0)
+        "AIRFLOW_CONN_SEEKRFLOW_CLOSED",
+        connection(f"http://127.0.0.1:{closed_port}", "some-key-1", max_retries=0),
     )
 
     with pytest.raises(SeekrFlowConnectionError) as caught:

@@ -196,6 +196,23 @@ def test_json_form_with_every_extra(use, emu):
     assert hook.retry_policy.max_retries == 2
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("false", False),
+        (False, False),
+        ("no", False),
+        ("true", True),
+        ("/etc/ssl/corp-ca.pem", "/etc/ssl/corp-ca.pem"),
+    ],
+)
+def test_verify_extra(use, value, expected):
+    hook = use(connection("https://flow.example.com", "some-key-1", extra={"verify": value}))
+
+    assert hook.config.verify == expected
+    assert hook.get_conn().verify == expected
+
+
 def test_defaults_without_extras(use):
     config = use(connection("https://flow.example.com", "some-key-1")).config
 
@@ -418,7 +435,9 @@ def test_test_connection_with_a_wrong_key(use, emu):
 
 
 def test_test_connection_to_a_closed_port(use, closed_port):
-    ok, message = use(connection(f"http://127.0.0.1:{closed_port}", "some-key-1", extra={"max_retries": 5})).test_connection()
+    ok, message = use(
+        connection(f"http://127.0.0.1:{closed_port}", "some-key-1", extra={"max_retries": 5})
+    ).test_connection()
 
     assert ok is False
     assert f"127.0.0.1:{closed_port}" in message
@@ -433,7 +452,9 @@ def test_test_connection_to_a_web_page(use, html_server):
 
 
 def test_test_connection_with_a_broken_setting(use):
-    ok, message = use(connection("https://flow.example.com", "some-key-1", extra={"timeout": "soon"})).test_connection()
+    ok, message = use(
+        connection("https://flow.example.com", "some-key-1", extra={"timeout": "soon"})
+    ).test_connection()
 
     assert ok is False
     assert "timeout" in message
@@ -464,7 +485,10 @@ def test_wrong_key_never_appears_in_logs_errors_or_reprs(use, emu, closed_port, 
     texts: list[str] = []
     hooks = [
         use(connection(emu.base_url, SECRET), conn_id="seekrflow_leak_401"),
-        use(connection(f"http://127.0.0.1:{closed_port}", SECRET, extra={"max_retries": 0}), conn_id="seekrflow_leak_down"),
+        use(
+            connection(f"http://127.0.0.1:{closed_port}", SECRET, extra={"max_retries": 0}),
+            conn_id="seekrflow_leak_down",
+        ),
         use(connection(html_server, SECRET), conn_id="seekrflow_leak_html"),
         use(connection(emu.base_url, SECRET, extra={"timeout": "soon"}), conn_id="seekrflow_leak_cfg"),
         use(connection(f"https://user:{SECRET}@flow.example.com", SECRET), conn_id="seekrflow_leak_host"),

@@ -198,7 +198,9 @@ def test_422_from_the_upload_is_not_retried(hook, emu, tmp_path):
     assert caught.value.status_code == 422
     assert caught.value.method == "PUT"
     assert caught.value.path == "/v1/flow/files"
-    assert str(caught.value).startswith(f"PUT /v1/flow/files returned 422: files: Value error, {bad.name} line 1")
+    assert str(caught.value).startswith(
+        f"PUT /v1/flow/files returned 422: files: Value error, {bad.name} line 1"
+    )
     assert statuses(emu, "upload_file") == [422]
     assert bad.name not in {f.filename for f in hook.list_files()}
 
@@ -246,7 +248,8 @@ def test_5xx_is_a_server_error(emu, kind):
 
 def test_unreachable_host_is_a_connection_error(closed_port, monkeypatch):
     monkeypatch.setenv(
-        "AIRFLOW_CONN_SEEKRFLOW_CLOSED", connection(f"http://127.0.0.1:{closed_port}", "some-key-1", max_retries=0)
+        "AIRFLOW_CONN_SEEKRFLOW_CLOSED",
+        connection(f"http://127.0.0.1:{closed_port}", "some-key-1", max_retries=0),
     )
 
     with pytest.raises(SeekrFlowConnectionError) as caught:
@@ -263,7 +266,8 @@ def test_unreachable_host_is_a_connection_error(closed_port, monkeypatch):
 def test_refused_connection_is_retried_even_for_generate(closed_port, monkeypatch, caplog, capsys):
     # Nothing reached the service, so even a request that must not run twice can be sent again.
     monkeypatch.setenv(
-        "AIRFLOW_CONN_SEEKRFLOW_CLOSED", connection(f"http://127.0.0.1:{closed_port}", "some-key-1", max_retries=1)
+        "AIRFLOW_CONN_SEEKRFLOW_CLOSED",
+        connection(f"http://127.0.0.1:{closed_port}", "some-key-1", max_retries=1),
     )
     caplog.set_level("WARNING")
 
@@ -440,3 +444,30 @@ def test_max_retries_zero_disables_retrying(emu):
         SeekrFlowHook(max_retries=0).list_files()
 
     assert statuses(emu, "list_files") == [503]
+
+
+def test_delete_file_whose_answer_was_lost_still_succeeds(hook, emu, training_file):
+    # The first DELETE removed the file but its answer was lost; the retry then finds nothing to delete.
+    # The caller asked for the file to be gone, and it is: that is success, not "not found".
+    stored = hook.upload_file(training_file, "fine-tune")
+    emu.set_faults([{"route": "delete_file", "kind": "drop_after", "count": 1}])
+
+    deleted = hook.delete_file(stored.id)
+
+    assert deleted.id == stored.id
+    assert deleted.deleted is True
+    assert [e["fault"] for e in emu.journal(route="delete_file")] == ["drop_after", None]
+    with pytest.raises(SeekrFlowNotFoundError):
+        hook.get_file(stored.id)
+
+
+def test_delete_alignment_job_whose_answer_was_lost_still_succeeds(hook, emu, doc):
+    stored = hook.upload_file(doc, "alignment")
+    job = hook.generate_alignment("Teach.", [stored.id])
+    emu.set_faults([{"route": "delete_alignment_job", "kind": "drop_after", "count": 1}])
+
+    assert hook.delete_alignment_job(job.id) is None
+
+    assert [e["fault"] for e in emu.journal(route="delete_alignment_job")] == ["drop_after", None]
+    with pytest.raises(SeekrFlowNotFoundError):
+        hook.get_alignment_job(job.id)

@@ -143,7 +143,7 @@ def test_upload_refused_locally_sends_nothing(hook, emu, tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("")
 
-    with pytest.raises(SeekrFlowInvalidFileError, match="bad.jsonl line 1"):
+    with pytest.raises(SeekrFlowInvalidFileError, match=r"bad\.jsonl line 1"):
         hook.upload_file(bad, "fine-tune")
     with pytest.raises(SeekrFlowInvalidFileError, match="empty"):
         hook.upload_file(empty, "alignment")
@@ -156,7 +156,7 @@ def test_check_file_with_service_refuses_unsupported_document(hook, emu, tmp_pat
     # Skip the local check so the service's metadata verdict is what stops the upload.
     path = _write(tmp_path / "archive.zip", "not really a zip")
 
-    with pytest.raises(SeekrFlowValidationError, match="archive.zip: SeekrFlow refuses this document"):
+    with pytest.raises(SeekrFlowValidationError, match=r"archive\.zip: SeekrFlow refuses this document"):
         hook.upload_file(path, "alignment", check=False)
     assert routes(emu) == ["validate_file_metadata"]
 

@@ -85,7 +85,12 @@ def test_large_upload_streams_with_bounded_memory(tmp_path):
     with SeekrFlowEmulator(api_key="memory-key-5e1f", subprocess=True) as emu:
         env = dict(os.environ)
         env["AIRFLOW_CONN_SEEKRFLOW_MEMORY"] = json.dumps(
-            {"conn_type": "seekrflow", "host": emu.base_url, "password": emu.api_key, "extra": {"max_retries": 0}}
+            {
+                "conn_type": "seekrflow",
+                "host": emu.base_url,
+                "password": emu.api_key,
+                "extra": {"max_retries": 0},
+            }
         )
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
         env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"
@@ -107,7 +112,9 @@ def test_large_upload_streams_with_bounded_memory(tmp_path):
         assert len(uploads) == 2  # the warm-up and the big one, each sent once
 
     growth_mib = (result["peak_kib"] - result["baseline_kib"]) / 1024
-    assert growth_mib < MAX_GROWTH_MIB, f"peak RSS grew by {growth_mib:.1f} MiB during a {FILE_MIB} MiB upload"
+    assert growth_mib < MAX_GROWTH_MIB, (
+        f"peak RSS grew by {growth_mib:.1f} MiB during a {FILE_MIB} MiB upload"
+    )
 
     progress = PROGRESS.findall(output)
     assert 1 <= len(progress) <= 11, output[-4000:]

@@ -1,0 +1,136 @@
+"""DAG-parse cost: extra import time of the provider's operator/sensor modules after ``airflow.sdk``.
+
+Each figure is the best of N fresh interpreters: ``import airflow.sdk`` first (untimed), then the
+timed import of one module, or the timed load of one example DAG file (what the DAG processor does
+for each file). Baseline in the same run: ``airflow.providers.dbt.cloud.operators.dbt``.
+Target: <= 50 ms per provider module.
+
+A second variant measures a patched copy of the provider (in benchmarks/.work/lazy-trigger/) whose
+operator and sensor import their trigger only when they defer: it shows what the change proposed
+in benchmarks/README.md would save (``airflow.triggers.base`` builds pydantic models on import).
+
+    python benchmarks/bench_parse.py [--repeat 7] [--no-variant]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import ROOT, save_result, work_dir  # noqa: E402
+
+MODULES = (
+    "airflow_provider_seekrflow.operators.alignment",
+    "airflow_provider_seekrflow.operators.files",
+    "airflow_provider_seekrflow.sensors.alignment",
+)
+BASELINE = "airflow.providers.dbt.cloud.operators.dbt"
+TRIGGER_IMPORT = "from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger\n"
+
+_CHILD = r"""
+import importlib, importlib.util, json, sys, time, warnings
+warnings.simplefilter("ignore")
+import airflow.sdk  # noqa: F401  (already paid by any DAG file)
+kind, target = sys.argv[1], sys.argv[2]
+start = time.perf_counter()
+if kind == "module":
+    importlib.import_module(target)
+else:
+    spec = importlib.util.spec_from_file_location("bench_dag_file", target)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+elapsed = time.perf_counter() - start
+print(json.dumps({"ms": elapsed * 1000, "triggers_base_loaded": "airflow.triggers.base" in sys.modules}))
+"""
+
+
+def measure(kind: str, target: str, repeat: int, env: dict[str, str]) -> dict:
+    samples = []
+    loaded = False
+    for _ in range(repeat):
+        proc = subprocess.run(
+            [sys.executable, "-c", _CHILD, kind, target],
+            capture_output=True, text=True, env=env, timeout=300, check=False,
+        )  # fmt: skip
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        if not lines:
+            raise RuntimeError(f"{target}: {proc.stderr[-2000:]}")
+        data = json.loads(lines[-1])
+        samples.append(data["ms"])
+        loaded = data["triggers_base_loaded"]
+    return {"target": target, "kind": kind, "best_ms": min(samples), "samples_ms": samples,
+            "imports_triggers_base": loaded}  # fmt: skip
+
+
+def lazy_trigger_copy(work: Path) -> Path:
+    """A copy of the package whose operator and sensor import the trigger only when deferring."""
+    root = work / "lazy-trigger"
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(ROOT / "airflow_provider_seekrflow", root / "airflow_provider_seekrflow",
+                    ignore=shutil.ignore_patterns("__pycache__", "emulator"))  # fmt: skip
+    for rel in ("operators/alignment.py", "sensors/alignment.py"):
+        path = root / "airflow_provider_seekrflow" / rel
+        text = path.read_text()
+        assert TRIGGER_IMPORT in text, f"{rel}: trigger import not found"
+        text = text.replace(TRIGGER_IMPORT, "")
+        text = text.replace(
+            "trigger=SeekrFlowAlignmentJobTrigger(",
+            'trigger=__import__("airflow_provider_seekrflow.triggers.alignment", '
+            'fromlist=["_"]).SeekrFlowAlignmentJobTrigger(',
+        )
+        path.write_text(text)
+    return root
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--no-variant", action="store_true")
+    args = parser.parse_args()
+    work = work_dir()
+    env = dict(os.environ)
+    env["AIRFLOW_HOME"] = str(work / "airflow-home")
+    env["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    dags = sorted((ROOT / "example_dags").glob("*.py"))
+
+    rows = [{"variant": "baseline", **measure("module", BASELINE, args.repeat, env)}]
+    for module in MODULES:
+        rows.append({"variant": "as is", **measure("module", module, args.repeat, env)})
+    for dag in dags:
+        rows.append({"variant": "as is", **measure("dag", str(dag), args.repeat, env)})
+    if not args.no_variant:
+        lazy_root = lazy_trigger_copy(work)
+        lazy_env = dict(env, PYTHONPATH=os.pathsep.join([str(lazy_root), env["PYTHONPATH"]]))
+        for module in MODULES:
+            rows.append({"variant": "lazy trigger import", **measure("module", module, args.repeat, lazy_env)})
+        for dag in dags:
+            rows.append({"variant": "lazy trigger import", **measure("dag", str(dag), args.repeat, lazy_env)})
+    dbt = rows[0]["best_ms"]
+    for row in rows:
+        row["vs_dbt"] = row["best_ms"] / dbt
+        row["name"] = Path(row["target"]).name if row["kind"] == "dag" else row["target"]
+
+    print(f"{'variant':20} {'what':58} {'best ms':>8} {'vs dbt':>7}  triggers.base")
+    for r in rows:
+        print(f"{r['variant']:20} {r['name']:58} {r['best_ms']:8.1f} {r['vs_dbt']:6.2f}x  "
+              f"{'yes' if r['imports_triggers_base'] else 'no'}")  # fmt: skip
+    verdicts = {
+        f"{r['name'].rsplit('.', 2)[-2]}.{r['name'].rsplit('.', 1)[-1]} <= 50 ms": r["best_ms"] <= 50
+        for r in rows
+        if r["variant"] == "as is" and r["kind"] == "module"
+    }
+    for name, ok in verdicts.items():
+        print(f"{'PASS' if ok else 'MISS'}  {name}")
+    save_result("parse", {"rows": rows, "verdicts": verdicts, "repeat": args.repeat})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
