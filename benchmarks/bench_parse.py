@@ -9,7 +9,7 @@ A second variant measures a patched copy of the provider (in benchmarks/.work/la
 operator and sensor import their trigger only when they defer: it shows what the change proposed
 in benchmarks/README.md would save (``airflow.triggers.base`` builds pydantic models on import).
 
-    python benchmarks/bench_parse.py [--repeat 7] [--no-variant]
+    python benchmarks/bench_parse.py [--repeat 5] [--no-variant]
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def lazy_trigger_copy(work: Path) -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-variant", action="store_true")
     args = parser.parse_args()
     work = work_dir()
@@ -109,7 +109,9 @@ def main() -> int:
         lazy_root = lazy_trigger_copy(work)
         lazy_env = dict(env, PYTHONPATH=os.pathsep.join([str(lazy_root), env["PYTHONPATH"]]))
         for module in MODULES:
-            rows.append({"variant": "lazy trigger import", **measure("module", module, args.repeat, lazy_env)})
+            rows.append(
+                {"variant": "lazy trigger import", **measure("module", module, args.repeat, lazy_env)}
+            )
         for dag in dags:
             rows.append({"variant": "lazy trigger import", **measure("dag", str(dag), args.repeat, lazy_env)})
     dbt = rows[0]["best_ms"]

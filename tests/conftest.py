@@ -56,5 +56,7 @@ def connection_json(base_url: str, api_key: str = API_KEY, **extra: object) -> s
 @pytest.fixture
 def seekrflow_connection(emulator, monkeypatch):
     """Point ``seekrflow_default`` at the emulator through ``AIRFLOW_CONN_SEEKRFLOW_DEFAULT``, as users do."""
-    monkeypatch.setenv("AIRFLOW_CONN_SEEKRFLOW_DEFAULT", connection_json(emulator.base_url, max_retries=3))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SEEKRFLOW_DEFAULT", connection_json(emulator.base_url, emulator.api_key, max_retries=3)
+    )
     return emulator

@@ -1,5 +1,8 @@
 """The example DAGs: they load cleanly through a DagBag, and two of them run end to end against the emulator."""
 
+# Fixtures imported from the shared support module are parameters of the tests below.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import warnings
@@ -67,9 +70,15 @@ def test_example_alignment_runs_end_to_end(emu):
     generate.poll_interval = 1
     dr = run_dag(dag)
 
-    assert states(dr) == {"upload_documents": "success", "generate_pairs": "success", "show_sample_pair": "success"}
+    assert states(dr) == {
+        "upload_documents": "success",
+        "generate_pairs": "success",
+        "show_sample_pair": "success",
+    }
     uploaded = xcom(dr, "upload_documents")
-    assert isinstance(uploaded, list) and len(uploaded) == len(list((EXAMPLE_DAGS / "data" / "documents").iterdir()))
+    assert isinstance(uploaded, list) and len(uploaded) == len(
+        list((EXAMPLE_DAGS / "data" / "documents").iterdir())
+    )
     sample = xcom(dr, "show_sample_pair")
     assert sample["file_id"] == xcom(dr, "generate_pairs", key="fine_tune_file_id")
     assert sample["pairs"] > 0

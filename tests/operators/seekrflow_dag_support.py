@@ -6,7 +6,6 @@ test of its own. Everything here drives Airflow itself; nothing of the provider 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -15,14 +14,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import airflow
 import pytest
 from packaging.version import Version
 
-import airflow
+from tests import dag_runner
+from tests.conftest import connection_json
 
 AIRFLOW_VERSION = Version(Version(airflow.__version__).base_version)
-AIRFLOW_V3 = AIRFLOW_VERSION >= Version("3.0")
-AIRFLOW_V3_3 = AIRFLOW_VERSION >= Version("3.3")
+AIRFLOW_V3 = Version("3.0") <= AIRFLOW_VERSION
+AIRFLOW_V3_3 = Version("3.3") <= AIRFLOW_VERSION
 START_DATE = datetime(2025, 1, 1)
 
 # Fast waiting for every test: the operators' defaults (minutes) are far too slow here.
@@ -31,23 +32,11 @@ FAST_POLL = {"poll_interval": 0.5, "min_poll_interval": 0.2}
 
 @pytest.fixture
 def emu(emulator, monkeypatch):
-    """The emulator, reset, with short jobs; ``seekrflow_default`` points at it through ``AIRFLOW_CONN_*``.
-
-    The connection is set here rather than through conftest's ``seekrflow_connection``, which puts
-    its own API key in the connection instead of the key the session emulator accepts.
-    """
+    """The emulator, reset, with short jobs; ``seekrflow_default`` points at it through ``AIRFLOW_CONN_*``."""
     if not emulator.running:
         emulator.start()
     monkeypatch.setenv(
-        "AIRFLOW_CONN_SEEKRFLOW_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "seekrflow",
-                "host": emulator.base_url,
-                "password": emulator.api_key,
-                "extra": {"max_retries": 3},
-            }
-        ),
+        "AIRFLOW_CONN_SEEKRFLOW_DEFAULT", connection_json(emulator.base_url, emulator.api_key, max_retries=3)
     )
     emulator.reset()
     emulator.configure(job_duration=1.0, eta=True)
@@ -62,22 +51,9 @@ def dag_id_for(request: pytest.FixtureRequest, suffix: str = "") -> str:
     return f"t_{base}{'_' + suffix if suffix else ''}"[:240]
 
 
-def _register_on_airflow_3(dag: Any) -> None:
-    """Airflow 3 runs only DAGs it finds serialized in a bundle: write the test's DAG there first."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder="/nonexistent-seekrflow-test-folder", collect_dags=False)
-    bag.bag_dag(dag)
-    sync_bag_to_db(bag, "dags-folder", None)
-
-
 def run_dag(dag: Any) -> Any:
     """Run one DagRun of ``dag`` through Airflow's ``dag.test()`` and return the DagRun."""
-    if AIRFLOW_V3:
-        _register_on_airflow_3(dag)
-    dr = dag.test()
+    dr = dag_runner.run_dag(dag)
     assert dr is not None, "dag.test() returned no DagRun"
     return dr
 
@@ -193,7 +169,9 @@ CHAT_LINE = (
     '{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"},'
     ' {"role": "assistant", "content": "Hello."}]}\n'
 )
-BAD_ROLE_LINE = '{"messages": [{"role": "robot", "content": "Hi?"}, {"role": "assistant", "content": "Hello."}]}\n'
+BAD_ROLE_LINE = (
+    '{"messages": [{"role": "robot", "content": "Hi?"}, {"role": "assistant", "content": "Hello."}]}\n'
+)
 
 
 def upload_alignment_document(tmp_path: Path, name: str = "source.md") -> str:

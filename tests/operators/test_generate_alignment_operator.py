@@ -1,5 +1,8 @@
 """SeekrFlowGenerateAlignmentOperator, run by Airflow (``dag.test()``) against the emulator over real HTTP."""
 
+# Fixtures imported from the shared support module are parameters of the tests below.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import re
@@ -118,7 +121,9 @@ def test_templated_files_from_upstream_xcom(emu, request, tmp_path):
         ("stopped", SeekrFlowAlignmentJobStoppedError),
     ],
 )
-def test_unsuccessful_job_raises_its_distinct_error(emu, request, source_file, outcome, error_class, deferrable):
+def test_unsuccessful_job_raises_its_distinct_error(
+    emu, request, source_file, outcome, error_class, deferrable
+):
     message = f"emulated {outcome} because the documents were unreadable"
     emu.configure(job_outcome=outcome, status_message=message)
     recorder = FailureRecorder()
@@ -148,9 +153,7 @@ def test_bad_arguments_fail_before_any_request(emu, request, kwargs, fragment, d
     recorder = FailureRecorder()
     params = {"files": ["file-x"], **kwargs}
     files = params.pop("files")
-    dr = run_dag(
-        _generate_dag(request, files, deferrable=deferrable, on_failure_callback=recorder, **params)
-    )
+    dr = run_dag(_generate_dag(request, files, deferrable=deferrable, on_failure_callback=recorder, **params))
     assert states(dr) == {"generate": "failed"}
     assert isinstance(recorder.last, SeekrFlowConfigError)
     assert fragment in str(recorder.last)
@@ -178,7 +181,9 @@ def test_timeout_fails_and_cancels_the_job(emu, request, source_file, deferrable
     recorder = FailureRecorder()
     started = time.monotonic()
     dr = run_dag(
-        _generate_dag(request, [source_file], deferrable=deferrable, timeout=1.5, on_failure_callback=recorder)
+        _generate_dag(
+            request, [source_file], deferrable=deferrable, timeout=1.5, on_failure_callback=recorder
+        )
     )
     elapsed = time.monotonic() - started
 
@@ -299,9 +304,7 @@ def test_retry_after_crash_reattaches_or_resubmits(emu, request, source_file, ta
 def test_polling_follows_the_eta(emu, request, source_file):
     """A job with an ETA is checked far less often than one polled at a fixed pace."""
     emu.configure(job_duration=4, eta=True)
-    dr = run_dag(
-        _generate_dag(request, [source_file], suffix="eta", poll_interval=30, min_poll_interval=0.5)
-    )
+    dr = run_dag(_generate_dag(request, [source_file], suffix="eta", poll_interval=30, min_poll_interval=0.5))
     assert states(dr) == {"generate": "success"}
     eta_polls = count(emu, "get_alignment_job")
 

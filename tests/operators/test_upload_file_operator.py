@@ -1,5 +1,8 @@
 """SeekrFlowUploadFileOperator, run by Airflow (``dag.test()``) against the emulator over real HTTP."""
 
+# Fixtures imported from the shared support module are parameters of the tests below.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import pytest
@@ -111,27 +114,6 @@ def test_object_storage_path_of_local_file(emu, request, tmp_path):
     assert (stored.filename, stored.bytes) == ("osp.md", path.stat().st_size)
 
 
-def test_memory_object_storage(emu, request):
-    from airflow.providers.common.compat.sdk import ObjectStoragePath
-
-    content = b"# In memory\n\nWarranty lasts two years.\n"
-    source = ObjectStoragePath(f"memory://seekrflow-tests/{request.node.name}/mem.md")
-    try:
-        source.parent.mkdir(parents=True, exist_ok=True)
-        with source.open("wb") as handle:
-            handle.write(content)
-    except ValueError as err:  # Airflow registers no fsspec "memory" filesystem (2.11 and 3.3 alike)
-        pytest.skip(f"memory:// is not usable with ObjectStoragePath here: {err}")
-
-    dr = run_dag(_upload_dag(request, f"memory://seekrflow-tests/{request.node.name}/mem.md"))
-    assert states(dr) == {"upload": "success"}
-    stored = SeekrFlowHook().get_file(xcom(dr, "upload"))
-    assert (stored.filename, stored.bytes) == ("mem.md", len(content))
-
-
-# -- local checks fail the task before anything is sent ----------------------------------------
-
-
 def _assert_rejected_locally(emu, request, file_path, **kwargs):
     recorder = FailureRecorder()
     dr = run_dag(_upload_dag(request, file_path, on_failure_callback=recorder, **kwargs))
@@ -164,7 +146,9 @@ def test_directory(emu, request, tmp_path):
     [("picture.png", "alignment"), ("notes.md", "fine-tune")],
 )
 def test_wrong_extension_for_purpose(emu, request, tmp_path, name, purpose):
-    error = _assert_rejected_locally(emu, request, str(write(tmp_path / name, "some text\n")), purpose=purpose)
+    error = _assert_rejected_locally(
+        emu, request, str(write(tmp_path / name, "some text\n")), purpose=purpose
+    )
     assert isinstance(error, SeekrFlowInvalidFileError)
     assert name in str(error)
 
@@ -179,7 +163,9 @@ def test_bad_line_in_second_file_of_batch_uploads_nothing(emu, request, tmp_path
     assert "second.jsonl" in message
     assert "line 2" in message
     assert "robot" in message and "role" in message
-    stored_names = {f.filename for f in SeekrFlowHook().list_files()}  # the session emulator keeps other tests' files
+    stored_names = {
+        f.filename for f in SeekrFlowHook().list_files()
+    }  # the session emulator keeps other tests' files
     assert not stored_names & {"first.jsonl", "second.jsonl"}
 
 

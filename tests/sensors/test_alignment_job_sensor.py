@@ -1,5 +1,8 @@
 """SeekrFlowAlignmentJobSensor in poke, reschedule and deferrable modes, run by Airflow against the emulator."""
 
+# Fixtures imported from the shared support module are parameters of the tests below.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import time

@@ -1,5 +1,8 @@
 """SeekrFlowAlignmentJobTrigger: serialization, and its async generator run with asyncio against the emulator."""
 
+# Fixtures imported from the shared support module are parameters of the tests below.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import asyncio
@@ -30,7 +33,9 @@ def _events(trigger, limit: float = 60.0):
 
 
 def _trigger(job_id, **kwargs):
-    return SeekrFlowAlignmentJobTrigger(job_id=job_id, seekrflow_conn_id="seekrflow_default", **{**FAST, **kwargs})
+    return SeekrFlowAlignmentJobTrigger(
+        job_id=job_id, seekrflow_conn_id="seekrflow_default", **{**FAST, **kwargs}
+    )
 
 
 def test_serialize_round_trip():

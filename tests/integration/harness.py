@@ -1,0 +1,479 @@
+"""A real Airflow 3 deployment for the integration suite, plus the SeekrFlow emulator as the service.
+
+``Deployment`` runs, each as its own process with its own log file under ``<work>/logs``:
+
+- the SeekrFlow emulator (``python -m airflow_provider_seekrflow.emulator``, own data dir, fixed port);
+- ``airflow api-server``, ``airflow scheduler`` (LocalExecutor), ``airflow triggerer`` and
+  ``airflow dag-processor``, all sharing one AIRFLOW_HOME and a PostgreSQL metadata database.
+
+DAGs come from two local bundles: the repository's ``example_dags/`` and the harness's
+``tests/integration/dags/``. The SeekrFlow connection is created through the REST API (so the
+API key lives only in the metadata database, Fernet-encrypted), and DAG runs are triggered and
+watched through the REST API, as a user or an outside system would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+HARNESS_DAGS = Path(__file__).resolve().parent / "dags"
+EXAMPLE_DAGS = REPO / "example_dags"
+DOCUMENTS = EXAMPLE_DAGS / "data" / "documents"
+AIRFLOW_COMPONENTS = ("api-server", "scheduler", "triggerer", "dag-processor")
+TERMINAL_RUN_STATES = ("success", "failed")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(
+    what: str, check: Callable[[], Any], timeout: float, interval: float = 1.0, on_timeout: Callable[[], str] | None = None
+) -> Any:
+    """Call ``check`` until it returns something truthy; raise ``TimeoutError`` naming ``what``."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while True:
+        try:
+            value = check()
+        except Exception as err:  # noqa: BLE001 - a check may fail while a process starts
+            value, last_error = None, err
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            extra = on_timeout() if on_timeout else ""
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_error}) {extra}")
+        time.sleep(interval)
+
+
+class Process:
+    """One long-running component: started with its output appended to a log file."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.log_path = log_dir / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        assert not self.alive, f"{self.name} is already running"
+        self.starts += 1
+        with open(self.log_path, "ab") as log:
+            log.write(f"\n===== start #{self.starts} of {self.name}: {' '.join(self.argv)}\n".encode())
+            log.flush()
+            self.proc = subprocess.Popen(  # noqa: S603
+                self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True, cwd=str(REPO),
+            )  # fmt: skip
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def kill(self) -> None:
+        """SIGKILL the component's whole process group, at once (a crash, not a shutdown)."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM, then SIGKILL after ``timeout`` (the process group, so its children go too)."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        try:  # children the component left behind (task processes, gunicorn workers...)
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(text[-lines:])
+
+
+class Emulator:
+    """The SeekrFlow emulator as a separate process, and a client for its admin and list APIs."""
+
+    def __init__(self, work: Path, api_key: str, env: dict[str, str], job_duration: float) -> None:
+        self.api_key = api_key
+        self.data_dir = work / "emulator-data"
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.process = Process(
+            "emulator",
+            [
+                sys.executable, "-m", "airflow_provider_seekrflow.emulator", "--host", "127.0.0.1",
+                "--port", str(self.port), "--api-key", api_key, "--data-dir", str(self.data_dir),
+                "--job-duration", str(job_duration), "--log-level", "warning",
+            ],
+            env,
+            work / "logs",
+        )  # fmt: skip
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.process.start()
+        wait_for("the emulator", lambda: self.admin("GET", "health"), 60, 0.2, self.process.tail)
+
+    def restart(self, down_for: float = 0.0, hard: bool = True) -> None:
+        """Crash (SIGKILL) or stop the emulator, stay down ``down_for`` seconds, start it again."""
+        self.process.kill() if hard else self.process.stop()
+        time.sleep(down_for)
+        self.start()
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        response = requests.request(method, f"{self.base_url}/_emulator/{path}", json=body, timeout=30)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def api(self, path: str, **params: Any) -> Any:
+        response = requests.get(
+            f"{self.base_url}/v1/flow/{path}", params=params, headers={"Authorization": self.api_key}, timeout=60
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def reset(self, **config: Any) -> None:
+        """Clear journal and faults, restore the start-up config, then apply ``config``."""
+        self.admin("POST", "reset")
+        if config:
+            self.admin("PUT", "config", config)
+
+    def journal(self) -> list[dict[str, Any]]:
+        return self.admin("GET", "journal")
+
+    # The data directory is the emulator's ground truth (it survives restarts, unlike the journal).
+    def stored_files(self) -> list[dict[str, Any]]:
+        return [json.loads(p.read_text()) for p in sorted((self.data_dir / "files").glob("*.json"))]
+
+    def stored_jobs(self) -> list[dict[str, Any]]:
+        return [json.loads(p.read_text()) for p in sorted((self.data_dir / "jobs").glob("*.json"))]
+
+    def jobs_for(self, tag: str) -> list[dict[str, Any]]:
+        marker = f"[run {tag}]"
+        return [job for job in self.stored_jobs() if marker in job["instructions"]]
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self.api(f"alignment/{job_id}")
+
+
+class AirflowAPI:
+    """The Airflow 3 public REST API (``/api/v2``), authenticated with a simple-auth-manager token."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+
+    def login(self) -> None:
+        response = requests.get(f"{self.base_url}/auth/token", timeout=30)
+        response.raise_for_status()
+        self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+
+    def request(self, method: str, path: str, ok: Iterable[int] = (200,), **kwargs: Any) -> Any:
+        url = f"{self.base_url}/api/v2/{path}"
+        for attempt in range(3):
+            response = self.session.request(method, url, timeout=60, **kwargs)
+            if response.status_code == 401 and attempt < 2:
+                self.login()  # tokens expire
+                continue
+            break
+        if response.status_code not in ok:
+            raise RuntimeError(f"{method} {path}: HTTP {response.status_code}: {response.text[:2000]}")
+        return response.json() if response.content else None
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.request("GET", path, params=params)
+
+    @staticmethod
+    def q(value: str) -> str:
+        return urllib.parse.quote(value, safe="")
+
+    # -- DAG runs ----------------------------------------------------------------------------------
+    def trigger(self, dag_id: str, run_id: str, conf: dict[str, Any]) -> dict[str, Any]:
+        return self.request(
+            "POST", f"dags/{dag_id}/dagRuns", json={"dag_run_id": run_id, "logical_date": None, "conf": conf}
+        )
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        return self.get(f"dags/{dag_id}/dagRuns/{self.q(run_id)}")["state"]
+
+    def wait_run(self, dag_id: str, run_id: str, timeout: float = 300) -> str:
+        return wait_for(
+            f"DAG run {dag_id}/{run_id} to end",
+            lambda: (s := self.run_state(dag_id, run_id)) in TERMINAL_RUN_STATES and s,
+            timeout,
+            2,
+            lambda: json.dumps(self.task_instances(dag_id, run_id), default=str)[:3000],
+        )
+
+    def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
+        data = self.get(f"dags/{dag_id}/dagRuns/{self.q(run_id)}/taskInstances")
+        return {ti["task_id"]: ti for ti in data["task_instances"]}
+
+    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
+        return self.get(f"dags/{dag_id}/dagRuns/{self.q(run_id)}/taskInstances/{task_id}")
+
+    def wait_ti_state(self, dag_id: str, run_id: str, task_id: str, states: Iterable[str], timeout: float = 180) -> str:
+        wanted = set(states)
+        return wait_for(
+            f"{dag_id}/{run_id}/{task_id} to be {sorted(wanted)}",
+            lambda: (s := self.task_instance(dag_id, run_id, task_id)["state"]) in wanted and s,
+            timeout,
+            1,
+            lambda: json.dumps(self.task_instances(dag_id, run_id), default=str)[:3000],
+        )
+
+    def set_ti_state(self, dag_id: str, run_id: str, task_id: str, state: str) -> Any:
+        return self.request(
+            "PATCH", f"dags/{dag_id}/dagRuns/{self.q(run_id)}/taskInstances/{task_id}", json={"new_state": state}
+        )
+
+    def clear(self, dag_id: str, run_id: str, task_ids: list[str], include_downstream: bool = True) -> Any:
+        return self.request(
+            "POST",
+            f"dags/{dag_id}/clearTaskInstances",
+            json={
+                "dry_run": False,
+                "dag_run_id": run_id,
+                "task_ids": task_ids,
+                "only_failed": False,
+                "reset_dag_runs": True,
+                "include_downstream": include_downstream,
+            },
+        )
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        entry = self.get(
+            f"dags/{dag_id}/dagRuns/{self.q(run_id)}/taskInstances/{task_id}/xcomEntries/{key}", deserialize=True
+        )
+        value = entry["value"]
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
+
+    def state_store(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
+        data = self.get(f"dags/{dag_id}/dagRuns/{self.q(run_id)}/taskInstances/{task_id}/state-store")
+        return {item["key"]: item["value"] for item in data.get("task_state_store", [])}
+
+
+class Deployment:
+    """The whole deployment; ``start()`` brings it up from an empty database, ``stop()`` tears it down."""
+
+    def __init__(self, work: Path, sql_alchemy_conn: str, *, job_duration: float = 8.0, parallelism: int = 24) -> None:
+        self.work = work
+        self.sql_alchemy_conn = sql_alchemy_conn
+        self.api_key = secrets.token_hex(16)  # 32 chars: long enough for Airflow's secret masker
+        self.home = work / "airflow-home"
+        self.log_dir = work / "logs"
+        self.api_port = free_port()
+        self.api_url = f"http://127.0.0.1:{self.api_port}"
+        self.parallelism = parallelism
+        self.timings: dict[str, float] = {}
+        self.env = self._environment()
+        self.emulator = Emulator(work, self.api_key, self._emulator_env(), job_duration)
+        self.api = AirflowAPI(self.api_url)
+        airflow = [sys.executable, "-m", "airflow"]
+        argv = {
+            "api-server": [*airflow, "api-server", "--host", "127.0.0.1", "--port", str(self.api_port), "--workers", "2"],
+            "scheduler": [*airflow, "scheduler"],
+            "triggerer": [*airflow, "triggerer"],
+            "dag-processor": [*airflow, "dag-processor"],
+        }
+        self.components = {name: Process(name, argv[name], self.env, self.log_dir) for name in AIRFLOW_COMPONENTS}
+
+    # -- configuration ---------------------------------------------------------------------------
+    def _environment(self) -> dict[str, str]:
+        from cryptography.fernet import Fernet
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SEEKR"))}
+        bundles = [
+            {"name": "seekrflow_examples", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+             "kwargs": {"path": str(EXAMPLE_DAGS), "refresh_interval": 0}},
+            {"name": "integration_dags", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+             "kwargs": {"path": str(HARNESS_DAGS), "refresh_interval": 0}},
+        ]  # fmt: skip
+        env.update(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
+                "PYTHONUNBUFFERED": "1",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.sql_alchemy_conn,
+                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
+                "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "64",
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+                "AIRFLOW__API__BASE_URL": self.api_url,
+                "AIRFLOW__API__PORT": str(self.api_port),
+                "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
+                "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles),
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "60",
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+                # A crashed triggerer's triggers move to a live one after this many seconds.
+                "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "15",
+                "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+                "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+                "AIRFLOW__STATE_STORE__CLEAR_ON_SUCCESS": "False",
+            }
+        )
+        return env
+
+    def _emulator_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SEEKR"))}
+        env["PYTHONPATH"] = self.env["PYTHONPATH"]
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def _timed(self, name: str, started: float) -> None:
+        self.timings[name] = round(time.monotonic() - started, 1)
+
+    def airflow(self, *args: str, timeout: float = 600) -> str:
+        result = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "airflow", *args], env=self.env, capture_output=True, text=True, timeout=timeout,
+            cwd=str(REPO),
+        )  # fmt: skip
+        with open(self.log_dir / "airflow-cli.log", "a") as log:
+            log.write(f"\n===== airflow {' '.join(args)} (exit {result.returncode})\n{result.stdout}\n{result.stderr}\n")
+        if result.returncode != 0:
+            raise RuntimeError(f"airflow {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-4000:]}")
+        return result.stdout
+
+    def start(self) -> None:
+        started = time.monotonic()
+        for path in (self.home, self.log_dir, self.emulator.data_dir):
+            shutil.rmtree(path, ignore_errors=True)
+        self.home.mkdir(parents=True)
+        self.log_dir.mkdir(parents=True)
+        t = time.monotonic()
+        self.airflow("db", "reset", "--yes", "--skip-init")
+        self.airflow("db", "migrate")
+        self._timed("db_migrate_s", t)
+        self.emulator.start()
+        t = time.monotonic()
+        for name in AIRFLOW_COMPONENTS:
+            self.components[name].start()
+        wait_for("the API server", self._api_ready, 180, 1, self.components["api-server"].tail)
+        self.api.login()
+        self._timed("components_up_s", t)
+        self.create_connection()
+        t = time.monotonic()
+        dag_ids = ("example_seekrflow_alignment", "it_soak", "it_sync_wait", "it_deferred", "it_exec_timeout")
+        for dag_id in dag_ids:
+            wait_for(f"DAG {dag_id} to be parsed", lambda d=dag_id: self.api.get(f"dags/{d}"), 240, 2,
+                     self.components["dag-processor"].tail)  # fmt: skip
+            self.api.request("PATCH", f"dags/{dag_id}", json={"is_paused": False})
+        self._timed("dags_parsed_s", t)
+        self.wait_triggerer_alive()
+        self._timed("deployment_up_s", started)
+
+    def _api_ready(self) -> bool:
+        for name, component in self.components.items():
+            if not component.alive:
+                raise RuntimeError(f"{name} exited:\n{component.tail()}")
+        return requests.get(f"{self.api_url}/api/v2/monitor/health", timeout=5).status_code == 200
+
+    def health(self) -> dict[str, Any]:
+        return requests.get(f"{self.api_url}/api/v2/monitor/health", timeout=10).json()
+
+    def wait_triggerer_alive(self, timeout: float = 120) -> None:
+        wait_for(
+            "a healthy triggerer",
+            lambda: self.health().get("triggerer", {}).get("status") == "healthy",
+            timeout,
+            1,
+            self.components["triggerer"].tail,
+        )
+
+    def create_connection(self) -> None:
+        """The ``seekrflow_default`` connection, through the REST API: the key goes only to the DB."""
+        self.api.request("DELETE", "connections/seekrflow_default", ok=(204, 404))
+        self.api.request(
+            "POST",
+            "connections",
+            ok=(200, 201),
+            json={
+                "connection_id": "seekrflow_default",
+                "conn_type": "seekrflow",
+                "host": self.emulator.base_url,
+                "password": self.api_key,
+            },
+        )
+
+    def stop(self) -> None:
+        for name in ("scheduler", "triggerer", "dag-processor", "api-server"):
+            self.components[name].stop()
+        self.emulator.process.stop()
+
+    def restart_component(self, name: str, down_for: float = 0.0) -> None:
+        """SIGKILL a component (a crash), wait ``down_for`` seconds, start it again."""
+        component = self.components[name]
+        component.kill()
+        time.sleep(down_for)
+        component.start()
+
+    # -- helpers for tests -----------------------------------------------------------------------------
+    def make_documents(self, tag: str) -> Path:
+        """A folder of the example's source documents, renamed ``<tag>-<name>`` (run-scoped)."""
+        folder = self.work / "documents" / tag
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        for source in sorted(DOCUMENTS.iterdir()):
+            shutil.copyfile(source, folder / f"{tag}-{source.name}")
+        return folder
+
+    def conf(self, tag: str, **extra: Any) -> dict[str, Any]:
+        return {"tag": tag, "docs_dir": str(self.make_documents(tag)), **extra}
+
+    def source_names(self, tag: str) -> list[str]:
+        return sorted(f"{tag}-{source.name}" for source in DOCUMENTS.iterdir())
+
+    def component_logs(self) -> list[Path]:
+        return sorted(self.log_dir.glob("*.log"))
