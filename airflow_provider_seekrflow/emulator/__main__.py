@@ -14,7 +14,6 @@ import signal
 import sys
 import tempfile
 
-from airflow_provider_seekrflow.emulator.app import EmulatorState, create_app
 from airflow_provider_seekrflow.emulator.faults import FaultRule, parse_fault_spec
 from airflow_provider_seekrflow.emulator.server import bind_socket, build_server, format_base_url
 
@@ -67,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from airflow_provider_seekrflow.emulator.app import EmulatorState, create_app  # the heavy imports
+
     logging.basicConfig(
         level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )

@@ -19,6 +19,7 @@ from airflow.providers.common.compat.sdk import BaseOperator
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowInvalidFileError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.models import FilePurpose
+from airflow_provider_seekrflow.validation import MAX_FILE_BYTES
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -185,8 +186,16 @@ class SeekrFlowUploadFileOperator(BaseOperator):
                 raise SeekrFlowInvalidFileError(f"{where}: {shown} does not exist")
             if not remote.is_file():
                 raise SeekrFlowInvalidFileError(f"{where}: {shown} is not a regular file")
+            size = remote.stat().st_size
         except OSError as err:
             raise SeekrFlowInvalidFileError(f"{where}: cannot read {shown}: {err}") from None
+        # Refuse what the local check would refuse anyway, before copying gigabytes for nothing.
+        if size == 0:
+            raise SeekrFlowInvalidFileError(f"{where}: {shown} is empty")
+        if size > MAX_FILE_BYTES:
+            raise SeekrFlowInvalidFileError(
+                f"{where}: {shown} is {size} bytes, over SeekrFlow's limit of {MAX_FILE_BYTES} bytes"
+            )
         folder = staging / str(len(list(staging.iterdir())))
         folder.mkdir()
         local = folder / name

@@ -22,6 +22,8 @@ from airflow_provider_seekrflow.job_outcome import EVENT_ERROR, EVENT_TIMEOUT, P
 _TRANSIENT_ERRORS = (SeekrFlowConnectionError, SeekrFlowServerError, SeekrFlowRateLimitError)
 # Cancelling on kill gets this long before the triggerer gives up on it.
 CANCEL_TIMEOUT_SECONDS = 30.0
+# Airflow 3.3 tells a trigger that a user killed its task; older versions only cancel the coroutine.
+_TRIGGER_HAS_ON_KILL = "on_kill" in BaseTrigger.__dict__
 
 
 class SeekrFlowAlignmentJobTrigger(BaseTrigger):
@@ -82,6 +84,37 @@ class SeekrFlowAlignmentJobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll the job, sleeping toward its completion estimate, and yield one event."""
+        try:
+            async for event in self._poll():
+                yield event
+        except asyncio.CancelledError:
+            # Airflow 3.3 calls on_kill for a user's kill; Airflow 2 only cancels this coroutine, on
+            # a kill and on a triggerer restart alike, so the task's state tells the two apart.
+            if not _TRIGGER_HAS_ON_KILL and self.cancel_on_kill and self._task_left_deferred_state():
+                await self.on_kill()
+            raise
+
+    def _task_left_deferred_state(self) -> bool:
+        ti = getattr(self, "task_instance", None)
+        if ti is None:
+            return False
+        try:
+            from airflow.models.taskinstance import TaskInstance
+            from airflow.utils.session import create_session
+            from airflow.utils.state import TaskInstanceState
+
+            with create_session() as session:
+                state = (
+                    session.query(TaskInstance.state)
+                    .filter_by(dag_id=ti.dag_id, task_id=ti.task_id, run_id=ti.run_id, map_index=ti.map_index)
+                    .scalar()
+                )
+        except Exception as err:
+            self.log.warning("Could not read the state of task %s: %s", getattr(ti, "task_id", "?"), err)
+            return False
+        return state != TaskInstanceState.DEFERRED
+
+    async def _poll(self) -> AsyncIterator[TriggerEvent]:
         hook = self._hook()
         progress = ProgressLog(self.log.info)
         last_status: str | None = None
@@ -121,7 +154,7 @@ class SeekrFlowAlignmentJobTrigger(BaseTrigger):
             await asyncio.sleep(delay)
 
     async def on_kill(self) -> None:
-        """Cancel the job when a user kills the deferred task (called by Airflow 3.3 and later)."""
+        """Cancel the job when a user kills the deferred task (Airflow 3.3 calls it; on 2.x, ``run`` does)."""
         if not self.cancel_on_kill:
             return
         try:
