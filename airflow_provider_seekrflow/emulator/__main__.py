@@ -48,6 +48,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="SPEC",
         help="route:kind[:rate][:key=value...], e.g. upload_file:drop_after:0.2 or '*:429:0.1:retry_after=2'",
     )
+    parser.add_argument(
+        "--loop",
+        default="asyncio",
+        choices=["asyncio", "uvloop", "auto"],
+        help="uvicorn event loop (default asyncio)",
+    )
     parser.add_argument("--ssl-certfile")
     parser.add_argument("--ssl-keyfile")
     parser.add_argument(
@@ -85,6 +91,7 @@ def _serve(args: argparse.Namespace) -> int:
     server = build_server(
         create_app(state),
         log_level=args.log_level,
+        loop=args.loop,
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
         on_started=announce,

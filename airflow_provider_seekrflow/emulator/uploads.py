@@ -53,6 +53,9 @@ def _check_filename(name: str) -> None:
         raise _error("files", "Value error, file name must not be empty", value=name)
     if "/" in name or "\\" in name or "\x00" in name or name.startswith(".."):
         raise _error("files", "Value error, file name must not contain path separators or '..'", value=name)
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        # CR/LF and other control characters would end up in headers and logs verbatim.
+        raise _error("files", "Value error, file name must not contain control characters", value=name)
     if len(name) > 255:
         raise _error("files", "Value error, file name is longer than 255 characters", value=name)
 

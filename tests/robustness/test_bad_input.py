@@ -279,6 +279,8 @@ def _connections(emulator: Any, servers: dict[str, Any]) -> dict[str, str]:
 
 
 class _Recorder:
+    """Keeps (task id, exception, emulator journal length) per finished task, in order."""
+
     def __init__(self, emulator: Any) -> None:
         self.emulator = emulator
         self.events: list[tuple[str, BaseException | None, int]] = []
@@ -286,11 +288,19 @@ class _Recorder:
     def journal_len(self) -> int:
         return len(self.emulator.journal())
 
-    def failure(self, context: Any) -> None:
-        self.events.append((context["ti"].task_id, context.get("exception"), self.journal_len()))
 
-    def success(self, context: Any) -> None:
-        self.events.append((context["ti"].task_id, None, self.journal_len()))
+_RECORDER: _Recorder | None = None
+
+
+# Module-level functions, not bound methods: Airflow 2 deep-copies a DAG's default_args.
+def _on_failure(context: Any) -> None:
+    assert _RECORDER is not None
+    _RECORDER.events.append((context["ti"].task_id, context.get("exception"), _RECORDER.journal_len()))
+
+
+def _on_success(context: Any) -> None:
+    assert _RECORDER is not None
+    _RECORDER.events.append((context["ti"].task_id, None, _RECORDER.journal_len()))
 
 
 @pytest.fixture(scope="module")
@@ -304,7 +314,8 @@ def outcomes(robust_emulator, hostile_servers, tmp_path_factory) -> dict[str, Ou
     mp = pytest.MonkeyPatch()
     for conn_id, value in _connections(emulator, hostile_servers).items():
         mp.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", value)
-    recorder = _Recorder(emulator)
+    global _RECORDER
+    recorder = _RECORDER = _Recorder(emulator)
     results: dict[str, Outcome] = {}
     counts_before = {name: s.hits for name, s in hostile_servers.items()}
     try:
@@ -315,8 +326,8 @@ def outcomes(robust_emulator, hostile_servers, tmp_path_factory) -> dict[str, Ou
             catchup=False,
             default_args={
                 "retries": 0,
-                "on_failure_callback": recorder.failure,
-                "on_success_callback": recorder.success,
+                "on_failure_callback": _on_failure,
+                "on_success_callback": _on_success,
             },
         )
         in_process: list[tuple[Case, Callable[[], Any]]] = []
