@@ -175,6 +175,8 @@ def test_validate_file_metadata(hook, emu):
 
 
 def test_list_files_filters_sorts_and_pages(hook, emu, doc, training_file):
+    # Earlier tests' jobs may finish at any moment and add output files; start from an empty service.
+    emu.reset(wipe=True)
     first = hook.upload_file(doc, "alignment")
     second = hook.upload_file(training_file, "fine-tune")
 

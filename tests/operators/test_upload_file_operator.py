@@ -154,19 +154,19 @@ def test_wrong_extension_for_purpose(emu, request, tmp_path, name, purpose):
 
 
 def test_bad_line_in_second_file_of_batch_uploads_nothing(emu, request, tmp_path):
-    first = write(tmp_path / "first.jsonl", CHAT_LINE * 3)
-    second = write(tmp_path / "second.jsonl", CHAT_LINE + BAD_ROLE_LINE + CHAT_LINE)
+    first = write(tmp_path / "batch-first.jsonl", CHAT_LINE * 3)
+    second = write(tmp_path / "batch-second.jsonl", CHAT_LINE + BAD_ROLE_LINE + CHAT_LINE)
     error = _assert_rejected_locally(emu, request, [str(first), str(second)], purpose="fine-tune")
 
     assert isinstance(error, SeekrFlowInvalidFileError)
     message = str(error)
-    assert "second.jsonl" in message
+    assert "batch-second.jsonl" in message
     assert "line 2" in message
     assert "robot" in message and "role" in message
     stored_names = {
         f.filename for f in SeekrFlowHook().list_files()
     }  # the session emulator keeps other tests' files
-    assert not stored_names & {"first.jsonl", "second.jsonl"}
+    assert not stored_names & {"batch-first.jsonl", "batch-second.jsonl"}
 
 
 def test_validate_false_skips_the_content_check(emu, request, tmp_path):
