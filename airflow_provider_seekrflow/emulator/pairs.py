@@ -35,13 +35,22 @@ def _sentences(text: str) -> Iterable[str]:
     for chunk in _SENTENCE_END.split(text):
         sentence = _SPACE.sub(" ", chunk).strip(" -*#>|\t")
         words = _WORD.findall(sentence)
+        # Headings and list labels carry no statement to answer with: keep whole sentences only.
+        if not sentence.endswith((".", "!", "?")):
+            continue
         if len(words) >= 4 and sum(len(w) for w in words) * 2 >= len(sentence):
             yield sentence[:1000]
 
 
+_STOPWORDS = frozenset(
+    "a an the and or but of to in on at by for with within from is are was were be been can may must "
+    "will would should not no every each any all our your their its it this that these those as".split()
+)
+
+
 def _topic(sentence: str) -> str:
-    words = _WORD.findall(sentence)
-    return " ".join(words[:6])
+    words = [word for word in _WORD.findall(sentence) if word.lower() not in _STOPWORDS]
+    return " ".join(words[:4]).lower()
 
 
 def build_conversations(
@@ -58,7 +67,7 @@ def build_conversations(
     conversations: list[dict] = []
     for filename, text in sources:
         for sentence in _sentences(text):
-            question = f"According to {filename}, what is said about {_topic(sentence)}?"
+            question = f"What does {filename} say about {_topic(sentence)}?"
             conversations.append(
                 {
                     "messages": [
