@@ -69,7 +69,12 @@ def main() -> int:
     if kind == "seekrflow":
         import httpx  # noqa: F401
 
-        import airflow_provider_seekrflow.hooks.seekrflow_async  # noqa: F401
+        import airflow_provider_seekrflow.hooks.seekrflow_async as async_hook
+
+        # Bench-only knob (before/after comparisons): requests in flight per shared client.
+        # A huge value disables the gate, which is how the hook behaved before it had one.
+        if os.environ.get("BENCH_MAX_IN_FLIGHT"):
+            async_hook.MAX_IN_FLIGHT = int(os.environ["BENCH_MAX_IN_FLIGHT"])
     elif kind == "dbt":
         import aiohttp  # noqa: F401
         from airflow.providers.dbt.cloud.hooks.dbt import _get_provider_info
@@ -142,6 +147,7 @@ def main() -> int:
         elapsed = t1 - t0
         return {
             "kind": kind,
+            "max_in_flight": os.environ.get("BENCH_MAX_IN_FLIGHT") or "default",
             "n": n,
             "poll_s": poll,
             "window_s": elapsed,

@@ -15,7 +15,7 @@ Targets at 1,000 / 2 s: lag p99 <= 50 ms, CPU per poll <= 1/3 of dbt's, RSS <= 1
 (peak RSS growth over the process's post-import baseline); at 10,000 / 30 s: lag p99 <= 100 ms.
 
     python benchmarks/bench_triggerer.py [--scenarios 1000:2:20,10000:30:30] [--kinds idle,seekrflow,dbt]
-        [--no-emulator]
+        [--no-emulator] [--max-in-flight 4,64,off --save-as triggerer-gate]
 """
 
 from __future__ import annotations
@@ -144,6 +144,13 @@ def main() -> int:
     parser.add_argument("--scenarios", default="1000:2:20,10000:30:30", help="N:poll:window,...")
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--no-emulator", action="store_true", help="skip the emulator probe and row")
+    parser.add_argument("--save-as", default="triggerer", help="results file name (benchmarks/.work/results/)")
+    parser.add_argument(
+        "--max-in-flight",
+        default="",
+        help="also run the SeekrFlow triggers with the async hook's MAX_IN_FLIGHT set to each of these "
+        "values (comma-separated; 'off' = no gate, the hook before the gate was added)",
+    )
     args = parser.parse_args()
     work = work_dir()
     ca, cert, key = make_tls_cert(work / "tls")
@@ -155,11 +162,20 @@ def main() -> int:
     server, port = start_status_server(cert, key)
     status_url = f"https://127.0.0.1:{port}"
     try:
+        variants = [v for v in args.max_in_flight.split(",") if v]
         for n, poll, window in scenarios:
             for kind in kinds:
                 env = _env(status_url, port, ca, work, kind)
                 row = run_worker(kind, int(n), poll, window, env=env, count_url=f"{status_url}/_count")
                 row["server"] = "status_server"
+                rows.append(row)
+                _print_row(row)
+            for value in variants:
+                env = _env(status_url, port, ca, work, "seekrflow")
+                env["BENCH_MAX_IN_FLIGHT"] = "1000000" if value == "off" else value
+                row = run_worker("seekrflow", int(n), poll, window, env=env, count_url=f"{status_url}/_count")
+                row["server"] = "status_server"
+                row["max_in_flight"] = value
                 rows.append(row)
                 _print_row(row)
     finally:
@@ -211,12 +227,19 @@ def main() -> int:
     _print_table(rows)
     for name, ok in verdicts.items():
         print(f"{'PASS' if ok else 'MISS'}  {name}")
-    save_result("triggerer", {"rows": rows, "emulator_probe": probe, "verdicts": verdicts})
+    save_result(args.save_as, {"rows": rows, "emulator_probe": probe, "verdicts": verdicts})
     return 0
 
 
 def _find(rows: list[dict], kind: str, n: int, server: str = "status_server") -> dict | None:
-    return next((r for r in rows if r["kind"] == kind and r["n"] == n and r["server"] == server), None)
+    return next(
+        (
+            r
+            for r in rows
+            if r["kind"] == kind and r["n"] == n and r["server"] == server and r["max_in_flight"] == "default"
+        ),
+        None,
+    )
 
 
 def _verdicts(rows: list[dict]) -> dict[str, bool]:
@@ -235,8 +258,9 @@ def _verdicts(rows: list[dict]) -> dict[str, bool]:
 
 def _print_row(r: dict) -> None:
     cpu = "-" if r["cpu_ms_per_poll"] is None else f"{r['cpu_ms_per_poll']:.3f}"
+    gate = "" if r.get("max_in_flight", "default") == "default" else f" [max_in_flight={r['max_in_flight']}]"
     print(
-        f"  {r['kind']:9} n={r['n']:<6} poll={r['poll_s']:<4g} {r['server']:13} polls/s={r['polls_per_s']:7.1f} "
+        f"  {r['kind'] + gate:9} n={r['n']:<6} poll={r['poll_s']:<4g} {r['server']:13} polls/s={r['polls_per_s']:7.1f} "
         f"cpu/poll={cpu} ms cpu={r['cpu_pct']:5.1f}% lag p50/p99/max={r['lag_p50_ms']:.1f}/"
         f"{r['lag_p99_ms']:.1f}/{r['lag_max_ms']:.1f} ms rss+={r['rss_growth_mib']:.1f} MiB "
         f"sockets={r['sockets_max']} events={r['events']} server cpu={r['server_cpu_pct']:.0f}%",
@@ -251,8 +275,11 @@ def _print_table(rows: list[dict]) -> None:
     )
     for r in rows:
         cpu = "-" if r["cpu_ms_per_poll"] is None else f"{r['cpu_ms_per_poll']:.3f}"
+        kind = (
+            r["kind"] if r.get("max_in_flight", "default") == "default" else f"sf gate={r['max_in_flight']}"
+        )
         print(
-            f"{r['kind']:10} {r['n']:6d} {r['poll_s']:4g} {r['server']:13} {r['polls_per_s']:8.1f} {cpu:>11} "
+            f"{kind:10} {r['n']:6d} {r['poll_s']:4g} {r['server']:13} {r['polls_per_s']:8.1f} {cpu:>11} "
             f"{r['cpu_pct']:6.1f} {r['lag_p50_ms']:8.1f} {r['lag_p99_ms']:7.1f} {r['lag_max_ms']:7.1f} "
             f"{r['rss_growth_mib']:9.1f} {r['rss_kib_per_trigger']:8.1f} {r['sockets_max']!s:>7}"
         )

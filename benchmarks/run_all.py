@@ -61,7 +61,11 @@ def table() -> list[tuple[str, ...]]:
                          "<= 32 MiB", _verdict(hook["rss_growth_mib"] <= 32)))  # fmt: skip
     tr = _load("triggerer")
     if tr:
-        find = {(r["kind"], r["n"], r["server"]): r for r in tr["rows"]}
+        find = {
+            (r["kind"], r["n"], r["server"]): r
+            for r in tr["rows"]
+            if r.get("max_in_flight", "default") == "default"
+        }
         for n in sorted({r["n"] for r in tr["rows"]}):
             sf, dbt, idle = (find.get((k, n, "status_server")) for k in ("seekrflow", "dbt", "idle"))
             if not sf:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -75,7 +76,10 @@ def normalize_base_url(host: str | None, port: int | None = None, schema: str | 
         raise ConnectionSettingsError(f"host {raw!r} is not a URL: it contains white space")
     if "://" not in raw:
         raw = "https://" + raw
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError as err:
+        raise ConnectionSettingsError(f"host {host!r} is not a URL: {err}") from None
     if parts.scheme not in ("http", "https"):
         raise ConnectionSettingsError(f"host {host!r} must be an http or https URL, not {parts.scheme}://")
     if not parts.hostname:
@@ -92,6 +96,8 @@ def normalize_base_url(host: str | None, port: int | None = None, schema: str | 
         raise ConnectionSettingsError(f"host {host!r} has an invalid port") from err
     netloc = parts.netloc
     if explicit_port is None and port:
+        if not 1 <= int(port) <= 65535:
+            raise ConnectionSettingsError(f"port {port!r} must be between 1 and 65535")
         netloc = f"{netloc}:{int(port)}"
     path = parts.path.rstrip("/")
     if not path and schema and schema.strip("/"):
@@ -116,9 +122,9 @@ def _positive_number(extras: dict[str, Any], name: str, default: float) -> float
         return default
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConnectionSettingsError(f"extra {name!r} must be a number of seconds, got {value!r}") from None
-    if not number > 0:
+    if not (number > 0 and math.isfinite(number)):
         raise ConnectionSettingsError(f"extra {name!r} must be greater than 0, got {value!r}")
     return number
 
@@ -160,6 +166,8 @@ def parse_extras(extra: str | dict[str, Any] | None) -> dict[str, Any]:
         value = json.loads(extra)
     except json.JSONDecodeError as err:
         raise ConnectionSettingsError(f"extra is not valid JSON: {err.msg} at position {err.pos}") from None
+    except RecursionError:
+        raise ConnectionSettingsError("extra is not valid JSON: nested too deeply") from None
     if not isinstance(value, dict):
         raise ConnectionSettingsError("extra must be a JSON object")
     return value
