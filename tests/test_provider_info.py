@@ -28,7 +28,11 @@ def _airflow(*args: str, env: dict[str, str] | None = None) -> str:
 
 
 def test_entry_point_declares_get_provider_info():
-    found = [ep for ep in entry_points(group="apache_airflow_provider") if ep.value.startswith("airflow_provider_seekrflow")]
+    found = [
+        ep
+        for ep in entry_points(group="apache_airflow_provider")
+        if ep.value.startswith("airflow_provider_seekrflow")
+    ]
     assert len(found) == 1
     assert found[0].load() is get_provider_info
 
@@ -37,8 +41,16 @@ def test_provider_info_names_every_module_that_exists():
     info = get_provider_info()
     assert info["package-name"] == "airflow-provider-seekrflow"
     assert info["versions"] == [airflow_provider_seekrflow.__version__]
-    modules = [m for section in ("hooks", "operators", "sensors", "triggers") for entry in info[section] for m in entry["python-modules"]]
-    assert {"airflow_provider_seekrflow.operators.files", "airflow_provider_seekrflow.triggers.alignment"} <= set(modules)
+    modules = [
+        m
+        for section in ("hooks", "operators", "sensors", "triggers")
+        for entry in info[section]
+        for m in entry["python-modules"]
+    ]
+    assert {
+        "airflow_provider_seekrflow.operators.files",
+        "airflow_provider_seekrflow.triggers.alignment",
+    } <= set(modules)
     for module in modules:
         __import__(module)
     (conn_type,) = info["connection-types"]
@@ -67,7 +79,15 @@ def test_connection_from_a_secrets_backend(seekrflow_connection, tmp_path):
     emulator = seekrflow_connection
     connections = tmp_path / "connections.json"
     connections.write_text(
-        json.dumps({"seekrflow_vault": {"conn_type": "seekrflow", "host": emulator.base_url, "password": emulator.api_key}})
+        json.dumps(
+            {
+                "seekrflow_vault": {
+                    "conn_type": "seekrflow",
+                    "host": emulator.base_url,
+                    "password": emulator.api_key,
+                }
+            }
+        )
     )
     script = textwrap.dedent(
         """
@@ -82,13 +102,17 @@ def test_connection_from_a_secrets_backend(seekrflow_connection, tmp_path):
         "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps({"connections_file_path": str(connections)}),
     }
     env.pop("AIRFLOW_CONN_SEEKRFLOW_DEFAULT", None)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1].startswith("True Connected to SeekrFlow")
     assert emulator.api_key not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("module", ["airflow_provider_seekrflow.emulator", "airflow_provider_seekrflow.validation"])
+@pytest.mark.parametrize(
+    "module", ["airflow_provider_seekrflow.emulator", "airflow_provider_seekrflow.validation"]
+)
 def test_light_modules_do_not_import_airflow(module):
     """The emulator and the validator run without paying for an Airflow import."""
     code = f"import sys, {module}; print('airflow' in sys.modules)"

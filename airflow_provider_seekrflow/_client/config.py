@@ -198,7 +198,9 @@ def build_client_config(
     if not api_key:
         raise ConnectionSettingsError("password (the SeekrFlow API key) is empty")
     if not (api_key.isascii() and api_key.isprintable()):
-        raise ConnectionSettingsError("password (the SeekrFlow API key) must be printable ASCII on a single line")
+        raise ConnectionSettingsError(
+            "password (the SeekrFlow API key) must be printable ASCII on a single line"
+        )
     team_id = _extra(extras, "team_id")
     if team_id is not None and not (str(team_id).isascii() and str(team_id).strip().isprintable()):
         raise ConnectionSettingsError("extra 'team_id' must be printable ASCII")

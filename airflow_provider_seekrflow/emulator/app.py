@@ -204,7 +204,7 @@ def create_app(state: EmulatorState) -> Any:
 
     @api.post("/v1/flow/files/validate_metadata", operation_id="validate_file_metadata")
     async def validate_file_metadata(body: MetadataRequest) -> Response:
-        errors = []
+        errors: list[str] = []
         suffix = body.suffix.strip().lstrip(".").lower()
         if body.purpose not in validation.PURPOSES:
             errors.append(
@@ -250,7 +250,7 @@ def create_app(state: EmulatorState) -> Any:
     # -------------------------------------------------------------- alignment
     @api.post("/v1/flow/alignment/generate", operation_id="alignment_generate")
     async def alignment_generate(request: Request, body: AlignmentRequest) -> Response:
-        errors = []
+        errors: list[dict[str, Any]] = []
         if not body.instructions.strip():
             errors.append(
                 {
@@ -300,7 +300,7 @@ def create_app(state: EmulatorState) -> Any:
 
     @api.get("/v1/flow/alignment", operation_id="list_alignment_jobs")
     async def list_alignment_jobs() -> Response:
-        return JSONResponse({"object": "list", "data": jobs.list()})
+        return JSONResponse({"object": "list", "data": jobs.list_jobs()})
 
     @api.get("/v1/flow/alignment/{job_id}", operation_id="get_alignment_job")
     async def get_alignment_job(job_id: str) -> Response:

@@ -199,7 +199,7 @@ def _abort_connection(send: Any) -> bool:
         return False
     transport.abort()
     if hasattr(cycle, "disconnected"):
-        cycle.disconnected = True  # uvicorn then neither logs nor answers for this request
+        cycle.disconnected = True  # type: ignore[union-attr]  # uvicorn then neither logs nor answers for this request
     return True
 
 

@@ -101,7 +101,7 @@ class JobService:
             job = self._end_due(job_id) or job
         return self.view(job, now)
 
-    def list(self) -> list[dict[str, Any]]:
+    def list_jobs(self) -> list[dict[str, Any]]:
         now = time.time()
         out = []
         for job in self.store.list_jobs():

@@ -43,8 +43,12 @@ def _sentences(text: str) -> Iterable[str]:
 
 
 _STOPWORDS = frozenset(
-    "a an the and or but of to in on at by for with within from is are was were be been can may must "
-    "will would should not no every each any all our your their its it this that these those as".split()
+    {
+        *("a", "an", "the", "and", "or", "but", "of", "to", "in", "on", "at", "by", "for", "with"),
+        *("within", "from", "is", "are", "was", "were", "be", "been", "can", "may", "must", "will"),
+        *("would", "should", "not", "no", "every", "each", "any", "all", "our", "your", "their"),
+        *("its", "it", "this", "that", "these", "those", "as"),
+    }
 )
 
 

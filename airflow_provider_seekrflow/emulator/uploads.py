@@ -173,7 +173,7 @@ async def receive_upload(
     file_id = store.new_file_id()
     part_path = store.part_path(file_id)
     parts = _Parts(store, file_id, max_bytes)
-    parser = MultipartParser(boundary, parts.callbacks())
+    parser = MultipartParser(boundary, parts.callbacks())  # type: ignore[arg-type]
     committed = False
     try:
         try:

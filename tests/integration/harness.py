@@ -143,10 +143,11 @@ class Emulator:
             "emulator",
             [
                 sys.executable, "-m", "airflow_provider_seekrflow.emulator", "--host", "127.0.0.1",
-                "--port", str(self.port), "--api-key", api_key, "--data-dir", str(self.data_dir),
+                "--port", str(self.port), "--data-dir", str(self.data_dir),
                 "--job-duration", str(job_duration), "--log-level", "warning",
             ],
-            env,
+            # The key goes by environment, not argv: argv is in `ps` and in our log's start line.
+            {**env, "SEEKRFLOW_EMULATOR_API_KEY": api_key},
             work / "logs",
         )  # fmt: skip
 

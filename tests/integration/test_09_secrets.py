@@ -55,6 +55,18 @@ def test_api_key_in_no_table_and_no_log(deployment, figures):
         deployment.api.trigger("it_deferred", "secrets-run", deployment.conf("secrets-run"))
         assert deployment.api.wait_run("it_deferred", "secrets-run", timeout=300) == "success"
 
+    # Trigger rows exist only while a task is deferred: dump them mid-deferral too.
+    api, emulator = deployment.api, deployment.emulator
+    emulator.reset(job_duration=300.0)
+    api.trigger("it_deferred", "secrets-deferred", deployment.conf("secrets-deferred"))
+    api.wait_ti_state("it_deferred", "secrets-deferred", "generate_pairs", ["deferred"], timeout=180)
+    trigger_dump = _dump_tables(deployment.sql_alchemy_conn)["trigger"]
+    api.set_ti_state("it_deferred", "secrets-deferred", "generate_pairs", "failed")
+    api.wait_run("it_deferred", "secrets-deferred", timeout=120)
+    emulator.reset()
+    assert trigger_dump.count("\n") >= 1, "no trigger row while deferred"
+    assert not any(n in trigger_dump for n in needles), "API key found in the trigger table"
+
     dumps = _dump_tables(deployment.sql_alchemy_conn)
     table_hits = {t: sum(text.count(n) for n in needles) for t, text in dumps.items()}
     rows = {t: text.count("\n") for t, text in dumps.items()}
@@ -96,6 +108,7 @@ def test_api_key_in_no_table_and_no_log(deployment, figures):
         "rows_scanned": sum(rows.values()),
         "rows_in": {t: rows[t] for t in ("xcom", "rendered_task_instance_fields", "trigger", "log",
                                           "task_instance", "task_state_store", "connection") if t in rows},
+        "trigger_rows_while_deferred": trigger_dump.count("\n"),
         "table_hits": sum(table_hits.values()),
         "files_scanned": dict(scanned),
         "file_hits": sum(file_hits.values()),

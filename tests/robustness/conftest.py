@@ -40,7 +40,9 @@ def hostile_servers() -> Iterator[dict[str, HostileServer]]:
         yield {name: stack.enter_context(HostileServer(b)) for name, b in BEHAVIOURS.items()}
 
 
-def conn_json(host: str | None, password: str | None = CANARY_KEY, port: int | None = None, **extra: object) -> str:
+def conn_json(
+    host: str | None, password: str | None = CANARY_KEY, port: int | None = None, **extra: object
+) -> str:
     """An ``AIRFLOW_CONN_*`` value (JSON form) for a SeekrFlow connection."""
     payload: dict[str, object] = {"conn_type": "seekrflow"}
     if host is not None:

@@ -36,15 +36,23 @@ class Behaviour:
 
 
 BEHAVIOURS = {
-    "html": Behaviour(200, "text/html; charset=utf-8", b"<!doctype html><html><body><h1>Welcome to nginx!</h1></body></html>"),
-    "html_503": Behaviour(503, "text/html", b"<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>"),
+    "html": Behaviour(
+        200,
+        "text/html; charset=utf-8",
+        b"<!doctype html><html><body><h1>Welcome to nginx!</h1></body></html>",
+    ),
+    "html_503": Behaviour(
+        503, "text/html", b"<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>"
+    ),
     "not_json": Behaviour(200, "application/json", b"this is not JSON {"),
     "huge": Behaviour(200, "application/json", b"", huge=True),
     "text_plain": Behaviour(200, "text/plain", b'{"is_valid": true, "errors": null}'),
     "wrong_shape": Behaviour(200, "application/json", b'{"hello": "world"}'),
     "stall": Behaviour(200, "application/json", b"{}", stall=1.5),
     "hang_up": Behaviour(hang_up=True),
-    "sentinel": Behaviour(500, "application/json", b'{"detail": "the sentinel server must never be reached"}'),
+    "sentinel": Behaviour(
+        500, "application/json", b'{"detail": "the sentinel server must never be reached"}'
+    ),
 }
 
 
@@ -115,7 +123,9 @@ class HostileServer:
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name=f"hostile-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name=f"hostile-{self.port}", daemon=True
+        )
 
     def __enter__(self) -> HostileServer:
         self._thread.start()

@@ -85,7 +85,15 @@ def write_table(cases: list[Any], results: dict[str, Any], path: Path) -> None:
 
 def main() -> int:
     env = dict(os.environ, SEEKRFLOW_WRITE_BAD_INPUT_TABLE="1")
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/robustness/test_bad_input.py"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/robustness/test_bad_input.py",
+    ]
     result = subprocess.run(cmd, cwd=REPO, env=env, check=False)  # noqa: S603
     print(f"wrote {REPO / 'docs' / 'bad-input.md'}")
     return result.returncode

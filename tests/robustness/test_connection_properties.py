@@ -24,7 +24,9 @@ from airflow_provider_seekrflow._client.config import (
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,14}[a-z0-9])?", fullmatch=True)
-domain = st.lists(label, min_size=1, max_size=4).map(".".join).filter(lambda d: not d.replace(".", "").isdigit())
+domain = (
+    st.lists(label, min_size=1, max_size=4).map(".".join).filter(lambda d: not d.replace(".", "").isdigit())
+)
 ipv4 = st.tuples(*[st.integers(0, 255)] * 4).map(lambda t: ".".join(map(str, t)))
 hostname = domain | ipv4
 port = st.integers(1, 65535)
@@ -80,7 +82,9 @@ values = st.one_of(
     st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )  # fmt: skip
 extras = st.dictionaries(
-    st.sampled_from(["timeout", "connect_timeout", "max_retries", "verify", "team_id", "extra__seekrflow__timeout"])
+    st.sampled_from(
+        ["timeout", "connect_timeout", "max_retries", "verify", "team_id", "extra__seekrflow__timeout"]
+    )
     | st.text(max_size=8),
     values,
     max_size=4,
@@ -93,7 +97,13 @@ garbage_host = st.one_of(
 
 
 @FAST
-@given(garbage_host, st.none() | st.integers(), st.none() | st.text(max_size=10), st.none() | st.text(max_size=30), extras)
+@given(
+    garbage_host,
+    st.none() | st.integers(),
+    st.none() | st.text(max_size=10),
+    st.none() | st.text(max_size=30),
+    extras,
+)
 @example(host="http://[::1", port=None, schema=None, password="k", extras={})
 @example(host="https://[v1.x", port=None, schema=None, password="k", extras={})
 @example(host="example.com", port=None, schema=None, password="k", extras={"timeout": 10**400})
@@ -132,12 +142,18 @@ def test_accepted_timeouts_are_finite(extras):
     assert math.isfinite(config.connect_timeout) and config.connect_timeout > 0
 
 
-key = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=6, max_size=40).map(lambda s: "sk-" + s)
-bad_key = st.builds(lambda k, junk: k + junk, key, st.sampled_from(["\n", "\x00", "\x7f", "é", " \t x", "\u2028"]))
+key = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=6, max_size=40).map(
+    lambda s: "sk-" + s
+)
+bad_key = st.builds(
+    lambda k, junk: k + junk, key, st.sampled_from(["\n", "\x00", "\x7f", "é", " \t x", "\u2028"])
+)
 
 
 @FAST
-@given(st.one_of(key, bad_key), garbage_host, st.none() | st.integers(), st.none() | st.text(max_size=10), extras)
+@given(
+    st.one_of(key, bad_key), garbage_host, st.none() | st.integers(), st.none() | st.text(max_size=10), extras
+)
 def test_api_key_never_in_an_error_message(api_key, host, port, schema, extras):
     assume(api_key.strip() not in repr((host, schema, extras)))
     try:
@@ -156,5 +172,7 @@ def test_hook_wraps_the_message_without_the_key():
 
     secret = "sk-CANARY-\x01-hidden"
     with pytest.raises(Exception) as info:
-        connection_config("c", host="example.com", port=None, password=secret, extras={}, timeout=None, max_retries=None)
+        connection_config(
+            "c", host="example.com", port=None, password=secret, extras={}, timeout=None, max_retries=None
+        )
     assert "password" in str(info.value) and secret not in str(info.value) and secret not in repr(info.value)

@@ -6,7 +6,6 @@ wrong) API key, changing no state; and it survives a burst of 200 concurrent upl
 
 from __future__ import annotations
 
-import os
 import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -32,16 +31,31 @@ def multipart(
     boundary = "sfboundary" + uuid.uuid4().hex
     enc = lambda v: v if isinstance(v, bytes) else v.encode("utf-8")  # noqa: E731
     parts = [
-        b"--" + boundary.encode() + b'\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n' + purpose.encode() + b"\r\n"
+        b"--"
+        + boundary.encode()
+        + b'\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n'
+        + purpose.encode()
+        + b"\r\n"
     ]
     if filename_field is not None:
         parts.append(
-            b"--" + boundary.encode() + b'\r\nContent-Disposition: form-data; name="filename"\r\n\r\n' + enc(filename_field) + b"\r\n"
+            b"--"
+            + boundary.encode()
+            + b'\r\nContent-Disposition: form-data; name="filename"\r\n\r\n'
+            + enc(filename_field)
+            + b"\r\n"
         )
-    disposition = b'form-data; name="files"' + (b'; filename="' + enc(filename) + b'"' if filename is not None else b"")
+    disposition = b'form-data; name="files"' + (
+        b'; filename="' + enc(filename) + b'"' if filename is not None else b""
+    )
     parts.append(
-        b"--" + boundary.encode() + b"\r\nContent-Disposition: " + disposition
-        + b"\r\nContent-Type: application/octet-stream\r\n\r\n" + content + b"\r\n"
+        b"--"
+        + boundary.encode()
+        + b"\r\nContent-Disposition: "
+        + disposition
+        + b"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        + content
+        + b"\r\n"
     )
     body = b"".join(parts) + b"--" + boundary.encode() + b"--\r\n"
     return body, f"multipart/form-data; boundary={boundary}"
@@ -49,7 +63,11 @@ def multipart(
 
 def put_file(emu, body: bytes, ctype: str, headers: dict | None = None, **kw) -> requests.Response:
     return requests.put(
-        f"{emu.base_url}/v1/flow/files", data=body, headers={**AUTH, "Content-Type": ctype, **(headers or {})}, timeout=30, **kw
+        f"{emu.base_url}/v1/flow/files",
+        data=body,
+        headers={**AUTH, "Content-Type": ctype, **(headers or {})},
+        timeout=30,
+        **kw,
     )
 
 
@@ -100,15 +118,26 @@ def test_body_over_the_limit_is_refused_with_413_and_nothing_stored(emu, size, c
 def test_metadata_check_reports_the_configured_limit(emu):
     emu.configure(max_file_bytes=1024)
     answer = requests.post(
-        f"{emu.base_url}/v1/flow/files/validate_metadata", json={"purpose": "alignment", "suffix": "txt", "size": 1025},
-        headers=AUTH, timeout=10,
+        f"{emu.base_url}/v1/flow/files/validate_metadata",
+        json={"purpose": "alignment", "suffix": "txt", "size": 1025},
+        headers=AUTH,
+        timeout=10,
     ).json()
     assert answer["is_valid"] is False and "1024" in answer["errors"]
 
 
 # ---------------------------------------------------------------------------------- path traversal
 
-TRAVERSAL = ["../x.txt", "a/b.txt", "/etc/evil.txt", "x\x00.txt", "..\\x.txt", "..", "../../../../tmp/evil.txt", "a\r\nX-Evil: 1.txt"]
+TRAVERSAL = [
+    "../x.txt",
+    "a/b.txt",
+    "/etc/evil.txt",
+    "x\x00.txt",
+    "..\\x.txt",
+    "..",
+    "../../../../tmp/evil.txt",
+    "a\r\nX-Evil: 1.txt",
+]
 
 
 @pytest.mark.parametrize("name", TRAVERSAL, ids=repr)
@@ -125,7 +154,11 @@ def test_traversal_file_names_are_refused(emu, name, where, tmp_path):
     assert detail[0]["loc"] == ["body", "files"]
     assert snapshot(emu) == before
     parent = Path(emu.data_dir).parent
-    assert not (parent / "x.txt").exists() and not Path("/etc/evil.txt").exists() and not Path("/tmp/evil.txt").exists()
+    assert (
+        not (parent / "x.txt").exists()
+        and not Path("/etc/evil.txt").exists()
+        and not Path("/tmp/evil.txt").exists()
+    )
 
 
 # ------------------------------------------------------------------------------------- no API key
@@ -142,14 +175,20 @@ def _routes() -> list[tuple[str, str, str]]:
 
 
 # (a trailing space is not a wrong key: HTTP strips whitespace around a header value)
-@pytest.mark.parametrize("auth", [None, "", "wrong-key", f"Bearer {CANARY_KEY}", CANARY_KEY[:-1], CANARY_KEY.upper()],
-                         ids=["none", "empty", "wrong", "bearer", "prefix", "upper"])
+@pytest.mark.parametrize(
+    "auth",
+    [None, "", "wrong-key", f"Bearer {CANARY_KEY}", CANARY_KEY[:-1], CANARY_KEY.upper()],
+    ids=["none", "empty", "wrong", "bearer", "prefix", "upper"],
+)
 def test_every_api_route_without_the_key_is_401_and_changes_nothing(emu, auth):
     # a real file and a running job, so the routes that take an id have something to change
     body, ctype = multipart(b"keep me\n", filename="keep.txt")
     file_id = put_file(emu, body, ctype).json()["id"]
     job_id = requests.post(
-        f"{emu.base_url}/v1/flow/alignment/generate", json={"instructions": "Teach.", "files": [file_id]}, headers=AUTH, timeout=10
+        f"{emu.base_url}/v1/flow/alignment/generate",
+        json={"instructions": "Teach.", "files": [file_id]},
+        headers=AUTH,
+        timeout=10,
     ).json()["id"]
     before = snapshot(emu)
     journal_before = len(emu.journal())
@@ -170,7 +209,9 @@ def test_every_api_route_without_the_key_is_401_and_changes_nothing(emu, auth):
             kwargs = {"headers": headers}
         response = requests.request(method, url, timeout=10, **kwargs)
         seen.append(op)
-        assert response.status_code == 401, f"{method} {path} without a valid key answered {response.status_code}"
+        assert response.status_code == 401, (
+            f"{method} {path} without a valid key answered {response.status_code}"
+        )
         assert "API key" in response.json()["detail"]
         assert CANARY_KEY not in response.text
     assert sorted(seen) == sorted(op for _, _, op in _TABLE)  # every /v1/flow route was tried
@@ -205,13 +246,20 @@ def test_malformed_requests_are_refused_without_state_change(emu):
         if label == "two files":
             one, content_type = multipart(b"a\n", filename="a.txt")
             boundary = content_type.split("boundary=")[1].encode()
-            extra = b"--" + boundary + b'\r\nContent-Disposition: form-data; name="files"; filename="b.txt"\r\n\r\nb\n\r\n'
+            extra = (
+                b"--"
+                + boundary
+                + b'\r\nContent-Disposition: form-data; name="files"; filename="b.txt"\r\n\r\nb\n\r\n'
+            )
             data = one.replace(b"--" + boundary + b"--\r\n", extra + b"--" + boundary + b"--\r\n")
         response = requests.put(url, data=data, headers={**AUTH, "Content-Type": content_type}, timeout=10)
         assert 400 <= response.status_code < 500, f"{label}: {response.status_code} {response.text[:200]}"
     for bad in ("{", "[]", '{"instructions": 5, "files": "x"}', '{"instructions": "x", "files": []}'):
         response = requests.post(
-            f"{emu.base_url}/v1/flow/alignment/generate", data=bad, headers={**AUTH, "Content-Type": "application/json"}, timeout=10
+            f"{emu.base_url}/v1/flow/alignment/generate",
+            data=bad,
+            headers={**AUTH, "Content-Type": "application/json"},
+            timeout=10,
         )
         assert response.status_code == 422, f"{bad}: {response.status_code}"
     assert snapshot(emu) == before
@@ -242,7 +290,10 @@ def test_burst_of_200_concurrent_uploads_and_polls(emu):
     body_ok, _ = multipart(b"seed\n", filename="seed.txt")
     seed = put_file(emu, body_ok, _).json()["id"]
     job = requests.post(
-        f"{emu.base_url}/v1/flow/alignment/generate", json={"instructions": "Teach.", "files": [seed]}, headers=AUTH, timeout=10
+        f"{emu.base_url}/v1/flow/alignment/generate",
+        json={"instructions": "Teach.", "files": [seed]},
+        headers=AUTH,
+        timeout=10,
     ).json()["id"]
     files_before = len(snapshot(emu)["files"])
     journal_before = len(emu.journal())
@@ -251,7 +302,12 @@ def test_burst_of_200_concurrent_uploads_and_polls(emu):
         with requests.Session() as s:
             if i % 2 == 0:
                 body, ctype = multipart(f"document {i}\n".encode() * 50, filename=f"burst-{i}.txt")
-                r = s.put(f"{emu.base_url}/v1/flow/files", data=body, headers={**AUTH, "Content-Type": ctype}, timeout=60)
+                r = s.put(
+                    f"{emu.base_url}/v1/flow/files",
+                    data=body,
+                    headers={**AUTH, "Content-Type": ctype},
+                    timeout=60,
+                )
                 return "upload", r.status_code, r.json().get("id") if r.ok else r.text
             target = (f"alignment/{job}", "files", f"files/{seed}", f"alignment/{job}/outputs")[(i // 2) % 4]
             r = s.get(f"{emu.base_url}/v1/flow/{target}", headers=AUTH, timeout=60)
@@ -270,6 +326,8 @@ def test_burst_of_200_concurrent_uploads_and_polls(emu):
     assert {f"burst-{i}.txt" for i in range(0, 200, 2)} <= stored
     assert not list(Path(emu.data_dir, "blobs").glob("*.part"))
     # and it keeps serving
-    assert requests.get(f"{emu.base_url}/v1/flow/alignment/{job}", headers=AUTH, timeout=10).status_code == 200
+    assert (
+        requests.get(f"{emu.base_url}/v1/flow/alignment/{job}", headers=AUTH, timeout=10).status_code == 200
+    )
     content = requests.get(f"{emu.base_url}/v1/flow/files/{uploads[7]}/content", headers=AUTH, timeout=10)
     assert content.status_code == 200 and content.content.startswith(b"document ")

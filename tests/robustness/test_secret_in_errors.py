@@ -47,22 +47,72 @@ def _texts(exc: BaseException) -> dict[str, str]:
 
 # name -> (connection id, expected class, the call, the key that must not leak, emulator faults)
 PATHS: dict[str, tuple[str, type[BaseException], Callable[[SeekrFlowHook], Any], str, list[dict]]] = {
-    "401_wrong_key": ("sec_wrong", sfx.SeekrFlowAuthenticationError, lambda h: h.list_files(limit=1), WRONG_CANARY, []),
-    "404_not_found": ("sec_ok", sfx.SeekrFlowNotFoundError, lambda h: h.get_alignment_job("al-missing"), CANARY_KEY, []),
-    "422_validation": ("sec_ok", sfx.SeekrFlowValidationError,
-                       lambda h: h.generate_alignment("Teach.", ["file-missing"]), CANARY_KEY, []),
-    "429_exhausted": ("sec_ok", sfx.SeekrFlowRateLimitError, lambda h: h.get_alignment_job("al-x"), CANARY_KEY,
-                      [{"route": "get_alignment_job", "kind": "429", "retry_after": 0}]),
-    "5xx_exhausted": ("sec_ok", sfx.SeekrFlowServerError, lambda h: h.list_files(), CANARY_KEY,
-                      [{"route": "list_files", "kind": "503"}]),
-    "dropped_connection": ("sec_ok", sfx.SeekrFlowConnectionError, lambda h: h.list_files(), CANARY_KEY,
-                           [{"route": "list_files", "kind": "drop_before"}]),
-    "connection_refused": ("sec_refused", sfx.SeekrFlowConnectionError, lambda h: h.list_files(), CANARY_KEY, []),
+    "401_wrong_key": (
+        "sec_wrong",
+        sfx.SeekrFlowAuthenticationError,
+        lambda h: h.list_files(limit=1),
+        WRONG_CANARY,
+        [],
+    ),
+    "404_not_found": (
+        "sec_ok",
+        sfx.SeekrFlowNotFoundError,
+        lambda h: h.get_alignment_job("al-missing"),
+        CANARY_KEY,
+        [],
+    ),
+    "422_validation": (
+        "sec_ok",
+        sfx.SeekrFlowValidationError,
+        lambda h: h.generate_alignment("Teach.", ["file-missing"]),
+        CANARY_KEY,
+        [],
+    ),
+    "429_exhausted": (
+        "sec_ok",
+        sfx.SeekrFlowRateLimitError,
+        lambda h: h.get_alignment_job("al-x"),
+        CANARY_KEY,
+        [{"route": "get_alignment_job", "kind": "429", "retry_after": 0}],
+    ),
+    "5xx_exhausted": (
+        "sec_ok",
+        sfx.SeekrFlowServerError,
+        lambda h: h.list_files(),
+        CANARY_KEY,
+        [{"route": "list_files", "kind": "503"}],
+    ),
+    "dropped_connection": (
+        "sec_ok",
+        sfx.SeekrFlowConnectionError,
+        lambda h: h.list_files(),
+        CANARY_KEY,
+        [{"route": "list_files", "kind": "drop_before"}],
+    ),
+    "connection_refused": (
+        "sec_refused",
+        sfx.SeekrFlowConnectionError,
+        lambda h: h.list_files(),
+        CANARY_KEY,
+        [],
+    ),
     "read_timeout": ("sec_stall", sfx.SeekrFlowConnectionError, lambda h: h.list_files(), CANARY_KEY, []),
-    "html_server": ("sec_html", sfx.SeekrFlowUnexpectedResponseError, lambda h: h.list_files(), CANARY_KEY, []),
+    "html_server": (
+        "sec_html",
+        sfx.SeekrFlowUnexpectedResponseError,
+        lambda h: h.list_files(),
+        CANARY_KEY,
+        [],
+    ),
     "huge_body": ("sec_huge", sfx.SeekrFlowUnexpectedResponseError, lambda h: h.list_files(), CANARY_KEY, []),
     "html_503_server": ("sec_html_503", sfx.SeekrFlowServerError, lambda h: h.list_files(), CANARY_KEY, []),
-    "unusable_key": ("sec_unprintable", sfx.SeekrFlowConfigError, lambda h: h.list_files(), UNPRINTABLE_CANARY, []),
+    "unusable_key": (
+        "sec_unprintable",
+        sfx.SeekrFlowConfigError,
+        lambda h: h.list_files(),
+        UNPRINTABLE_CANARY,
+        [],
+    ),
 }
 
 
@@ -102,5 +152,5 @@ def test_api_key_absent_from_every_error_path(path, connections, caplog, capfd):
     assert secret not in logs, f"{path}: the API key occurs in the logs"
     if path in ("429_exhausted", "5xx_exhausted"):
         assert "retry 1 of 1" in logs, "the retry warning was not captured: the log check proves nothing"
-    ok, message = SeekrFlowHook(seekrflow_conn_id=conn_id).test_connection()
+    _, message = SeekrFlowHook(seekrflow_conn_id=conn_id).test_connection()
     assert secret not in message

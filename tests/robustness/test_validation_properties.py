@@ -39,7 +39,9 @@ def record(purpose: str) -> st.SearchStrategy[dict]:
     elif kind == "messages":
         base = st.fixed_dictionaries({"messages": conversation})
     else:
-        base = st.fixed_dictionaries({"messages": conversation, "chosen": conversation, "rejected": conversation})
+        base = st.fixed_dictionaries(
+            {"messages": conversation, "chosen": conversation, "rejected": conversation}
+        )
     return st.tuples(base, extra_keys).map(lambda pair: {**pair[1], **pair[0]})
 
 
@@ -52,7 +54,9 @@ def valid_file(draw, purpose: str | None = None):
     return purpose, lines
 
 
-def join(lines: list[bytes], *, eol: bytes = b"\n", final_newline: bool = True, trailing_blank: int = 0) -> bytes:
+def join(
+    lines: list[bytes], *, eol: bytes = b"\n", final_newline: bool = True, trailing_blank: int = 0
+) -> bytes:
     data = eol.join(lines)
     if final_newline:
         data += eol
@@ -148,7 +152,10 @@ CORRUPTIONS = {
 @FAST
 @given(valid_file(), st.data(), st.sampled_from(sorted(CORRUPTIONS)), st.sampled_from(MODES))
 @example(
-    sample=("pre-train", [b'{"text": "a"}', b'{"text": "b"}']), data=None, kind="invalid_utf8", run_mode=(None, True)
+    sample=("pre-train", [b'{"text": "a"}', b'{"text": "b"}']),
+    data=None,
+    kind="invalid_utf8",
+    run_mode=(None, True),
 ).via("a hand-picked case")
 def test_one_corrupted_line_is_reported_at_its_line(sample, data, kind, run_mode):
     purpose, lines = sample
@@ -179,7 +186,14 @@ junk_lines = st.lists(
         st.binary(max_size=60),
         st.recursive(
             st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
-            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["messages", "text", "role", "content", "chosen", "rejected", "x"]), inner, max_size=3),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(
+                    st.sampled_from(["messages", "text", "role", "content", "chosen", "rejected", "x"]),
+                    inner,
+                    max_size=3,
+                )
+            ),
             max_leaves=8,
         ).map(lambda v: json.dumps(v).encode()),
     ),
@@ -188,7 +202,11 @@ junk_lines = st.lists(
 
 
 @FAST
-@given(st.one_of(st.binary(max_size=3000), junk_lines), st.sampled_from(validation.PURPOSES), st.sampled_from(MODES))
+@given(
+    st.one_of(st.binary(max_size=3000), junk_lines),
+    st.sampled_from(validation.PURPOSES),
+    st.sampled_from(MODES),
+)
 @example(data=b"[" * 200_000, purpose="fine-tune", run_mode=(None, True))
 @example(data=b"\x00" * 10 + b"\n" + b"{" * 3000, purpose="pre-train", run_mode=(64, False))
 def test_arbitrary_bytes_raise_only_file_check_error(data, purpose, run_mode):
@@ -203,7 +221,11 @@ def test_arbitrary_bytes_raise_only_file_check_error(data, purpose, run_mode):
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.binary(min_size=1, max_size=2000), st.sampled_from(validation.PURPOSES), st.sampled_from(["jsonl", "md", "pt", "bin", ""]))
+@given(
+    st.binary(min_size=1, max_size=2000),
+    st.sampled_from(validation.PURPOSES),
+    st.sampled_from(["jsonl", "md", "pt", "bin", ""]),
+)
 def test_check_file_on_arbitrary_bytes_raises_only_file_check_error(data, purpose, ext):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "data." + ext if ext else "data")
@@ -220,7 +242,17 @@ def test_check_file_on_arbitrary_bytes_raises_only_file_check_error(data, purpos
 
 @pytest.mark.parametrize("fast", [True, False], ids=["msgspec", "reference"])
 def test_memory_is_bounded_by_a_block_not_the_file(tmp_path, fast):
-    line = (json.dumps({"messages": [{"role": "user", "content": "x" * 200}, {"role": "assistant", "content": "y" * 200}]}) + "\n").encode()
+    line = (
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": "x" * 200},
+                    {"role": "assistant", "content": "y" * 200},
+                ]
+            }
+        )
+        + "\n"
+    ).encode()
     size = (24 if fast else 6) * 1024 * 1024
     path = tmp_path / "big.jsonl"
     with open(path, "wb") as fh:
