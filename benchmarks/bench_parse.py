@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import ROOT, save_result, work_dir  # noqa: E402
+from _common import ROOT, WORK, save_result, work_dir  # noqa: E402
 
 MODULES = (
     "airflow_provider_seekrflow.operators.alignment",
@@ -56,7 +56,9 @@ def measure(kind: str, target: str, repeat: int, env: dict[str, str]) -> dict:
     for _ in range(repeat):
         proc = subprocess.run(
             [sys.executable, "-c", _CHILD, kind, target],
-            capture_output=True, text=True, env=env, timeout=300, check=False,
+            # cwd outside the repo: with ``-c`` the first sys.path entry is the working directory,
+            # which would shadow the PYTHONPATH copy of the variant.
+            capture_output=True, text=True, env=env, timeout=300, check=False, cwd=str(WORK),
         )  # fmt: skip
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
         if not lines:

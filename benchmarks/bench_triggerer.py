@@ -144,7 +144,9 @@ def main() -> int:
     parser.add_argument("--scenarios", default="1000:2:20,10000:30:30", help="N:poll:window,...")
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--no-emulator", action="store_true", help="skip the emulator probe and row")
-    parser.add_argument("--save-as", default="triggerer", help="results file name (benchmarks/.work/results/)")
+    parser.add_argument(
+        "--save-as", default="triggerer", help="results file name (benchmarks/.work/results/)"
+    )
     parser.add_argument(
         "--max-in-flight",
         default="",

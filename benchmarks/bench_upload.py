@@ -6,7 +6,7 @@ peak RSS growth of the uploading process (VmHWM after the upload minus VmRSS aft
 high-water mark is reset with /proc/self/clear_refs first), and the ratio of wall time to curl's
 in the same run. Targets: hook <= 1.25x curl, hook RSS growth <= 32 MiB.
 
-    python benchmarks/bench_upload.py [--rounds 5] [--emulator-rounds 1] [--size-mib 1024]
+    python benchmarks/bench_upload.py [--rounds 5] [--emulator-rounds 3] [--size-mib 1024]
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def measure(target: str, base_url: str, path: Path, rounds: int, uploaders: tupl
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="uploads per uploader to the sink")
-    parser.add_argument("--emulator-rounds", type=int, default=1, help="uploads per uploader to the emulator")
+    parser.add_argument("--emulator-rounds", type=int, default=3, help="uploads per uploader to the emulator")
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--uploaders", default=",".join(UPLOADERS))
     args = parser.parse_args()

@@ -27,7 +27,10 @@ def _sql_alchemy_conn() -> str:
     if url:
         return url
     out = subprocess.run(
-        ["bash", str(REPO / "scripts" / "integration" / "postgres.sh")], check=True, capture_output=True, text=True
+        ["bash", str(REPO / "scripts" / "integration" / "postgres.sh")],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return out.stdout.strip().splitlines()[-1]
 

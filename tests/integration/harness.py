@@ -45,7 +45,11 @@ def free_port() -> int:
 
 
 def wait_for(
-    what: str, check: Callable[[], Any], timeout: float, interval: float = 1.0, on_timeout: Callable[[], str] | None = None
+    what: str,
+    check: Callable[[], Any],
+    timeout: float,
+    interval: float = 1.0,
+    on_timeout: Callable[[], str] | None = None,
 ) -> Any:
     """Call ``check`` until it returns something truthy; raise ``TimeoutError`` naming ``what``."""
     deadline = time.monotonic() + timeout
@@ -59,7 +63,9 @@ def wait_for(
             return value
         if time.monotonic() > deadline:
             extra = on_timeout() if on_timeout else ""
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_error}) {extra}")
+            raise TimeoutError(
+                f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_error}) {extra}"
+            )
         time.sleep(interval)
 
 
@@ -169,7 +175,10 @@ class Emulator:
 
     def api(self, path: str, **params: Any) -> Any:
         response = requests.get(
-            f"{self.base_url}/v1/flow/{path}", params=params, headers={"Authorization": self.api_key}, timeout=60
+            f"{self.base_url}/v1/flow/{path}",
+            params=params,
+            headers={"Authorization": self.api_key},
+            timeout=60,
         )
         response.raise_for_status()
         return response.json()
@@ -254,7 +263,9 @@ class AirflowAPI:
     def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
         return self.get(f"dags/{dag_id}/dagRuns/{self.q(run_id)}/taskInstances/{task_id}")
 
-    def wait_ti_state(self, dag_id: str, run_id: str, task_id: str, states: Iterable[str], timeout: float = 180) -> str:
+    def wait_ti_state(
+        self, dag_id: str, run_id: str, task_id: str, states: Iterable[str], timeout: float = 180
+    ) -> str:
         wanted = set(states)
         return wait_for(
             f"{dag_id}/{run_id}/{task_id} to be {sorted(wanted)}",
@@ -266,7 +277,9 @@ class AirflowAPI:
 
     def set_ti_state(self, dag_id: str, run_id: str, task_id: str, state: str) -> Any:
         return self.request(
-            "PATCH", f"dags/{dag_id}/dagRuns/{self.q(run_id)}/taskInstances/{task_id}", json={"new_state": state}
+            "PATCH",
+            f"dags/{dag_id}/dagRuns/{self.q(run_id)}/taskInstances/{task_id}",
+            json={"new_state": state},
         )
 
     def clear(self, dag_id: str, run_id: str, task_ids: list[str], include_downstream: bool = True) -> Any:
@@ -285,7 +298,8 @@ class AirflowAPI:
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         entry = self.get(
-            f"dags/{dag_id}/dagRuns/{self.q(run_id)}/taskInstances/{task_id}/xcomEntries/{key}", deserialize=True
+            f"dags/{dag_id}/dagRuns/{self.q(run_id)}/taskInstances/{task_id}/xcomEntries/{key}",
+            deserialize=True,
         )
         value = entry["value"]
         if isinstance(value, str):
@@ -303,7 +317,9 @@ class AirflowAPI:
 class Deployment:
     """The whole deployment; ``start()`` brings it up from an empty database, ``stop()`` tears it down."""
 
-    def __init__(self, work: Path, sql_alchemy_conn: str, *, job_duration: float = 8.0, parallelism: int = 24) -> None:
+    def __init__(
+        self, work: Path, sql_alchemy_conn: str, *, job_duration: float = 8.0, parallelism: int = 24
+    ) -> None:
         self.work = work
         self.sql_alchemy_conn = sql_alchemy_conn
         self.api_key = secrets.token_hex(16)  # 32 chars: long enough for Airflow's secret masker
@@ -318,12 +334,23 @@ class Deployment:
         self.api = AirflowAPI(self.api_url)
         airflow = [sys.executable, "-m", "airflow"]
         argv = {
-            "api-server": [*airflow, "api-server", "--host", "127.0.0.1", "--port", str(self.api_port), "--workers", "2"],
+            "api-server": [
+                *airflow,
+                "api-server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.api_port),
+                "--workers",
+                "2",
+            ],
             "scheduler": [*airflow, "scheduler"],
             "triggerer": [*airflow, "triggerer"],
             "dag-processor": [*airflow, "dag-processor"],
         }
-        self.components = {name: Process(name, argv[name], self.env, self.log_dir) for name in AIRFLOW_COMPONENTS}
+        self.components = {
+            name: Process(name, argv[name], self.env, self.log_dir) for name in AIRFLOW_COMPONENTS
+        }
 
     # -- configuration ---------------------------------------------------------------------------
     def _environment(self) -> dict[str, str]:
@@ -382,9 +409,13 @@ class Deployment:
             cwd=str(REPO),
         )  # fmt: skip
         with open(self.log_dir / "airflow-cli.log", "a") as log:
-            log.write(f"\n===== airflow {' '.join(args)} (exit {result.returncode})\n{result.stdout}\n{result.stderr}\n")
+            log.write(
+                f"\n===== airflow {' '.join(args)} (exit {result.returncode})\n{result.stdout}\n{result.stderr}\n"
+            )
         if result.returncode != 0:
-            raise RuntimeError(f"airflow {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-4000:]}")
+            raise RuntimeError(
+                f"airflow {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-4000:]}"
+            )
         return result.stdout
 
     def start(self) -> None:

@@ -70,9 +70,13 @@ def test_fault_soak(deployment, emulator, figures):
     failed = sorted(tag for tag, state in states.items() if state != "success")
     faults = collections.Counter(e["fault"] for e in journal if e["fault"])
     by_route = collections.Counter(e["route"] for e in journal)
-    # Source documents only: a completed job also stores outputs (``al-<job>-...`` files).
-    files = [f for f in emulator.stored_files() if f["purpose"] == "alignment" and not f["filename"].startswith("al-")]
-    jobs = emulator.stored_jobs()
+    # Other tests' runs share the emulator: count this soak's own source files and jobs only.
+    files = [
+        f
+        for f in emulator.stored_files()
+        if f["purpose"] == "alignment" and f["filename"].startswith("soak-")
+    ]
+    jobs = [j for j in emulator.stored_jobs() if "[run soak-" in j["instructions"]]
 
     duplicates, lost, wrong_job = {}, {}, {}
     for tag in tags:
@@ -92,7 +96,14 @@ def test_fault_soak(deployment, emulator, figures):
             assert api.xcom(DAG, tag, "generate_pairs", "alignment_job_id") == my_jobs[0]["id"]
             assert api.xcom(DAG, tag, "show_sample_pair")["pairs"] > 0
 
+    retried = collections.Counter()
+    for tag in tags:
+        for task_id, ti in api.task_instances(DAG, tag).items():
+            if ti["try_number"] > 1:
+                retried[task_id] += ti["try_number"] - 1
+
     figures["soak"] = {
+        "task_retries": dict(sorted(retried.items())),
         "runs": RUNS,
         "succeeded": RUNS - len(failed),
         "failed": failed,

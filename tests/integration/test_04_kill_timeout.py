@@ -25,7 +25,11 @@ def test_marking_deferred_task_failed_cancels_job(deployment, emulator, figures)
     marked = time.monotonic()
     api.set_ti_state(dag, tag, "generate_pairs", "failed")
 
-    wait_for("cancel_alignment_job in the journal", lambda: journal_count(emulator, "cancel_alignment_job", job_id), 90)
+    wait_for(
+        "cancel_alignment_job in the journal",
+        lambda: journal_count(emulator, "cancel_alignment_job", job_id),
+        90,
+    )
     latency = time.monotonic() - marked
     status = emulator.job(job_id)["status"]
     assert api.wait_run(dag, tag, timeout=120) == "failed"
@@ -51,8 +55,10 @@ def test_clear_and_rerun_of_completed_task_submits_nothing(deployment, emulator,
     api.clear(dag, tag, ["generate_pairs"], include_downstream=True)
     wait_for(
         "the cleared task to run again",
-        lambda: (ti := api.task_instance(dag, tag, "generate_pairs"))["try_number"] > first["try_number"]
-        and ti["state"] == "success",
+        lambda: (
+            (ti := api.task_instance(dag, tag, "generate_pairs"))["try_number"] > first["try_number"]
+            and ti["state"] == "success"
+        ),
         240,
         2,
     )
@@ -78,7 +84,11 @@ def test_execution_timeout_while_deferred_cancels_job(deployment, emulator, figu
     api.wait_ti_state(dag, tag, "generate_pairs", ["failed", "success", "up_for_retry"], timeout=180)
     ended = time.monotonic() - deferred
     state = api.task_instance(dag, tag, "generate_pairs")["state"]
-    wait_for("cancel_alignment_job in the journal", lambda: journal_count(emulator, "cancel_alignment_job", job_id), 30)
+    wait_for(
+        "cancel_alignment_job in the journal",
+        lambda: journal_count(emulator, "cancel_alignment_job", job_id),
+        30,
+    )
     status = emulator.job(job_id)["status"]
     figures["kill_execution_timeout"] = {
         "execution_timeout_s": 40,

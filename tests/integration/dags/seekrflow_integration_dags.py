@@ -78,8 +78,18 @@ def _pipeline(dag_id: str, *, max_active_runs: int = 16, **generate_kwargs) -> D
     return dag
 
 
-# 1. The fault soak: upload -> generate (deferrable) -> show sample, many runs at once.
-it_soak = _pipeline("it_soak", max_active_runs=25, deferrable=True, poll_interval=5, min_poll_interval=2)
+# 1. The fault soak: upload -> generate (deferrable) -> show sample, many runs at once. Task retries
+# as in production: a POST whose connection drops after it was sent is not repeated by the hook (the
+# service may have acted on it), so the task fails and Airflow's retry decides (see reliability.md).
+it_soak = _pipeline(
+    "it_soak",
+    max_active_runs=25,
+    deferrable=True,
+    poll_interval=5,
+    min_poll_interval=2,
+    retries=2,
+    retry_delay=timedelta(seconds=3),
+)
 
 # 2. Waiting on the worker (the task process is SIGKILLed; the retry must reattach).
 it_sync_wait = _pipeline(

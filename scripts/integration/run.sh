@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The integration suite against a real deployment (see docs/reliability.md):
+#
+#   1. PostgreSQL: installed with apt-get if missing, cluster started, role + database created
+#      (scripts/integration/postgres.sh);
+#   2. the PostgreSQL drivers (psycopg2-binary, asyncpg) installed into the Airflow venv;
+#   3. pytest -m integration tests/integration: the session fixture resets the metadata DB and
+#      starts the emulator, api-server, scheduler (LocalExecutor), triggerer and dag-processor as
+#      separate processes, then the tests drive DAG runs through the REST API.
+#
+#   scripts/integration/run.sh [pytest args...]      e.g. -k soak, -x
+#
+# Environment: IT_PYTHON (default .venvs/af3/bin/python, built by `make venv-af3`), IT_WORK_DIR
+# (default: a new /tmp/seekrflow-it.* directory, kept: AIRFLOW_HOME, logs, results.json),
+# IT_SOAK_RUNS (50), IT_SOAK_FAULT_RATE (0.2), UV (uv binary).
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+repo_root="$(pwd)"
+py="${IT_PYTHON:-$repo_root/.venvs/af3/bin/python}"
+if [ ! -x "$py" ]; then
+    echo "!!! no Python at $py: run 'make venv-af3' first (or set IT_PYTHON)" >&2
+    exit 2
+fi
+start=$(date +%s)
+
+echo ">>> PostgreSQL"
+IT_SQL_ALCHEMY_CONN="$(bash scripts/integration/postgres.sh | tail -n 1)"
+export IT_SQL_ALCHEMY_CONN
+echo ">>> metadata DB: ${IT_SQL_ALCHEMY_CONN%%://*}://...@${IT_SQL_ALCHEMY_CONN##*@}"
+
+if ! "$py" -c "import psycopg2, asyncpg" 2>/dev/null; then
+    uv="${UV:-}"
+    if [ -z "$uv" ]; then
+        if uv --version >/dev/null 2>&1; then uv=uv; else uv="$repo_root/.venvs/bootstrap/bin/uv"; fi
+    fi
+    echo ">>> installing psycopg2-binary and asyncpg into $(dirname "$(dirname "$py")")"
+    if [ -x "$uv" ] || command -v "$uv" >/dev/null 2>&1; then
+        "$uv" pip install --quiet --python "$py" psycopg2-binary asyncpg
+    else
+        "$py" -m pip install --quiet psycopg2-binary asyncpg
+    fi
+fi
+
+IT_WORK_DIR="${IT_WORK_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/seekrflow-it.XXXXXX")}"
+export IT_WORK_DIR
+mkdir -p "$IT_WORK_DIR"
+echo ">>> work dir (AIRFLOW_HOME, logs, results.json): $IT_WORK_DIR"
+
+# Nothing from the caller's shell may leak into the deployment or the tests.
+unset AIRFLOW_CONN_SEEKRFLOW_DEFAULT SEEKR_API_KEY SEEKR_BASE_URL SEEKR_TEAM_ID AIRFLOW__CORE__DAGS_FOLDER \
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN AIRFLOW_HOME
+rc=0
+"$py" -m pytest -p no:cacheprovider -m integration tests/integration \
+    --junitxml="$IT_WORK_DIR/junit.xml" -o junit_family=xunit2 "$@" || rc=$?
+
+echo
+echo ">>> integration suite: exit $rc, harness run time $(($(date +%s) - start)) s"
+if [ -f "$IT_WORK_DIR/results.json" ]; then
+    echo ">>> figures ($IT_WORK_DIR/results.json):"
+    cat "$IT_WORK_DIR/results.json"
+fi
+exit "$rc"
