@@ -14,6 +14,18 @@ def _describe(error: BaseException) -> str:
     return reason.splitlines()[0][:300]
 
 
+def _connection_error(
+    error: BaseException, method: str, path: str, base_url: str, *, reached: bool, timed_out: bool
+) -> SeekrFlowConnectionError:
+    return SeekrFlowConnectionError(
+        f"{method} {path} to {base_url} {'timed out' if timed_out else 'failed'}: {_describe(error)}",
+        may_have_reached_service=reached,
+        timed_out=timed_out,
+        method=method,
+        path=path,
+    )
+
+
 def from_requests_error(
     error: Exception, *, method: str, path: str, base_url: str
 ) -> SeekrFlowConnectionError:
@@ -41,13 +53,7 @@ def from_requests_error(
         if isinstance(error, requests.exceptions.SSLError):
             reached = False
     timed_out = isinstance(error, requests.exceptions.Timeout) or "timed out" in _describe(error).lower()
-    return SeekrFlowConnectionError(
-        f"{method} {path} to {base_url} {'timed out' if timed_out else 'failed'}: {_describe(error)}",
-        may_have_reached_service=reached,
-        timed_out=timed_out,
-        method=method,
-        path=path,
-    )
+    return _connection_error(error, method, path, base_url, reached=reached, timed_out=timed_out)
 
 
 def from_httpx_error(error: Exception, *, method: str, path: str, base_url: str) -> SeekrFlowConnectionError:
@@ -63,10 +69,4 @@ def from_httpx_error(error: Exception, *, method: str, path: str, base_url: str)
 
     reached = not isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
     timed_out = isinstance(error, httpx.TimeoutException)
-    return SeekrFlowConnectionError(
-        f"{method} {path} to {base_url} {'timed out' if timed_out else 'failed'}: {_describe(error)}",
-        may_have_reached_service=reached,
-        timed_out=timed_out,
-        method=method,
-        path=path,
-    )
+    return _connection_error(error, method, path, base_url, reached=reached, timed_out=timed_out)

@@ -91,12 +91,9 @@ def connection_config(
         raise SeekrFlowConfigError(f"SeekrFlow connection {conn_id!r}: {err}") from None
 
 
-class SeekrFlowHook(BaseHook):
+class SeekrFlowBaseHook(BaseHook):
     """
-    Talk to the SeekrFlow API: upload files, generate alignment training pairs and follow jobs.
-
-    The connection's password is the API key, its host the API base URL (``https://flow.seekr.com``
-    when empty), and its extras may set ``team_id``, ``timeout`` (seconds) and ``max_retries``.
+    Hold what the sync and async SeekrFlow hooks share: the connection type and the overrides.
 
     :param seekrflow_conn_id: The Airflow connection to use.
     :param timeout: Read timeout in seconds, overriding the connection's ``timeout`` extra.
@@ -107,6 +104,34 @@ class SeekrFlowHook(BaseHook):
     default_conn_name = "seekrflow_default"
     conn_type = "seekrflow"
     hook_name = "SeekrFlow"
+
+    def __init__(
+        self,
+        seekrflow_conn_id: str = default_conn_name,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.seekrflow_conn_id = seekrflow_conn_id
+        self._timeout = timeout
+        self._max_retries = max_retries
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(seekrflow_conn_id={self.seekrflow_conn_id!r})"
+
+
+class SeekrFlowHook(SeekrFlowBaseHook):
+    """
+    Talk to the SeekrFlow API: upload files, generate alignment training pairs and follow jobs.
+
+    The connection's password is the API key, its host the API base URL (``https://flow.seekr.com``
+    when empty), and its extras may set ``team_id``, ``timeout`` (seconds) and ``max_retries``.
+
+    :param seekrflow_conn_id: The Airflow connection to use.
+    :param timeout: Read timeout in seconds, overriding the connection's ``timeout`` extra.
+    :param max_retries: Retries of a failed request, overriding the connection's ``max_retries`` extra.
+    """
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -138,21 +163,6 @@ class SeekrFlowHook(BaseHook):
                 widget=BS3TextFieldWidget(),
             ),
         }
-
-    def __init__(
-        self,
-        seekrflow_conn_id: str = default_conn_name,
-        *,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-    ) -> None:
-        super().__init__()
-        self.seekrflow_conn_id = seekrflow_conn_id
-        self._timeout = timeout
-        self._max_retries = max_retries
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(seekrflow_conn_id={self.seekrflow_conn_id!r})"
 
     @cached_property
     def config(self) -> ClientConfig:
@@ -297,19 +307,8 @@ class SeekrFlowHook(BaseHook):
         )
         return read_model(model, payload, method=endpoint.method, path=path)
 
-    def _call_json(
-        self,
-        endpoint: Endpoint,
-        model: Any,
-        *,
-        ids: dict[str, str] | None = None,
-        params: dict[str, Any] | None = None,
-        json: Any = None,
-    ) -> Any:
-        def attempt() -> Any:
-            return self._call_json_once(endpoint, model, ids=ids, params=params, json=json)
-
-        return self._retrying(endpoint, attempt)
+    def _call_json(self, endpoint: Endpoint, model: Any, **request: Any) -> Any:
+        return self._retrying(endpoint, lambda: self._call_json_once(endpoint, model, **request))
 
     # -- files ----------------------------------------------------------------------------------
 

@@ -7,8 +7,6 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import BaseHook
-
 from airflow_provider_seekrflow._client import endpoints
 from airflow_provider_seekrflow._client.config import ClientConfig
 from airflow_provider_seekrflow._client.endpoints import Endpoint
@@ -20,7 +18,7 @@ from airflow_provider_seekrflow._client.errors import (
 )
 from airflow_provider_seekrflow._client.retry import RetryPolicy
 from airflow_provider_seekrflow._client.transport import from_httpx_error
-from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook, connection_config
+from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowBaseHook, connection_config
 from airflow_provider_seekrflow.models import AlignmentJob, AlignmentOutput, SeekrFlowFile
 
 if TYPE_CHECKING:
@@ -70,7 +68,7 @@ def _new_client(config: ClientConfig) -> httpx.AsyncClient:
     )
 
 
-class SeekrFlowAsyncHook(BaseHook):
+class SeekrFlowAsyncHook(SeekrFlowBaseHook):
     """
     Follow and cancel alignment jobs from an event loop, with the sync hook's auth, retries and errors.
 
@@ -82,26 +80,17 @@ class SeekrFlowAsyncHook(BaseHook):
     :param max_retries: Retries of a failed request, overriding the connection's ``max_retries`` extra.
     """
 
-    conn_name_attr = SeekrFlowHook.conn_name_attr
-    default_conn_name = SeekrFlowHook.default_conn_name
-    conn_type = SeekrFlowHook.conn_type
     hook_name = "SeekrFlow (async)"
 
     def __init__(
         self,
-        seekrflow_conn_id: str = default_conn_name,
+        seekrflow_conn_id: str = SeekrFlowBaseHook.default_conn_name,
         *,
         timeout: float | None = None,
         max_retries: int | None = None,
     ) -> None:
-        super().__init__()
-        self.seekrflow_conn_id = seekrflow_conn_id
-        self._timeout = timeout
-        self._max_retries = max_retries
+        super().__init__(seekrflow_conn_id, timeout=timeout, max_retries=max_retries)
         self._config: ClientConfig | None = None
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(seekrflow_conn_id={self.seekrflow_conn_id!r})"
 
     async def get_config(self) -> ClientConfig:
         """Return the connection's client settings, looked up without blocking the loop."""
