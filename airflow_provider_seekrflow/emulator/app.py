@@ -31,7 +31,11 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "status_message": None,
     "eta": True,
     "max_file_bytes": validation.MAX_FILE_BYTES,
+    # Whether job objects repeat their request (instructions, files...); the public reference does
+    # not say the real service does, so clients must cope with both.
+    "echo_request": True,
 }
+REQUEST_FIELDS = ("instructions", "files", "type", "system_prompt", "vector_database_id")
 JOB_OUTCOMES = ("completed", "failed", "cancelled", "stopped")
 
 
@@ -64,9 +68,9 @@ class EmulatorState:
                     raise ValueError(f"job_outcome must be one of {', '.join(JOB_OUTCOMES)}")
             elif key == "status_message":
                 value = None if value is None else str(value)
-            elif key == "eta":
+            elif key in ("eta", "echo_request"):
                 if not isinstance(value, bool):
-                    raise ValueError("eta must be true or false")
+                    raise ValueError(f"{key} must be true or false")
             elif key == "max_file_bytes":
                 if isinstance(value, bool) or int(value) < 1:
                     raise ValueError("max_file_bytes must be a positive integer")
@@ -296,18 +300,23 @@ def create_app(state: EmulatorState) -> Any:
             eta=config["eta"],
             team_id=request.headers.get("x-team-id"),
         )
-        return JSONResponse(job)
+        return JSONResponse(shown(job))
+
+    def shown(job: dict[str, Any]) -> dict[str, Any]:
+        if state.config["echo_request"]:
+            return job
+        return {key: value for key, value in job.items() if key not in REQUEST_FIELDS}
 
     @api.get("/v1/flow/alignment", operation_id="list_alignment_jobs")
     async def list_alignment_jobs() -> Response:
-        return JSONResponse({"object": "list", "data": jobs.list_jobs()})
+        return JSONResponse({"object": "list", "data": [shown(job) for job in jobs.list_jobs()]})
 
     @api.get("/v1/flow/alignment/{job_id}", operation_id="get_alignment_job")
     async def get_alignment_job(job_id: str) -> Response:
         job = jobs.get(job_id)
         if job is None:
             raise not_found("Alignment job", job_id)
-        return JSONResponse(job)
+        return JSONResponse(shown(job))
 
     @api.delete("/v1/flow/alignment/{job_id}", operation_id="delete_alignment_job")
     async def delete_alignment_job(job_id: str) -> Response:
@@ -327,7 +336,7 @@ def create_app(state: EmulatorState) -> Any:
         job = jobs.cancel(job_id)
         if job is None:
             raise not_found("Alignment job", job_id)
-        return JSONResponse(job)
+        return JSONResponse(shown(job))
 
     # ------------------------------------------------------------------ admin
     @api.get("/_emulator/health", include_in_schema=False)

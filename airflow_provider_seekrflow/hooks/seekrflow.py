@@ -619,9 +619,56 @@ class SeekrFlowHook(SeekrFlowBaseHook):
             system_prompt=system_prompt,
             vector_database_id=vector_database_id,
         )
-        job = self._call_json(endpoints.GENERATE_ALIGNMENT, AlignmentJob, json=body)
+        started = datetime.now(timezone.utc)
+        endpoint = endpoints.GENERATE_ALIGNMENT
+
+        def attempt() -> AlignmentJob:
+            try:
+                return self._call_json_once(endpoint, AlignmentJob, json=body)
+            except SeekrFlowConnectionError as err:
+                if not err.may_have_reached_service:
+                    raise
+                found, verdict = self._look_for_lost_job(body, since=started)
+                if found is not None:
+                    self.log.warning(
+                        "The answer to generate was lost, but job %s was created; using it", found.id
+                    )
+                    return found
+                if verdict == "absent":
+                    # The service lists each job's request, and none matches: sending again is safe.
+                    raise SeekrFlowConnectionError(
+                        str(err), may_have_reached_service=False, method=err.method, path=err.path
+                    ) from None
+                raise
+
+        job = self._retrying(endpoint, attempt)
         self.log.info("Started alignment job %s (%s)", job.id, job.describe())
         return job
+
+    def _look_for_lost_job(self, body: dict[str, Any], *, since: datetime) -> tuple[AlignmentJob | None, str]:
+        """
+        Find the job a generate request with a lost answer may have created.
+
+        Return the job and ``"found"``; or None and ``"absent"`` when the service echoes each job's
+        request and none matches; or None and ``"unknown"`` when its jobs do not say what they were
+        asked, so a second submission could duplicate the first.
+        """
+        earliest = since - CLOCK_SKEW_ALLOWANCE
+        echoes_request = False
+        for job in self.list_alignment_jobs():
+            extra = job.model_extra or {}
+            if "instructions" not in extra or "files" not in extra:
+                continue
+            echoes_request = True
+            created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=timezone.utc)
+            if (
+                created >= earliest
+                and extra["instructions"] == body["instructions"]
+                and list(extra["files"]) == body["files"]
+                and extra.get("type", body["type"]) == body["type"]
+            ):
+                return job, "found"
+        return None, "absent" if echoes_request else "unknown"
 
     def get_alignment_job(self, job_id: str) -> AlignmentJob:
         """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import tempfile
@@ -16,7 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
-from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowInvalidFileError
+from airflow_provider_seekrflow.exceptions import (
+    SeekrFlowConfigError,
+    SeekrFlowInvalidFileError,
+    SeekrFlowNotFoundError,
+)
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.models import FilePurpose
 from airflow_provider_seekrflow.validation import MAX_FILE_BYTES
@@ -25,6 +30,8 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 _COPY_CHUNK_BYTES = 1024 * 1024
+# Task state store key (Airflow 3.3+) of the ids this task's tries have uploaded, by source.
+UPLOADED_STATE_KEY = "uploaded_files"
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,8 @@ class SeekrFlowUploadFileOperator(BaseOperator):
     Every source is checked before anything is sent: it must exist and be a non-empty regular file
     of at most 4 GB with an extension the purpose accepts, and JSONL training data must match the
     purpose's line schema. One bad file fails the task before any upload, so a batch is never half
-    uploaded. Files in object storage (``s3://``, ``gs://``, an ``ObjectStoragePath``...) are
+    uploaded. On Airflow 3.3 and later each stored id is kept in the task state store, so a retry
+    after a partial batch uploads only the files still missing. Files in object storage (``s3://``, ``gs://``, an ``ObjectStoragePath``...) are
     copied to a temporary directory first, in constant memory.
 
     :param file_path: A path, a glob, an object-storage URI or ``ObjectStoragePath``, or a list of them. (templated)
@@ -122,19 +130,52 @@ class SeekrFlowUploadFileOperator(BaseOperator):
             for source in sources:
                 self.hook.check_file_with_service(source.local, self.purpose, filename=source.name)
             self.log.info("Checked %d file(s) for purpose %s; uploading", len(sources), self.purpose)
+            store = context.get("task_state_store")
+            recorded = store.get(UPLOADED_STATE_KEY) if store is not None else None
+            uploaded: dict[str, Any] = dict(recorded) if isinstance(recorded, dict) else {}
             ids = []
             for source in sources:
-                stored = self.hook.upload_file(
-                    source.local,
-                    self.purpose,
-                    vector_database_id=self.vector_database_id,
-                    filename=source.name,
-                    check=False,
-                    check_with_service=False,
-                    since=started,
-                )
-                ids.append(stored.id)
+                key = self._state_key(source)
+                stored_id = self._reuse(uploaded.get(key), source)
+                if stored_id is None:
+                    stored_id = self._upload(source, started)
+                    uploaded[key] = stored_id
+                    if store is not None:
+                        # Recorded file by file, so a retry after a partial batch sends only the rest.
+                        store.set(UPLOADED_STATE_KEY, uploaded)
+                ids.append(stored_id)
         return ids[0] if single else ids
+
+    def _state_key(self, source: _Source) -> str:
+        return json.dumps(
+            [self.purpose, self.vector_database_id, source.shown, source.local.stat().st_size],
+            separators=(",", ":"),
+        )
+
+    def _reuse(self, file_id: str | None, source: _Source) -> str | None:
+        """Return the id an earlier try stored for this source, if the service still has that file."""
+        if not file_id:
+            return None
+        try:
+            stored = self.hook.get_file(file_id)
+        except SeekrFlowNotFoundError:
+            return None
+        if stored.deleted or stored.bytes != source.local.stat().st_size:
+            return None
+        self.log.info("%s: already uploaded by an earlier try as %s", source.name, file_id)
+        return file_id
+
+    def _upload(self, source: _Source, started: datetime) -> str:
+        stored = self.hook.upload_file(
+            source.local,
+            self.purpose,
+            vector_database_id=self.vector_database_id,
+            filename=source.name,
+            check=False,
+            check_with_service=False,
+            since=started,
+        )
+        return stored.id
 
     def _resolve(self, specs: list[Any], staging: Path) -> Iterator[_Source]:
         for index, spec in enumerate(specs):

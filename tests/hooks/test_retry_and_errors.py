@@ -346,9 +346,35 @@ def test_503_on_upload_is_retried(hook, emu, training_file):
     assert [f.id for f in hook.list_files() if f.filename == training_file.name] == [stored.id]
 
 
-def test_generate_is_not_repeated_after_drop_after(hook, emu, doc):
+def test_generate_whose_answer_was_lost_returns_the_job_it_created(hook, emu, doc):
     stored = hook.upload_file(doc, "alignment")
     jobs_before = {job.id for job in hook.list_alignment_jobs()}
+    emu.set_faults([{"route": "alignment_generate", "kind": "drop_after", "count": 1}])
+
+    job = hook.generate_alignment("Teach the lost answer.", [stored.id])
+
+    # Sent once: the service created the job, and the hook found it rather than making another.
+    assert len(emu.journal(route="alignment_generate")) == 1
+    new_jobs = {j.id for j in hook.list_alignment_jobs()} - jobs_before
+    assert new_jobs == {job.id}
+
+
+def test_generate_dropped_before_it_was_processed_is_sent_again(hook, emu, doc):
+    stored = hook.upload_file(doc, "alignment")
+    jobs_before = {job.id for job in hook.list_alignment_jobs()}
+    emu.set_faults([{"route": "alignment_generate", "kind": "drop_before", "count": 1}])
+
+    job = hook.generate_alignment("Teach the unsent request.", [stored.id])
+
+    # The service echoes each job's request and none matched, so sending again was safe.
+    assert len(emu.journal(route="alignment_generate")) == 2
+    assert {j.id for j in hook.list_alignment_jobs()} - jobs_before == {job.id}
+
+
+def test_generate_is_not_repeated_when_the_service_cannot_tell_its_jobs_apart(hook, emu, doc):
+    stored = hook.upload_file(doc, "alignment")
+    jobs_before = {job.id for job in hook.list_alignment_jobs()}
+    emu.configure(echo_request=False)
     emu.set_faults([{"route": "alignment_generate", "kind": "drop_after", "count": 1}])
 
     with pytest.raises(SeekrFlowConnectionError) as caught:
@@ -357,10 +383,9 @@ def test_generate_is_not_repeated_after_drop_after(hook, emu, doc):
     assert caught.value.may_have_reached_service is True
     assert caught.value.method == "POST"
     assert caught.value.path == "/v1/flow/alignment/generate"
-    # Sent once: the service did create the job, and a second try would have made another.
+    # Sent once: a second try could have made a second job that nothing could tell apart.
     assert len(emu.journal(route="alignment_generate")) == 1
-    new_jobs = {job.id for job in hook.list_alignment_jobs()} - jobs_before
-    assert len(new_jobs) == 1
+    assert len({j.id for j in hook.list_alignment_jobs()} - jobs_before) == 1
 
 
 @pytest.mark.parametrize("kind", ["drop_before", "drop_after"])

@@ -16,6 +16,7 @@ from airflow_provider_seekrflow.exceptions import (
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.operators.files import SeekrFlowUploadFileOperator
 from tests.operators.seekrflow_dag_support import (
+    AIRFLOW_V3_3,
     BAD_ROLE_LINE,
     CHAT_LINE,
     START_DATE,
@@ -200,3 +201,39 @@ def test_dropped_connection_after_upload_leaves_one_stored_file(emu, request, tm
     assert xcom(dr, "upload") == stored[0].id
     uploads = emu.journal(route="upload_file")
     assert uploads and uploads[0]["fault"] is not None
+
+
+class CrashOnceMidBatch(SeekrFlowUploadFileOperator):
+    """Test double of a worker crash: the first try dies as it starts on the second file of the batch."""
+
+    def _upload(self, source, started):
+        self._uploads_started += 1
+        if self._first_try and self._uploads_started == 2:
+            raise RuntimeError(f"simulated worker crash before uploading {source.name}")
+        return super()._upload(source, started)
+
+    def execute(self, context):
+        self._first_try = context["ti"].try_number == 1
+        self._uploads_started = 0
+        return super().execute(context)
+
+
+def test_retry_after_a_partial_batch_uploads_only_the_rest(emu, request, tmp_path):
+    from datetime import timedelta
+
+    paths = [str(document(tmp_path, name)) for name in ("part-one.md", "part-two.md", "part-three.md")]
+    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
+        CrashOnceMidBatch(task_id="upload", file_path=paths, retries=1, retry_delay=timedelta(seconds=0))
+    dr = run_dag(dag)
+
+    assert states(dr) == {"upload": "success"}
+    ids = xcom(dr, "upload")
+    assert _filenames(ids) == ["part-one.md", "part-two.md", "part-three.md"]
+    stored = [f.filename for f in SeekrFlowHook().list_files() if f.filename.startswith("part-")]
+    if AIRFLOW_V3_3:
+        # The first try's upload is in the task state store: the retry sends only the two missing files.
+        assert count(emu, "upload_file") == 3
+        assert sorted(stored) == ["part-one.md", "part-three.md", "part-two.md"]
+    else:
+        # Without a task state store the retry sends the whole batch again.
+        assert count(emu, "upload_file") == 4
