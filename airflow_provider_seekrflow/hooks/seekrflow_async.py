@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -27,21 +28,88 @@ if TYPE_CHECKING:
 # A connection looked up by one trigger serves the others of the same connection for this long,
 # so ten thousand triggers starting together cost one lookup, while a rotated key is seen soon.
 CONFIG_TTL_SECONDS = 60.0
-POOL_CONNECTIONS = 64
-# Requests of one shared client in flight at once; the others wait on a semaphore. httpcore's pool
-# rescans every queued request and every pooled connection (polling each idle socket) on each request
-# event, so letting thousands of triggers queue inside it makes each poll cost grow with the queue.
-MAX_IN_FLIGHT = 16
+# Connections, and requests in flight, of one connection's shared pool. httpcore scans every pooled
+# connection (asking each socket whether it is readable) and every queued request on each request
+# event, so a small pool with the queue held outside it in a semaphore keeps a poll's cost flat
+# however many triggers wait; 16 concurrent requests still allow hundreds of polls a second.
+POOL_CONNECTIONS = 16
+MAX_IN_FLIGHT = POOL_CONNECTIONS
+# Parsed URLs kept per pool: a trigger polls the same path for hours, and parsing it costs more than the poll.
+URL_CACHE_SIZE = 20_000
+
+
+class _SharedPool:
+    """One connection's HTTP transport, request gate and prepared request parts, shared on one loop."""
+
+    def __init__(self, config: ClientConfig) -> None:
+        import httpx
+
+        self.transport = httpx.AsyncHTTPTransport(
+            verify=_ssl_context(config.verify),
+            limits=httpx.Limits(max_connections=POOL_CONNECTIONS, max_keepalive_connections=POOL_CONNECTIONS),
+            trust_env=False,
+        )
+        self.gate = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self.headers = list(config.headers().items())
+        self.timeouts = {
+            "timeout": {
+                "connect": config.connect_timeout,
+                "read": config.timeout,
+                "write": config.timeout,
+                "pool": None,
+            }
+        }
+        self._base_url = config.base_url
+        self._urls: dict[str, httpx.URL] = {}
+
+    def url(self, path: str) -> httpx.URL:
+        """Return the parsed absolute URL of ``path``."""
+        import httpx
+
+        url = self._urls.get(path)
+        if url is None:
+            if len(self._urls) >= URL_CACHE_SIZE:
+                self._urls.clear()
+            url = self._urls[path] = httpx.URL(self._base_url + path)
+        return url
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self.transport.aclose()
+
+
+def _ssl_context(verify: bool | str) -> ssl.SSLContext:
+    if verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+async def _read_capped(response: httpx.Response) -> bytes:
+    # A body far larger than any SeekrFlow answer is not read to the end: it is not SeekrFlow talking.
+    chunks = []
+    size = 0
+    async for chunk in response.aiter_raw():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_JSON_BODY_BYTES:
+            break
+    return b"".join(chunks)
 
 
 class _LoopShared:
-    """Connection settings and HTTP clients shared by the triggers running on one event loop."""
+    """Connection settings and HTTP pools shared by the triggers running on one event loop."""
 
     def __init__(self) -> None:
         self.configs: dict[tuple[str, float | None, int | None], tuple[float, ClientConfig]] = {}
         self.locks: dict[str, asyncio.Lock] = {}
-        self.clients: dict[ClientConfig, httpx.AsyncClient] = {}
-        self.gates: dict[ClientConfig, asyncio.Semaphore] = {}
+        self.pools: dict[ClientConfig, _SharedPool] = {}
 
 
 _SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopShared] = weakref.WeakKeyDictionary()
@@ -53,19 +121,6 @@ def _loop_shared() -> _LoopShared:
     if shared is None:
         shared = _SHARED[loop] = _LoopShared()
     return shared
-
-
-def _new_client(config: ClientConfig) -> httpx.AsyncClient:
-    import httpx
-
-    return httpx.AsyncClient(
-        base_url=config.base_url,
-        headers=config.headers(),
-        timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout, pool=None),
-        limits=httpx.Limits(max_connections=POOL_CONNECTIONS, max_keepalive_connections=POOL_CONNECTIONS),
-        verify=config.verify,
-        trust_env=False,
-    )
 
 
 class SeekrFlowAsyncHook(SeekrFlowBaseHook):
@@ -118,59 +173,80 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
             self.seekrflow_conn_id,
             host=conn.host,
             port=conn.port,
+            schema=conn.schema,
             password=conn.password,
             extras=extras,
             timeout=self._timeout,
             max_retries=self._max_retries,
         )
 
-    async def client(self) -> httpx.AsyncClient:
-        """Return the HTTP client shared by this connection's hooks on the running loop."""
+    async def pool(self) -> _SharedPool:
+        """Return the HTTP pool shared by this connection's hooks on the running loop."""
         config = await self.get_config()
         shared = _loop_shared()
-        client = shared.clients.get(config)
-        if client is None or client.is_closed:
-            client = shared.clients[config] = _new_client(config)
-        return client
+        pool = shared.pools.get(config)
+        if pool is None:
+            pool = shared.pools[config] = _SharedPool(config)
+        return pool
 
     async def _call_json(self, endpoint: Endpoint, model: Any, *, ids: dict[str, str] | None = None) -> Any:
         import httpx
-        import tenacity
 
         config = await self.get_config()
-        client = await self.client()
-        gates = _loop_shared().gates
-        gate = gates.get(config) or gates.setdefault(config, asyncio.Semaphore(MAX_IN_FLIGHT))
+        pool = await self.pool()
         path = endpoint.render(**(ids or {}))
-        policy = RetryPolicy(max_retries=config.max_retries)
 
         async def attempt() -> Any:
+            # The transport, not an AsyncClient: a poll needs no cookies, redirects or auth flows,
+            # and skipping the client's machinery halves the CPU a poll costs.
+            request = httpx.Request(
+                endpoint.method, pool.url(path), headers=pool.headers, extensions=pool.timeouts
+            )
             try:
-                async with gate:
-                    response = await client.request(endpoint.method, path)
+                async with pool.gate:
+                    response = await pool.transport.handle_async_request(request)
+                    try:
+                        body = await _read_capped(response)
+                    finally:
+                        await response.aclose()
             except httpx.HTTPError as err:
                 raise from_httpx_error(
                     err, method=endpoint.method, path=path, base_url=config.base_url
                 ) from None
-            body = response.content[: MAX_JSON_BODY_BYTES + 1]
+            context: dict[str, Any] = {
+                "method": endpoint.method,
+                "path": path,
+                "status": response.status_code,
+            }
             if response.status_code >= 400:
-                raise error_for_status(
-                    method=endpoint.method,
-                    path=path,
-                    status=response.status_code,
-                    headers=response.headers,
-                    body=body,
-                )
-            payload = decode_json(
-                method=endpoint.method,
-                path=path,
-                status=response.status_code,
-                headers=response.headers,
-                body=body,
-            )
+                raise error_for_status(**context, headers=response.headers, body=body)
+            payload = decode_json(**context, headers=response.headers, body=body)
             return read_model(model, payload, method=endpoint.method, path=path)
 
-        return await tenacity.AsyncRetrying(**policy.tenacity_arguments(endpoint, self.log))(attempt)
+        try:
+            # Most polls succeed on the first try: only a failure pays for building the retry machinery.
+            return await attempt()
+        except Exception as err:
+            policy = RetryPolicy(max_retries=config.max_retries)
+            if config.max_retries == 0 or not policy.should_retry(err, endpoint):
+                raise
+            first_failure = err
+        return await self._retry(endpoint, policy, attempt, first_failure)
+
+    async def _retry(
+        self, endpoint: Endpoint, policy: RetryPolicy, attempt: Any, first_failure: BaseException
+    ) -> Any:
+        import tenacity
+
+        replayed = [first_failure]
+
+        async def first_then_again() -> Any:
+            # Tenacity counts the failed first try as its own attempt 1: same waits, same log lines.
+            if replayed:
+                raise replayed.pop()
+            return await attempt()
+
+        return await tenacity.AsyncRetrying(**policy.tenacity_arguments(endpoint, self.log))(first_then_again)
 
     async def get_alignment_job(self, job_id: str) -> AlignmentJob:
         """

@@ -30,7 +30,6 @@ from airflow_provider_seekrflow.job_outcome import (
     timeout_error,
 )
 from airflow_provider_seekrflow.models import AlignmentJob, AlignmentJobStatus, AlignmentType
-from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -215,6 +214,9 @@ class SeekrFlowGenerateAlignmentOperator(ResumableJobMixin, BaseOperator):
         return min(deadlines) if deadlines else None
 
     def _defer(self, job_id: str, context: Context) -> None:
+        # Imported here: the trigger module pulls in Airflow's trigger machinery, which DAG parsing never needs.
+        from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger
+
         self.defer(
             trigger=SeekrFlowAlignmentJobTrigger(
                 job_id=job_id,

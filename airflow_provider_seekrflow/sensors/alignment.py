@@ -26,7 +26,6 @@ from airflow_provider_seekrflow.job_outcome import (
     error_for_unsuccessful_job,
 )
 from airflow_provider_seekrflow.models import AlignmentJob, AlignmentJobStatus
-from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -103,6 +102,9 @@ class SeekrFlowAlignmentJobSensor(BaseSensorOperator):
         poked = self.poke(context)
         if isinstance(poked, PokeReturnValue) and poked.is_done:
             return poked.xcom_value
+        # Imported here: the trigger module pulls in Airflow's trigger machinery, which DAG parsing never needs.
+        from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger
+
         self.defer(
             trigger=SeekrFlowAlignmentJobTrigger(
                 job_id=job_id,

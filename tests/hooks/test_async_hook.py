@@ -1,4 +1,4 @@
-"""SeekrFlowAsyncHook against the emulator inside ``asyncio.run``: results, errors, retries, shared client."""
+"""SeekrFlowAsyncHook against the emulator inside ``asyncio.run``: results, errors, retries, shared connection pool."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def connection(base_url: str, api_key: str, **extra: object) -> str:
 
 
 def run(coro_fn, *args):
-    """Run ``coro_fn(*args)`` on a fresh event loop, closing the hooks' shared HTTP clients afterwards."""
+    """Run ``coro_fn(*args)`` on a fresh event loop, closing the hooks' shared HTTP pools afterwards."""
     from airflow_provider_seekrflow.hooks import seekrflow_async
 
     async def main():
@@ -41,8 +41,8 @@ def run(coro_fn, *args):
         finally:
             shared = seekrflow_async._SHARED.get(asyncio.get_running_loop())
             if shared is not None:
-                for client in shared.clients.values():
-                    await client.aclose()
+                for pool in shared.pools.values():
+                    await pool.aclose()
 
     return asyncio.run(main())
 
@@ -243,16 +243,16 @@ def test_cancel_after_a_dropped_answer_is_retried(emu, job):
 # -- sharing --------------------------------------------------------------------------------------
 
 
-def test_hooks_of_one_connection_share_one_client_on_a_loop(emu, job, monkeypatch):
+def test_hooks_of_one_connection_share_one_pool_on_a_loop(emu, job, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SEEKRFLOW_OTHER", connection(emu.base_url, "other-key-77"))
 
     async def clients():
         first, second = SeekrFlowAsyncHook(), SeekrFlowAsyncHook()
-        a, b = await first.client(), await second.client()
-        # Both hooks work through the shared client, concurrently.
+        a, b = await first.pool(), await second.pool()
+        # Both hooks work through the shared pool, concurrently.
         jobs = await asyncio.gather(first.get_alignment_job(job.id), second.get_alignment_job(job.id))
-        other = await SeekrFlowAsyncHook("seekrflow_other").client()
-        return a, b, other, jobs, await first.client()
+        other = await SeekrFlowAsyncHook("seekrflow_other").pool()
+        return a, b, other, jobs, await first.pool()
 
     a, b, other, jobs, again = run(clients)
 
@@ -262,9 +262,9 @@ def test_hooks_of_one_connection_share_one_client_on_a_loop(emu, job, monkeypatc
     assert [j.id for j in jobs] == [job.id, job.id]
 
 
-def test_each_loop_gets_its_own_client(emu):
+def test_each_loop_gets_its_own_pool(emu):
     async def client():
-        return await SeekrFlowAsyncHook().client()
+        return await SeekrFlowAsyncHook().pool()
 
     assert run(client) is not run(client)
 
