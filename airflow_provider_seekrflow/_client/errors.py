@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Mapping
@@ -119,68 +120,67 @@ def error_for_status(
     return SeekrFlowAPIError(summary, **context)
 
 
-def decode_json(*, method: str, path: str, status: int, headers: Mapping[str, str], body: bytes) -> Any:
+def read_answer(
+    model: Any, *, method: str, path: str, status: int, headers: Mapping[str, str], body: bytes
+) -> Any:
     """
-    Return the JSON payload of a success answer, refusing what SeekrFlow would not send.
+    Return a success answer's JSON body as ``model``, refusing what SeekrFlow would not send.
 
+    :param model: The pydantic model (or type) the body should hold.
     :param method: The request's method.
     :param path: The request's path.
     :param status: The HTTP status.
-    :param headers: The answer's headers.
+    :param headers: The answer's headers (case-insensitive, or with lower-case names).
     :param body: The answer's body.
     """
+    from pydantic import ValidationError
+
     content_type = headers.get("content-type") or "(none)"
     where = f"{method} {path} returned {status}"
+    context: dict[str, Any] = {"status_code": status, "method": method, "path": path}
     if len(body) > MAX_JSON_BODY_BYTES:
         raise SeekrFlowUnexpectedResponseError(
             f"{where} with a body over {MAX_JSON_BODY_BYTES // (1024 * 1024)} MiB; is the host a SeekrFlow API?",
-            status_code=status,
-            method=method,
-            path=path,
+            **context,
         )
     if "json" not in content_type:
         raise SeekrFlowUnexpectedResponseError(
             f"{where} with content type {content_type}, not JSON; is the host a SeekrFlow API? "
             f"Body starts: {service_message(body, None)!r}",
-            status_code=status,
-            method=method,
-            path=path,
+            **context,
         )
     try:
-        return json.loads(body)
-    except ValueError as err:
-        raise SeekrFlowUnexpectedResponseError(
-            f"{where} with a body that is not valid JSON ({err}); is the host a SeekrFlow API?",
-            status_code=status,
-            method=method,
-            path=path,
-        ) from None
-
-
-def read_model(model: type, payload: Any, *, method: str, path: str) -> Any:
-    """Validate a payload into a model, naming the endpoint when the shape is wrong."""
-    from pydantic import TypeAdapter, ValidationError
-
-    try:
-        return TypeAdapter(model).validate_python(payload)
+        # pydantic parses the bytes itself: one pass, no intermediate dicts.
+        return _adapter(model).validate_json(body)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in err.errors()[:5]
+        problems = err.errors()
+        if any(problem["type"] == "json_invalid" for problem in problems):
+            raise SeekrFlowUnexpectedResponseError(
+                f"{where} with a body that is not valid JSON ({problems[0]['msg']}); is the host a SeekrFlow API?",
+                **context,
+            ) from None
+        summary = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in problems[:5]
         )
         raise SeekrFlowUnexpectedResponseError(
-            f"{method} {path} answered JSON that does not match the SeekrFlow API: {problems}",
-            method=method,
-            path=path,
+            f"{method} {path} answered JSON that does not match the SeekrFlow API: {summary}", **context
         ) from None
+
+
+@functools.lru_cache(maxsize=64)
+def _adapter(model: Any) -> Any:
+    # Building an adapter costs more than validating an answer with it, and triggers poll constantly.
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(model)
 
 
 __all__ = [
     "MAX_JSON_BODY_BYTES",
     "RETRYABLE_STATUSES",
     "SeekrFlowAPIError",
-    "decode_json",
     "error_for_status",
     "parse_retry_after",
-    "read_model",
+    "read_answer",
     "service_message",
 ]

@@ -56,17 +56,19 @@ def from_requests_error(
     return _connection_error(error, method, path, base_url, reached=reached, timed_out=timed_out)
 
 
-def from_httpx_error(error: Exception, *, method: str, path: str, base_url: str) -> SeekrFlowConnectionError:
+def from_httpcore_error(
+    error: Exception, *, method: str, path: str, base_url: str
+) -> SeekrFlowConnectionError:
     """
-    Return the connection error for an exception raised by ``httpx``.
+    Return the connection error for an exception raised by ``httpcore`` (httpx's transport).
 
     :param error: The exception.
     :param method: The request's method.
     :param path: The request's path.
     :param base_url: The service's base URL, named in the message.
     """
-    import httpx
+    import httpcore
 
-    reached = not isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
-    timed_out = isinstance(error, httpx.TimeoutException)
+    reached = not isinstance(error, (httpcore.ConnectError, httpcore.ConnectTimeout, httpcore.PoolTimeout))
+    timed_out = isinstance(error, httpcore.TimeoutException)
     return _connection_error(error, method, path, base_url, reached=reached, timed_out=timed_out)

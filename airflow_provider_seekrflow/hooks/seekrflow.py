@@ -21,9 +21,8 @@ from airflow_provider_seekrflow._client.config import (
 from airflow_provider_seekrflow._client.endpoints import Endpoint
 from airflow_provider_seekrflow._client.errors import (
     MAX_JSON_BODY_BYTES,
-    decode_json,
     error_for_status,
-    read_model,
+    read_answer,
 )
 from airflow_provider_seekrflow._client.multipart import MultipartFileBody, UploadProgress
 from airflow_provider_seekrflow._client.polling import next_poll_delay
@@ -298,14 +297,14 @@ class SeekrFlowHook(SeekrFlowBaseHook):
     ) -> Any:
         path = endpoint.render(**(ids or {}))
         response = self._send_once(endpoint, path, params=params, json=json)
-        payload = decode_json(
+        return read_answer(
+            model,
             method=endpoint.method,
             path=path,
             status=response.status_code,
             headers=response.headers,
             body=response.content,
         )
-        return read_model(model, payload, method=endpoint.method, path=path)
 
     def _call_json(self, endpoint: Endpoint, model: Any, **request: Any) -> Any:
         return self._retrying(endpoint, lambda: self._call_json_once(endpoint, model, **request))
@@ -402,14 +401,14 @@ class SeekrFlowHook(SeekrFlowBaseHook):
                 raise SeekrFlowConnectionError(
                     str(err), may_have_reached_service=False, method=err.method, path=err.path
                 ) from None
-            payload = decode_json(
+            return read_answer(
+                SeekrFlowFile,
                 method=endpoint.method,
                 path=path_,
                 status=response.status_code,
                 headers=response.headers,
                 body=response.content,
             )
-            return read_model(SeekrFlowFile, payload, method=endpoint.method, path=path_)
 
         stored = self._retrying(endpoint, attempt)
         self.log.info(

@@ -3,104 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow_provider_seekrflow._client import endpoints
+from airflow_provider_seekrflow._client.async_pool import TRANSPORT_ERRORS, SharedPool
 from airflow_provider_seekrflow._client.config import ClientConfig
 from airflow_provider_seekrflow._client.endpoints import Endpoint
 from airflow_provider_seekrflow._client.errors import (
-    MAX_JSON_BODY_BYTES,
-    decode_json,
     error_for_status,
-    read_model,
+    read_answer,
 )
 from airflow_provider_seekrflow._client.retry import RetryPolicy
-from airflow_provider_seekrflow._client.transport import from_httpx_error
+from airflow_provider_seekrflow._client.transport import from_httpcore_error
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowBaseHook, connection_config
 from airflow_provider_seekrflow.models import AlignmentJob, AlignmentOutput, SeekrFlowFile
-
-if TYPE_CHECKING:
-    import httpx
 
 # A connection looked up by one trigger serves the others of the same connection for this long,
 # so ten thousand triggers starting together cost one lookup, while a rotated key is seen soon.
 CONFIG_TTL_SECONDS = 60.0
-# Connections, and requests in flight, of one connection's shared pool. httpcore scans every pooled
-# connection (asking each socket whether it is readable) and every queued request on each request
-# event, so a small pool with the queue held outside it in a semaphore keeps a poll's cost flat
-# however many triggers wait; 16 concurrent requests still allow hundreds of polls a second.
-POOL_CONNECTIONS = 16
-MAX_IN_FLIGHT = POOL_CONNECTIONS
-# Parsed URLs kept per pool: a trigger polls the same path for hours, and parsing it costs more than the poll.
-URL_CACHE_SIZE = 20_000
-
-
-class _SharedPool:
-    """One connection's HTTP transport, request gate and prepared request parts, shared on one loop."""
-
-    def __init__(self, config: ClientConfig) -> None:
-        import httpx
-
-        self.transport = httpx.AsyncHTTPTransport(
-            verify=_ssl_context(config.verify),
-            limits=httpx.Limits(max_connections=POOL_CONNECTIONS, max_keepalive_connections=POOL_CONNECTIONS),
-            trust_env=False,
-        )
-        self.gate = asyncio.Semaphore(MAX_IN_FLIGHT)
-        self.headers = list(config.headers().items())
-        self.timeouts = {
-            "timeout": {
-                "connect": config.connect_timeout,
-                "read": config.timeout,
-                "write": config.timeout,
-                "pool": None,
-            }
-        }
-        self._base_url = config.base_url
-        self._urls: dict[str, httpx.URL] = {}
-
-    def url(self, path: str) -> httpx.URL:
-        """Return the parsed absolute URL of ``path``."""
-        import httpx
-
-        url = self._urls.get(path)
-        if url is None:
-            if len(self._urls) >= URL_CACHE_SIZE:
-                self._urls.clear()
-            url = self._urls[path] = httpx.URL(self._base_url + path)
-        return url
-
-    async def aclose(self) -> None:
-        """Close the pooled connections."""
-        await self.transport.aclose()
-
-
-def _ssl_context(verify: bool | str) -> ssl.SSLContext:
-    if verify is False:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    if isinstance(verify, str):
-        return ssl.create_default_context(cafile=verify)
-    import certifi
-
-    return ssl.create_default_context(cafile=certifi.where())
-
-
-async def _read_capped(response: httpx.Response) -> bytes:
-    # A body far larger than any SeekrFlow answer is not read to the end: it is not SeekrFlow talking.
-    chunks = []
-    size = 0
-    async for chunk in response.aiter_raw():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > MAX_JSON_BODY_BYTES:
-            break
-    return b"".join(chunks)
 
 
 class _LoopShared:
@@ -109,7 +31,7 @@ class _LoopShared:
     def __init__(self) -> None:
         self.configs: dict[tuple[str, float | None, int | None], tuple[float, ClientConfig]] = {}
         self.locks: dict[str, asyncio.Lock] = {}
-        self.pools: dict[ClientConfig, _SharedPool] = {}
+        self.pools: dict[ClientConfig, SharedPool] = {}
 
 
 _SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopShared] = weakref.WeakKeyDictionary()
@@ -180,48 +102,39 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
             max_retries=self._max_retries,
         )
 
-    async def pool(self) -> _SharedPool:
+    async def pool(self) -> SharedPool:
         """Return the HTTP pool shared by this connection's hooks on the running loop."""
         config = await self.get_config()
         shared = _loop_shared()
         pool = shared.pools.get(config)
         if pool is None:
-            pool = shared.pools[config] = _SharedPool(config)
+            pool = shared.pools[config] = SharedPool(config)
         return pool
 
     async def _call_json(self, endpoint: Endpoint, model: Any, *, ids: dict[str, str] | None = None) -> Any:
-        import httpx
-
         config = await self.get_config()
         pool = await self.pool()
         path = endpoint.render(**(ids or {}))
 
         async def attempt() -> Any:
-            # The transport, not an AsyncClient: a poll needs no cookies, redirects or auth flows,
-            # and skipping the client's machinery halves the CPU a poll costs.
-            request = httpx.Request(
-                endpoint.method, pool.url(path), headers=pool.headers, extensions=pool.timeouts
-            )
             try:
-                async with pool.gate:
-                    response = await pool.transport.handle_async_request(request)
-                    try:
-                        body = await _read_capped(response)
-                    finally:
-                        await response.aclose()
-            except httpx.HTTPError as err:
-                raise from_httpx_error(
+                status, headers, body = await pool.request(endpoint.method, path)
+            except TRANSPORT_ERRORS as err:
+                raise from_httpcore_error(
                     err, method=endpoint.method, path=path, base_url=config.base_url
                 ) from None
-            context: dict[str, Any] = {
-                "method": endpoint.method,
-                "path": path,
-                "status": response.status_code,
-            }
-            if response.status_code >= 400:
-                raise error_for_status(**context, headers=response.headers, body=body)
-            payload = decode_json(**context, headers=response.headers, body=body)
-            return read_model(model, payload, method=endpoint.method, path=path)
+            if status >= 400:
+                raise error_for_status(
+                    method=endpoint.method, path=path, status=status, headers=headers, body=body
+                )
+            return read_answer(
+                model,
+                method=endpoint.method,
+                path=path,
+                status=status,
+                headers=headers,
+                body=body,
+            )
 
         try:
             # Most polls succeed on the first try: only a failure pays for building the retry machinery.
