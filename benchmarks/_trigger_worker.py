@@ -67,14 +67,13 @@ def main() -> int:
 
     # Import everything this kind needs before the baseline is taken.
     if kind == "seekrflow":
-        import httpx  # noqa: F401
+        import httpcore  # noqa: F401
 
-        import airflow_provider_seekrflow.hooks.seekrflow_async as async_hook
+        import airflow_provider_seekrflow._client.async_pool as async_pool
 
-        # Bench-only knob (before/after comparisons): requests in flight per shared client.
-        # A huge value disables the gate, which is how the hook behaved before it had one.
+        # Bench-only knob (comparisons): connections, and so requests in flight, per shared pool.
         if os.environ.get("BENCH_MAX_IN_FLIGHT"):
-            async_hook.MAX_IN_FLIGHT = int(os.environ["BENCH_MAX_IN_FLIGHT"])
+            async_pool.POOL_CONNECTIONS = int(os.environ["BENCH_MAX_IN_FLIGHT"])
     elif kind == "dbt":
         import aiohttp  # noqa: F401
         from airflow.providers.dbt.cloud.hooks.dbt import _get_provider_info

@@ -150,8 +150,8 @@ def main() -> int:
     parser.add_argument(
         "--max-in-flight",
         default="",
-        help="also run the SeekrFlow triggers with the async hook's MAX_IN_FLIGHT set to each of these "
-        "values (comma-separated; 'off' = no gate, the hook before the gate was added)",
+        help="also run the SeekrFlow triggers with the async pool's POOL_CONNECTIONS set to each of these "
+        "values (comma-separated; 'off' = 1,000,000 connections)",
     )
     args = parser.parse_args()
     work = work_dir()
