@@ -60,3 +60,11 @@ def seekrflow_connection(emulator, monkeypatch):
         "AIRFLOW_CONN_SEEKRFLOW_DEFAULT", connection_json(emulator.base_url, emulator.api_key, max_retries=3)
     )
     return emulator
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A local port nothing listens on: connecting to it is refused."""
+    from tests.robustness.hostile import closed_port as pick_closed_port
+
+    return pick_closed_port()

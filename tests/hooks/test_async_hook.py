@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import http.server
 import json
-import socket
 import threading
 
 import pytest
@@ -66,13 +65,6 @@ def job(emu, tmp_path) -> AlignmentJob:
     hook.close()
     emu.clear_journal()
     return started
-
-
-@pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class _HtmlHandler(http.server.BaseHTTPRequestHandler):

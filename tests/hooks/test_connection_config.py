@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.server
 import json
 import logging
-import socket
 import threading
 from urllib.parse import quote
 
@@ -52,13 +51,6 @@ def use(monkeypatch):
     yield make
     for hook in hooks:
         hook.close()
-
-
-@pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class _RecordingHandler(http.server.BaseHTTPRequestHandler):

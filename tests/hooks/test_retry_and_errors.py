@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import socket
 import threading
 import time
 import uuid
@@ -70,14 +69,6 @@ def doc(tmp_path) -> Path:
     path = tmp_path / f"manual-{uuid.uuid4().hex[:8]}.txt"
     path.write_text("The cooling loop is inspected every morning before the shift starts.\n")
     return path
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A local port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class _HtmlHandler(http.server.BaseHTTPRequestHandler):
