@@ -7,6 +7,7 @@ wrong) API key, changing no state; and it survives a burst of 200 concurrent upl
 from __future__ import annotations
 
 import socket
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -276,9 +277,14 @@ def test_client_vanishing_mid_upload_leaves_nothing(emu):
             f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode()
         sock.sendall(head + body[: len(body) // 3])
-    deadline = __import__("time").monotonic() + 5
-    while list(Path(emu.data_dir, "blobs").glob("*.part")) and __import__("time").monotonic() < deadline:
-        __import__("time").sleep(0.05)
+    # Wait for the emulator to have finished with the request (it journals it when it gives up on
+    # the body), not merely for the partial file to vanish: it may not have been created yet.
+    deadline = time.monotonic() + 10
+    while not any(entry["route"] == "upload_file" for entry in emu.journal()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any(entry["route"] == "upload_file" for entry in emu.journal()), (
+        "the emulator never finished the request"
+    )
     assert not list(Path(emu.data_dir, "blobs").glob("*.part"))
     assert snapshot(emu) == before
 
