@@ -41,6 +41,10 @@ class SeekrFlowInvalidFileError(SeekrFlowError):
     """A file to upload failed a local check; raised before any request is sent."""
 
 
+class SeekrFlowDependencyError(SeekrFlowError):
+    """An optional package the call needs is not installed; the message names the extra to install."""
+
+
 class SeekrFlowAPIError(SeekrFlowError):
     """The service answered with an error status."""
 

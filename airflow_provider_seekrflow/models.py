@@ -1,12 +1,51 @@
-"""Pydantic models of the SeekrFlow API objects, following ``openapi.yaml`` and tolerant of extra fields."""
+"""
+Pydantic models of the SeekrFlow API objects, following ``openapi.yaml``.
+
+They read liberally: unknown fields are kept, an unknown status is kept as given, ``progress``
+may be a number or a string (older servers send ``"40%"``), and an optional field the service
+fills oddly becomes None instead of failing the pipeline that reads it.
+"""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WrapValidator
+
+
+def _none_if_unreadable(value: Any, handler: Any) -> Any:
+    # An optional detail the service sent in a shape we cannot read must not fail a status check.
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+OptionalDatetime = Annotated["datetime | None", WrapValidator(_none_if_unreadable)]
+OptionalInt = Annotated["int | None", WrapValidator(_none_if_unreadable)]
+OptionalNumber = Annotated["float | None", WrapValidator(_none_if_unreadable)]
+# Kept as sent: the reference says number, older servers send strings such as "40%".
+NumberOrText = Annotated["float | str | None", WrapValidator(_none_if_unreadable)]
+
+
+def percent(value: float | str | None) -> float | None:
+    """
+    Return a progress value as a number of percent, or None when it holds none.
+
+    :param value: A number (``40``, ``40.5``) or a string (``"40"``, ``"40%"``, ``" 40.5 % "``).
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = value.strip().removesuffix("%").strip()
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 class FilePurpose(str, Enum):
@@ -52,6 +91,11 @@ class AlignmentJobStatus(str, Enum):
         """Return the terminal statuses that are not success."""
         return cls.terminal_states() - {cls.COMPLETED.value}
 
+    @classmethod
+    def known_states(cls) -> frozenset[str]:
+        """Return every status this provider knows; any other is treated as not finished."""
+        return cls.active_states() | cls.terminal_states()
+
 
 class _ServiceModel(BaseModel):
     # The service adds fields over time; unknown ones are kept, never rejected.
@@ -63,11 +107,11 @@ class SeekrFlowFile(_ServiceModel):
 
     id: str
     object: str = "file"
-    created_at: datetime | None = None
+    created_at: OptionalDatetime = None
     type: str | None = None
     purpose: str | None = None
     filename: str | None = None
-    bytes: int | None = None
+    bytes: OptionalInt = None
     created_by: str | None = None
     original_file_id: str | None = None
     deleted: bool | None = None
@@ -99,9 +143,9 @@ class AlignmentOutput(_ServiceModel):
     """An output file of an alignment job."""
 
     id: str
-    filename: str
-    bytes: int | None = None
-    created_at: datetime | None = None
+    filename: str | None = None
+    bytes: OptionalInt = None
+    created_at: OptionalDatetime = None
     file_type: str | None = None
     purpose: str | None = None
 
@@ -110,22 +154,27 @@ class AlignmentJob(_ServiceModel):
     """An alignment (training-pair generation) job."""
 
     id: str
-    created_at: datetime
     status: str
-    updated_at: datetime | None = None
-    completed_at: datetime | None = None
+    created_at: OptionalDatetime = None
+    updated_at: OptionalDatetime = None
+    completed_at: OptionalDatetime = None
     current_step: str | None = None
-    step_progress: float | str | None = None
-    progress: float | None = None
-    estimated_completion_at: datetime | None = None
-    eta_minutes: int | None = None
+    step_progress: NumberOrText = None
+    progress: NumberOrText = None
+    estimated_completion_at: OptionalDatetime = None
+    eta_minutes: OptionalNumber = None
     status_message: str | None = None
     output_files: list[AlignmentOutput] = Field(default_factory=list)
 
     @property
     def is_terminal(self) -> bool:
-        """Whether the job has stopped moving."""
+        """Whether the job has stopped moving; an unknown status counts as still moving."""
         return self.status in AlignmentJobStatus.terminal_states()
+
+    @property
+    def has_known_status(self) -> bool:
+        """Whether the status is one this provider knows."""
+        return self.status in AlignmentJobStatus.known_states()
 
     @property
     def succeeded(self) -> bool:
@@ -137,10 +186,13 @@ class AlignmentJob(_ServiceModel):
         parts = [f"status={self.status}"]
         if self.current_step:
             parts.append(f"step={self.current_step!r}")
-        if self.progress is not None:
-            parts.append(f"progress={self.progress:g}%")
+        progress = percent(self.progress)
+        if progress is not None:
+            parts.append(f"progress={progress:g}%")
+        elif self.progress not in (None, ""):
+            parts.append(f"progress={self.progress!r}")
         if self.eta_minutes is not None:
-            parts.append(f"eta={self.eta_minutes} min")
+            parts.append(f"eta={self.eta_minutes:g} min")
         return ", ".join(parts)
 
     def progress_signature(self) -> tuple[Any, ...]:

@@ -3,7 +3,8 @@
 
 Uploads the sample support documents shipped beside this DAG to SeekrFlow, starts an
 alignment job that turns them into instruction fine-tuning pairs, waits for it in the
-triggerer (deferrable), then downloads the `fine-tune` output and logs a sample pair.
+triggerer (deferrable), then reads the `fine-tune` output (a parquet file, one conversation
+per row) and logs a sample pair.
 
 Set up the `seekrflow_default` connection first: the API key as password and, for the local
 emulator, its URL as host (`python -m airflow_provider_seekrflow.emulator --api-key dev-key`).
@@ -11,8 +12,7 @@ emulator, its URL as host (`python -m airflow_provider_seekrflow.emulator --api-
 
 from __future__ import annotations
 
-import json
-import tempfile
+import logging
 from datetime import datetime
 from pathlib import Path
 
@@ -56,16 +56,15 @@ with DAG(
 
     @task
     def show_sample_pair(fine_tune_file_id: str) -> dict:
-        """Download the fine-tune output and log its first training pair."""
-        hook = SeekrFlowHook()
-        with tempfile.TemporaryDirectory() as folder:
-            path = hook.download_file(fine_tune_file_id, Path(folder) / "pairs.jsonl")
-            with open(path, encoding="utf-8") as handle:
-                lines = handle.readlines()
-        sample = json.loads(lines[0])
-        for message in sample["messages"]:
-            print(f"{message['role']:>9}: {message['content']}")
-        print(f"({len(lines)} training pairs in {fine_tune_file_id})")
-        return {"file_id": fine_tune_file_id, "pairs": len(lines)}
+        """Read the fine-tune output (parquet) and log its first training pair."""
+        log = logging.getLogger("airflow.task")
+        pairs = 0
+        for conversation in SeekrFlowHook().iter_conversations(fine_tune_file_id):
+            if pairs == 0:
+                for message in conversation["messages"]:
+                    log.info("%9s: %s", message["role"], message["content"])
+            pairs += 1
+        log.info("%d training pairs in %s", pairs, fine_tune_file_id)
+        return {"file_id": fine_tune_file_id, "pairs": pairs}
 
     show_sample_pair(XComArg(generate_pairs, key=FINE_TUNE_FILE_XCOM_KEY))

@@ -9,6 +9,7 @@ another task, or the job was started outside Airflow.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
 
@@ -49,9 +50,10 @@ with DAG(
     @task
     def list_outputs(result: dict) -> list[dict]:
         """Log each output file of the completed job."""
+        log = logging.getLogger("airflow.task")
         outputs = SeekrFlowHook().get_alignment_outputs(result["job_id"])
         for output in outputs:
-            print(f"{output.id}: {output.filename} ({output.purpose}, {output.bytes} bytes)")
+            log.info("%s: %s (%s, %s bytes)", output.id, output.filename, output.purpose, output.bytes)
         return [output.model_dump(mode="json") for output in outputs]
 
     list_outputs(wait_for_job.output)

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from tests.operators.seekrflow_dag_support import (
     AIRFLOW_V3,
     count,
     emu,  # noqa: F401 - fixture
     run_dag,
     states,
+    task_logs,  # noqa: F401 - fixture
     xcom,
 )
 
@@ -61,7 +63,7 @@ def _fresh_dag(dag_id):
     return _dagbag().get_dag(dag_id)
 
 
-def test_example_alignment_runs_end_to_end(emu):
+def test_example_alignment_runs_end_to_end(emu, task_logs):
     emu.configure(job_duration=1)
     dag = _fresh_dag("example_seekrflow_alignment")
     # The example waits with production-sized intervals; shorten them for the test (same code path).
@@ -84,6 +86,13 @@ def test_example_alignment_runs_end_to_end(emu):
     assert sample["pairs"] > 0
     assert count(emu, "alignment_generate") == 1
     assert count(emu, "get_file_content") == 1
+    # The pair is read from the parquet output and shown through the task logger, role by role.
+    stored = SeekrFlowHook().get_file(sample["file_id"])
+    assert stored.type == "parquet" and stored.filename.endswith(".parquet")
+    logged = task_logs.text()
+    for role in ("system", "user", "assistant"):
+        assert f"{role:>9}: " in logged
+    assert f"{sample['pairs']} training pairs in {sample['file_id']}" in logged
 
 
 def test_example_finetune_upload_runs_end_to_end(emu):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +19,7 @@ from airflow_provider_seekrflow._client.config import (
     ConnectionSettingsError,
     build_client_config,
 )
+from airflow_provider_seekrflow._client.deprecation import warn_if_deprecated
 from airflow_provider_seekrflow._client.endpoints import Endpoint
 from airflow_provider_seekrflow._client.errors import (
     MAX_JSON_BODY_BYTES,
@@ -49,6 +51,7 @@ from airflow_provider_seekrflow.models import (
     SeekrFlowFileDeleted,
     SeekrFlowFileList,
 )
+from airflow_provider_seekrflow.training_data import DEFAULT_BATCH_ROWS
 
 if TYPE_CHECKING:
     import requests
@@ -241,6 +244,7 @@ class SeekrFlowHook(SeekrFlowBaseHook):
             raise from_requests_error(
                 err, method=endpoint.method, path=path, base_url=self.config.base_url
             ) from None
+        warn_if_deprecated(endpoint, response.headers, self.log)
         if response.status_code >= 400:
             content = self._read_capped(response, endpoint, path)
             response.close()
@@ -591,6 +595,28 @@ class SeekrFlowHook(SeekrFlowBaseHook):
         self.log.info("Downloaded %s to %s (%d bytes)", file_id, written, written.stat().st_size)
         return written
 
+    def iter_conversations(
+        self, file_id: str, *, batch_rows: int = DEFAULT_BATCH_ROWS
+    ) -> Iterator[dict[str, Any]]:
+        """
+        Download a training-data file and yield its rows, one conversation each.
+
+        Reads the parquet the service writes for an alignment job's ``fine-tune`` output (needs
+        the ``parquet`` extra) and JSONL training files alike. The file is streamed to a
+        temporary folder, read a batch of rows at a time and deleted when the iteration ends, so
+        memory stays flat however large it is. Each row is a dict such as
+        ``{"messages": [{"role": "system", "content": ...}, ...]}``, with every column the file has.
+
+        :param file_id: The stored file's id, e.g. the ``fine_tune_file_id`` XCom of the generate operator.
+        :param batch_rows: Parquet rows read per step.
+        """
+        from airflow_provider_seekrflow.training_data import detect_format, iter_rows
+
+        stored = self.get_file(file_id)
+        with tempfile.TemporaryDirectory(prefix="seekrflow-training-data-") as folder:
+            local = self.download_file(file_id, Path(folder) / _safe_filename(stored.filename, file_id))
+            yield from iter_rows(local, detect_format(local, stored.type), batch_rows=batch_rows)
+
     # -- alignment ------------------------------------------------------------------------------
 
     def generate_alignment(
@@ -659,9 +685,11 @@ class SeekrFlowHook(SeekrFlowBaseHook):
             if "instructions" not in extra or "files" not in extra:
                 continue
             echoes_request = True
-            created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=timezone.utc)
+            created = job.created_at
+            if created is not None and created.tzinfo is None:
+                created = created.replace(tzinfo=timezone.utc)
             if (
-                created >= earliest
+                (created is None or created >= earliest)
                 and extra["instructions"] == body["instructions"]
                 and list(extra["files"]) == body["files"]
                 and extra.get("type", body["type"]) == body["type"]

@@ -10,6 +10,7 @@ from typing import Any
 from airflow_provider_seekrflow._client import endpoints
 from airflow_provider_seekrflow._client.async_pool import TRANSPORT_ERRORS, SharedPool
 from airflow_provider_seekrflow._client.config import ClientConfig
+from airflow_provider_seekrflow._client.deprecation import warn_if_deprecated
 from airflow_provider_seekrflow._client.endpoints import Endpoint
 from airflow_provider_seekrflow._client.errors import (
     error_for_status,
@@ -123,6 +124,7 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
                 raise from_httpcore_error(
                     err, method=endpoint.method, path=path, base_url=config.base_url
                 ) from None
+            warn_if_deprecated(endpoint, headers, self.log)
             if status >= 400:
                 raise error_for_status(
                     method=endpoint.method, path=path, status=status, headers=headers, body=body

@@ -63,7 +63,7 @@ class SeekrFlowAlignmentJobSensor(BaseSensorOperator):
         self.seekrflow_conn_id = seekrflow_conn_id
         self.deferrable = deferrable
         self.poll_interval = poll_interval
-        self._progress = ProgressLog(self.log.info)
+        self._progress = ProgressLog(self.log.info, self.log.warning)
 
     @cached_property
     def hook(self) -> SeekrFlowHook:

@@ -125,7 +125,7 @@ def test_get_alignment_outputs_of_a_completed_job(emu, job):
     assert all(isinstance(o, AlignmentOutput) for o in outputs)
     assert isinstance(stored, SeekrFlowFile)
     assert stored.purpose == "fine-tune"
-    assert stored.filename.endswith(".jsonl")
+    assert stored.filename.endswith(".parquet") and stored.type == "parquet"
 
 
 def test_outputs_of_a_running_job_are_empty(emu, job):

@@ -62,7 +62,7 @@ def test_modes_give_the_same_result_for_a_completed_job(emu, request, tmp_path):
             (o["purpose"], o["filename"].replace(job_id, "<job>")) for o in result["output_files"]
         ]
     assert results["poke"] == results["reschedule"] == results["deferrable"]
-    assert ("fine-tune", "<job>-training-pairs.jsonl") in results["poke"]
+    assert ("fine-tune", "<job>-training-pairs.parquet") in results["poke"]
 
 
 @pytest.mark.parametrize("mode", MODES)
