@@ -90,7 +90,7 @@ echo
 echo "================ what happened ================"
 grep -E "stored as file-|Started alignment job|Alignment job al-[0-9a-f]+: status=|completed with [0-9]+ output" "$run_log" | strip_log
 echo "---------------- a generated training pair ----------------"
-strip_log <"$run_log" | grep -oE "(^| )(system|user|assistant): .*|[0-9]+ training pairs in file-.*" | sed -E 's/^ //' | sed -E 's/^(user|system): /   \1: /; s/^user: /  user: /'  || true
+strip_log <"$run_log" | grep -E "^ *(system|user|assistant): |^[0-9]+ training pairs in file-"
 echo "-----------------------------------------------------------"
 if grep -q "state=success" "$run_log"; then
     echo ">>> demo finished: the DAG run succeeded"

@@ -1,7 +1,9 @@
 """Command line: ``python -m airflow_provider_seekrflow.emulator --host 127.0.0.1 --port 0 --api-key KEY``.
 
 Prints one line, the base URL, to stdout once it accepts connections; logs go to stderr.
-Runs until SIGINT/SIGTERM.
+Runs until SIGINT/SIGTERM. ``--legacy-job-shape`` imitates older servers (job percentages as
+strings, an unknown ``preparing`` status); ``--deprecation-headers`` marks the generate route
+deprecated in its response headers. Both can also be switched at run time (``PUT /_emulator/config``).
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ def _fault(text: str) -> FaultRule:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line (``argv``, default ``sys.argv[1:]``)."""
     parser = argparse.ArgumentParser(
-        prog="python -m airflow_provider_seekrflow.emulator", description="Local SeekrFlow API emulator."
+        prog="python -m airflow_provider_seekrflow.emulator",
+        description="Local SeekrFlow API emulator. Alignment jobs write their fine-tune output as parquet.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
@@ -47,6 +51,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[],
         metavar="SPEC",
         help="route:kind[:rate][:key=value...], e.g. upload_file:drop_after:0.2 or '*:429:0.1:retry_after=2'",
+    )
+    parser.add_argument(
+        "--legacy-job-shape",
+        action="store_true",
+        help="answer like older servers: job progress and step_progress as strings such as '40%%', "
+        "and the unknown status 'preparing' where a job would be queued (config legacy_job_shape)",
+    )
+    parser.add_argument(
+        "--deprecation-headers",
+        action="store_true",
+        help="add Deprecation, Sunset and Link headers to every answer of POST /v1/flow/alignment/generate "
+        "(config deprecation_headers)",
     )
     parser.add_argument(
         "--loop",
@@ -78,7 +94,13 @@ def _serve(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="seekrflow-emu-")
-    state = EmulatorState(args.api_key, data_dir, job_duration=args.job_duration)
+    state = EmulatorState(
+        args.api_key,
+        data_dir,
+        job_duration=args.job_duration,
+        legacy_job_shape=args.legacy_job_shape,
+        deprecation_headers=args.deprecation_headers,
+    )
     for rule in args.fault:
         state.faults.add(rule)
     sock = bind_socket(args.host, args.port)

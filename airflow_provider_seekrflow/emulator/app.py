@@ -1,7 +1,13 @@
 """The emulator's ASGI application: every path of openapi.yaml plus the ``/_emulator`` admin API.
 
-``create_app`` returns the app to hand to uvicorn: the fault/journal layer outermost, then an
-API-key check for ``/v1/...``, then FastAPI routes named by the openapi operationIds.
+``create_app`` returns the app to hand to uvicorn: the fault/journal layer outermost, then the
+deprecation headers of the generate route, then an API-key check for ``/v1/...``, then FastAPI
+routes named by the openapi operationIds.
+
+Two config switches (``PUT /_emulator/config``) imitate other servers than today's:
+``legacy_job_shape`` shows job ``progress``/``step_progress`` as strings (``"40%"``) and an
+unknown status (``preparing``) during the queued phase; ``deprecation_headers`` adds
+``Deprecation``, ``Sunset`` and ``Link`` to every answer of ``POST /v1/flow/alignment/generate``.
 """
 
 from __future__ import annotations
@@ -18,12 +24,20 @@ from pydantic import BaseModel, ConfigDict
 
 from airflow_provider_seekrflow import validation
 from airflow_provider_seekrflow.emulator.faults import EmulatorLayer, FaultRule, FaultSet
-from airflow_provider_seekrflow.emulator.jobs import TERMINAL_STATUSES, JobService
+from airflow_provider_seekrflow.emulator.jobs import TERMINAL_STATUSES, JobService, legacy_shape
 from airflow_provider_seekrflow.emulator.journal import Journal
+from airflow_provider_seekrflow.emulator.routes import resolve_route
 from airflow_provider_seekrflow.emulator.store import Store, public
 from airflow_provider_seekrflow.emulator.uploads import UploadError, receive_upload
 
-__all__ = ["DEFAULT_CONFIG", "EmulatorState", "create_app"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "GENERATE_DEPRECATION",
+    "GENERATE_LINK",
+    "GENERATE_SUNSET",
+    "EmulatorState",
+    "create_app",
+]
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "job_duration": 20.0,
@@ -34,7 +48,22 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # Whether job objects repeat their request (instructions, files...); the public reference does
     # not say the real service does, so clients must cope with both.
     "echo_request": True,
+    # Older servers' job shape: string percentages and a status the provider does not know.
+    "legacy_job_shape": False,
+    # Deprecation/Sunset/Link headers on the generate route, which the reference marks deprecated.
+    "deprecation_headers": False,
 }
+BOOL_KEYS = ("eta", "echo_request", "legacy_job_shape", "deprecation_headers")
+
+# The generate route's deprecation, as HTTP headers. RFC 9745: a structured-field date,
+# ``@`` + epoch seconds (1767225600 is 2026-01-01T00:00:00Z). RFC 8594: an HTTP-date.
+GENERATE_DEPRECATION = "@1767225600"
+GENERATE_SUNSET = "Wed, 30 Jun 2027 23:59:59 GMT"
+GENERATE_LINK = (
+    '<https://docs.seekr.com/seekrflow/data-jobs>; rel="successor-version", '
+    '<https://docs.seekr.com/seekrflow/deprecations>; rel="deprecation"'
+)
+GENERATE_ROUTE = "alignment_generate"
 REQUEST_FIELDS = ("instructions", "files", "type", "system_prompt", "vector_database_id")
 JOB_OUTCOMES = ("completed", "failed", "cancelled", "stopped")
 
@@ -42,13 +71,27 @@ JOB_OUTCOMES = ("completed", "failed", "cancelled", "stopped")
 class EmulatorState:
     """Everything one running emulator holds: key, store, jobs, faults, journal and config."""
 
-    def __init__(self, api_key: str, data_dir: str, *, job_duration: float = 20.0) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        data_dir: str,
+        *,
+        job_duration: float = 20.0,
+        legacy_job_shape: bool = False,
+        deprecation_headers: bool = False,
+    ) -> None:
         self.api_key = api_key
         self.store = Store(data_dir)
         self.jobs = JobService(self.store)
         self.faults = FaultSet()
         self.journal = Journal()
-        self.initial_config = {**DEFAULT_CONFIG, "job_duration": float(job_duration)}
+        # The start-up options are part of the initial config, so a reset returns to them.
+        self.initial_config = {
+            **DEFAULT_CONFIG,
+            "job_duration": float(job_duration),
+            "legacy_job_shape": bool(legacy_job_shape),
+            "deprecation_headers": bool(deprecation_headers),
+        }
         self.config = dict(self.initial_config)
         self._config_lock = threading.Lock()
 
@@ -68,7 +111,7 @@ class EmulatorState:
                     raise ValueError(f"job_outcome must be one of {', '.join(JOB_OUTCOMES)}")
             elif key == "status_message":
                 value = None if value is None else str(value)
-            elif key in ("eta", "echo_request"):
+            elif key in BOOL_KEYS:
                 if not isinstance(value, bool):
                     raise ValueError(f"{key} must be true or false")
             elif key == "max_file_bytes":
@@ -83,6 +126,7 @@ class EmulatorState:
             return dict(self.config)
 
     def reset_config(self) -> dict[str, Any]:
+        """Restore the start-up config; return it."""
         with self._config_lock:
             self.config = dict(self.initial_config)
             return dict(self.config)
@@ -149,6 +193,40 @@ class _AuthLayer:
                 await JSONResponse({"detail": detail}, status_code=401)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class _DeprecationLayer:
+    """Adds the deprecation headers to every answer of the generate route while the switch is on.
+
+    An ASGI layer rather than code in the route, so that answers the route never makes (a 422
+    from body parsing, a 401 from the key check) carry them too, as they would behind a gateway.
+    """
+
+    HEADERS = (
+        (b"deprecation", GENERATE_DEPRECATION.encode("latin-1")),
+        (b"sunset", GENERATE_SUNSET.encode("latin-1")),
+        (b"link", GENERATE_LINK.encode("latin-1")),
+    )
+
+    def __init__(self, app: Any, state: EmulatorState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if (
+            scope["type"] != "http"
+            or not self.state.config["deprecation_headers"]
+            or resolve_route(scope["method"], scope["path"]) != GENERATE_ROUTE
+        ):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), *self.HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(state: EmulatorState) -> Any:
@@ -303,7 +381,11 @@ def create_app(state: EmulatorState) -> Any:
         return JSONResponse(shown(job))
 
     def shown(job: dict[str, Any]) -> dict[str, Any]:
-        if state.config["echo_request"]:
+        """The job as this server version shows it (request echo and legacy shape per config)."""
+        config = state.config
+        if config["legacy_job_shape"]:
+            job = legacy_shape(job)
+        if config["echo_request"]:
             return job
         return {key: value for key, value in job.items() if key not in REQUEST_FIELDS}
 
@@ -407,4 +489,5 @@ def create_app(state: EmulatorState) -> Any:
             raise not_found("Alignment job", job_id)
         return JSONResponse(job)
 
-    return EmulatorLayer(_AuthLayer(api, state.api_key), state.faults, state.journal)
+    inner = _DeprecationLayer(_AuthLayer(api, state.api_key), state)
+    return EmulatorLayer(inner, state.faults, state.journal)

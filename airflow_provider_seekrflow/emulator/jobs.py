@@ -2,8 +2,12 @@
 
 A job created at ``t0`` with duration ``d`` is ``pending`` for the first 5% of ``d``, ``queued``
 until 15%, then ``running`` through three steps until ``t0 + d``, when it ends in its configured
-outcome (``completed`` by default). Completion writes real output files into the store. Only
-transitions to a terminal status touch the disk; a status read is a pure computation.
+outcome (``completed`` by default). Completion writes real output files into the store: a
+Markdown summary and the ``fine-tune`` training pairs as parquet. Only transitions to a terminal
+status touch the disk; a status read is a pure computation.
+
+``legacy_shape`` restyles a job view as older servers sent it (``progress`` and
+``step_progress`` as strings such as ``"40%"``, ``LEGACY_EXTRA_STATUS`` instead of ``queued``).
 """
 
 from __future__ import annotations
@@ -12,17 +16,20 @@ import math
 import time
 from typing import Any
 
-from airflow_provider_seekrflow import validation
 from airflow_provider_seekrflow.emulator import pairs
 from airflow_provider_seekrflow.emulator.store import Store, iso, public
 
-__all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "JobService"]
+__all__ = ["ACTIVE_STATUSES", "LEGACY_EXTRA_STATUS", "TERMINAL_STATUSES", "JobService", "legacy_shape"]
 
 ACTIVE_STATUSES = ("pending", "queued", "running")
 TERMINAL_STATUSES = ("completed", "failed", "cancelled", "stopped")
 PENDING_END = 0.05
 QUEUED_END = 0.15
 RUN_STEPS = ("Parsing documents", "Generating questions", "Writing answers")
+# A status the provider does not know, shown by the legacy shape where ``queued`` would be: clients
+# must treat an unknown status as "not finished" rather than fail on it.
+LEGACY_EXTRA_STATUS = "preparing"
+PERCENT_FIELDS = ("progress", "step_progress")
 DEFAULT_MESSAGES = {
     "completed": None,
     "failed": "Alignment job failed (emulated failure)",
@@ -41,6 +48,27 @@ def _phase(f: float) -> tuple[str, str, float, float]:
     index = min(int((f - QUEUED_END) / width), len(RUN_STEPS) - 1)
     start = QUEUED_END + index * width
     return "running", RUN_STEPS[index], start, start + width
+
+
+def _percent(value: float) -> str:
+    """``40.0 -> "40%"``, ``12.5 -> "12.5%"``: percentages as older servers wrote them."""
+    return f"{value:g}%"
+
+
+def legacy_shape(view: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of a job view in the legacy shape: string percentages, an unknown status.
+
+    Applied when a job is shown, never stored, so switching the shape takes effect on the next read.
+    Terminal statuses are left alone: only the ``queued`` phase becomes ``LEGACY_EXTRA_STATUS``.
+    """
+    out = dict(view)
+    for key in PERCENT_FIELDS:
+        value = out.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = _percent(value)
+    if out.get("status") == "queued":
+        out["status"] = LEGACY_EXTRA_STATUS
+    return out
 
 
 def _progress(f: float) -> float:
@@ -241,9 +269,9 @@ class JobService:
         conversations = pairs.build_conversations(
             sources, job["instructions"], job.get("system_prompt"), job.get("type") or "principle"
         )
-        training = pairs.to_jsonl(conversations)
-        name = f"{job['id']}-training-pairs.jsonl"
-        validation.check_jsonl_stream(training.splitlines(keepends=True), "fine-tune", name)
+        # The service's fine-tune output is parquet (API.md "Alignment"); to_parquet checks the rows.
+        training = pairs.to_parquet(conversations)
+        name = f"{job['id']}-training-pairs.parquet"
         summary = (
             f"# Alignment job {job['id']}\n\n"
             f"Instructions: {job['instructions']}\n\n"
@@ -255,7 +283,7 @@ class JobService:
             self.store.add_file(
                 summary, filename=f"{job['id']}-summary.md", purpose="alignment", file_type="md", **common
             ),
-            self.store.add_file(training, filename=name, purpose="fine-tune", file_type="jsonl", **common),
+            self.store.add_file(training, filename=name, purpose="fine-tune", file_type="parquet", **common),
         ]
         return [
             {

@@ -1,20 +1,26 @@
 """Turn source documents into question/answer training pairs (the emulator's 'alignment').
 
 Deterministic and cheap: each source's text is split into sentences, and each substantial
-sentence becomes one conversation ``system -> user question -> assistant answer``. Every line
-produced passes ``validation.check_jsonl_stream`` for purpose ``fine-tune``.
+sentence becomes one conversation ``system -> user question -> assistant answer``.
+``to_parquet`` encodes them as the service ships its ``fine-tune`` output: a parquet file with
+one row per conversation and one column, ``messages`` (list<struct<role, content>>).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
+from typing import Any
 
-__all__ = ["build_conversations", "extract_text", "to_jsonl"]
+from airflow_provider_seekrflow import validation
+
+__all__ = ["ROW_GROUP_SIZE", "build_conversations", "extract_text", "to_parquet"]
 
 MAX_SOURCE_BYTES = 2 << 20  # read at most this much of each source document
 MAX_PAIRS = 500
+# Small row groups: a large output then spans several, so readers that stream a row group at a
+# time are exercised rather than getting everything in one piece.
+ROW_GROUP_SIZE = 100
 
 _TAG = re.compile(r"<[^>]{0,200}>")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]+")
@@ -100,5 +106,45 @@ def build_conversations(
     return conversations
 
 
-def to_jsonl(conversations: list[dict]) -> bytes:
-    return "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in conversations).encode("utf-8")
+def _check_conversations(conversations: list[dict]) -> None:
+    """Raise ``ValueError`` unless every conversation is a non-empty list of known role/content items.
+
+    The parquet schema fixes the column types; this adds what it cannot: the role vocabulary of
+    ``fine-tune`` data and no empty conversations (the same rules as the JSONL line check).
+    """
+    roles = frozenset(validation.MESSAGE_ROLES)
+    for row, conversation in enumerate(conversations):
+        messages = conversation.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise ValueError(f"conversation {row}: messages must be a non-empty list")
+        for i, message in enumerate(messages):
+            if (
+                not isinstance(message, dict)
+                or message.get("role") not in roles
+                or not isinstance(message.get("content"), str)
+            ):
+                raise ValueError(f"conversation {row}: messages[{i}] is not a role/content item")
+
+
+def _pyarrow() -> tuple[Any, Any]:
+    """Import pyarrow on first use, so the emulator itself imports without it."""
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise RuntimeError(
+            'writing alignment outputs needs pyarrow: pip install "airflow-provider-seekrflow[emulator]"'
+        ) from None
+    return pyarrow, pyarrow.parquet
+
+
+def to_parquet(conversations: list[dict], *, row_group_size: int = ROW_GROUP_SIZE) -> bytes:
+    """Encode conversations as the ``fine-tune`` parquet file: one row each, a ``messages`` column."""
+    _check_conversations(conversations)
+    pa, pq = _pyarrow()
+    message = pa.struct([("role", pa.string()), ("content", pa.string())])
+    schema = pa.schema([("messages", pa.list_(message))])
+    table = pa.Table.from_pylist([{"messages": c["messages"]} for c in conversations], schema=schema)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, row_group_size=row_group_size)
+    return sink.getvalue().to_pybytes()

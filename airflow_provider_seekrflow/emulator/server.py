@@ -7,7 +7,9 @@
         emu.set_faults([{"route": "upload_file", "kind": "503", "count": 1}])
         emu.journal(route="upload_file")
 
-The admin helpers talk HTTP to ``/_emulator/...``, so they work the same in both modes.
+``legacy_job_shape=True`` and ``deprecation_headers=True`` start it imitating an older server
+(string percentages, an unknown ``preparing`` status) and marking the generate route deprecated;
+``configure()`` switches both at run time. The admin helpers talk HTTP to ``/_emulator/...``, so they work the same in both modes.
 """
 
 from __future__ import annotations
@@ -131,6 +133,8 @@ class SeekrFlowEmulator:
         log_level: str = "warning",
         startup_timeout: float = 30.0,
         cleanup: bool | None = None,
+        legacy_job_shape: bool = False,
+        deprecation_headers: bool = False,
     ) -> None:
         self.api_key = api_key
         self._own_dir = data_dir is None
@@ -145,6 +149,8 @@ class SeekrFlowEmulator:
         self.log_level = log_level
         self.startup_timeout = startup_timeout
         self.cleanup = self._own_dir if cleanup is None else cleanup
+        self.legacy_job_shape = legacy_job_shape
+        self.deprecation_headers = deprecation_headers
         self.base_url: str | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -216,7 +222,13 @@ class SeekrFlowEmulator:
         from airflow_provider_seekrflow.emulator.app import EmulatorState, create_app
         from airflow_provider_seekrflow.emulator.faults import FaultRule, parse_fault_spec
 
-        state = EmulatorState(self.api_key, self.data_dir, job_duration=self.job_duration)
+        state = EmulatorState(
+            self.api_key,
+            self.data_dir,
+            job_duration=self.job_duration,
+            legacy_job_shape=self.legacy_job_shape,
+            deprecation_headers=self.deprecation_headers,
+        )
         for rule in self.faults:
             state.faults.add(parse_fault_spec(rule) if isinstance(rule, str) else FaultRule.from_dict(rule))
         sock = bind_socket(self.host, self.port)
@@ -258,6 +270,10 @@ class SeekrFlowEmulator:
         ]  # fmt: skip
         for rule in self.faults:
             cmd += ["--fault", rule if isinstance(rule, str) else json.dumps(rule)]
+        if self.legacy_job_shape:
+            cmd.append("--legacy-job-shape")
+        if self.deprecation_headers:
+            cmd.append("--deprecation-headers")
         if self.ssl_certfile:
             cmd += ["--ssl-certfile", self.ssl_certfile]
         if self.ssl_keyfile:
@@ -338,6 +354,8 @@ class SeekrFlowEmulator:
 
         ``job_duration``, ``job_outcome`` (completed/failed/cancelled/stopped), ``status_message``
         and ``eta`` apply to jobs created afterwards; ``max_file_bytes`` to uploads.
+        ``echo_request``, ``legacy_job_shape`` (string percentages, ``preparing`` for ``queued``)
+        and ``deprecation_headers`` (on the generate route) apply to the next answer.
         """
         return self._admin("PUT", "config", changes)
 

@@ -359,8 +359,11 @@ def test_outputs_and_download_of_the_fine_tune_file(hook, emu, doc, tmp_path):
 
     assert written == out_dir / fine_tune[0].filename
     assert written.stat().st_size == fine_tune[0].bytes
-    validation.check_file(written, "fine-tune")  # the downloaded training pairs are valid fine-tune JSONL
-    first = json.loads(written.read_text().splitlines()[0])
+    validation.check_file(written, "fine-tune")  # a parquet file is valid fine-tune training data
+    # The service writes training pairs as parquet: one conversation per row, a messages column.
+    import pyarrow.parquet as pq
+
+    first = pq.read_table(written).slice(0, 1).to_pylist()[0]
     assert [m["role"] for m in first["messages"]] == ["system", "user", "assistant"]
     # The hook's own pre-upload check agrees.
     assert hook.check_file(written, "fine-tune") == written.stat().st_size

@@ -114,12 +114,27 @@ class LogCapture(logging.Handler):
         self.messages: list[str] = []
         self._capfd = capfd
         self._captured: list[str] = []
+        self._seen: set[int] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
+        # The handler sits on several loggers of one propagation chain: keep each record once.
+        if id(record) in self._seen:
+            return
+        self._seen.add(id(record))
         try:
             self.messages.append(record.getMessage())
         except Exception:  # noqa: BLE001
             self.messages.append(str(record.msg))
+
+    def occurrences(self, fragment: str) -> int:
+        """How many times ``fragment`` was logged, each log call once.
+
+        Airflow 2 logs through stdlib records (and may echo them on the console through several
+        handlers), Airflow 3's structlog only on the console: records count when there are any.
+        """
+        self.text()
+        records = sum(message.count(fragment) for message in self.messages)
+        return records or sum(output.count(fragment) for output in self._captured)
 
     def text(self) -> str:
         """Everything logged so far, from stdlib logging and (Airflow 3's structlog) the process output."""

@@ -7,7 +7,6 @@ deprecation headers and parquet training pairs; through Airflow (``dag.test()``)
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 from airflow.providers.common.compat.sdk import DAG
@@ -67,7 +66,7 @@ def test_string_progress_and_unknown_status_complete(
     assert xcom(dr, "generate", key=FINE_TUNE_FILE_XCOM_KEY)
     logged = task_logs.text()
     # The unknown status was seen, named once, and the wait went on to completion.
-    assert logged.count(f"reports status {UNKNOWN_STATUS!r}, which this provider does not know") == 1
+    assert task_logs.occurrences(f"reports status {UNKNOWN_STATUS!r}, which this provider does not know") == 1
     assert "status=completed, step='Completed', progress=100%" in logged
     assert "Input should be a valid number" not in logged
 
@@ -80,7 +79,7 @@ def test_sensor_reads_the_legacy_shape(legacy_service, request, tmp_path, task_l
 
     assert states(dr) == {"wait": "success"}
     assert xcom(dr, "wait")["status"] == "completed"
-    assert task_logs.text().count(f"reports status {UNKNOWN_STATUS!r}") == 1
+    assert task_logs.occurrences(f"reports status {UNKNOWN_STATUS!r}") == 1
 
 
 def test_legacy_answers_parse_through_the_hook(legacy_service, tmp_path):
@@ -90,31 +89,31 @@ def test_legacy_answers_parse_through_the_hook(legacy_service, tmp_path):
     assert "progress=0%" in job.describe()
 
 
-def test_deprecated_generate_warns_once_naming_date_and_replacement(emu, tmp_path, caplog, monkeypatch):
+def test_deprecated_generate_warns_once_naming_date_and_replacement(emu, tmp_path, task_logs, monkeypatch):
     from airflow_provider_seekrflow.emulator.app import GENERATE_LINK
 
     monkeypatch.setattr(deprecation, "_warned", set())
     emu.configure(deprecation_headers=True)
     hook = SeekrFlowHook()
     file_id = upload_alignment_document(tmp_path)
-    with caplog.at_level(logging.WARNING):
-        hook.generate_alignment("Teach the returns policy.", [file_id])
-        hook.generate_alignment("Teach the warranty rules.", [file_id])
-    notices = [r.getMessage() for r in caplog.records if "as deprecated" in r.getMessage()]
+    hook.generate_alignment("Teach the returns policy.", [file_id])
+    hook.generate_alignment("Teach the warranty rules.", [file_id])
     replacement = GENERATE_LINK.split(">")[0].lstrip("<")
-    assert notices == [
+    notice = (
         "SeekrFlow marks POST /v1/flow/alignment/generate as deprecated since 2026-01-01; it stops "
         f"working on 2027-06-30 (Sunset); the service names {replacement} as its replacement; "
         "details: https://docs.seekr.com/seekrflow/deprecations"
-    ]
+    )
+    assert task_logs.occurrences(notice) == 1
+    assert task_logs.occurrences("as deprecated") == 1
 
 
-def test_no_deprecation_warning_without_headers(emu, tmp_path, caplog, monkeypatch):
+def test_no_deprecation_warning_without_headers(emu, tmp_path, task_logs, monkeypatch):
     monkeypatch.setattr(deprecation, "_warned", set())
     file_id = upload_alignment_document(tmp_path)
-    with caplog.at_level(logging.WARNING):
-        SeekrFlowHook().generate_alignment("Teach the returns policy.", [file_id])
-    assert not [r for r in caplog.records if "deprecated" in r.getMessage()]
+    SeekrFlowHook().generate_alignment("Teach the returns policy.", [file_id])
+    assert "Started alignment job" in task_logs.text()
+    assert "deprecated" not in task_logs.text()
 
 
 def test_iter_conversations_reads_a_parquet_output(emu, tmp_path):
