@@ -1,9 +1,13 @@
-"""The one definition of every SeekrFlow endpoint the provider calls."""
+"""What a request to SeekrFlow is: an endpoint (method, path, whether repeating it is harmless) and a call."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -31,24 +35,29 @@ class Endpoint:
         return self.path.format(**{key: quote(value, safe="") for key, value in ids.items()})
 
 
-UPLOAD_FILE = Endpoint("upload_file", "PUT", "/v1/flow/files", repeatable=False)
-LIST_FILES = Endpoint("list_files", "GET", "/v1/flow/files", repeatable=True)
-VALIDATE_FILE_METADATA = Endpoint(
-    "validate_file_metadata", "POST", "/v1/flow/files/validate_metadata", repeatable=True
-)
-GET_FILE = Endpoint("get_file", "GET", "/v1/flow/files/{file_id}", repeatable=True)
-DELETE_FILE = Endpoint("delete_file", "DELETE", "/v1/flow/files/{file_id}", repeatable=True)
-GET_FILE_CONTENT = Endpoint("get_file_content", "GET", "/v1/flow/files/{file_id}/content", repeatable=True)
-GENERATE_ALIGNMENT = Endpoint("alignment_generate", "POST", "/v1/flow/alignment/generate", repeatable=False)
-LIST_ALIGNMENT_JOBS = Endpoint("list_alignment_jobs", "GET", "/v1/flow/alignment", repeatable=True)
-GET_ALIGNMENT_JOB = Endpoint("get_alignment_job", "GET", "/v1/flow/alignment/{job_id}", repeatable=True)
-DELETE_ALIGNMENT_JOB = Endpoint(
-    "delete_alignment_job", "DELETE", "/v1/flow/alignment/{job_id}", repeatable=True
-)
-GET_ALIGNMENT_OUTPUTS = Endpoint(
-    "get_alignment_outputs", "GET", "/v1/flow/alignment/{job_id}/outputs", repeatable=True
-)
-# Cancelling twice leaves the job cancelled, so a repeat is harmless.
-CANCEL_ALIGNMENT_JOB = Endpoint(
-    "cancel_alignment_job", "POST", "/v1/flow/alignment/{job_id}/cancel", repeatable=True
-)
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """
+    One JSON request, ready for the sync or the async transport, and the type its answer holds.
+
+    :param endpoint: The operation.
+    :param answer: The pydantic model (or type) of the answer's body; None when it has none.
+    :param ids: The values of the path's placeholders.
+    :param params: Query parameters; None values are left out.
+    :param json: The JSON body.
+    """
+
+    endpoint: Endpoint
+    answer: Any
+    ids: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, Any] | None = None
+    json: Any = None
+
+    @property
+    def path(self) -> str:
+        """Return the request path, ids filled in."""
+        return self.endpoint.render(**self.ids)
+
+    def query(self) -> dict[str, Any] | None:
+        """Return the query parameters that have a value, or None."""
+        return {key: value for key, value in (self.params or {}).items() if value is not None} or None

@@ -7,7 +7,7 @@ import time
 import weakref
 from typing import Any
 
-from airflow_provider_seekrflow._client import endpoints
+from airflow_provider_seekrflow._client import alignment, files
 from airflow_provider_seekrflow._client.async_pool import TRANSPORT_ERRORS, SharedPool
 from airflow_provider_seekrflow._client.config import ClientConfig
 from airflow_provider_seekrflow._client.deprecation import warn_if_deprecated
@@ -17,8 +17,8 @@ from airflow_provider_seekrflow._client.errors import (
     read_answer,
 )
 from airflow_provider_seekrflow._client.retry import RetryPolicy
-from airflow_provider_seekrflow._client.transport import from_httpcore_error
-from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowBaseHook, connection_config
+from airflow_provider_seekrflow._client.transport_errors import from_httpcore_error
+from airflow_provider_seekrflow.hooks.base import SeekrFlowBaseHook, connection_config
 from airflow_provider_seekrflow.models import AlignmentJob, AlignmentOutput, SeekrFlowFile
 
 # A connection looked up by one trigger serves the others of the same connection for this long,
@@ -169,7 +169,7 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
 
         :param job_id: The job's id.
         """
-        return await self._call_json(endpoints.GET_ALIGNMENT_JOB, AlignmentJob, ids={"job_id": job_id})
+        return await self._call_json(alignment.GET_ALIGNMENT_JOB, AlignmentJob, ids={"job_id": job_id})
 
     async def cancel_alignment_job(self, job_id: str) -> AlignmentJob:
         """
@@ -177,7 +177,7 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
 
         :param job_id: The job's id.
         """
-        return await self._call_json(endpoints.CANCEL_ALIGNMENT_JOB, AlignmentJob, ids={"job_id": job_id})
+        return await self._call_json(alignment.CANCEL_ALIGNMENT_JOB, AlignmentJob, ids={"job_id": job_id})
 
     async def get_alignment_outputs(self, job_id: str) -> list[AlignmentOutput]:
         """
@@ -186,7 +186,7 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
         :param job_id: The job's id.
         """
         return await self._call_json(
-            endpoints.GET_ALIGNMENT_OUTPUTS, list[AlignmentOutput], ids={"job_id": job_id}
+            alignment.GET_ALIGNMENT_OUTPUTS, list[AlignmentOutput], ids={"job_id": job_id}
         )
 
     async def get_file(self, file_id: str) -> SeekrFlowFile:
@@ -195,4 +195,4 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
 
         :param file_id: The file's id.
         """
-        return await self._call_json(endpoints.GET_FILE, SeekrFlowFile, ids={"file_id": file_id})
+        return await self._call_json(files.GET_FILE, SeekrFlowFile, ids={"file_id": file_id})

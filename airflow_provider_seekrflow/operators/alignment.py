@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin, conf
 
+from airflow_provider_seekrflow._client.alignment import generate_request
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowAlignmentJobTimeoutError,
     SeekrFlowConfigError,
     SeekrFlowError,
     SeekrFlowNotFoundError,
 )
-from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook, alignment_request
+from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.job_outcome import (
     EVENT_ERROR,
     EVENT_TIMEOUT,
@@ -39,7 +40,10 @@ FINE_TUNE_FILE_XCOM_KEY = "fine_tune_file_id"
 # The deferred wait ends this much before execution_timeout, so the operator (not Airflow) ends it
 # and can cancel the job; Airflow 2 otherwise fails the task from the scheduler without a word to us.
 EXECUTION_TIMEOUT_MARGIN = timedelta(seconds=30)
-_TRIGGER_FAIL = "__fail__"
+try:  # Airflow 3: the Task SDK's own name (BaseOperator has already loaded this module)
+    from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR as _TRIGGER_FAIL
+except ImportError:  # Airflow 2 only spells it inline (models/baseoperator.py, models/trigger.py)
+    _TRIGGER_FAIL = "__fail__"
 
 
 class SeekrFlowGenerateAlignmentOperator(ResumableJobMixin, BaseOperator):
@@ -144,7 +148,7 @@ class SeekrFlowGenerateAlignmentOperator(ResumableJobMixin, BaseOperator):
                 raise SeekrFlowConfigError(
                     f"files: expected a file id or a list of file ids, got {type(files).__name__}"
                 ) from None
-        body = alignment_request(
+        body = generate_request(
             self.instructions,
             files or [],
             alignment_type=self.alignment_type,
@@ -284,8 +288,8 @@ class SeekrFlowGenerateAlignmentOperator(ResumableJobMixin, BaseOperator):
             return AlignmentJobStatus.FAILED.value
 
     def is_job_active(self, status: str) -> bool:
-        """Return whether the status is one of a job still going."""
-        return status in AlignmentJobStatus.active_states()
+        """Return whether the job is still going: any status but a terminal one, unknown ones included."""
+        return status not in AlignmentJobStatus.terminal_states()
 
     def is_job_succeeded(self, status: str) -> bool:
         """Return whether the status is ``completed``."""
@@ -302,7 +306,7 @@ class SeekrFlowGenerateAlignmentOperator(ResumableJobMixin, BaseOperator):
                 poll_interval=self.poll_interval,
                 min_poll_interval=self.min_poll_interval,
                 timeout=self.timeout,
-                on_poll=ProgressLog(self.log.info),
+                on_poll=ProgressLog(self.log.info, self.log.warning),
             )
         except SeekrFlowAlignmentJobTimeoutError:
             self._cancel("the wait timed out")

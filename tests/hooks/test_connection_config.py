@@ -12,6 +12,7 @@ import pytest
 
 from airflow_provider_seekrflow import __version__
 from airflow_provider_seekrflow._client.config import DEFAULT_BASE_URL
+from airflow_provider_seekrflow._client.network import tls_verify
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConfigError,
     SeekrFlowConnectionError,
@@ -202,7 +203,8 @@ def test_verify_extra(use, value, expected):
     hook = use(connection("https://flow.example.com", "some-key-1", extra={"verify": value}))
 
     assert hook.config.verify == expected
-    assert hook.get_conn().verify == expected
+    # The session verifies as the connection says; "true" trusts the CA bundle the environment names.
+    assert hook.get_conn().verify == tls_verify(expected)
 
 
 def test_defaults_without_extras(use):

@@ -168,7 +168,7 @@ def test_api_key_never_in_an_error_message(api_key, host, port, schema, extras):
 
 
 def test_hook_wraps_the_message_without_the_key():
-    from airflow_provider_seekrflow.hooks.seekrflow import connection_config
+    from airflow_provider_seekrflow.hooks.base import connection_config
 
     secret = "sk-CANARY-\x01-hidden"
     with pytest.raises(Exception) as info:

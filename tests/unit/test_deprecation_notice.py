@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from airflow_provider_seekrflow._client import deprecation, endpoints
+from airflow_provider_seekrflow._client import alignment, deprecation, files
 from airflow_provider_seekrflow._client.deprecation import deprecation_notice, warn_if_deprecated
 
 HEADERS = {
@@ -23,7 +23,7 @@ def fresh_process_memory(monkeypatch):
 
 
 def test_notice_names_endpoint_dates_and_replacement():
-    notice = deprecation_notice(endpoints.GENERATE_ALIGNMENT, HEADERS)
+    notice = deprecation_notice(alignment.GENERATE_ALIGNMENT, HEADERS)
     assert notice == (
         "SeekrFlow marks POST /v1/flow/alignment/generate as deprecated since 2026-01-01; it stops "
         "working on 2027-06-30 (Sunset); the service names https://docs.example/data-jobs as its "
@@ -47,7 +47,7 @@ def test_notice_names_endpoint_dates_and_replacement():
     ],
 )
 def test_notice_copes_with_partial_or_older_headers(headers, expected):
-    notice = deprecation_notice(endpoints.GENERATE_ALIGNMENT, headers)
+    notice = deprecation_notice(alignment.GENERATE_ALIGNMENT, headers)
     if expected is None:
         assert notice == (
             "SeekrFlow marks POST /v1/flow/alignment/generate as deprecated; the service names https://x as its replacement"
@@ -57,16 +57,16 @@ def test_notice_copes_with_partial_or_older_headers(headers, expected):
 
 
 def test_no_headers_no_notice():
-    assert deprecation_notice(endpoints.GENERATE_ALIGNMENT, {"content-type": "application/json"}) is None
+    assert deprecation_notice(alignment.GENERATE_ALIGNMENT, {"content-type": "application/json"}) is None
 
 
 def test_one_warning_per_endpoint(caplog):
     log = logging.getLogger("test.deprecation")
     with caplog.at_level(logging.WARNING, logger="test.deprecation"):
         for _ in range(3):
-            warn_if_deprecated(endpoints.GENERATE_ALIGNMENT, HEADERS, log)
-            warn_if_deprecated(endpoints.GET_ALIGNMENT_JOB, HEADERS, log)
-            warn_if_deprecated(endpoints.LIST_FILES, {}, log)
+            warn_if_deprecated(alignment.GENERATE_ALIGNMENT, HEADERS, log)
+            warn_if_deprecated(alignment.GET_ALIGNMENT_JOB, HEADERS, log)
+            warn_if_deprecated(files.LIST_FILES, {}, log)
     messages = [record.getMessage() for record in caplog.records]
     assert len(messages) == 2
     assert messages[0].startswith("SeekrFlow marks POST /v1/flow/alignment/generate")

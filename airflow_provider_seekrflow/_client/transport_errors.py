@@ -1,4 +1,4 @@
-"""Translate transport failures of requests and httpx into the provider's connection errors."""
+"""Translate transport failures of requests and the async client into the provider's connection errors."""
 
 from __future__ import annotations
 

@@ -1,0 +1,222 @@
+"""SeekrFlow alignment jobs (training-pair generation): endpoints, models, calls, request checks, lost-answer search."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
+from airflow_provider_seekrflow._client.service_model import (
+    CLOCK_SKEW_ALLOWANCE,
+    NumberOrText,
+    OptionalDatetime,
+    OptionalInt,
+    OptionalNumber,
+    ServiceModel,
+    as_utc,
+    percent,
+)
+from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+from airflow_provider_seekrflow.vocabulary import AlignmentJobStatus, AlignmentType
+
+GENERATE_ALIGNMENT = Endpoint("alignment_generate", "POST", "/v1/flow/alignment/generate", repeatable=False)
+LIST_ALIGNMENT_JOBS = Endpoint("list_alignment_jobs", "GET", "/v1/flow/alignment", repeatable=True)
+GET_ALIGNMENT_JOB = Endpoint("get_alignment_job", "GET", "/v1/flow/alignment/{job_id}", repeatable=True)
+DELETE_ALIGNMENT_JOB = Endpoint(
+    "delete_alignment_job", "DELETE", "/v1/flow/alignment/{job_id}", repeatable=True
+)
+GET_ALIGNMENT_OUTPUTS = Endpoint(
+    "get_alignment_outputs", "GET", "/v1/flow/alignment/{job_id}/outputs", repeatable=True
+)
+# Cancelling twice leaves the job cancelled, so a repeat is harmless.
+CANCEL_ALIGNMENT_JOB = Endpoint(
+    "cancel_alignment_job", "POST", "/v1/flow/alignment/{job_id}/cancel", repeatable=True
+)
+ENDPOINTS = (
+    GENERATE_ALIGNMENT,
+    LIST_ALIGNMENT_JOBS,
+    GET_ALIGNMENT_JOB,
+    DELETE_ALIGNMENT_JOB,
+    GET_ALIGNMENT_OUTPUTS,
+    CANCEL_ALIGNMENT_JOB,
+)
+
+# What a lost generate request is looked for by, when the service echoes it in its job objects.
+_ECHOED_REQUEST_FIELDS = ("instructions", "files")
+
+
+class AlignmentOutput(ServiceModel):
+    """An output file of an alignment job."""
+
+    id: str
+    filename: str | None = None
+    bytes: OptionalInt = None
+    created_at: OptionalDatetime = None
+    file_type: str | None = None
+    purpose: str | None = None
+
+
+class AlignmentJob(ServiceModel):
+    """An alignment (training-pair generation) job."""
+
+    id: str
+    status: str
+    created_at: OptionalDatetime = None
+    updated_at: OptionalDatetime = None
+    completed_at: OptionalDatetime = None
+    current_step: str | None = None
+    step_progress: NumberOrText = None
+    progress: NumberOrText = None
+    estimated_completion_at: OptionalDatetime = None
+    eta_minutes: OptionalNumber = None
+    status_message: str | None = None
+    output_files: list[AlignmentOutput] = Field(default_factory=list)
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the job has stopped moving; an unknown status counts as still moving."""
+        return self.status in AlignmentJobStatus.terminal_states()
+
+    @property
+    def has_known_status(self) -> bool:
+        """Whether the status is one this provider knows."""
+        return self.status in AlignmentJobStatus.known_states()
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the job completed; nothing else counts as success."""
+        return self.status == AlignmentJobStatus.COMPLETED.value
+
+    def describe(self) -> str:
+        """Summarise status, step, progress and ETA on one line for the task log."""
+        parts = [f"status={self.status}"]
+        if self.current_step:
+            parts.append(f"step={self.current_step!r}")
+        progress = percent(self.progress)
+        if progress is not None:
+            parts.append(f"progress={progress:g}%")
+        elif self.progress not in (None, ""):
+            parts.append(f"progress={self.progress!r}")
+        if self.eta_minutes is not None:
+            parts.append(f"eta={self.eta_minutes:g} min")
+        return ", ".join(parts)
+
+    def progress_signature(self) -> tuple[Any, ...]:
+        """Return what a change-only progress log compares between polls."""
+        return (self.status, self.current_step, self.progress, self.eta_minutes)
+
+
+class AlignmentJobList(ServiceModel):
+    """A list of alignment jobs."""
+
+    object: str = "list"
+    data: list[AlignmentJob] = Field(default_factory=list)
+
+
+def generate_request(
+    instructions: str,
+    files: Sequence[str] | str,
+    *,
+    alignment_type: str = AlignmentType.PRINCIPLE.value,
+    system_prompt: str | None = None,
+    vector_database_id: str | None = None,
+) -> dict[str, Any]:
+    """
+    Return a checked ``alignment/generate`` body, refusing locally what the service would refuse.
+
+    :param instructions: What the training pairs should teach; must not be blank.
+    :param files: Ids of alignment source files.
+    :param alignment_type: ``principle`` or ``context_data``.
+    :param system_prompt: Optional system prompt.
+    :param vector_database_id: Optional vector database id.
+    """
+    if not isinstance(instructions, str) or not instructions.strip():
+        raise SeekrFlowConfigError("instructions: must not be blank")
+    file_ids = [files] if isinstance(files, str) else list(files or [])
+    if not file_ids:
+        raise SeekrFlowConfigError("files: at least one file id is required")
+    for index, file_id in enumerate(file_ids):
+        if not isinstance(file_id, str) or not file_id.strip():
+            raise SeekrFlowConfigError(f"files[{index}]: must be a non-empty file id, got {file_id!r}")
+    check_alignment_type(alignment_type)
+    body: dict[str, Any] = {"instructions": instructions, "files": file_ids, "type": alignment_type}
+    if system_prompt:
+        body["system_prompt"] = system_prompt
+    if vector_database_id:
+        body["vector_database_id"] = vector_database_id
+    return body
+
+
+def check_alignment_type(alignment_type: str) -> None:
+    """Refuse an alignment type the service does not know, naming the ones it does."""
+    allowed = [member.value for member in AlignmentType]
+    if alignment_type not in allowed:
+        raise SeekrFlowConfigError(f"alignment_type: {alignment_type!r} is not one of {', '.join(allowed)}")
+
+
+def generate(body: dict[str, Any]) -> Call[AlignmentJob]:
+    """Return the call starting an alignment job from a :func:`generate_request` body."""
+    return Call(GENERATE_ALIGNMENT, AlignmentJob, json=body)
+
+
+def list_jobs() -> Call[AlignmentJobList]:
+    """Return the call listing alignment jobs."""
+    return Call(LIST_ALIGNMENT_JOBS, AlignmentJobList)
+
+
+def get_job(job_id: str) -> Call[AlignmentJob]:
+    """Return the call reading an alignment job."""
+    return Call(GET_ALIGNMENT_JOB, AlignmentJob, ids={"job_id": job_id})
+
+
+def cancel_job(job_id: str) -> Call[AlignmentJob]:
+    """Return the call cancelling an alignment job."""
+    return Call(CANCEL_ALIGNMENT_JOB, AlignmentJob, ids={"job_id": job_id})
+
+
+def delete_job(job_id: str) -> Call[None]:
+    """Return the call deleting an alignment job (the service answers 204, no body)."""
+    return Call(DELETE_ALIGNMENT_JOB, None, ids={"job_id": job_id})
+
+
+def get_outputs(job_id: str) -> Call[list[AlignmentOutput]]:
+    """Return the call listing an alignment job's output files."""
+    return Call(GET_ALIGNMENT_OUTPUTS, list[AlignmentOutput], ids={"job_id": job_id})
+
+
+LostJobVerdict = Literal["found", "absent", "unknown"]
+
+
+def find_lost_job(
+    jobs: Iterable[AlignmentJob], body: dict[str, Any], *, since: datetime
+) -> tuple[AlignmentJob | None, LostJobVerdict]:
+    """
+    Find the job a generate request whose answer was lost may have created.
+
+    Return the job and ``"found"``; or None and ``"absent"`` when the service echoes each job's
+    request and none matches, so sending it again is safe; or None and ``"unknown"`` when its
+    jobs do not say what they were asked, so a second submission could duplicate the first.
+
+    :param jobs: The service's alignment jobs.
+    :param body: The generate request that was sent.
+    :param since: When it was sent; a little clock skew is allowed for.
+    """
+    earliest = as_utc(since) - CLOCK_SKEW_ALLOWANCE
+    echoes_request = False
+    for job in jobs:
+        extra = job.model_extra or {}
+        if not all(name in extra for name in _ECHOED_REQUEST_FIELDS):
+            continue
+        echoes_request = True
+        created = as_utc(job.created_at) if job.created_at is not None else None
+        if (
+            (created is None or created >= earliest)
+            and extra["instructions"] == body["instructions"]
+            and list(extra["files"]) == body["files"]
+            and extra.get("type", body["type"]) == body["type"]
+        ):
+            return job, "found"
+    return None, "absent" if echoes_request else "unknown"

@@ -1,0 +1,246 @@
+"""
+The blocking SeekrFlow client: the operations that take more than one call.
+
+Streamed uploads and downloads, and the requests whose lost answers are reconciled against what
+the service lists (uploads and generate), so a retry never makes a second file or job. Single
+calls go through :meth:`SyncClient.call` with a call built by a resource module.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from airflow_provider_seekrflow._client import alignment, files
+from airflow_provider_seekrflow._client.endpoints import Call
+from airflow_provider_seekrflow._client.errors import read_answer
+from airflow_provider_seekrflow._client.multipart import MultipartFileBody, UploadProgress
+from airflow_provider_seekrflow._client.polling import next_poll_delay
+from airflow_provider_seekrflow._client.sync_transport import SyncTransport
+from airflow_provider_seekrflow._client.transport_errors import from_requests_error
+from airflow_provider_seekrflow.exceptions import SeekrFlowAlignmentJobTimeoutError, SeekrFlowConnectionError
+
+T = TypeVar("T")
+
+# Uploads end with the service checking the whole file; give it longer than an ordinary call.
+UPLOAD_MIN_READ_TIMEOUT = 600.0
+DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+# Seconds to wait before each look for a file whose upload timed out, before sending it again.
+LOST_UPLOAD_LOOKUP_PAUSES = (0.0, 5.0, 15.0, 30.0)
+
+
+class SyncClient:
+    """
+    Run SeekrFlow operations over a :class:`SyncTransport`.
+
+    :param transport: The transport (connection settings, session, retries).
+    """
+
+    def __init__(self, transport: SyncTransport) -> None:
+        self.transport = transport
+        self.log = transport.log
+
+    def call(self, call: Call[T]) -> T:
+        """Send one call, retrying what the policy allows, and return its answer."""
+        return self.transport.call(call)
+
+    # -- files ----------------------------------------------------------------------------------
+
+    def upload_file(
+        self,
+        source: Path,
+        purpose: str,
+        *,
+        filename: str,
+        size: int,
+        vector_database_id: str | None = None,
+        since: datetime | None = None,
+    ) -> files.SeekrFlowFile:
+        """
+        Stream a file to the service and return the stored file, never storing it twice.
+
+        When the connection drops after the body was sent, the service may have stored the file;
+        before sending it again, the newest files of the purpose are searched for one of the same
+        name and size created since ``since``, and that one is returned instead.
+
+        :param source: The local file.
+        :param purpose: What the file is for.
+        :param filename: The name to store it under.
+        :param size: Its size in bytes.
+        :param vector_database_id: Optional vector database to add an alignment document to.
+        :param since: The earliest creation time of a file an earlier ambiguous try may have stored.
+        """
+        started = since or datetime.now(timezone.utc)
+        fields = {"purpose": purpose, "filename": filename}
+        if vector_database_id:
+            fields["vector_database_id"] = vector_database_id
+        endpoint = files.UPLOAD_FILE
+        path = endpoint.render()
+        read_timeout = max(self.transport.config.timeout, UPLOAD_MIN_READ_TIMEOUT)
+
+        def progress() -> UploadProgress:
+            return UploadProgress(size, lambda message: self.log.info("%s: %s", filename, message))
+
+        def attempt() -> files.SeekrFlowFile:
+            body = MultipartFileBody(
+                fields, file_field="files", path=source, filename=filename, progress=progress
+            )
+            try:
+                response = self.transport.send(endpoint, path, body=body, read_timeout=read_timeout)
+            except SeekrFlowConnectionError as err:
+                if not err.may_have_reached_service:
+                    raise
+                stored = self._look_for_lost_upload(filename, size, purpose, started, err.timed_out)
+                if stored is not None:
+                    self.log.warning(
+                        "%s: the upload's answer was lost, but the service stored it as %s; using that file",
+                        filename,
+                        stored.id,
+                    )
+                    return stored
+                raise _safe_to_resend(err) from None
+            return read_answer(
+                files.SeekrFlowFile,
+                method=endpoint.method,
+                path=path,
+                status=response.status_code,
+                headers=response.headers,
+                body=response.content,
+            )
+
+        stored = self.transport.retrying(endpoint, attempt)
+        self.log.info(
+            "%s: stored as %s (%s bytes, purpose %s)", filename, stored.id, stored.bytes, stored.purpose
+        )
+        return stored
+
+    def _look_for_lost_upload(
+        self, filename: str, size: int, purpose: str, since: datetime, keep_looking: bool
+    ) -> files.SeekrFlowFile | None:
+        # After a timeout the service may still be storing the file; give it a little while to appear.
+        for pause in LOST_UPLOAD_LOOKUP_PAUSES if keep_looking else (0.0,):
+            time.sleep(pause)
+            stored = self.find_uploaded_file(filename, size, purpose, since=since)
+            if stored is not None:
+                return stored
+        return None
+
+    def find_uploaded_file(
+        self, filename: str, size: int, purpose: str, *, since: datetime
+    ) -> files.SeekrFlowFile | None:
+        """Return the newest file of this name, size and purpose created since ``since``, if any."""
+        newest = self.call(files.lost_upload_search(purpose)).data
+        return files.find_lost_upload(newest, filename, size, since=since)
+
+    def download_file(self, file_id: str, target: Path) -> Path:
+        """
+        Stream a stored file's bytes to ``target``, through a temporary file renamed into place when complete.
+
+        :param file_id: The file's id.
+        :param target: The file path to write.
+        """
+        import requests
+
+        endpoint = files.GET_FILE_CONTENT
+        path = endpoint.render(file_id=file_id)
+
+        def attempt() -> Path:
+            partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+            response = self.transport.send(endpoint, path, stream=True)
+            try:
+                with open(partial, "wb") as handle:
+                    for chunk in response.iter_content(DOWNLOAD_CHUNK_BYTES):
+                        handle.write(chunk)
+                expected = response.headers.get("content-length")
+                if expected is not None and partial.stat().st_size != int(expected):
+                    raise SeekrFlowConnectionError(
+                        f"{endpoint.method} {path}: got {partial.stat().st_size} of {expected} bytes",
+                        may_have_reached_service=True,
+                        method=endpoint.method,
+                        path=path,
+                    )
+                os.replace(partial, target)
+            except requests.exceptions.RequestException as err:
+                raise from_requests_error(
+                    err, method=endpoint.method, path=path, base_url=self.transport.config.base_url
+                ) from None
+            finally:
+                response.close()
+                partial.unlink(missing_ok=True)
+            return target
+
+        return self.transport.retrying(endpoint, attempt)
+
+    # -- alignment ------------------------------------------------------------------------------
+
+    def generate_alignment(self, body: dict[str, Any]) -> alignment.AlignmentJob:
+        """
+        Start an alignment job from a checked request body, never starting it twice.
+
+        When the answer is lost, the service's jobs are searched for the one this request made;
+        the request is sent again only when the service provably has none.
+
+        :param body: A body from :func:`alignment.generate_request`.
+        """
+        started = datetime.now(timezone.utc)
+        call = alignment.generate(body)
+
+        def attempt() -> alignment.AlignmentJob:
+            try:
+                return self.transport.call_once(call)
+            except SeekrFlowConnectionError as err:
+                if not err.may_have_reached_service:
+                    raise
+                found, verdict = alignment.find_lost_job(
+                    self.call(alignment.list_jobs()).data, body, since=started
+                )
+                if found is not None:
+                    self.log.warning(
+                        "The answer to generate was lost, but job %s was created; using it", found.id
+                    )
+                    return found
+                if verdict == "absent":
+                    raise _safe_to_resend(err) from None
+                raise
+
+        return self.transport.retrying(call.endpoint, attempt)
+
+    def wait_for_alignment_job(
+        self,
+        job_id: str,
+        *,
+        poll_interval: float,
+        min_poll_interval: float,
+        timeout: float | None,
+        on_poll: Callable[[alignment.AlignmentJob], None] | None = None,
+    ) -> alignment.AlignmentJob:
+        """Block until the job ends and return it; see ``SeekrFlowHook.wait_for_alignment_job``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.call(alignment.get_job(job_id))
+            if on_poll:
+                on_poll(job)
+            if job.is_terminal:
+                return job
+            delay = next_poll_delay(job, poll_interval=poll_interval, min_interval=min_poll_interval)
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise SeekrFlowAlignmentJobTimeoutError(
+                        f"Alignment job {job_id} did not finish within {timeout:g} s ({job.describe()})",
+                        job_id=job_id,
+                        status=job.status,
+                    )
+                delay = min(delay, left)
+            time.sleep(delay)
+
+
+def _safe_to_resend(err: SeekrFlowConnectionError) -> SeekrFlowConnectionError:
+    # Verified absent on the service, so the retry policy may send the request again.
+    return SeekrFlowConnectionError(
+        str(err), may_have_reached_service=False, method=err.method, path=err.path
+    )

@@ -1,0 +1,183 @@
+"""The blocking transport, on requests: one session, the shared retry policy, error mapping and TLS settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from airflow_provider_seekrflow._client.config import ClientConfig
+from airflow_provider_seekrflow._client.deprecation import warn_if_deprecated
+from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
+from airflow_provider_seekrflow._client.errors import MAX_JSON_BODY_BYTES, error_for_status, read_answer
+from airflow_provider_seekrflow._client.network import tls_verify
+from airflow_provider_seekrflow._client.retry import RetryPolicy
+from airflow_provider_seekrflow._client.transport_errors import from_requests_error
+from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowNotFoundError
+
+if TYPE_CHECKING:
+    import logging
+
+    import requests
+
+    from airflow_provider_seekrflow._client.multipart import MultipartFileBody
+
+T = TypeVar("T")
+
+
+class SyncTransport:
+    """
+    Send SeekrFlow calls with requests, retrying what the policy allows.
+
+    :param config: The connection's client settings.
+    :param log: The logger for retries and deprecation notices (the hook's, so they reach the task log).
+    :param conn_id: The Airflow connection's id, named in configuration errors.
+    :param retry_policy: When to retry; built from the connection's ``max_retries`` by default.
+    """
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        log: logging.Logger | Any,
+        *,
+        conn_id: str,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        self.config = config
+        self.log = log
+        self.conn_id = conn_id
+        self.retry_policy = retry_policy or RetryPolicy(max_retries=config.max_retries)
+
+    @cached_property
+    def session(self) -> requests.Session:
+        """Return the one HTTP session, carrying the authentication headers."""
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        session = requests.Session()
+        session.headers.update(self.config.headers())
+        # Resolved here rather than left to requests, so SSL_CERT_FILE counts as it does for the triggerer.
+        session.verify = tls_verify(self.config.verify)
+        # Retries are ours (tenacity), so urllib3 must not add its own underneath.
+        adapter = HTTPAdapter(max_retries=0, pool_connections=4, pool_maxsize=8)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return session
+
+    def close(self) -> None:
+        """Close the session's pooled connections."""
+        if "session" in self.__dict__:
+            self.session.close()
+            del self.__dict__["session"]
+
+    def send(
+        self,
+        endpoint: Endpoint,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        body: MultipartFileBody | None = None,
+        read_timeout: float | None = None,
+        stream: bool = False,
+    ) -> requests.Response:
+        """
+        Send one request, once, and return the answer; an error status raises its mapped exception.
+
+        :param endpoint: The operation.
+        :param path: The request path, ids filled in.
+        :param params: Query parameters.
+        :param json: A JSON body.
+        :param body: A streamed multipart body instead.
+        :param read_timeout: The read timeout, when not the connection's.
+        :param stream: Leave the body unread, for the caller to stream.
+        """
+        import requests
+
+        headers = {"Content-Type": body.content_type} if body is not None else None
+        try:
+            response = self.session.request(
+                endpoint.method,
+                self.config.url(path),
+                params=params,
+                json=json,
+                data=body,
+                headers=headers,
+                timeout=(self.config.connect_timeout, read_timeout or self.config.timeout),
+                stream=True,
+            )
+        except requests.exceptions.InvalidURL as err:
+            raise SeekrFlowConfigError(f"SeekrFlow connection {self.conn_id!r}: {err}") from None
+        except requests.exceptions.RequestException as err:
+            raise self._connection_error(err, endpoint, path) from None
+        warn_if_deprecated(endpoint, response.headers, self.log)
+        if response.status_code >= 400:
+            content = self._read_capped(response, endpoint, path)
+            response.close()
+            raise error_for_status(
+                method=endpoint.method,
+                path=path,
+                status=response.status_code,
+                headers=response.headers,
+                body=content,
+            )
+        if not stream:
+            response._content = self._read_capped(response, endpoint, path)
+            response.close()
+        return response
+
+    def _read_capped(self, response: requests.Response, endpoint: Endpoint, path: str) -> bytes:
+        try:
+            content = response.raw.read(MAX_JSON_BODY_BYTES + 1, decode_content=True)
+        except Exception as err:  # urllib3 raises its own errors when the body is cut short
+            raise self._connection_error(err, endpoint, path) from None
+        return content or b""
+
+    def _connection_error(self, error: Exception, endpoint: Endpoint, path: str) -> Exception:
+        return from_requests_error(error, method=endpoint.method, path=path, base_url=self.config.base_url)
+
+    def retrying(self, endpoint: Endpoint, attempt: Callable[[], T]) -> T:
+        """Run ``attempt`` until it succeeds or the retry policy gives up on ``endpoint``."""
+        import tenacity
+
+        return tenacity.Retrying(**self.retry_policy.tenacity_arguments(endpoint, self.log))(attempt)
+
+    def call_once(self, call: Call[T]) -> T:
+        """Send ``call`` once and return its answer, read as the call's answer type."""
+        path = call.path
+        response = self.send(call.endpoint, path, params=call.query(), json=call.json)
+        if call.answer is None:
+            return None  # type: ignore[return-value]
+        return read_answer(
+            call.answer,
+            method=call.endpoint.method,
+            path=path,
+            status=response.status_code,
+            headers=response.headers,
+            body=response.content,
+        )
+
+    def call(self, call: Call[T]) -> T:
+        """Send ``call``, retrying what the policy allows, and return its answer."""
+        return self.retrying(call.endpoint, lambda: self.call_once(call))
+
+    def delete(self, call: Call[T], *, gone: Callable[[], T]) -> T:
+        """
+        Send a deletion; a retry that finds nothing means an earlier try deleted it and its answer was lost.
+
+        :param call: The deletion.
+        :param gone: Returns the answer to give when a retry finds the object already gone.
+        """
+        tries = 0
+
+        def once() -> T:
+            nonlocal tries
+            tries += 1
+            try:
+                return self.call_once(call)
+            except SeekrFlowNotFoundError:
+                if tries > 1:
+                    return gone()
+                raise
+
+        return self.retrying(call.endpoint, once)

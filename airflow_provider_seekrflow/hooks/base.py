@@ -1,0 +1,126 @@
+"""What the sync and async SeekrFlow hooks share: the connection type, its form, and its settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.common.compat.sdk import BaseHook
+
+from airflow_provider_seekrflow._client.config import (
+    ClientConfig,
+    ConnectionSettingsError,
+    build_client_config,
+)
+from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+
+
+def connection_config(
+    conn_id: str,
+    *,
+    host: str | None,
+    port: int | None,
+    password: str | None,
+    extras: dict[str, Any],
+    timeout: float | None,
+    max_retries: int | None,
+    schema: str | None = None,
+) -> ClientConfig:
+    """Build client settings from connection fields, naming the connection and field when one is wrong."""
+    try:
+        return build_client_config(
+            host=host,
+            port=port,
+            password=password,
+            extras=extras,
+            schema=schema,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+    except ConnectionSettingsError as err:
+        raise SeekrFlowConfigError(f"SeekrFlow connection {conn_id!r}: {err}") from None
+
+
+class SeekrFlowBaseHook(BaseHook):
+    """
+    Hold what the sync and async SeekrFlow hooks share: the connection type, its form and the overrides.
+
+    The connection's password is the API key, its host the API base URL (``https://flow.seekr.com``
+    when empty), and its extras may set ``team_id``, ``timeout``, ``connect_timeout`` (seconds),
+    ``max_retries`` and ``verify`` (false, or a CA bundle path).
+
+    :param seekrflow_conn_id: The Airflow connection to use.
+    :param timeout: Read timeout in seconds, overriding the connection's ``timeout`` extra.
+    :param max_retries: Retries of a failed request, overriding the connection's ``max_retries`` extra.
+    """
+
+    conn_name_attr = "seekrflow_conn_id"
+    default_conn_name = "seekrflow_default"
+    conn_type = "seekrflow"
+    hook_name = "SeekrFlow"
+
+    def __init__(
+        self,
+        seekrflow_conn_id: str = default_conn_name,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.seekrflow_conn_id = seekrflow_conn_id
+        self._timeout = timeout
+        self._max_retries = max_retries
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(seekrflow_conn_id={self.seekrflow_conn_id!r})"
+
+    @property
+    def hook_params(self) -> dict[str, Any]:
+        """Return the overrides this hook was built with, to build the same hook elsewhere (never a secret)."""
+        return {
+            key: value
+            for key, value in (("timeout", self._timeout), ("max_retries", self._max_retries))
+            if value is not None
+        }
+
+    def _config_from(self, conn: Any, extras: dict[str, Any]) -> ClientConfig:
+        return connection_config(
+            self.seekrflow_conn_id,
+            host=conn.host,
+            port=conn.port,
+            schema=conn.schema,
+            password=conn.password,
+            extras=extras,
+            timeout=self._timeout,
+            max_retries=self._max_retries,
+        )
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Return how the connection form shows the standard fields."""
+        return {
+            "hidden_fields": ["schema", "port", "login"],
+            "relabeling": {"host": "API base URL", "password": "API key"},
+            "placeholders": {"host": "https://flow.seekr.com"},
+        }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Return the extra fields of the connection form (Airflow 2; Airflow 3 reads ``conn-fields``)."""
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import IntegerField, StringField
+        from wtforms.validators import NumberRange, Optional
+
+        return {
+            "team_id": StringField(lazy_gettext("Team ID"), widget=BS3TextFieldWidget()),
+            "timeout": IntegerField(
+                lazy_gettext("Timeout (seconds)"),
+                validators=[Optional(), NumberRange(min=1)],
+                widget=BS3TextFieldWidget(),
+            ),
+            "max_retries": IntegerField(
+                lazy_gettext("Max retries"),
+                validators=[Optional(), NumberRange(min=0)],
+                widget=BS3TextFieldWidget(),
+            ),
+        }

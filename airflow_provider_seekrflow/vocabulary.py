@@ -1,0 +1,83 @@
+"""
+SeekrFlow's vocabulary, defined once: file purposes and the types each accepts, alignment types, job statuses.
+
+Pure Python with no Airflow import, so the client, the operators, the local checks and the
+emulator all read the same definitions cheaply.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+# The API takes files up to 4 GB each (the web UI allows far less).
+MAX_FILE_BYTES = 4_000_000_000
+MESSAGE_ROLES: tuple[str, ...] = ("system", "user", "assistant")
+
+
+class FilePurpose(str, Enum):
+    """What an uploaded file is for; each purpose has its own accepted content."""
+
+    FINE_TUNE = "fine-tune"
+    ALIGNMENT = "alignment"
+    PREFERENCE_FINE_TUNE = "preference-fine-tune"
+    PRE_TRAIN = "pre-train"
+    REINFORCEMENT_FINE_TUNE = "reinforcement-fine-tune"
+
+
+PURPOSES: tuple[str, ...] = tuple(purpose.value for purpose in FilePurpose)
+# Source documents an alignment (training-pair generation) job reads.
+ALIGNMENT_DOCUMENT_TYPES: tuple[str, ...] = (
+    *("html", "md", "rst", "rtf", "txt", "xml", "json", "jsonl", "csv"),
+    *("doc", "docx", "pdf", "ppt", "pptx"),
+)
+TRAINING_FILE_TYPES: tuple[str, ...] = ("jsonl", "parquet", "pt")
+
+
+def accepted_types(purpose: str) -> tuple[str, ...]:
+    """
+    Return the file types (extensions, lower-case, no dot) the service accepts for ``purpose``.
+
+    :param purpose: A file purpose; an unknown one raises ``ValueError``.
+    """
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown purpose {purpose!r}; expected one of {', '.join(PURPOSES)}")
+    return ALIGNMENT_DOCUMENT_TYPES if purpose == FilePurpose.ALIGNMENT.value else TRAINING_FILE_TYPES
+
+
+class AlignmentType(str, Enum):
+    """How training pairs are generated from the source documents."""
+
+    PRINCIPLE = "principle"
+    CONTEXT_DATA = "context_data"
+
+
+class AlignmentJobStatus(str, Enum):
+    """Status of an alignment job, with the service's active and terminal sets."""
+
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    STOPPED = "stopped"
+
+    @classmethod
+    def active_states(cls) -> frozenset[str]:
+        """Return the statuses of a job that is still going."""
+        return frozenset({cls.PENDING.value, cls.QUEUED.value, cls.RUNNING.value})
+
+    @classmethod
+    def terminal_states(cls) -> frozenset[str]:
+        """Return the statuses from which a job never moves again."""
+        return frozenset({cls.COMPLETED.value, cls.FAILED.value, cls.CANCELLED.value, cls.STOPPED.value})
+
+    @classmethod
+    def unsuccessful_states(cls) -> frozenset[str]:
+        """Return the terminal statuses that are not success."""
+        return cls.terminal_states() - {cls.COMPLETED.value}
+
+    @classmethod
+    def known_states(cls) -> frozenset[str]:
+        """Return every status this provider knows; any other is treated as not finished."""
+        return cls.active_states() | cls.terminal_states()
