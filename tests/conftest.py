@@ -1,15 +1,25 @@
-"""Test set-up: an isolated Airflow home with a migrated database, and the SeekrFlow emulator over real HTTP."""
+"""
+Test set-up shared by both layers.
+
+- The fast layer (``tests/unit``): pure logic, no emulator, no Airflow metadata database.
+- The end-to-end layer (everything else): an isolated Airflow home with a migrated database,
+  and the SeekrFlow emulator over real HTTP.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+UNIT_TESTS = REPO / "tests" / "unit"
 
 # Airflow reads its configuration at import, so the isolated home must exist before any test imports it.
 if "AIRFLOW_HOME" not in os.environ:
@@ -21,9 +31,9 @@ os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
 
 import pytest  # noqa: E402
 
-from tests.emulator_fixtures import *  # noqa: E402,F403
-
 API_KEY = "test-key-0d8e7f"
+# Jobs of the shared emulator take this long unless a test configures otherwise.
+JOB_DURATION = 3.0
 
 
 def _migrate_database() -> None:
@@ -39,10 +49,17 @@ def _migrate_database() -> None:
     marker.touch()
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def airflow_database() -> None:
     """Migrate the isolated Airflow metadata database once per session."""
     _migrate_database()
+
+
+@pytest.fixture(autouse=True)
+def _database_for_end_to_end_tests(request: pytest.FixtureRequest) -> None:
+    # The fast layer never touches the database, so it never pays for the migration.
+    if UNIT_TESTS not in Path(str(request.node.path)).parents:
+        request.getfixturevalue("airflow_database")
 
 
 def connection_json(base_url: str, api_key: str = API_KEY, **extra: object) -> str:
@@ -53,6 +70,85 @@ def connection_json(base_url: str, api_key: str = API_KEY, **extra: object) -> s
     return json.dumps(payload)
 
 
+class LogCapture(logging.Handler):
+    """Collects log records from the Airflow task loggers of both major versions."""
+
+    def __init__(self, capfd: Any = None) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+        self._capfd = capfd
+        self._captured: list[str] = []
+        self._seen: set[int] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # The handler sits on several loggers of one propagation chain: keep each record once.
+        if id(record) in self._seen:
+            return
+        self._seen.add(id(record))
+        try:
+            self.messages.append(record.getMessage())
+        except Exception:  # noqa: BLE001
+            self.messages.append(str(record.msg))
+
+    def occurrences(self, fragment: str) -> int:
+        """How many times ``fragment`` was logged, each log call once.
+
+        Airflow 2 logs through stdlib records (and may echo them on the console through several
+        handlers), Airflow 3's structlog only on the console: records count when there are any.
+        """
+        self.text()
+        records = sum(message.count(fragment) for message in self.messages)
+        return records or sum(output.count(fragment) for output in self._captured)
+
+    def text(self) -> str:
+        """Everything logged so far, from stdlib logging and (Airflow 3's structlog) the process output."""
+        if self._capfd is not None:
+            out, err = self._capfd.readouterr()
+            self._captured += [out, err]
+        return "\n".join(self.messages + self._captured)
+
+
+# ---------------------------------------------------------------------------------------- emulator
+
+
+@pytest.fixture(scope="session")
+def api_key() -> str:
+    """The key the shared emulator accepts: ``$SEEKRFLOW_TEST_API_KEY`` if set, else ``API_KEY``."""
+    return os.environ.get("SEEKRFLOW_TEST_API_KEY") or API_KEY
+
+
+@pytest.fixture(scope="session")
+def emulator(api_key: str):
+    """One session-wide emulator (a thread; ``SEEKRFLOW_EMULATOR_SUBPROCESS=1`` for a child process)."""
+    from airflow_provider_seekrflow.emulator import SeekrFlowEmulator
+
+    use_process = os.environ.get("SEEKRFLOW_EMULATOR_SUBPROCESS", "") not in ("", "0", "false")
+    with SeekrFlowEmulator(api_key=api_key, job_duration=JOB_DURATION, subprocess=use_process) as emu:
+        yield emu
+
+
+@pytest.fixture
+def fresh_emulator_state(emulator):
+    """The emulator with journal, faults and config reset before and after the test; files and jobs stay."""
+    if not emulator.running:  # a test stopped it
+        emulator.start()
+    emulator.reset()
+    yield emulator
+    if emulator.running:
+        emulator.reset()
+
+
+@pytest.fixture
+def emu(fresh_emulator_state, monkeypatch):
+    """The emulator, reset, with 1 s jobs; ``seekrflow_default`` points at it through ``AIRFLOW_CONN_*``."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SEEKRFLOW_DEFAULT",
+        connection_json(fresh_emulator_state.base_url, fresh_emulator_state.api_key, max_retries=3),
+    )
+    fresh_emulator_state.configure(job_duration=1.0, eta=True)
+    return fresh_emulator_state
+
+
 @pytest.fixture
 def seekrflow_connection(emulator, monkeypatch):
     """Point ``seekrflow_default`` at the emulator through ``AIRFLOW_CONN_SEEKRFLOW_DEFAULT``, as users do."""
@@ -60,6 +156,20 @@ def seekrflow_connection(emulator, monkeypatch):
         "AIRFLOW_CONN_SEEKRFLOW_DEFAULT", connection_json(emulator.base_url, emulator.api_key, max_retries=3)
     )
     return emulator
+
+
+@pytest.fixture
+def task_logs(capfd) -> Iterator[LogCapture]:
+    """Log lines of tasks run in this process (``airflow.task``, the provider's loggers, stdout/stderr)."""
+    handler = LogCapture(capfd)
+    loggers = [logging.getLogger(name) for name in ("airflow.task", "airflow_provider_seekrflow", "")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
 
 
 @pytest.fixture

@@ -1,8 +1,5 @@
 """The example DAGs: they load cleanly through a DagBag, and two of them run end to end against the emulator."""
 
-# Fixtures imported from the shared support module are parameters of the tests below.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import warnings
@@ -14,10 +11,8 @@ from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from tests.operators.seekrflow_dag_support import (
     AIRFLOW_V3,
     count,
-    emu,  # noqa: F401 - fixture
     run_dag,
     states,
-    task_logs,  # noqa: F401 - fixture
     xcom,
 )
 
@@ -119,7 +114,7 @@ def test_example_sensor_runs_end_to_end(emu):
         "wait_for_job": "success",
         "list_outputs": "success",
     }
-    job_id = xcom(dr, "start_job")
+    job_id = xcom(dr, "start_job")["job_id"]
     assert xcom(dr, "wait_for_job")["job_id"] == job_id
     assert any(o["purpose"] == "fine-tune" for o in xcom(dr, "list_outputs"))
     assert emu.journal(route="cancel_alignment_job") == []

@@ -15,17 +15,12 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
+from airflow_provider_seekrflow._client.alignment import AlignmentJob, describe_outputs
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.job_outcome import (
-    EVENT_ERROR,
-    EVENT_TIMEOUT,
-    ProgressLog,
-    check_event,
-    describe_outputs,
-    error_for_unsuccessful_job,
-)
-from airflow_provider_seekrflow.models import AlignmentJob, AlignmentJobStatus
+from airflow_provider_seekrflow.jobs.errors import error_for_unsuccessful_job
+from airflow_provider_seekrflow.jobs.events import event_outcome
+from airflow_provider_seekrflow.jobs.progress import ProgressLog
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -39,21 +34,25 @@ class SeekrFlowAlignmentJobSensor(BaseSensorOperator):
     distinct error; with ``soft_fail`` that, like a timeout, skips the task instead, in every mode.
     The sensor never cancels the job: it only watches it.
 
-    :param job_id: The alignment job to wait for. (templated)
-    :param seekrflow_conn_id: The Airflow connection to use.
+    :param job_id: The alignment job to wait for: its id, or the generate operator's result
+        (``{"job_id": ...}``). (templated)
+    :param seekrflow_conn_id: The Airflow connection to use. (templated)
+    :param hook_params: Keyword arguments for the hook, e.g. ``{"timeout": 60, "max_retries": 3}``;
+        the deferred wait's trigger gets them too.
     :param deferrable: Whether to wait in the triggerer rather than on the worker.
     :param poll_interval: In deferrable mode, the longest time between two status checks, in
         seconds; the trigger sleeps toward the service's completion estimate when it gives one.
     """
 
-    template_fields: Sequence[str] = ("job_id",)
+    template_fields: Sequence[str] = ("job_id", "seekrflow_conn_id")
     ui_color = "#e8f0ff"
 
     def __init__(
         self,
         *,
-        job_id: str,
+        job_id: str | dict[str, Any],
         seekrflow_conn_id: str = SeekrFlowHook.default_conn_name,
+        hook_params: dict[str, Any] | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 300.0,
         **kwargs: Any,
@@ -61,6 +60,7 @@ class SeekrFlowAlignmentJobSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         self.job_id = job_id
         self.seekrflow_conn_id = seekrflow_conn_id
+        self.hook_params = dict(hook_params or {})
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self._progress = ProgressLog(self.log.info, self.log.warning)
@@ -68,12 +68,14 @@ class SeekrFlowAlignmentJobSensor(BaseSensorOperator):
     @cached_property
     def hook(self) -> SeekrFlowHook:
         """Return the SeekrFlow hook of this task's connection."""
-        return SeekrFlowHook(seekrflow_conn_id=self.seekrflow_conn_id)
+        return SeekrFlowHook(seekrflow_conn_id=self.seekrflow_conn_id, **self.hook_params)
 
     def _check_job_id(self) -> str:
-        if not isinstance(self.job_id, str) or not self.job_id.strip():
+        # The generate operator returns its job as a dict in every mode; its id is what to watch.
+        job_id = self.job_id.get("job_id") if isinstance(self.job_id, dict) else self.job_id
+        if not isinstance(job_id, str) or not job_id.strip():
             raise SeekrFlowConfigError(f"job_id: must be a non-empty alignment job id, got {self.job_id!r}")
-        return self.job_id.strip()
+        return job_id.strip()
 
     def _fail(self, error: Exception) -> None:
         if self.soft_fail:
@@ -113,6 +115,7 @@ class SeekrFlowAlignmentJobSensor(BaseSensorOperator):
                 min_poll_interval=max(1.0, min(float(self.poke_interval), 5.0)),
                 end_time=time.time() + self.timeout,
                 cancel_on_kill=False,
+                hook_params=self.hook_params,
             ),
             method_name="execute_complete",
             kwargs={"job_id": job_id},
@@ -127,17 +130,14 @@ class SeekrFlowAlignmentJobSensor(BaseSensorOperator):
         :param event: The trigger's event.
         :param job_id: The job the sensor deferred on.
         """
-        event = check_event(event, job_id)
-        status = event["status"]
-        if status == AlignmentJobStatus.COMPLETED.value:
-            return self._result(self.hook.get_alignment_job(event["job_id"]))
-        if status == EVENT_TIMEOUT:
+        outcome = event_outcome(event, job_id)
+        if outcome.kind == "completed":
+            return self._result(self.hook.get_alignment_job(outcome.job_id))
+        if outcome.kind == "timeout":
+            self._fail(AirflowSensorTimeout(f"Sensor timed out after {self.timeout} s: {outcome.message}"))
+        if outcome.kind == "error":
             self._fail(
-                AirflowSensorTimeout(f"Sensor timed out after {self.timeout} s: {event.get('message')}")
+                SeekrFlowError(f"Waiting for alignment job {outcome.job_id} failed: {outcome.message}")
             )
-        if status == EVENT_ERROR:
-            self._fail(
-                SeekrFlowError(f"Waiting for alignment job {event['job_id']} failed: {event.get('message')}")
-            )
-        self._fail(error_for_unsuccessful_job(event["job_id"], status, event.get("status_message")))
+        self._fail(error_for_unsuccessful_job(outcome.job_id, outcome.status, outcome.status_message))
         return None  # unreachable: _fail raises

@@ -1,15 +1,14 @@
 """Shared helpers for the operator, sensor, trigger and example-DAG tests: run real DAGs with ``dag.test()``.
 
 Imported by the test modules (``from tests.operators.seekrflow_dag_support import ...``); it holds no
-test of its own. Everything here drives Airflow itself; nothing of the provider is mocked.
+test and no fixture of its own (fixtures live in ``tests/conftest.py``). Everything here drives
+Airflow itself; nothing of the provider is mocked.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ import pytest
 from packaging.version import Version
 
 from tests import dag_runner
-from tests.conftest import connection_json
 
 AIRFLOW_VERSION = Version(Version(airflow.__version__).base_version)
 AIRFLOW_V3 = Version("3.0") <= AIRFLOW_VERSION
@@ -28,21 +26,6 @@ START_DATE = datetime(2025, 1, 1)
 
 # Fast waiting for every test: the operators' defaults (minutes) are far too slow here.
 FAST_POLL = {"poll_interval": 0.5, "min_poll_interval": 0.2}
-
-
-@pytest.fixture
-def emu(emulator, monkeypatch):
-    """The emulator, reset, with short jobs; ``seekrflow_default`` points at it through ``AIRFLOW_CONN_*``."""
-    if not emulator.running:
-        emulator.start()
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SEEKRFLOW_DEFAULT", connection_json(emulator.base_url, emulator.api_key, max_retries=3)
-    )
-    emulator.reset()
-    emulator.configure(job_duration=1.0, eta=True)
-    yield emulator
-    if emulator.running:
-        emulator.reset()
 
 
 def dag_id_for(request: pytest.FixtureRequest, suffix: str = "") -> str:
@@ -104,59 +87,6 @@ class FailureRecorder:
 
 class RetryRecorder(FailureRecorder):
     """An ``on_retry_callback`` keeping the exception of each try that will be retried."""
-
-
-class LogCapture(logging.Handler):
-    """Collects log records from the Airflow task loggers of both major versions."""
-
-    def __init__(self, capfd: Any = None) -> None:
-        super().__init__(logging.DEBUG)
-        self.messages: list[str] = []
-        self._capfd = capfd
-        self._captured: list[str] = []
-        self._seen: set[int] = set()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        # The handler sits on several loggers of one propagation chain: keep each record once.
-        if id(record) in self._seen:
-            return
-        self._seen.add(id(record))
-        try:
-            self.messages.append(record.getMessage())
-        except Exception:  # noqa: BLE001
-            self.messages.append(str(record.msg))
-
-    def occurrences(self, fragment: str) -> int:
-        """How many times ``fragment`` was logged, each log call once.
-
-        Airflow 2 logs through stdlib records (and may echo them on the console through several
-        handlers), Airflow 3's structlog only on the console: records count when there are any.
-        """
-        self.text()
-        records = sum(message.count(fragment) for message in self.messages)
-        return records or sum(output.count(fragment) for output in self._captured)
-
-    def text(self) -> str:
-        """Everything logged so far, from stdlib logging and (Airflow 3's structlog) the process output."""
-        if self._capfd is not None:
-            out, err = self._capfd.readouterr()
-            self._captured += [out, err]
-        return "\n".join(self.messages + self._captured)
-
-
-@pytest.fixture
-def task_logs(capfd) -> Iterator[LogCapture]:
-    """Log lines of tasks run in this process (``airflow.task``, the provider's loggers, stdout/stderr)."""
-    handler = LogCapture(capfd)
-    names = ["airflow.task", "airflow_provider_seekrflow", ""]
-    loggers = [logging.getLogger(n) for n in names]
-    for lg in loggers:
-        lg.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        for lg in loggers:
-            lg.removeHandler(handler)
 
 
 def routes(emulator: Any, route: str) -> list[dict[str, Any]]:

@@ -1,8 +1,5 @@
 """SeekrFlowGenerateAlignmentOperator, run by Airflow (``dag.test()``) against the emulator over real HTTP."""
 
-# Fixtures imported from the shared support module are parameters of the tests below.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import re
@@ -33,11 +30,9 @@ from tests.operators.seekrflow_dag_support import (
     FailureRecorder,
     count,
     dag_id_for,
-    emu,  # noqa: F401 - fixture
     job_status,
     run_dag,
     states,
-    task_logs,  # noqa: F401 - fixture
     upload_alignment_document,
     xcom,
 )
@@ -227,7 +222,7 @@ def test_on_kill_cancels_the_submitted_job(emu, request, source_file):
     """``on_kill`` of an operator whose job is running (submitted by a real task run) cancels it."""
     emu.configure(job_duration=60)
     dr = run_dag(_generate_dag(request, [source_file], wait_for_completion=False))
-    job_id = xcom(dr, "generate")
+    job_id = xcom(dr, "generate")["job_id"]
 
     operator = SeekrFlowGenerateAlignmentOperator(
         task_id="generate", instructions="Teach it.", files=[source_file]
@@ -243,7 +238,7 @@ def test_on_kill_cancels_the_submitted_job(emu, request, source_file):
 def test_on_kill_without_cancel_on_kill_leaves_the_job(emu, request, source_file):
     emu.configure(job_duration=60)
     dr = run_dag(_generate_dag(request, [source_file], wait_for_completion=False))
-    job_id = xcom(dr, "generate")
+    job_id = xcom(dr, "generate")["job_id"]
     operator = SeekrFlowGenerateAlignmentOperator(
         task_id="generate", instructions="Teach it.", files=[source_file], cancel_on_kill=False
     )
@@ -253,14 +248,18 @@ def test_on_kill_without_cancel_on_kill_leaves_the_job(emu, request, source_file
     assert job_status(job_id) in ("pending", "queued", "running")
 
 
-def test_wait_for_completion_false_returns_the_job_id_at_once(emu, request, source_file):
+def test_wait_for_completion_false_returns_the_job_at_once(emu, request, source_file):
     emu.configure(job_duration=60)
     started = time.monotonic()
     dr = run_dag(_generate_dag(request, [source_file], wait_for_completion=False))
 
     assert states(dr) == {"generate": "success"}
-    job_id = xcom(dr, "generate")
+    # The same return type as when waiting: the job as it is, just submitted.
+    result = xcom(dr, "generate")
+    assert set(result) == {"job_id", "status", "output_files"}
+    job_id = result["job_id"]
     assert isinstance(job_id, str) and job_id.startswith("al-")
+    assert result["status"] in ("pending", "queued", "running") and result["output_files"] == []
     assert xcom(dr, "generate", key=JOB_ID_XCOM_KEY) == job_id
     assert job_status(job_id) in ("pending", "queued", "running")
     assert count(emu, "alignment_generate") == 1

@@ -1,9 +1,6 @@
 """The provider against the shapes the real service may send: string progress, unknown statuses,
 deprecation headers and parquet training pairs; through Airflow (``dag.test()``) and real HTTP."""
 
-# Fixtures imported from the shared support module are parameters of the tests below.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import json
@@ -22,11 +19,9 @@ from tests.operators.seekrflow_dag_support import (
     CHAT_LINE,
     START_DATE,
     dag_id_for,
-    emu,  # noqa: F401 - fixture
     run_dag,
     start_job,
     states,
-    task_logs,  # noqa: F401 - fixture
     upload_alignment_document,
     write,
     xcom,

@@ -1,8 +1,5 @@
 """SeekrFlowUploadFileOperator, run by Airflow (``dag.test()``) against the emulator over real HTTP."""
 
-# Fixtures imported from the shared support module are parameters of the tests below.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import pytest
@@ -24,7 +21,6 @@ from tests.operators.seekrflow_dag_support import (
     count,
     dag_id_for,
     document,
-    emu,  # noqa: F401 - fixture
     run_dag,
     states,
     write,

@@ -1,8 +1,5 @@
 """SeekrFlowAlignmentJobSensor in poke, reschedule and deferrable modes, run by Airflow against the emulator."""
 
-# Fixtures imported from the shared support module are parameters of the tests below.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import time
@@ -20,7 +17,6 @@ from tests.operators.seekrflow_dag_support import (
     START_DATE,
     FailureRecorder,
     dag_id_for,
-    emu,  # noqa: F401 - fixture
     job_status,
     run_dag,
     start_job,

@@ -1,8 +1,5 @@
 """SeekrFlowAlignmentJobTrigger: serialization, and its async generator run with asyncio against the emulator."""
 
-# Fixtures imported from the shared support module are parameters of the tests below.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import asyncio
@@ -15,7 +12,6 @@ import pytest
 
 from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger
 from tests.operators.seekrflow_dag_support import (
-    emu,  # noqa: F401 - fixture
     job_status,
     start_job,
 )
@@ -46,6 +42,7 @@ def test_serialize_round_trip():
         min_poll_interval=3,
         end_time=1_900_000_000.5,
         cancel_on_kill=False,
+        hook_params={"timeout": 30.0, "max_retries": 2},
     )
     classpath, kwargs = trigger.serialize()
     module_name, class_name = classpath.rsplit(".", 1)
@@ -55,6 +52,8 @@ def test_serialize_round_trip():
     assert rebuilt.serialize() == (classpath, kwargs)
     assert kwargs["job_id"] == "al-123" and kwargs["end_time"] == 1_900_000_000.5
     assert kwargs["cancel_on_kill"] is False
+    assert kwargs["hook_params"] == {"timeout": 30.0, "max_retries": 2}
+    assert rebuilt._hook().hook_params == {"timeout": 30.0, "max_retries": 2}
     json.dumps(kwargs)  # plain values only
 
 
@@ -73,6 +72,7 @@ def test_serialized_kwargs_hold_no_secret(emu):
         "min_poll_interval",
         "end_time",
         "cancel_on_kill",
+        "hook_params",
     }
 
 

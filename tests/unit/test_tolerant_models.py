@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from airflow_provider_seekrflow.job_outcome import ProgressLog
+from airflow_provider_seekrflow.jobs.progress import ProgressLog
 from airflow_provider_seekrflow.models import AlignmentJob, AlignmentJobStatus, percent
 
 

@@ -13,9 +13,7 @@ They use the provider's operators exactly as the example DAG does; only timings 
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -45,14 +43,14 @@ def record_pid(context) -> None:
 
 @task
 def show_sample_pair(fine_tune_file_id: str) -> dict:
-    """Download the fine-tune output and count its training pairs (as the example DAG does)."""
-    hook = SeekrFlowHook()
-    with tempfile.TemporaryDirectory() as folder:
-        path = hook.download_file(fine_tune_file_id, Path(folder) / "pairs.jsonl")
-        lines = path.read_text(encoding="utf-8").splitlines()
-    sample = json.loads(lines[0])
-    print(f"first pair has {len(sample['messages'])} messages; {len(lines)} pairs in {fine_tune_file_id}")
-    return {"file_id": fine_tune_file_id, "pairs": len(lines)}
+    """Read the fine-tune output (parquet or JSONL) and count its training pairs (as the example DAG does)."""
+    sample, pairs = None, 0
+    for conversation in SeekrFlowHook().iter_conversations(fine_tune_file_id):
+        sample = sample or conversation
+        pairs += 1
+    assert sample is not None, f"{fine_tune_file_id} holds no training pairs"
+    print(f"first pair has {len(sample['messages'])} messages; {pairs} pairs in {fine_tune_file_id}")
+    return {"file_id": fine_tune_file_id, "pairs": pairs}
 
 
 def _pipeline(dag_id: str, *, max_active_runs: int = 16, **generate_kwargs) -> DAG:

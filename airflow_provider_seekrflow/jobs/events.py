@@ -1,0 +1,74 @@
+"""The one event a job trigger sends, and what it means for the task that deferred."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from airflow_provider_seekrflow.exceptions import SeekrFlowError
+from airflow_provider_seekrflow.vocabulary import AlignmentJobStatus
+
+# Trigger events carry one of the job's terminal statuses, or one of these.
+EVENT_TIMEOUT = "timeout"
+EVENT_ERROR = "error"
+
+OutcomeKind = Literal["completed", "unsuccessful", "timeout", "error"]
+
+
+def job_event(job_id: str, status: str, message: str, status_message: str | None = None) -> dict[str, Any]:
+    """
+    Return a trigger event's payload: plain values only, never a secret.
+
+    :param job_id: The job the trigger waited on.
+    :param status: The job's terminal status, ``timeout`` or ``error``.
+    :param message: What happened, for the task log.
+    :param status_message: The service's own explanation, when it gave one.
+    """
+    return {"job_id": job_id, "status": status, "status_message": status_message, "message": message}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """
+    What a trigger's event means for the task.
+
+    :param kind: ``completed``, ``unsuccessful`` (failed, cancelled, stopped), ``timeout`` or ``error``.
+    :param job_id: The job.
+    :param status: The event's status.
+    :param message: The trigger's message.
+    :param status_message: The service's explanation of an unsuccessful end.
+    """
+
+    kind: OutcomeKind
+    job_id: str
+    status: str
+    message: str | None
+    status_message: str | None
+
+
+def event_outcome(event: Any, expected_job_id: str | None) -> Outcome:
+    """
+    Return what a trigger's event means, after checking its shape; a missing or strange event fails loudly.
+
+    :param event: What the trigger sent.
+    :param expected_job_id: The job the task deferred on, when known.
+    """
+    if not isinstance(event, dict) or "status" not in event or "job_id" not in event:
+        raise SeekrFlowError(f"SeekrFlow trigger sent an unexpected event: {event!r}")
+    if expected_job_id is not None and event["job_id"] != expected_job_id:
+        raise SeekrFlowError(
+            f"SeekrFlow trigger sent an event for job {event['job_id']!r}, not {expected_job_id!r}"
+        )
+    status = event["status"]
+    kind: OutcomeKind
+    if status == AlignmentJobStatus.COMPLETED.value:
+        kind = "completed"
+    elif status in AlignmentJobStatus.unsuccessful_states():
+        kind = "unsuccessful"
+    elif status == EVENT_TIMEOUT:
+        kind = "timeout"
+    elif status == EVENT_ERROR:
+        kind = "error"
+    else:
+        raise SeekrFlowError(f"SeekrFlow trigger sent an event with unknown status {status!r}: {event!r}")
+    return Outcome(kind, event["job_id"], status, event.get("message"), event.get("status_message"))

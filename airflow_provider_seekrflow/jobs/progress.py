@@ -1,0 +1,41 @@
+"""The task log of a wait: a job's progress when it changes, and a warning for a status nobody knows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from airflow_provider_seekrflow._client.alignment import AlignmentJob
+from airflow_provider_seekrflow.vocabulary import AlignmentJobStatus
+
+
+class ProgressLog:
+    """
+    Log a job's status, step, progress and ETA, only when one of them changed since the last line.
+
+    A status the provider does not know is reported once as a warning naming it; the wait goes
+    on, since only a known terminal status (or the timeout) ends it.
+
+    :param log: Called with each progress line.
+    :param warn: Called with each warning; ``log`` when not given.
+    """
+
+    def __init__(self, log: Callable[[str], None], warn: Callable[[str], None] | None = None) -> None:
+        self._log = log
+        self._warn = warn or log
+        self._last: tuple[Any, ...] | None = None
+        self._unknown_statuses: set[str] = set()
+
+    def __call__(self, job: AlignmentJob) -> None:
+        """Log the job unless nothing worth reporting changed."""
+        if not job.has_known_status and job.status not in self._unknown_statuses:
+            self._unknown_statuses.add(job.status)
+            ends = ", ".join(sorted(AlignmentJobStatus.terminal_states()))
+            self._warn(
+                f"Alignment job {job.id} reports status {job.status!r}, which this provider does not "
+                f"know; treating it as not finished and waiting for {ends}"
+            )
+        signature = job.progress_signature()
+        if signature != self._last:
+            self._last = signature
+            self._log(f"Alignment job {job.id}: {job.describe()}")

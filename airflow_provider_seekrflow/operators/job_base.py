@@ -1,0 +1,256 @@
+"""One resume path for every operator that runs one SeekrFlow job and (by default) waits for it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseOperator, conf
+
+from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
+from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+from airflow_provider_seekrflow.jobs.resume import ResumeAction, ResumeDecision, decide_resume
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+try:  # Airflow 3: the Task SDK's own name (BaseOperator has already loaded this module)
+    from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
+except ImportError:  # Airflow 2 only spells it inline (models/baseoperator.py, models/trigger.py)
+    TRIGGER_FAIL_REPR = "__fail__"
+
+# The deferred wait ends this much before execution_timeout, so the operator (not Airflow) ends it
+# and can cancel the job; Airflow 2 otherwise fails the task from the scheduler without a word to us.
+EXECUTION_TIMEOUT_MARGIN = timedelta(seconds=30)
+NO_STATE_STORE_WARNING = (
+    "This Airflow has no task state store (it arrives in 3.3): if this task is retried after its job "
+    "was submitted, the retry submits a new job rather than reattaching."
+)
+
+
+class SeekrFlowJobOperator(BaseOperator):
+    """
+    Run one SeekrFlow job: submit it, or pick up the one an earlier try left, then wait on the worker or deferred.
+
+    Subclasses say how to check the request, submit, read, cancel and wait for their kind of job,
+    and what its result is; this class decides, in one place for every mode, whether a try
+    submits, reattaches or reuses (:func:`~airflow_provider_seekrflow.jobs.resume.decide_resume`).
+
+    :param seekrflow_conn_id: The Airflow connection to use. (templated)
+    :param hook_params: Keyword arguments for the hook, e.g. ``{"timeout": 60, "max_retries": 3}``;
+        the deferred wait's trigger gets them too.
+    :param wait_for_completion: Whether to wait for the job to end; when False the task returns the
+        job as it is right after submission.
+    :param deferrable: Whether to wait in the triggerer rather than on the worker.
+    :param poll_interval: The longest time between two status checks, in seconds; the wait sleeps
+        toward the service's completion estimate when it gives one.
+    :param min_poll_interval: The shortest time between two status checks, in seconds.
+    :param timeout: Seconds to wait before cancelling the job and failing; None waits for ever.
+    :param cancel_on_kill: Whether killing the task, or a timeout, cancels the job.
+    :param durable: Whether a retry picks up the job of an earlier try (Airflow 3.3+, through the
+        task state store) instead of submitting another.
+    """
+
+    template_fields: Sequence[str] = ("seekrflow_conn_id",)
+    ui_color = "#e8f0ff"
+    #: The task state store key of the job id; renaming it loses the jobs of in-flight retries.
+    state_key: str = "seekrflow_job_id"
+    #: Older state store keys still read, so an upgrade mid-retry reattaches too.
+    legacy_state_keys: tuple[str, ...] = ()
+    #: The XCom key the job id is pushed under as soon as the job exists.
+    job_id_xcom_key: str = "job_id"
+    #: The statuses a job of this kind never leaves, and the one that is success.
+    terminal_states: frozenset[str] = frozenset()
+    success_status: str = "completed"
+
+    def __init__(
+        self,
+        *,
+        seekrflow_conn_id: str = SeekrFlowHook.default_conn_name,
+        hook_params: dict[str, Any] | None = None,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 300.0,
+        min_poll_interval: float = 5.0,
+        timeout: float | None = None,
+        cancel_on_kill: bool = True,
+        durable: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if poll_interval <= 0 or min_poll_interval <= 0:
+            raise SeekrFlowConfigError("poll_interval and min_poll_interval must be greater than 0")
+        if timeout is not None and timeout <= 0:
+            raise SeekrFlowConfigError(f"timeout: must be greater than 0 seconds, got {timeout!r}")
+        self.seekrflow_conn_id = seekrflow_conn_id
+        self.hook_params = dict(hook_params or {})
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.min_poll_interval = min_poll_interval
+        self.timeout = timeout
+        self.cancel_on_kill = cancel_on_kill
+        self.durable = durable
+        self.job_id: str | None = None
+
+    @cached_property
+    def hook(self) -> SeekrFlowHook:
+        """Return the SeekrFlow hook of this task's connection."""
+        return SeekrFlowHook(seekrflow_conn_id=self.seekrflow_conn_id, **self.hook_params)
+
+    # -- what each kind of job says -------------------------------------------------------------
+
+    def prepare_request(self) -> None:
+        """Check the request locally, raising before anything is sent."""
+        raise NotImplementedError
+
+    def submit_job(self, context: Context) -> str:
+        """Submit the job and return its id."""
+        raise NotImplementedError
+
+    def job_status(self, job_id: str) -> str | None:
+        """Return the job's status now, or None when the service no longer has it."""
+        raise NotImplementedError
+
+    def poll_until_complete(self, job_id: str, context: Context) -> dict[str, Any]:
+        """Wait on the worker for the job to end, and return the task's result or raise its failure."""
+        raise NotImplementedError
+
+    def cancel_job(self, job_id: str) -> str:
+        """Cancel the job and return its status after."""
+        raise NotImplementedError
+
+    def build_trigger(self, job_id: str, end_time: float | None) -> Any:
+        """Return the trigger that waits for the job in the triggerer."""
+        raise NotImplementedError
+
+    def get_job_result(self, job_id: str, context: Context, status: str | None = None) -> dict[str, Any]:
+        """
+        Return the task's result for the job: ``{"job_id", "status", "output_files"}``.
+
+        :param job_id: The job.
+        :param context: The task context.
+        :param status: The job's status when just read (it saves a call), else None to read it.
+        """
+        raise NotImplementedError
+
+    def execute_complete(self, context: Context, event: Any = None, job_id: str | None = None) -> Any:
+        """Turn the trigger's event into the task's result or its distinct failure."""
+        raise NotImplementedError
+
+    # -- the one path ---------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> Any:
+        """Check the request, then submit, reattach or reuse, and wait as the mode says."""
+        self.prepare_request()
+        decision = self.resume_decision(context)
+        if decision.action is ResumeAction.REUSE:
+            self.log.info("Using job %s of an earlier try: %s", decision.job_id, decision.reason)
+            assert decision.job_id is not None
+            self.remember(decision.job_id, context)
+            return self.get_job_result(decision.job_id, context, self.success_status)
+        if decision.action is ResumeAction.REATTACH:
+            self.log.info("Reattaching to job %s of an earlier try: %s", decision.job_id, decision.reason)
+            assert decision.job_id is not None
+            job_id = decision.job_id
+        else:
+            if decision.job_id is not None:
+                self.log.warning(
+                    "Not reusing job %s of an earlier try: %s; submitting a new one",
+                    decision.job_id,
+                    decision.reason,
+                )
+            job_id = self.submit_job(context)
+            self._store(job_id, context)
+        self.remember(job_id, context)
+        if not self.wait_for_completion:
+            return self.get_job_result(job_id, context)
+        if self.deferrable:
+            self.defer(
+                trigger=self.build_trigger(job_id, self._deadline(context)),
+                method_name="execute_complete",
+                kwargs={"job_id": job_id},
+            )
+        return self.poll_until_complete(job_id, context)
+
+    def resume_decision(self, context: Context) -> ResumeDecision:
+        """Read the job id an earlier try stored, if any, and decide what this try does."""
+        store = context.get("task_state_store") if self.durable else None
+        if self.durable and store is None:
+            self.log.warning(NO_STATE_STORE_WARNING)
+        stored = None
+        if store is not None:
+            stored = next(
+                (value for key in (self.state_key, *self.legacy_state_keys) if (value := store.get(key))),
+                None,
+            )
+        status = self.job_status(str(stored)) if stored else None
+        return decide_resume(
+            str(stored) if stored else None,
+            status,
+            durable=self.durable,
+            terminal_states=self.terminal_states,
+            success_status=self.success_status,
+        )
+
+    def _store(self, job_id: str, context: Context) -> None:
+        store = context.get("task_state_store") if self.durable else None
+        if store is not None:
+            store.set(self.state_key, job_id)
+
+    def remember(self, job_id: str, context: Context) -> None:
+        """Keep the job id for ``on_kill`` and publish it under its XCom key, unless XComs are off."""
+        if self.job_id == job_id:
+            return
+        self.job_id = job_id
+        ti = context.get("ti")
+        if ti is not None and self.do_xcom_push:
+            ti.xcom_push(key=self.job_id_xcom_key, value=job_id)
+
+    def push_extra_xcom(self, context: Context, key: str, value: Any) -> None:
+        """Push an XCom beside the return value, unless the task's XComs are off."""
+        ti = context.get("ti")
+        if ti is not None and self.do_xcom_push:
+            ti.xcom_push(key=key, value=value)
+
+    def _deadline(self, context: Context) -> float | None:
+        deadlines = []
+        if self.timeout is not None:
+            deadlines.append(time.time() + self.timeout)
+        if self.execution_timeout:
+            ti = context.get("ti")
+            started = getattr(ti, "start_date", None) or datetime.now(timezone.utc)
+            margin = min(EXECUTION_TIMEOUT_MARGIN, self.execution_timeout / 10)
+            deadlines.append((started + self.execution_timeout - margin).timestamp())
+        return min(deadlines) if deadlines else None
+
+    # -- ending it ------------------------------------------------------------------------------
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Cancel the job when Airflow ends the deferral itself (a trigger timeout or failure)."""
+        if next_method == TRIGGER_FAIL_REPR:
+            self.job_id = (next_kwargs or {}).get("job_id") or self._pulled_job_id(context)
+            self.cancel("Airflow ended the deferred wait")
+        return super().resume_execution(next_method, next_kwargs, context)
+
+    def _pulled_job_id(self, context: Context) -> str | None:
+        ti = context.get("ti")
+        return ti.xcom_pull(task_ids=self.task_id, key=self.job_id_xcom_key) if ti is not None else None
+
+    def cancel(self, reason: str) -> None:
+        """Cancel the running job, if any and if ``cancel_on_kill``; a failure to cancel is only logged."""
+        if not self.cancel_on_kill or not self.job_id:
+            return
+        try:
+            status = self.cancel_job(self.job_id)
+        except SeekrFlowError as err:
+            self.log.warning("Could not cancel job %s (%s): %s", self.job_id, reason, err)
+        else:
+            self.log.info("Cancelled job %s because %s; it is now %s", self.job_id, reason, status)
+
+    def on_kill(self) -> None:
+        """Cancel the job when the task is killed while waiting on the worker."""
+        self.cancel("the task was killed")
