@@ -20,7 +20,7 @@ from airflow_provider_seekrflow._client.service_model import (
     percent,
 )
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
-from airflow_provider_seekrflow.vocabulary import AlignmentJobStatus, AlignmentType
+from airflow_provider_seekrflow.vocabulary import AlignmentJobStatus, AlignmentType, FilePurpose
 
 GENERATE_ALIGNMENT = Endpoint("alignment_generate", "POST", "/v1/flow/alignment/generate", repeatable=False)
 LIST_ALIGNMENT_JOBS = Endpoint("list_alignment_jobs", "GET", "/v1/flow/alignment", repeatable=True)
@@ -220,3 +220,19 @@ def find_lost_job(
         ):
             return job, "found"
     return None, "absent" if echoes_request else "unknown"
+
+
+def describe_outputs(outputs: Iterable[AlignmentOutput]) -> list[dict[str, Any]]:
+    """Return output files as plain dicts fit for XCom."""
+    return [
+        {"id": output.id, "filename": output.filename, "purpose": output.purpose, "bytes": output.bytes}
+        for output in outputs
+    ]
+
+
+def training_output_id(outputs: Iterable[AlignmentOutput]) -> str | None:
+    """Return the id of the output meant for fine-tuning (purpose ``fine-tune``), if the job produced one."""
+    for output in outputs:
+        if output.purpose == FilePurpose.FINE_TUNE.value:
+            return output.id
+    return None
