@@ -39,11 +39,9 @@ __all__ = ["SeekrFlowHook", "connection_config"]
 
 class SeekrFlowHook(SeekrFlowBaseHook):
     """
-    Talk to the SeekrFlow API: upload files, generate alignment training pairs and follow jobs.
+    Talk to the SeekrFlow API from a worker: upload files, generate alignment training pairs, follow jobs.
 
-    The connection's password is the API key, its host the API base URL (``https://flow.seekr.com``
-    when empty), and its extras may set ``team_id``, ``timeout``, ``connect_timeout`` (seconds),
-    ``max_retries`` and ``verify`` (false, or a CA bundle path).
+    The connection is read as :class:`~airflow_provider_seekrflow.hooks.base.SeekrFlowBaseHook` says.
 
     :param seekrflow_conn_id: The Airflow connection to use.
     :param timeout: Read timeout in seconds, overriding the connection's ``timeout`` extra.

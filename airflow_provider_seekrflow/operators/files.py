@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow.exceptions import AirflowProviderDeprecationWarning
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_seekrflow.exceptions import (
@@ -23,8 +25,7 @@ from airflow_provider_seekrflow.exceptions import (
     SeekrFlowNotFoundError,
 )
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.models import FilePurpose
-from airflow_provider_seekrflow.validation import MAX_FILE_BYTES
+from airflow_provider_seekrflow.vocabulary import MAX_FILE_BYTES, FilePurpose
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -85,11 +86,13 @@ class SeekrFlowUploadFileOperator(BaseOperator):
     :param purpose: ``alignment`` (source documents, the default), ``fine-tune``, ``preference-fine-tune``,
         ``pre-train`` or ``reinforcement-fine-tune``. (templated)
     :param vector_database_id: Vector database to add alignment documents to. (templated)
-    :param seekrflow_conn_id: The Airflow connection to use.
-    :param validate: Whether to check every JSONL line before uploading; the other checks always run.
+    :param seekrflow_conn_id: The Airflow connection to use. (templated)
+    :param hook_params: Keyword arguments for the hook, e.g. ``{"timeout": 60, "max_retries": 3}``.
+    :param check_content: Whether to check every JSONL line before uploading; the other checks always run.
+    :param validate: Deprecated name of ``check_content``.
     """
 
-    template_fields: Sequence[str] = ("file_path", "purpose", "vector_database_id")
+    template_fields: Sequence[str] = ("file_path", "purpose", "vector_database_id", "seekrflow_conn_id")
     ui_color = "#e8f0ff"
 
     def __init__(
@@ -99,20 +102,36 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         purpose: str = FilePurpose.ALIGNMENT.value,
         vector_database_id: str | None = None,
         seekrflow_conn_id: str = SeekrFlowHook.default_conn_name,
-        validate: bool = True,
+        hook_params: dict[str, Any] | None = None,
+        check_content: bool = True,
+        validate: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if validate is not None:
+            # One name per concept: the hook's, the operator's and the docs' is check_content.
+            warnings.warn(
+                "SeekrFlowUploadFileOperator(validate=...) is deprecated; use check_content=...",
+                AirflowProviderDeprecationWarning,
+                stacklevel=2,
+            )
+            check_content = validate
         self.file_path = file_path
         self.purpose = purpose
         self.vector_database_id = vector_database_id
         self.seekrflow_conn_id = seekrflow_conn_id
-        self.validate = validate
+        self.hook_params = dict(hook_params or {})
+        self.check_content = check_content
+
+    @property
+    def validate(self) -> bool:
+        """Deprecated name of ``check_content``."""
+        return self.check_content
 
     @cached_property
     def hook(self) -> SeekrFlowHook:
         """Return the SeekrFlow hook of this task's connection."""
-        return SeekrFlowHook(seekrflow_conn_id=self.seekrflow_conn_id)
+        return SeekrFlowHook(seekrflow_conn_id=self.seekrflow_conn_id, **self.hook_params)
 
     def execute(self, context: Context) -> str | list[str]:
         """Check every source, then upload each and return the id or ids."""
@@ -126,7 +145,7 @@ class SeekrFlowUploadFileOperator(BaseOperator):
             if single and len(sources) != 1:
                 single = False
             for source in sources:
-                self.hook.check_file(source.local, self.purpose, check_content=self.validate)
+                self.hook.check_file(source.local, self.purpose, check_content=self.check_content)
             for source in sources:
                 self.hook.check_file_with_service(source.local, self.purpose, filename=source.name)
             self.log.info("Checked %d file(s) for purpose %s; uploading", len(sources), self.purpose)

@@ -39,19 +39,17 @@ class SeekrFlowJobOperator(BaseOperator):
     and what its result is; this class decides, in one place for every mode, whether a try
     submits, reattaches or reuses (:func:`~airflow_provider_seekrflow.jobs.resume.decide_resume`).
 
-    :param seekrflow_conn_id: The Airflow connection to use. (templated)
-    :param hook_params: Keyword arguments for the hook, e.g. ``{"timeout": 60, "max_retries": 3}``;
-        the deferred wait's trigger gets them too.
-    :param wait_for_completion: Whether to wait for the job to end; when False the task returns the
-        job as it is right after submission.
-    :param deferrable: Whether to wait in the triggerer rather than on the worker.
-    :param poll_interval: The longest time between two status checks, in seconds; the wait sleeps
-        toward the service's completion estimate when it gives one.
-    :param min_poll_interval: The shortest time between two status checks, in seconds.
-    :param timeout: Seconds to wait before cancelling the job and failing; None waits for ever.
-    :param cancel_on_kill: Whether killing the task, or a timeout, cancels the job.
-    :param durable: Whether a retry picks up the job of an earlier try (Airflow 3.3+, through the
-        task state store) instead of submitting another.
+    The parameters below are every job operator's; each subclass documents them for its users.
+
+    :param seekrflow_conn_id: Connection id.
+    :param hook_params: Hook keyword arguments, also given to the trigger.
+    :param wait_for_completion: Wait for the end, or return the job as submitted.
+    :param deferrable: Wait in the triggerer.
+    :param poll_interval: Longest sleep between status checks (seconds).
+    :param min_poll_interval: Shortest sleep between status checks (seconds).
+    :param timeout: Seconds before the job is cancelled and the task fails; None for no limit.
+    :param cancel_on_kill: Cancel the job on a kill or a timeout.
+    :param durable: Let a retry pick up an earlier try's job (Airflow 3.3+).
     """
 
     template_fields: Sequence[str] = ("seekrflow_conn_id",)

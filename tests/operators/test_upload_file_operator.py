@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from airflow.exceptions import AirflowProviderDeprecationWarning
 from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_seekrflow.exceptions import (
@@ -167,11 +168,11 @@ def test_bad_line_in_second_file_of_batch_uploads_nothing(emu, request, tmp_path
 
 
 def test_validate_false_skips_the_content_check(emu, request, tmp_path):
-    """With validate=False the bad line is not caught locally: the upload is sent, and the service refuses it."""
+    """With check_content=False the bad line is not caught locally: the upload is sent, and the service refuses it."""
     bad = write(tmp_path / "unchecked.jsonl", CHAT_LINE + BAD_ROLE_LINE)
     recorder = FailureRecorder()
     dr = run_dag(
-        _upload_dag(request, str(bad), purpose="fine-tune", validate=False, on_failure_callback=recorder)
+        _upload_dag(request, str(bad), purpose="fine-tune", check_content=False, on_failure_callback=recorder)
     )
     assert states(dr) == {"upload": "failed"}
     assert count(emu, "upload_file") == 1
@@ -181,7 +182,7 @@ def test_validate_false_skips_the_content_check(emu, request, tmp_path):
 
 def test_validate_false_still_uploads_good_data(emu, request, tmp_path):
     good = write(tmp_path / "good.jsonl", CHAT_LINE * 2)
-    dr = run_dag(_upload_dag(request, str(good), purpose="fine-tune", validate=False))
+    dr = run_dag(_upload_dag(request, str(good), purpose="fine-tune", check_content=False))
     assert states(dr) == {"upload": "success"}
     assert count(emu, "upload_file") == 1
 
@@ -233,3 +234,11 @@ def test_retry_after_a_partial_batch_uploads_only_the_rest(emu, request, tmp_pat
     else:
         # Without a task state store the retry sends the whole batch again.
         assert count(emu, "upload_file") == 4
+
+
+def test_validate_is_a_deprecated_name_of_check_content():
+    with pytest.warns(AirflowProviderDeprecationWarning, match="use check_content"):
+        operator = SeekrFlowUploadFileOperator(task_id="upload", file_path="x.jsonl", validate=False)
+    assert operator.check_content is False
+    assert operator.validate is False
+    assert "seekrflow_conn_id" in SeekrFlowUploadFileOperator.template_fields

@@ -520,14 +520,14 @@ CASES: list[Case] = [
     ),
     Case(
         "service_422_bad_line",
-        "`validate=False` upload of `late.jsonl` with role `bot` on line 2 (emulator 422)",
+        "`check_content=False` upload of `late.jsonl` with role `bot` on line 2 (emulator 422)",
         sfx.SeekrFlowValidationError,
         ["/v1/flow/files", "422", "late.jsonl line 2", "'bot'"],
         _upload(
             "service_422_bad_line",
             lambda t: _w(t, "late.jsonl", CHAT + CHAT.replace('"user"', '"bot"')),
             purpose="fine-tune",
-            validate=False,
+            check_content=False,
         ),
         local=False,
         requests=1,
