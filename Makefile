@@ -1,10 +1,12 @@
 # airflow-provider-seekrflow: developer and CI entry points.
 #
-#   make test         lint + mypy + pytest against Airflow $(AIRFLOW_LOW) and $(AIRFLOW_HIGH)
+#   make test         lint + mypy + pytest against Airflow $(AIRFLOW_LOW), $(AIRFLOW_MID) and $(AIRFLOW_HIGH)
+#   make unit         the fast layer alone: tests/unit (no emulator, no Airflow database), Airflow $(AIRFLOW_HIGH)
 #   make demo         run the example pipeline against the local emulator (Airflow $(AIRFLOW_HIGH))
 #   make lint         ruff check + ruff format --check
-#   make typecheck    mypy in both virtualenvs
+#   make typecheck    mypy in each virtualenv
 #   make integration  the slow suite against a real deployment: PostgreSQL + Airflow $(AIRFLOW_HIGH) processes + emulator
+#   make integration-mid  its kill and execution_timeout tests on Airflow $(AIRFLOW_MID) (triggers without a database)
 #   make bench        benchmarks/run_all.py (.venvs/bench: Airflow $(AIRFLOW_HIGH) + [bench] extra)
 #   make clean        remove the virtualenvs and caches
 #
@@ -18,9 +20,12 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 AIRFLOW_LOW ?= 2.11.2
+# 3.0-3.2 run triggers as API clients without database access: the middle of the matrix.
+AIRFLOW_MID ?= 3.1.8
 AIRFLOW_HIGH ?= 3.3.2
 VENVS ?= .venvs
 AF2 := $(VENVS)/af2
+AF31 := $(VENVS)/af31
 AF3 := $(VENVS)/af3
 # A literal comma, for extras lists inside $(call ...).
 , := ,
@@ -43,6 +48,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
 AF2_STAMP := $(AF2)/.installed-airflow-$(AIRFLOW_LOW)
+AF31_STAMP := $(AF31)/.installed-airflow-$(AIRFLOW_MID)
 AF3_STAMP := $(AF3)/.installed-airflow-$(AIRFLOW_HIGH)
 BENCH := $(VENVS)/bench
 BENCH_STAMP := $(BENCH)/.installed-airflow-$(AIRFLOW_HIGH)
@@ -51,11 +57,11 @@ BENCH_STAMP := $(BENCH)/.installed-airflow-$(AIRFLOW_HIGH)
 # which is why the benchmarks get their own venv instead of changing .venvs/af3.
 BENCH_OVERRIDES := typer>=0.15
 
-.PHONY: help test venvs venv-af2 venv-af3 lint format typecheck pytest demo integration bench clean
+.PHONY: help test unit venvs venv-af2 venv-af31 venv-af3 lint format typecheck pytest demo integration integration-mid bench clean
 
 help:
-	@sed -n '2,10s/^# \{0,1\}//p' Makefile \
-	  | sed -e 's/$$(AIRFLOW_LOW)/$(AIRFLOW_LOW)/g' -e 's/$$(AIRFLOW_HIGH)/$(AIRFLOW_HIGH)/g'
+	@sed -n '2,11s/^# \{0,1\}//p' Makefile \
+	  | sed -e 's/$$(AIRFLOW_LOW)/$(AIRFLOW_LOW)/g' -e 's/$$(AIRFLOW_MID)/$(AIRFLOW_MID)/g' -e 's/$$(AIRFLOW_HIGH)/$(AIRFLOW_HIGH)/g'
 
 # ----------------------------------------------------------------------------- virtualenvs
 
@@ -83,6 +89,9 @@ endef
 $(AF2_STAMP): pyproject.toml $(UV_DEP)
 	$(call install_venv,$(AF2),$(AIRFLOW_LOW),test$(,)emulator)
 
+$(AF31_STAMP): pyproject.toml $(UV_DEP)
+	$(call install_venv,$(AF31),$(AIRFLOW_MID),test$(,)emulator)
+
 $(AF3_STAMP): pyproject.toml $(UV_DEP)
 	$(call install_venv,$(AF3),$(AIRFLOW_HIGH),test$(,)emulator)
 
@@ -92,8 +101,9 @@ $(BENCH_STAMP): pyproject.toml $(UV_DEP)
 	$(call install_venv,$(BENCH),$(AIRFLOW_HIGH),test$(,)emulator$(,)bench,--overrides $(VENVS)/bench-overrides.txt)
 
 venv-af2: $(AF2_STAMP)
+venv-af31: $(AF31_STAMP)
 venv-af3: $(AF3_STAMP)
-venvs: venv-af2 venv-af3
+venvs: venv-af2 venv-af31 venv-af3
 
 # ----------------------------------------------------------------------------- checks
 
@@ -108,13 +118,21 @@ format: venv-af3
 typecheck: venvs
 	@echo ">>> mypy (Airflow $(AIRFLOW_HIGH))"
 	$(AF3)/bin/mypy
+	@echo ">>> mypy (Airflow $(AIRFLOW_MID))"
+	$(AF31)/bin/mypy
 	@echo ">>> mypy (Airflow $(AIRFLOW_LOW))"
 	$(AF2)/bin/mypy
 
 pytest: venvs
 	PYTEST_ARGS="$(PYTEST_ARGS)" bash scripts/pytest_matrix.sh \
 	  "$(AF2)=airflow-$(AIRFLOW_LOW)" \
+	  "$(AF31)=airflow-$(AIRFLOW_MID)" \
 	  "$(AF3)=airflow-$(AIRFLOW_HIGH)"
+
+unit: venv-af3
+	@start=$$(date +%s%N); \
+	$(AF3)/bin/python -m pytest -p no:cacheprovider -q tests/unit; \
+	echo ">>> fast layer wall time: $$(( ($$(date +%s%N) - start) / 1000000 )) ms"
 
 test: venvs
 	$(MAKE) --no-print-directory lint
@@ -126,12 +144,20 @@ test: venvs
 demo: venv-af3
 	PATH="$(CURDIR)/$(AF3)/bin:$$PATH" VIRTUAL_ENV="$(CURDIR)/$(AF3)" bash scripts/demo.sh
 
-# PostgreSQL (apt-get, as root), its drivers in $(AF3), then the real-deployment suite; see
+# PostgreSQL (apt-get, as root), its drivers in $(IT_VENV), then the real-deployment suite; see
 # docs/reliability.md. INTEGRATION_WORK_DIR keeps AIRFLOW_HOME, logs and results.json there.
+# IT_VENV is the Airflow deployed: $(AF3) ($(AIRFLOW_HIGH)) unless integration-mid picks $(AF31).
 INTEGRATION_WORK_DIR ?=
-integration: venv-af3 $(UV_DEP)
-	UV="$(UV)" IT_PYTHON="$(CURDIR)/$(AF3)/bin/python" IT_WORK_DIR="$(INTEGRATION_WORK_DIR)" \
+IT_VENV ?= $(AF3)
+integration: $(if $(filter $(AF31),$(IT_VENV)),venv-af31,venv-af3) $(UV_DEP)
+	UV="$(UV)" IT_PYTHON="$(CURDIR)/$(IT_VENV)/bin/python" IT_WORK_DIR="$(INTEGRATION_WORK_DIR)" \
 	  bash scripts/integration/run.sh $(PYTEST_ARGS)
+
+# Airflow 3.0-3.2 run triggers as API clients without database access: kill while deferred and
+# execution_timeout there, in the same harness (its own database, so it never clobbers a 3.3 run's).
+integration-mid:
+	IT_PG_DB=seekrflow_it_mid $(MAKE) --no-print-directory integration IT_VENV=$(AF31) \
+	  PYTEST_ARGS="-k 'marking_deferred or execution_timeout' $(PYTEST_ARGS)"
 
 bench: $(BENCH_STAMP)
 	$(BENCH)/bin/python benchmarks/run_all.py

@@ -25,6 +25,7 @@ from airflow_provider_seekrflow.exceptions import (
     SeekrFlowNotFoundError,
 )
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+from airflow_provider_seekrflow.operators.job_base import task_state_store
 from airflow_provider_seekrflow.vocabulary import MAX_FILE_BYTES, FilePurpose
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ class SeekrFlowUploadFileOperator(BaseOperator):
             for source in sources:
                 self.hook.check_file_with_service(source.local, self.purpose, filename=source.name)
             self.log.info("Checked %d file(s) for purpose %s; uploading", len(sources), self.purpose)
-            store = context.get("task_state_store")
+            store = task_state_store(context)
             recorded = store.get(UPLOADED_STATE_KEY) if store is not None else None
             uploaded: dict[str, Any] = dict(recorded) if isinstance(recorded, dict) else {}
             ids = []

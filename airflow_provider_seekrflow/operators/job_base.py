@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.common.compat.sdk import BaseOperator, conf
 
@@ -29,6 +29,12 @@ NO_STATE_STORE_WARNING = (
     "This Airflow has no task state store (it arrives in 3.3): if this task is retried after its job "
     "was submitted, the retry submits a new job rather than reattaching."
 )
+
+
+def task_state_store(context: Context) -> Any:
+    """Return the task state store of this try (Airflow 3.3+), or None where Airflow has none."""
+    # Typed loosely: Airflow versions before 3.3 do not declare the key in their Context type.
+    return cast("Any", context).get("task_state_store")
 
 
 class SeekrFlowJobOperator(BaseOperator):
@@ -176,7 +182,7 @@ class SeekrFlowJobOperator(BaseOperator):
 
     def resume_decision(self, context: Context) -> ResumeDecision:
         """Read the job id an earlier try stored, if any, and decide what this try does."""
-        store = context.get("task_state_store") if self.durable else None
+        store = task_state_store(context) if self.durable else None
         if self.durable and store is None:
             self.log.warning(NO_STATE_STORE_WARNING)
         stored = None
@@ -195,7 +201,7 @@ class SeekrFlowJobOperator(BaseOperator):
         )
 
     def _store(self, job_id: str, context: Context) -> None:
-        store = context.get("task_state_store") if self.durable else None
+        store = task_state_store(context) if self.durable else None
         if store is not None:
             store.set(self.state_key, job_id)
 

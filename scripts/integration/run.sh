@@ -10,7 +10,8 @@
 #
 #   scripts/integration/run.sh [pytest args...]      e.g. -k soak, -x
 #
-# Environment: IT_PYTHON (default .venvs/af3/bin/python, built by `make venv-af3`), IT_WORK_DIR
+# Environment: IT_PYTHON (default .venvs/af3/bin/python, built by `make venv-af3`; `make integration-mid`
+# passes .venvs/af31's), IT_PG_DB (the database, see postgres.sh), IT_WORK_DIR
 # (default: a new /tmp/seekrflow-it.* directory, kept: AIRFLOW_HOME, logs, results.json),
 # IT_SOAK_RUNS (50), IT_SOAK_FAULT_RATE (0.2), UV (uv binary).
 set -euo pipefail
@@ -19,7 +20,7 @@ cd "$(dirname "$0")/../.."
 repo_root="$(pwd)"
 py="${IT_PYTHON:-$repo_root/.venvs/af3/bin/python}"
 if [ ! -x "$py" ]; then
-    echo "!!! no Python at $py: run 'make venv-af3' first (or set IT_PYTHON)" >&2
+    echo "!!! no Python at $py: run 'make venv-af3' (or venv-af31) first, or set IT_PYTHON" >&2
     exit 2
 fi
 start=$(date +%s)
