@@ -81,3 +81,95 @@ class AlignmentJobStatus(str, Enum):
     def known_states(cls) -> frozenset[str]:
         """Return every status this provider knows; any other is treated as not finished."""
         return cls.active_states() | cls.terminal_states()
+
+
+class DataJobType(str, Enum):
+    """The workflow a data job runs."""
+
+    PRINCIPLE_FILES = "principle_files"
+    CONTEXT_GROUNDED_FILES = "context_grounded_files"
+    CONTEXT_GROUNDED_VECTOR_DB = "context_grounded_vector_db"
+
+
+class DataJobStatus(str, Enum):
+    """
+    Status of a data job: ingestion states before ``start``, then the linked alignment job's.
+
+    ``stopped`` is not in the reference's data-job enum, but the official client accepts it.
+    """
+
+    FILE_PROCESSING = "file_processing"
+    NEEDS_REVIEW = "needs_review"
+    READY_TO_START = "ready_to_start"
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    STOPPED = "stopped"
+
+    @classmethod
+    def alignment_states(cls) -> frozenset[str]:
+        """Return the statuses of a started job whose alignment is still going."""
+        return frozenset({cls.PENDING.value, cls.QUEUED.value, cls.RUNNING.value})
+
+    @classmethod
+    def terminal_states(cls) -> frozenset[str]:
+        """Return the statuses from which a job never moves again."""
+        return frozenset({cls.COMPLETED.value, cls.FAILED.value, cls.CANCELLED.value, cls.STOPPED.value})
+
+    @classmethod
+    def known_states(cls) -> frozenset[str]:
+        """Return every status this provider knows; any other is treated as not finished."""
+        return frozenset(member.value for member in cls)
+
+
+class FineTuneStatus(str, Enum):
+    """Status of a fine-tuning job (the official client's enum)."""
+
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    DELETED = "deleted"
+
+    @classmethod
+    def active_states(cls) -> frozenset[str]:
+        """Return the statuses of a job that is still going."""
+        return frozenset({cls.PENDING.value, cls.QUEUED.value, cls.RUNNING.value})
+
+    @classmethod
+    def terminal_states(cls) -> frozenset[str]:
+        """Return the statuses from which a job never moves again; only ``completed`` leaves a model."""
+        return frozenset({cls.COMPLETED.value, cls.FAILED.value, cls.CANCELLED.value, cls.DELETED.value})
+
+    @classmethod
+    def known_states(cls) -> frozenset[str]:
+        """Return every status this provider knows; any other is treated as not finished."""
+        return cls.active_states() | cls.terminal_states()
+
+
+class FineTuneType(str, Enum):
+    """What a fine-tune optimises; ``GRPO`` is the deprecated name of ``REINFORCEMENT``."""
+
+    STANDARD = "STANDARD"
+    PREFERENCE = "PREFERENCE"
+    REINFORCEMENT = "REINFORCEMENT"
+    GRPO = "GRPO"
+
+
+class AcceleratorType(str, Enum):
+    """The accelerators a fine-tune can run on."""
+
+    GAUDI2 = "GAUDI2"
+    GAUDI3 = "GAUDI3"
+    A100 = "A100"
+    A10 = "A10"
+    H100 = "H100"
+    MI300X = "MI300X"
+
+
+LORA_BIASES: tuple[str, ...] = ("none", "all", "lora_only")

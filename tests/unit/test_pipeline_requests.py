@@ -1,0 +1,225 @@
+"""Data-job, fine-tune and project requests are checked locally, and jobs are read liberally."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from airflow_provider_seekrflow._client import data_jobs, fine_tunes, projects
+from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+
+
+def detail(**fields):
+    payload = {
+        "id": "dj-1",
+        "user_id": "u",
+        "status": "needs_review",
+        "job_type": "principle_files",
+        **fields,
+    }
+    return data_jobs.DataJobDetail.model_validate_json(json.dumps(payload))
+
+
+# -- data jobs -------------------------------------------------------------------------------------
+
+
+def test_data_job_create_request_leaves_out_what_is_unset():
+    assert data_jobs.create_request("handbook", "principle_files", system_prompt="Be kind.") == {
+        "name": "handbook",
+        "job_type": "principle_files",
+        "system_prompt": "Be kind.",
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"name": " ", "job_type": "principle_files"}, "name: must not be blank"),
+        ({"name": "x" * 256, "job_type": "principle_files"}, "name: must be at most 255"),
+        ({"name": "x", "job_type": "principles"}, "job_type: 'principles' is not one of"),
+        ({"name": "x", "job_type": "context_grounded_vector_db"}, "vector_database_id: is required"),
+    ],
+)
+def test_data_job_create_request_refuses_locally(kwargs, fragment):
+    with pytest.raises(SeekrFlowConfigError, match=fragment):
+        data_jobs.create_request(**kwargs)
+
+
+def test_review_problems_name_every_file_with_its_error_and_fix():
+    job = detail(
+        system_prompt="Be kind.",
+        ingestion_jobs=[
+            {
+                "id": "ing-1",
+                "status": "failed",
+                "records": [
+                    {
+                        "alignment_file_id": "f1",
+                        "filename": "scan.pdf",
+                        "status": "failed",
+                        "error_message": "no text layer",
+                        "suggested_fix": "run OCR and upload again",
+                    },
+                    {"alignment_file_id": "f2", "filename": "ok.docx", "status": "completed"},
+                ],
+            }
+        ],
+    )
+    assert data_jobs.review_problems(job) == [
+        "scan.pdf: no text layer (suggested fix: run OCR and upload again)"
+    ]
+
+
+def test_review_problems_name_a_missing_system_prompt():
+    assert data_jobs.review_problems(detail()) == [
+        "the job has no system prompt, which a principle_files job needs"
+    ]
+
+
+def test_a_later_ingestion_run_supersedes_an_earlier_one():
+    job = detail(
+        system_prompt="Be kind.",
+        ingestion_jobs=[
+            {
+                "records": [
+                    {"alignment_file_id": "f1", "filename": "a.pdf", "status": "failed", "error_message": "x"}
+                ]
+            },
+            {"records": [{"alignment_file_id": "f1", "filename": "a.pdf", "status": "completed"}]},
+        ],
+    )
+    assert data_jobs.review_problems(job) == []
+    assert data_jobs.attached_file_ids(job) == {"f1"}
+
+
+@pytest.mark.parametrize(
+    ("status", "alignment_job_id", "started"),
+    [
+        ("ready_to_start", None, False),
+        ("file_processing", None, False),
+        ("pending", None, True),
+        ("ready_to_start", "al-1", True),
+        ("completed", "al-1", True),
+        ("mystery", None, True),
+    ],
+)
+def test_was_started(status, alignment_job_id, started):
+    assert data_jobs.was_started(detail(status=status, alignment_job_id=alignment_job_id)) is started
+
+
+def test_lost_data_job_found_by_name_and_time():
+    jobs = [
+        data_jobs.DataJob(id="dj-new", name="run-7", job_type="principle_files", created_at=NOW),
+        data_jobs.DataJob(
+            id="dj-old", name="run-7", job_type="principle_files", created_at=NOW - timedelta(days=1)
+        ),
+    ]
+    assert data_jobs.find_lost_job(jobs, "run-7", "principle_files", since=NOW).id == "dj-new"
+    assert data_jobs.find_lost_job(jobs[1:], "run-7", "principle_files", since=NOW) is None
+    assert data_jobs.find_lost_job(jobs, "run-8", "principle_files", since=NOW) is None
+
+
+def test_detail_with_string_progress_and_unknown_fields_parses():
+    job = detail(
+        status="running", alignment_job={"id": "al-1", "status": "running", "progress": "40%"}, color="blue"
+    )
+    assert job.alignment_job.describe() == "status=running, progress=40%"
+    assert not job.is_terminal
+
+
+# -- fine-tunes ------------------------------------------------------------------------------------
+
+BASE = {
+    "project_id": 7,
+    "training_files": ["file-1"],
+    "model": "llama",
+    "n_epochs": 2,
+    "accel_type": "H100",
+    "n_accel": 1,
+}
+
+
+def test_fine_tune_request_shape():
+    body = fine_tunes.create_request(**BASE, learning_rate=1e-5, lora_config={"r": 8, "bias": "none"})
+    assert body == {
+        "project_id": 7,
+        "training_config": {
+            "training_files": ["file-1"],
+            "model": "llama",
+            "n_epochs": 2,
+            "learning_rate": 1e-5,
+            "lora_config": {"r": 8, "bias": "none"},
+        },
+        "infrastructure_config": {"accel_type": "H100", "n_accel": 1},
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"project_id": "7"}, "project_id: must be a project's integer id"),
+        ({"training_files": []}, "training_files: at least one file id"),
+        (
+            {"training_files": ["data/pairs.parquet"]},
+            r"training_files\[0\]: 'data/pairs.parquet' looks like a local path",
+        ),
+        ({"n_epochs": 0}, "n_epochs: must be a whole number at least 1"),
+        ({"accel_type": "TPU"}, "accel_type: 'TPU' is not one of"),
+        ({"batch_size": 2048}, "batch_size: must be a whole number from 1 to 1024"),
+        ({"learning_rate": -1}, "learning_rate: must be a number greater than 0"),
+        ({"fine_tune_type": "DPO"}, "fine_tune_type: 'DPO' is not one of"),
+        ({"lora_config": {"rank": 8}}, "lora_config: unknown key"),
+        ({"lora_config": {"dropout": 2}}, "lora_config.dropout: must be from 0 to 1"),
+        ({"lora_config": {"bias": "some"}}, "lora_config.bias: 'some' is not one of"),
+    ],
+)
+def test_fine_tune_request_refuses_locally(change, fragment):
+    with pytest.raises(SeekrFlowConfigError, match=fragment):
+        fine_tunes.create_request(**{**BASE, **change})
+
+
+def test_lost_fine_tune_found_by_project_model_and_files():
+    body = fine_tunes.create_request(**BASE)
+    jobs = [
+        fine_tunes.FineTune(
+            id="ft-1", project_id=7, model="llama", training_files=["file-2"], created_at=NOW
+        ),
+        fine_tunes.FineTune(
+            id="ft-2", project_id=7, model="llama", training_files=["file-1"], created_at=NOW
+        ),
+    ]
+    assert fine_tunes.find_lost_job(jobs, body, since=NOW).id == "ft-2"
+    assert fine_tunes.find_lost_job(jobs[:1], body, since=NOW) is None
+
+
+def test_fine_tune_event_describes_itself():
+    event = fine_tunes.FineTuneEvent.model_validate(
+        {"epoch": "2", "loss": 0.51234, "reward": None, "level": "info"}
+    )
+    assert event.describe() == "epoch 2, loss 0.5123"
+
+
+# -- projects --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "description", "fragment"),
+    [
+        ("abc", "A project.", "project_name: must be 5 to 100"),
+        ("Support bot", "abc", "project_description: must be 5 to 1000"),
+    ],
+)
+def test_project_request_refuses_locally(name, description, fragment):
+    with pytest.raises(SeekrFlowConfigError, match=fragment):
+        projects.create_request(name, description)
+
+
+def test_project_found_by_name():
+    found = projects.find_by_name(
+        [projects.Project(id=1, name="a"), projects.Project(id=2, name="Support bot")], "Support bot"
+    )
+    assert found is not None and found.id == 2
