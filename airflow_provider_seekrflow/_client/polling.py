@@ -1,10 +1,14 @@
-"""How long to wait before the next status check of an alignment job."""
+"""How long to wait before the next status check of a job, toward the service's completion estimate."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
-from airflow_provider_seekrflow.models import AlignmentJob
+from airflow_provider_seekrflow._client.alignment import AlignmentJob
+
+if TYPE_CHECKING:
+    from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
 
 # Without an estimate there is nothing to aim at, so check at a steady, modest pace.
 BLIND_INTERVAL_SECONDS = 60.0
@@ -54,3 +58,28 @@ def next_poll_delay(
         else:
             wanted = min(OVERDUE_MAX_INTERVAL_SECONDS, -remaining / 2)
     return max(min_interval, min(ceiling, wanted))
+
+
+def next_data_job_delay(
+    detail: DataJobDetail,
+    *,
+    poll_interval: float,
+    min_interval: float,
+    now: datetime | None = None,
+) -> float:
+    """
+    Return the seconds to sleep before checking a data job again.
+
+    Its alignment, once started, carries the estimate; ingestion has none, so it is checked at
+    the steady pace (never above ``poll_interval`` nor below ``min_interval``).
+
+    :param detail: The data job as last seen.
+    :param poll_interval: The longest sleep allowed.
+    :param min_interval: The shortest sleep allowed.
+    :param now: The current time (UTC), for tests.
+    """
+    if detail.alignment_job is not None:
+        return next_poll_delay(
+            detail.alignment_job, poll_interval=poll_interval, min_interval=min_interval, now=now
+        )
+    return max(min_interval, min(max(poll_interval, min_interval), BLIND_INTERVAL_SECONDS))

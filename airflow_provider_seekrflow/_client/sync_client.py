@@ -20,6 +20,7 @@ from airflow_provider_seekrflow._client.endpoints import Call
 from airflow_provider_seekrflow._client.errors import read_answer
 from airflow_provider_seekrflow._client.multipart import MultipartFileBody, UploadProgress
 from airflow_provider_seekrflow._client.polling import next_poll_delay
+from airflow_provider_seekrflow._client.sync_pipeline import PipelineOperations
 from airflow_provider_seekrflow._client.sync_transport import SyncTransport
 from airflow_provider_seekrflow._client.transport_errors import from_requests_error
 from airflow_provider_seekrflow.exceptions import SeekrFlowAlignmentJobTimeoutError, SeekrFlowConnectionError
@@ -33,7 +34,7 @@ DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 LOST_UPLOAD_LOOKUP_PAUSES = (0.0, 5.0, 15.0, 30.0)
 
 
-class SyncClient:
+class SyncClient(PipelineOperations):
     """
     Run SeekrFlow operations over a :class:`SyncTransport`.
 
@@ -219,24 +220,59 @@ class SyncClient:
         on_poll: Callable[[alignment.AlignmentJob], None] | None = None,
     ) -> alignment.AlignmentJob:
         """Block until the job ends and return it; see ``SeekrFlowHook.wait_for_alignment_job``."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            job = self.call(alignment.get_job(job_id))
-            if on_poll:
-                on_poll(job)
-            if job.is_terminal:
-                return job
-            delay = next_poll_delay(job, poll_interval=poll_interval, min_interval=min_poll_interval)
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise SeekrFlowAlignmentJobTimeoutError(
-                        f"Alignment job {job_id} did not finish within {timeout:g} s ({job.describe()})",
-                        job_id=job_id,
-                        status=job.status,
-                    )
-                delay = min(delay, left)
-            time.sleep(delay)
+
+        def timed_out(job: alignment.AlignmentJob) -> Exception:
+            return SeekrFlowAlignmentJobTimeoutError(
+                f"Alignment job {job_id} did not finish within {timeout:g} s ({job.describe()})",
+                job_id=job_id,
+                status=job.status,
+            )
+
+        return wait_until(
+            lambda: self.call(alignment.get_job(job_id)),
+            done=lambda job: job.is_terminal,
+            delay=lambda job: next_poll_delay(
+                job, poll_interval=poll_interval, min_interval=min_poll_interval
+            ),
+            timeout=timeout,
+            timed_out=timed_out,
+            on_poll=on_poll,
+        )
+
+
+def wait_until(
+    fetch: Callable[[], T],
+    *,
+    done: Callable[[T], bool],
+    delay: Callable[[T], float],
+    timeout: float | None,
+    timed_out: Callable[[T], Exception],
+    on_poll: Callable[[T], None] | None = None,
+) -> T:
+    """
+    Read a job until ``done`` holds and return it, sleeping as ``delay`` says; the blocking wait of every job kind.
+
+    :param fetch: Reads the job.
+    :param done: Whether the wait is over.
+    :param delay: Seconds to sleep before the next read.
+    :param timeout: Give up after this many seconds (monotonic clock); None waits for ever.
+    :param timed_out: Returns the exception to raise when time runs out, given the job as last read.
+    :param on_poll: Called with the job after every read.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        job = fetch()
+        if on_poll:
+            on_poll(job)
+        if done(job):
+            return job
+        pause = delay(job)
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise timed_out(job)
+            pause = min(pause, left)
+        time.sleep(pause)
 
 
 def _safe_to_resend(err: SeekrFlowConnectionError) -> SeekrFlowConnectionError:

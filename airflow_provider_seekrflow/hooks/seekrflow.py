@@ -28,6 +28,7 @@ from airflow_provider_seekrflow.exceptions import (
     SeekrFlowValidationError,
 )
 from airflow_provider_seekrflow.hooks.base import SeekrFlowBaseHook, connection_config
+from airflow_provider_seekrflow.hooks.pipeline_methods import PipelineHookMethods
 from airflow_provider_seekrflow.training_data import DEFAULT_BATCH_ROWS
 from airflow_provider_seekrflow.vocabulary import AlignmentType, FilePurpose
 
@@ -37,9 +38,9 @@ if TYPE_CHECKING:
 __all__ = ["SeekrFlowHook", "connection_config"]
 
 
-class SeekrFlowHook(SeekrFlowBaseHook):
+class SeekrFlowHook(PipelineHookMethods, SeekrFlowBaseHook):
     """
-    Talk to the SeekrFlow API from a worker: upload files, generate alignment training pairs, follow jobs.
+    Talk to the SeekrFlow API from a worker: files, alignment, data jobs, projects and fine-tunes.
 
     The connection is read as :class:`~airflow_provider_seekrflow.hooks.base.SeekrFlowBaseHook` says.
 

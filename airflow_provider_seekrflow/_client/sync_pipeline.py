@@ -1,0 +1,142 @@
+"""
+The blocking client's data-job, fine-tune and project operations, each done once even when an answer is lost.
+
+Every request that is not harmless to repeat (create, add files, start) is reconciled against what
+the service lists before it is sent again: the job, the attached files or the started run that a
+lost answer hid is used instead of a second one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from airflow_provider_seekrflow._client import data_jobs, fine_tunes, projects
+from airflow_provider_seekrflow._client.endpoints import Call
+from airflow_provider_seekrflow._client.sync_transport import SyncTransport
+from airflow_provider_seekrflow.exceptions import SeekrFlowAPIError, SeekrFlowConnectionError
+
+T = TypeVar("T")
+# The status a server answers a method it does not allow with.
+METHOD_NOT_ALLOWED = 405
+
+
+class PipelineOperations:
+    """Data jobs, fine-tunes and projects over a :class:`SyncTransport`; mixed into ``SyncClient``."""
+
+    transport: SyncTransport
+    log: Any
+
+    def _once(self, call: Call[T], lookup: Callable[[], T | None]) -> T:
+        """
+        Send a call that must not happen twice; when its answer is lost, ``lookup`` tells what it did.
+
+        :param call: The call.
+        :param lookup: Returns what the call made or changed when the service shows it, else None
+            (the service provably does not have it, so the call is sent again).
+        """
+
+        def attempt() -> T:
+            try:
+                return self.transport.call_once(call)
+            except SeekrFlowConnectionError as err:
+                if not err.may_have_reached_service:
+                    raise
+                found = lookup()
+                if found is not None:
+                    self.log.warning(
+                        "The answer to %s %s was lost, but the service did it; using that",
+                        call.endpoint.method,
+                        call.path,
+                    )
+                    return found
+                raise SeekrFlowConnectionError(
+                    str(err), may_have_reached_service=False, method=err.method, path=err.path
+                ) from None
+
+        return self.transport.retrying(call.endpoint, attempt)
+
+    # -- data jobs ------------------------------------------------------------------------------
+
+    def create_data_job(self, body: dict[str, Any]) -> data_jobs.DataJob:
+        """Create a data job from a checked body, never twice."""
+        since = datetime.now(timezone.utc)
+
+        def lookup() -> data_jobs.DataJob | None:
+            listed = self.transport.call(data_jobs.list_jobs(job_type=body["job_type"])).data
+            return data_jobs.find_lost_job(listed, body["name"], body["job_type"], since=since)
+
+        return self._once(data_jobs.create(body), lookup)
+
+    def add_data_job_files(
+        self, data_job_id: str, file_ids: list[str], method: str
+    ) -> data_jobs.DataJobDetail:
+        """Attach files to a data job, never attaching one twice: only the files not yet attached are sent."""
+        detail = self.transport.call(data_jobs.get(data_job_id))
+        missing = [file_id for file_id in file_ids if file_id not in data_jobs.attached_file_ids(detail)]
+        if not missing:
+            self.log.info("Data job %s already has its %d file(s)", data_job_id, len(file_ids))
+            return detail
+
+        def lookup() -> data_jobs.DataJobDetail | None:
+            now = self.transport.call(data_jobs.get(data_job_id))
+            return now if set(missing) <= data_jobs.attached_file_ids(now) else None
+
+        return self._once(data_jobs.add_files(data_job_id, missing, method), lookup)
+
+    def start_data_job(self, data_job_id: str) -> data_jobs.DataJobDetail:
+        """Start a data job's alignment once: a job already started is returned as it is."""
+
+        def lookup() -> data_jobs.DataJobDetail | None:
+            now = self.transport.call(data_jobs.get(data_job_id))
+            return now if data_jobs.was_started(now) else None
+
+        started = lookup()
+        if started is not None:
+            self.log.info("Data job %s was already started (%s)", data_job_id, started.status)
+            return started
+        return self._once(data_jobs.start(data_job_id), lookup)
+
+    # -- projects -------------------------------------------------------------------------------
+
+    def find_project(self, name: str) -> projects.Project | None:
+        """Return the project named ``name``, looking through every page."""
+        skip = 0
+        while True:
+            page = self.transport.call(projects.list_projects(skip=skip)).data
+            found = projects.find_by_name(page, name)
+            if found is not None or len(page) < projects.PAGE_SIZE:
+                return found
+            skip += len(page)
+
+    def ensure_project(self, name: str, description: str) -> projects.Project:
+        """Return the project named ``name``, creating it when absent (a retry finds the one its first try made)."""
+        body = projects.create_request(name, description)
+        found = self.find_project(name)
+        if found is not None:
+            return found
+        project = self._once(projects.create(body), lambda: self.find_project(name))
+        self.log.info("Created project %s (%s)", project.id, name)
+        return project
+
+    # -- fine-tunes -----------------------------------------------------------------------------
+
+    def create_fine_tune(self, body: dict[str, Any]) -> fine_tunes.FineTune:
+        """Create a fine-tune from a checked body, never twice."""
+        since = datetime.now(timezone.utc)
+
+        def lookup() -> fine_tunes.FineTune | None:
+            listed = self.transport.call(fine_tunes.list_jobs()).data or []
+            return fine_tunes.find_lost_job(listed, body, since=since)
+
+        return self._once(fine_tunes.create(body), lookup)
+
+    def cancel_fine_tune(self, fine_tune_id: str) -> fine_tunes.FineTune:
+        """Cancel a fine-tune with PUT (the sync client's method), or POST where the service refuses PUT."""
+        try:
+            return self.transport.call(fine_tunes.cancel(fine_tune_id, method="PUT"))
+        except SeekrFlowAPIError as err:
+            if err.status_code != METHOD_NOT_ALLOWED:
+                raise
+        return self.transport.call(fine_tunes.cancel(fine_tune_id, method="POST"))

@@ -1,0 +1,229 @@
+"""The sync hook's data-job, fine-tune and project methods (mixed into ``SeekrFlowHook``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_seekrflow._client import data_jobs, fine_tunes, projects
+from airflow_provider_seekrflow._client.data_jobs import DataJob, DataJobDetail
+from airflow_provider_seekrflow._client.fine_tunes import FineTune, FineTuneEvent
+from airflow_provider_seekrflow._client.polling import next_data_job_delay
+from airflow_provider_seekrflow._client.projects import Project
+from airflow_provider_seekrflow._client.sync_client import wait_until
+from airflow_provider_seekrflow.exceptions import SeekrFlowNotFoundError
+
+if TYPE_CHECKING:
+    from airflow_provider_seekrflow._client.sync_client import SyncClient
+
+
+class PipelineHookMethods:
+    """Data jobs (the current way to make training pairs), projects and fine-tunes."""
+
+    log: Any
+
+    if TYPE_CHECKING:
+
+        @property
+        def client(self) -> SyncClient:
+            """The hook's SeekrFlow client."""
+
+    # -- data jobs ------------------------------------------------------------------------------
+
+    def create_data_job(
+        self,
+        name: str,
+        job_type: str,
+        *,
+        system_prompt: str | None = None,
+        instructions: str | None = None,
+        vector_database_id: str | None = None,
+    ) -> DataJob:
+        """
+        Create a data job (it has no files yet), never twice even when the answer is lost.
+
+        :param name: The job's name, 1 to 255 characters.
+        :param job_type: ``principle_files``, ``context_grounded_files`` or ``context_grounded_vector_db``.
+        :param system_prompt: The system prompt of the generated conversations (``principle_files`` needs one).
+        :param instructions: What the training data should teach.
+        :param vector_database_id: The vector database of a ``context_grounded_vector_db`` job.
+        """
+        body = data_jobs.create_request(
+            name,
+            job_type,
+            system_prompt=system_prompt,
+            instructions=instructions,
+            vector_database_id=vector_database_id,
+        )
+        job = self.client.create_data_job(body)
+        self.log.info("Created data job %s (%s, %s)", job.id, job.job_type or job_type, job.status)
+        return job
+
+    def get_data_job(self, data_job_id: str) -> DataJobDetail:
+        """
+        Return a data job in full: status, ingestion runs and their files, the linked alignment job.
+
+        :param data_job_id: The job's id.
+        """
+        return self.client.call(data_jobs.get(data_job_id))
+
+    def update_data_job(self, data_job_id: str, **changes: Any) -> DataJobDetail:
+        """
+        Change only the given fields of a data job (``name``, ``system_prompt``, ``instructions``, ...).
+
+        :param data_job_id: The job's id.
+        :param changes: The fields to change; None clears one.
+        """
+        return self.client.call(data_jobs.update(data_job_id, changes))
+
+    def add_data_job_files(
+        self, data_job_id: str, file_ids: Sequence[str], *, method: str = data_jobs.DEFAULT_INGESTION_METHOD
+    ) -> DataJobDetail:
+        """
+        Attach uploaded files to a data job; files already attached are not sent again.
+
+        :param data_job_id: The job's id.
+        :param file_ids: Ids of files uploaded with purpose ``alignment``.
+        :param method: The ingestion method for files that are not Markdown.
+        """
+        return self.client.add_data_job_files(data_job_id, list(file_ids), method)
+
+    def generate_system_prompt(self, instructions: str, document_summary: str | None = None) -> str:
+        """
+        Ask the service to draft a system prompt from instructions.
+
+        :param instructions: What the training data should teach.
+        :param document_summary: A summary of the documents, to ground the prompt.
+        """
+        return self.client.call(
+            data_jobs.generate_system_prompt(instructions, document_summary)
+        ).system_prompt
+
+    def start_data_job(self, data_job_id: str) -> DataJobDetail:
+        """
+        Start a data job's alignment once; a job already started is returned as it is.
+
+        :param data_job_id: The job's id.
+        """
+        detail = self.client.start_data_job(data_job_id)
+        self.log.info("Started data job %s (%s)", data_job_id, detail.status)
+        return detail
+
+    def cancel_data_job(self, data_job_id: str) -> DataJobDetail:
+        """
+        Cancel a data job's running alignment.
+
+        :param data_job_id: The job's id.
+        """
+        return self.client.call(data_jobs.cancel(data_job_id))
+
+    def delete_data_job(self, data_job_id: str) -> None:
+        """
+        Delete a data job; a retry finding it gone counts as done.
+
+        :param data_job_id: The job's id.
+        """
+        self.client.transport.delete(data_jobs.delete(data_job_id), gone=lambda: None)
+
+    def wait_for_data_job(
+        self,
+        data_job_id: str,
+        *,
+        until: Callable[[DataJobDetail], bool],
+        poll_interval: float,
+        min_poll_interval: float,
+        timeout: float | None,
+        timed_out: Callable[[DataJobDetail], Exception],
+        on_poll: Callable[[DataJobDetail], None] | None = None,
+    ) -> DataJobDetail:
+        """
+        Block until ``until`` holds for the job, and return it.
+
+        While ingestion runs there is no estimate, so checks come at the steady pace; once the
+        alignment runs, the wait sleeps toward its completion estimate, as for alignment jobs.
+
+        :param data_job_id: The job's id.
+        :param until: When to stop, e.g. ingestion over, or a terminal status.
+        :param poll_interval: The longest sleep between two status checks, in seconds.
+        :param min_poll_interval: The shortest sleep between two status checks, in seconds.
+        :param timeout: Give up after this many seconds (monotonic clock); None waits for ever.
+        :param timed_out: Returns the exception to raise when time runs out, given the job as last read.
+        :param on_poll: Called with the job after every status check.
+        """
+        return wait_until(
+            lambda: self.get_data_job(data_job_id),
+            done=until,
+            delay=lambda detail: next_data_job_delay(
+                detail, poll_interval=poll_interval, min_interval=min_poll_interval
+            ),
+            timeout=timeout,
+            timed_out=timed_out,
+            on_poll=on_poll,
+        )
+
+    # -- projects -------------------------------------------------------------------------------
+
+    def get_project(self, project_id: int) -> Project:
+        """
+        Return a project.
+
+        :param project_id: The project's integer id.
+        """
+        return self.client.call(projects.get(project_id))
+
+    def ensure_project(self, name: str, description: str) -> Project:
+        """
+        Return the project named ``name``, creating it when absent; a retry finds the one an earlier try made.
+
+        :param name: 5 to 100 characters.
+        :param description: 5 to 1000 characters, used when the project is created.
+        """
+        return self.client.ensure_project(name, description)
+
+    # -- fine-tunes -----------------------------------------------------------------------------
+
+    def create_fine_tune(self, **request: Any) -> FineTune:
+        """
+        Create a fine-tune, checked locally first and never sent twice; see ``fine_tunes.create_request``.
+
+        :param request: ``project_id``, ``training_files``, ``model``, ``n_epochs``, ``accel_type``,
+            ``n_accel`` and the optional training and infrastructure settings.
+        """
+        job = self.client.create_fine_tune(fine_tunes.create_request(**request))
+        self.log.info("Created fine-tune %s (%s)", job.id, job.status)
+        return job
+
+    def get_fine_tune(self, fine_tune_id: str) -> FineTune:
+        """
+        Return a fine-tune.
+
+        :param fine_tune_id: The job's id.
+        """
+        return self.client.call(fine_tunes.get(fine_tune_id))
+
+    def find_fine_tune(self, fine_tune_id: str) -> FineTune | None:
+        """
+        Return a fine-tune, or None when the service no longer has it.
+
+        :param fine_tune_id: The job's id.
+        """
+        try:
+            return self.get_fine_tune(fine_tune_id)
+        except SeekrFlowNotFoundError:
+            return None
+
+    def get_fine_tune_events(self, fine_tune_id: str) -> list[FineTuneEvent]:
+        """
+        Return a fine-tune's events (epoch, loss, reward), oldest first as the service lists them.
+
+        :param fine_tune_id: The job's id.
+        """
+        return self.client.call(fine_tunes.events(fine_tune_id)).data or []
+
+    def cancel_fine_tune(self, fine_tune_id: str) -> FineTune:
+        """
+        Cancel a fine-tune (PUT, or POST where the service refuses PUT).
+
+        :param fine_tune_id: The job's id.
+        """
+        return self.client.cancel_fine_tune(fine_tune_id)
