@@ -106,12 +106,12 @@ class SeekrFlowConnectionError(SeekrFlowError):
         self.timed_out = timed_out
 
 
-class SeekrFlowAlignmentJobError(SeekrFlowError):
+class SeekrFlowJobError(SeekrFlowError):
     """
-    An alignment job ended without completing.
+    A SeekrFlow job (alignment, data job or fine-tune) ended without completing, or a wait for it ran out.
 
-    :param job_id: The alignment job's id.
-    :param status: The job's final status.
+    :param job_id: The job's id.
+    :param status: The job's final (or last seen) status.
     :param status_message: The service's explanation, when it gave one.
     """
 
@@ -120,6 +120,10 @@ class SeekrFlowAlignmentJobError(SeekrFlowError):
         self.job_id = job_id
         self.status = status
         self.status_message = status_message
+
+
+class SeekrFlowAlignmentJobError(SeekrFlowJobError):
+    """An alignment job ended without completing."""
 
 
 class SeekrFlowAlignmentJobFailedError(SeekrFlowAlignmentJobError):
@@ -136,3 +140,56 @@ class SeekrFlowAlignmentJobStoppedError(SeekrFlowAlignmentJobError):
 
 class SeekrFlowAlignmentJobTimeoutError(SeekrFlowAlignmentJobError):
     """The alignment job did not finish within the wait's timeout."""
+
+
+class SeekrFlowDataJobError(SeekrFlowJobError):
+    """A data job ended without completing."""
+
+
+class SeekrFlowDataJobNeedsReviewError(SeekrFlowDataJobError):
+    """
+    A data job stopped in ``needs_review``: a person must fix its files or its system prompt.
+
+    :param problems: One line per problem: each file at fault with its error and suggested fix,
+        or the missing system prompt.
+    """
+
+    def __init__(self, message: str, *, problems: list[str], **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.problems = problems
+
+
+class SeekrFlowDataJobFailedError(SeekrFlowDataJobError):
+    """The data job's alignment failed (or was stopped) on the service."""
+
+
+class SeekrFlowDataJobCancelledError(SeekrFlowDataJobError):
+    """The data job was cancelled."""
+
+
+class SeekrFlowDataJobTimeoutError(SeekrFlowDataJobError):
+    """The data job did not finish within the wait's timeout."""
+
+
+class SeekrFlowFineTuneError(SeekrFlowJobError):
+    """A fine-tune ended without a model."""
+
+
+class SeekrFlowFineTuneFailedError(SeekrFlowFineTuneError):
+    """
+    The fine-tune failed on the service.
+
+    :param error_analysis: The service's written analysis of why, when it gave one.
+    """
+
+    def __init__(self, message: str, *, error_analysis: str | None = None, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.error_analysis = error_analysis
+
+
+class SeekrFlowFineTuneCancelledError(SeekrFlowFineTuneError):
+    """The fine-tune was cancelled or deleted."""
+
+
+class SeekrFlowFineTuneTimeoutError(SeekrFlowFineTuneError):
+    """The fine-tune did not finish within the wait's timeout."""
