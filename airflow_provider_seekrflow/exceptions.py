@@ -172,12 +172,8 @@ class SeekrFlowDataJobTimeoutError(SeekrFlowDataJobError):
 
 
 class SeekrFlowFineTuneError(SeekrFlowJobError):
-    """A fine-tune ended without a model."""
-
-
-class SeekrFlowFineTuneFailedError(SeekrFlowFineTuneError):
     """
-    The fine-tune failed on the service.
+    A fine-tune ended without a model.
 
     :param error_analysis: The service's written analysis of why, when it gave one.
     """
@@ -185,6 +181,10 @@ class SeekrFlowFineTuneFailedError(SeekrFlowFineTuneError):
     def __init__(self, message: str, *, error_analysis: str | None = None, **kwargs) -> None:
         super().__init__(message, **kwargs)
         self.error_analysis = error_analysis
+
+
+class SeekrFlowFineTuneFailedError(SeekrFlowFineTuneError):
+    """The fine-tune failed on the service; ``error_analysis`` says why when the service knows."""
 
 
 class SeekrFlowFineTuneCancelledError(SeekrFlowFineTuneError):

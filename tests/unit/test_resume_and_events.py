@@ -74,3 +74,37 @@ def test_event_outcome_maps_each_status(status, kind):
 def test_event_outcome_fails_loudly_on_strange_events(event, expected, fragment):
     with pytest.raises(SeekrFlowError, match=fragment):
         event_outcome(event, expected)
+
+
+@pytest.mark.parametrize(
+    ("kind_key", "status", "error_name"),
+    [
+        ("alignment", "failed", "SeekrFlowAlignmentJobFailedError"),
+        ("alignment", "stopped", "SeekrFlowAlignmentJobStoppedError"),
+        ("data_job", "failed", "SeekrFlowDataJobFailedError"),
+        ("data_job", "stopped", "SeekrFlowDataJobFailedError"),
+        ("data_job", "cancelled", "SeekrFlowDataJobCancelledError"),
+        ("fine_tune", "failed", "SeekrFlowFineTuneFailedError"),
+        ("fine_tune", "deleted", "SeekrFlowFineTuneCancelledError"),
+        ("fine_tune", "exploded", "SeekrFlowFineTuneError"),
+    ],
+)
+def test_each_kind_maps_each_end_to_its_error(kind_key, status, error_name):
+    from airflow_provider_seekrflow.jobs.kinds import KINDS
+
+    kind = KINDS[kind_key]
+    error = kind.unsuccessful_error("id-1", status, "out of quota")
+    assert type(error).__name__ == error_name
+    assert str(error) == f"{kind.label} id-1 ended {status}: out of quota"
+    assert (error.job_id, error.status, error.status_message) == ("id-1", status, "out of quota")
+    assert type(kind.timed_out("id-1", None, "running")).__name__.endswith("TimeoutError")
+
+
+def test_fine_tune_failure_carries_the_error_analysis():
+    from airflow_provider_seekrflow.jobs.kinds import FINE_TUNE
+
+    error = FINE_TUNE.unsuccessful_error(
+        "ft-1", "failed", None, error_analysis="The loss diverged at epoch 2."
+    )
+    assert error.error_analysis == "The loss diverged at epoch 2."
+    assert "the service gave no reason" in str(error)
