@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from airflow_provider_seekrflow.exceptions import SeekrFlowError
-from airflow_provider_seekrflow.vocabulary import AlignmentJobStatus
+from airflow_provider_seekrflow.jobs.kinds import ALIGNMENT, JobKind
 
-# Trigger events carry one of the job's terminal statuses, or one of these.
+# Trigger events carry the job's status when the wait ended, or one of these.
 EVENT_TIMEOUT = "timeout"
 EVENT_ERROR = "error"
+# What a wait waits for: the job's end, or (data jobs) the end of its files' ingestion.
+UNTIL_END = "end"
+UNTIL_INGESTED = "ingestion"
 
 OutcomeKind = Literal["completed", "unsuccessful", "timeout", "error"]
 
@@ -46,12 +49,17 @@ class Outcome:
     status_message: str | None
 
 
-def event_outcome(event: Any, expected_job_id: str | None) -> Outcome:
+def event_outcome(
+    event: Any, expected_job_id: str | None, kind: JobKind = ALIGNMENT, *, until: str = UNTIL_END
+) -> Outcome:
     """
     Return what a trigger's event means, after checking its shape; a missing or strange event fails loudly.
 
     :param event: What the trigger sent.
     :param expected_job_id: The job the task deferred on, when known.
+    :param kind: The kind of job waited on.
+    :param until: What the wait waited for: the job's end, or the end of its ingestion (then any
+        status that is not an unsuccessful end means the wait is over).
     """
     if not isinstance(event, dict) or "status" not in event or "job_id" not in event:
         raise SeekrFlowError(f"SeekrFlow trigger sent an unexpected event: {event!r}")
@@ -60,15 +68,17 @@ def event_outcome(event: Any, expected_job_id: str | None) -> Outcome:
             f"SeekrFlow trigger sent an event for job {event['job_id']!r}, not {expected_job_id!r}"
         )
     status = event["status"]
-    kind: OutcomeKind
-    if status == AlignmentJobStatus.COMPLETED.value:
-        kind = "completed"
-    elif status in AlignmentJobStatus.unsuccessful_states():
-        kind = "unsuccessful"
-    elif status == EVENT_TIMEOUT:
-        kind = "timeout"
+    kind_of_end: OutcomeKind
+    if status == EVENT_TIMEOUT:
+        kind_of_end = "timeout"
     elif status == EVENT_ERROR:
-        kind = "error"
+        kind_of_end = "error"
+    elif status == kind.success_status:
+        kind_of_end = "completed"
+    elif status in kind.terminal_states:
+        kind_of_end = "unsuccessful"
+    elif until != UNTIL_END:
+        kind_of_end = "completed"
     else:
         raise SeekrFlowError(f"SeekrFlow trigger sent an event with unknown status {status!r}: {event!r}")
-    return Outcome(kind, event["job_id"], status, event.get("message"), event.get("status_message"))
+    return Outcome(kind_of_end, event["job_id"], status, event.get("message"), event.get("status_message"))

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_seekrflow._client.alignment import AlignmentJob
-from airflow_provider_seekrflow.vocabulary import AlignmentJobStatus
+from airflow_provider_seekrflow._client.data_jobs import DataJobDetail, ingestion_records
+from airflow_provider_seekrflow.vocabulary import AlignmentJobStatus, DataJobStatus
 
 
 class ProgressLog:
@@ -39,3 +40,44 @@ class ProgressLog:
         if signature != self._last:
             self._last = signature
             self._log(f"Alignment job {job.id}: {job.describe()}")
+
+
+def ingestion_summary(detail: DataJobDetail) -> str:
+    """Return a data job's ingestion as one line: files done of total, and each file's state."""
+    records = ingestion_records(detail)
+    done = sum((record.status or "").lower() == "completed" for record in records)
+    states = ", ".join(
+        f"{record.filename or record.alignment_file_id}: {record.status or '?'}" for record in records
+    )
+    return f"ingestion {done} of {len(records)} file(s) done" + (f" ({states})" if states else "")
+
+
+class DataJobProgressLog:
+    """
+    Log a data job's ingestion (files done of total, each file's state), then its alignment, on change.
+
+    :param log: Called with each progress line.
+    :param warn: Called with each warning; ``log`` when not given.
+    """
+
+    def __init__(self, log: Callable[[str], None], warn: Callable[[str], None] | None = None) -> None:
+        self._log = log
+        self._warn = warn or log
+        self._last: str | None = None
+        self._unknown_statuses: set[str] = set()
+
+    def __call__(self, detail: DataJobDetail) -> None:
+        """Log the job unless nothing worth reporting changed."""
+        if detail.status not in DataJobStatus.known_states() and detail.status not in self._unknown_statuses:
+            self._unknown_statuses.add(detail.status)
+            self._warn(
+                f"Data job {detail.id} reports status {detail.status!r}, which this provider does not know; "
+                "treating it as not finished"
+            )
+        if detail.alignment_job is not None:
+            line = f"Data job {detail.id}: alignment {detail.alignment_job.describe()}"
+        else:
+            line = f"Data job {detail.id}: status={detail.status}, {ingestion_summary(detail)}"
+        if line != self._last:
+            self._last = line
+            self._log(line)

@@ -191,13 +191,16 @@ class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
         raise_unless_completed(job)
         return self.get_job_result(job_id, context, job.status)
 
-    def execute_complete(self, context: Context, event: Any = None, job_id: str | None = None) -> Any:
+    def execute_complete(
+        self, context: Context, event: Any = None, job_id: str | None = None, end_time: float | None = None
+    ) -> Any:
         """
         Turn the trigger's event into the task's result or its distinct failure.
 
         :param context: The task context.
         :param event: The trigger's event.
         :param job_id: The job the task deferred on.
+        :param end_time: The wait's deadline (epoch seconds), unused once the wait is over.
         """
         outcome = event_outcome(event, job_id)
         self.job_id = outcome.job_id

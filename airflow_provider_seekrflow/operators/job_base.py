@@ -145,6 +145,10 @@ class SeekrFlowJobOperator(BaseOperator):
         """Turn the trigger's event into the task's result or its distinct failure."""
         raise NotImplementedError
 
+    def finish_without_waiting(self, job_id: str, context: Context) -> dict[str, Any]:
+        """Return the task's result when it does not wait for the job's end: the job as submitted."""
+        return self.get_job_result(job_id, context)
+
     # -- the one path ---------------------------------------------------------------------------
 
     def execute(self, context: Context) -> Any:
@@ -171,12 +175,14 @@ class SeekrFlowJobOperator(BaseOperator):
             self._store(job_id, context)
         self.remember(job_id, context)
         if not self.wait_for_completion:
-            return self.get_job_result(job_id, context)
+            return self.finish_without_waiting(job_id, context)
         if self.deferrable:
+            deadline = self._deadline(context)
             self.defer(
-                trigger=self.build_trigger(job_id, self._deadline(context)),
+                trigger=self.build_trigger(job_id, deadline),
                 method_name="execute_complete",
-                kwargs={"job_id": job_id},
+                # The deadline travels along, so a job waited on in several deferrals keeps one.
+                kwargs={"job_id": job_id, "end_time": deadline},
             )
         return self.poll_until_complete(job_id, context)
 

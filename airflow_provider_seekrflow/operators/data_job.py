@@ -1,0 +1,329 @@
+"""Turn uploaded documents into training pairs with a SeekrFlow data job: ingest, review, align."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_seekrflow._client import data_jobs
+from airflow_provider_seekrflow._client.alignment import describe_outputs, training_output_id
+from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
+from airflow_provider_seekrflow.exceptions import (
+    SeekrFlowConfigError,
+    SeekrFlowDataJobNeedsReviewError,
+    SeekrFlowError,
+)
+from airflow_provider_seekrflow.jobs.events import UNTIL_END, UNTIL_INGESTED, event_outcome
+from airflow_provider_seekrflow.jobs.kinds import DATA_JOB
+from airflow_provider_seekrflow.jobs.progress import DataJobProgressLog
+from airflow_provider_seekrflow.operators.alignment import FINE_TUNE_FILE_XCOM_KEY
+from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
+from airflow_provider_seekrflow.vocabulary import DataJobStatus, DataJobType
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+DATA_JOB_ID_XCOM_KEY = "data_job_id"
+# The two waits of a data job: until ingestion is over, then until the job ends.
+PHASE_INGESTION = UNTIL_INGESTED
+PHASE_ALIGNMENT = UNTIL_END
+
+
+class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
+    """
+    Make training pairs from uploaded documents with a SeekrFlow data job, the current way to do it.
+
+    Creates the data job, attaches the files, waits for their ingestion, starts the alignment and
+    (by default) waits for it, on the worker or deferred. A job that needs review fails the task
+    before anything is started, naming every file at fault with the service's error and suggested
+    fix, or the missing system prompt (which ``generate_system_prompt=True`` has the service draft).
+    Returns ``{"job_id", "status", "alignment_job_id", "output_files"}`` in every mode, and pushes the
+    ``fine-tune`` output's id under the XCom key ``fine_tune_file_id`` (the file a fine-tune trains on).
+
+    :param files: Ids of files uploaded with purpose ``alignment``, e.g. the upload operator's
+        output; none for ``context_grounded_vector_db``. (templated)
+    :param job_type: ``principle_files`` (default), ``context_grounded_files`` or
+        ``context_grounded_vector_db``.
+    :param name: The job's name; ``<dag_id>.<task_id>.<run_id>`` by default, which also lets a retry
+        find the job its first try created. (templated)
+    :param instructions: What the training data should teach. (templated)
+    :param system_prompt: The system prompt of the generated conversations; ``principle_files``
+        needs one. (templated)
+    :param vector_database_id: The vector database of a ``context_grounded_vector_db`` job. (templated)
+    :param generate_system_prompt: Whether a missing system prompt is drafted by the service from
+        ``instructions`` instead of failing the task in review.
+    :param ingestion_method: How non-Markdown files are converted (the service's ``method``).
+    :param seekrflow_conn_id: The Airflow connection to use. (templated)
+    :param hook_params: Keyword arguments for the hook, e.g. ``{"timeout": 60, "max_retries": 3}``;
+        the deferred wait's trigger gets them too.
+    :param wait_for_completion: Whether to wait for the alignment to end; when False the task
+        returns once the alignment started.
+    :param deferrable: Whether to wait in the triggerer rather than on the worker.
+    :param poll_interval: The longest time between two status checks, in seconds.
+    :param min_poll_interval: The shortest time between two status checks, in seconds.
+    :param timeout: Seconds to wait, ingestion and alignment together, before cancelling the job and failing.
+    :param cancel_on_kill: Whether killing the task, or a timeout, cancels the job.
+    :param durable: Whether a retry picks up the job of an earlier try (Airflow 3.3+) instead of
+        creating another.
+    """
+
+    template_fields: Sequence[str] = (
+        "files",
+        "name",
+        "instructions",
+        "system_prompt",
+        "vector_database_id",
+        "seekrflow_conn_id",
+    )
+    template_fields_renderers = {"instructions": "md", "system_prompt": "md", "files": "json"}
+    state_key = "seekrflow_data_job_id"
+    job_id_xcom_key = DATA_JOB_ID_XCOM_KEY
+    terminal_states = DATA_JOB.terminal_states
+    success_status = DATA_JOB.success_status
+
+    def __init__(
+        self,
+        *,
+        files: Any = None,
+        job_type: str = DataJobType.PRINCIPLE_FILES.value,
+        name: str | None = None,
+        instructions: str | None = None,
+        system_prompt: str | None = None,
+        vector_database_id: str | None = None,
+        generate_system_prompt: bool = False,
+        ingestion_method: str = data_jobs.DEFAULT_INGESTION_METHOD,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        allowed = [member.value for member in DataJobType]
+        if job_type not in allowed:
+            raise SeekrFlowConfigError(f"job_type: {job_type!r} is not one of {', '.join(allowed)}")
+        self.files = files
+        self.job_type = job_type
+        self.name = name
+        self.instructions = instructions
+        self.system_prompt = system_prompt
+        self.vector_database_id = vector_database_id
+        self.generate_system_prompt = generate_system_prompt
+        self.ingestion_method = ingestion_method
+        self._file_ids: list[str] = []
+
+    # -- the request ----------------------------------------------------------------------------
+
+    def prepare_request(self) -> None:
+        """Check the rendered request locally; nothing is sent when it is wrong."""
+        files = self.files
+        if isinstance(files, str):
+            files = [files]
+        try:
+            file_ids = list(files or [])
+        except TypeError:
+            raise SeekrFlowConfigError(
+                f"files: expected a file id or a list of file ids, got {type(self.files).__name__}"
+            ) from None
+        for index, file_id in enumerate(file_ids):
+            if not isinstance(file_id, str) or not file_id.strip():
+                raise SeekrFlowConfigError(f"files[{index}]: must be a non-empty file id, got {file_id!r}")
+            if "/" in file_id or "\\" in file_id:
+                raise SeekrFlowConfigError(
+                    f"files[{index}]: {file_id!r} looks like a local path; upload it first "
+                    "(SeekrFlowUploadFileOperator) and pass the file ids"
+                )
+        needs_files = self.job_type != DataJobType.CONTEXT_GROUNDED_VECTOR_DB.value
+        if needs_files and not file_ids:
+            raise SeekrFlowConfigError(f"files: a {self.job_type} job needs at least one file id")
+        if not needs_files and file_ids:
+            raise SeekrFlowConfigError(
+                "files: a context_grounded_vector_db job reads its vector database, not files"
+            )
+        data_jobs.create_request(
+            self.name or "placeholder",
+            self.job_type,
+            system_prompt=self.system_prompt,
+            instructions=self.instructions,
+            vector_database_id=self.vector_database_id,
+        )
+        self._file_ids = file_ids
+
+    def _job_name(self, context: Context) -> str:
+        if self.name:
+            return self.name
+        run_id = context.get("run_id") or getattr(context.get("dag_run"), "run_id", "manual")
+        return f"{self.dag_id}.{self.task_id}.{run_id}"[: data_jobs.MAX_NAME_LENGTH]
+
+    def submit_job(self, context: Context) -> str:
+        """Create the data job and attach the files; ingestion starts on the service by itself."""
+        job = self.hook.create_data_job(
+            self._job_name(context),
+            self.job_type,
+            system_prompt=self.system_prompt,
+            instructions=self.instructions,
+            vector_database_id=self.vector_database_id,
+        )
+        if self._file_ids:
+            self.hook.add_data_job_files(job.id, self._file_ids, method=self.ingestion_method)
+        return job.id
+
+    # -- the job --------------------------------------------------------------------------------
+
+    def job_status(self, job_id: str) -> str | None:
+        """Return the job's status, or None when it no longer exists."""
+        from airflow_provider_seekrflow.exceptions import SeekrFlowNotFoundError
+
+        try:
+            return self.hook.get_data_job(job_id).status
+        except SeekrFlowNotFoundError:
+            return None
+
+    def cancel_job(self, job_id: str) -> str:
+        """Cancel the data job's alignment and return its status after."""
+        return self.hook.cancel_data_job(job_id).status
+
+    def build_trigger(self, job_id: str, end_time: float | None, phase: str = PHASE_INGESTION) -> Any:
+        """Return the trigger that waits in the triggerer for the end of ``phase``."""
+        from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
+
+        return SeekrFlowJobTrigger(
+            kind=DATA_JOB.key,
+            job_id=job_id,
+            seekrflow_conn_id=self.seekrflow_conn_id,
+            until=phase,
+            poll_interval=self.poll_interval,
+            min_poll_interval=self.min_poll_interval,
+            end_time=end_time,
+            cancel_on_kill=self.cancel_on_kill,
+            hook_params=self.hook_params,
+        )
+
+    def advance(self, detail: DataJobDetail) -> DataJobDetail:
+        """
+        Take a job whose ingestion is over to its alignment: fail on review, fill a prompt if asked, start.
+
+        :param detail: The job, no longer ``file_processing``.
+        """
+        if detail.status == DataJobStatus.NEEDS_REVIEW.value and self._draft_prompt_if_asked(detail):
+            detail = self.hook.get_data_job(detail.id)
+        if detail.status == DataJobStatus.NEEDS_REVIEW.value:
+            problems = data_jobs.review_problems(detail)
+            raise SeekrFlowDataJobNeedsReviewError(
+                f"Data job {detail.id} needs review; nothing was started:\n- " + "\n- ".join(problems),
+                problems=problems,
+                job_id=detail.id,
+                status=detail.status,
+                status_message=detail.status_message,
+            )
+        if data_jobs.was_started(detail):
+            return detail
+        return self.hook.start_data_job(detail.id)
+
+    def _draft_prompt_if_asked(self, detail: DataJobDetail) -> bool:
+        missing_prompt = (
+            detail.job_type == DataJobType.PRINCIPLE_FILES.value and not (detail.system_prompt or "").strip()
+        )
+        if not (self.generate_system_prompt and missing_prompt):
+            return False
+        if not (self.instructions or "").strip():
+            raise SeekrFlowConfigError(
+                "generate_system_prompt needs instructions to draft the system prompt from"
+            )
+        prompt = self.hook.generate_system_prompt(self.instructions or "")
+        self.hook.update_data_job(detail.id, system_prompt=prompt)
+        self.log.info("Data job %s had no system prompt; the service drafted one: %r", detail.id, prompt)
+        return True
+
+    def finish_without_waiting(self, job_id: str, context: Context) -> dict[str, Any]:
+        """Wait for the ingestion only, start the alignment, and return the job as started."""
+        return self.poll_until_complete(job_id, context)
+
+    def poll_until_complete(self, job_id: str, context: Context) -> dict[str, Any]:
+        """Wait on the worker through ingestion and alignment, and return the task's result or raise."""
+        progress = DataJobProgressLog(self.log.info, self.log.warning)
+        waited = self._wait(job_id, until_ingested=True, on_poll=progress)
+        started = self.advance(waited)
+        if not self.wait_for_completion:
+            return self.get_job_result(job_id, context, started.status)
+        done = self._wait(job_id, until_ingested=False, on_poll=progress)
+        if not done.succeeded:
+            raise DATA_JOB.unsuccessful_error(job_id, done.status, done.status_message)
+        return self.get_job_result(job_id, context, done.status)
+
+    def _wait(self, job_id: str, *, until_ingested: bool, on_poll: Any) -> DataJobDetail:
+        def over(detail: DataJobDetail) -> bool:
+            if until_ingested:
+                return detail.status != DataJobStatus.FILE_PROCESSING.value
+            return detail.is_terminal
+
+        def timed_out(detail: DataJobDetail) -> Exception:
+            self.cancel("the wait timed out")
+            return DATA_JOB.timed_out(
+                job_id, f"Data job {job_id} did not finish within {self.timeout:g} s", detail.status
+            )
+
+        return self.hook.wait_for_data_job(
+            job_id,
+            until=over,
+            poll_interval=self.poll_interval,
+            min_poll_interval=self.min_poll_interval,
+            timeout=self.timeout,
+            timed_out=timed_out,
+            on_poll=on_poll,
+        )
+
+    def execute_complete(
+        self,
+        context: Context,
+        event: Any = None,
+        job_id: str | None = None,
+        end_time: float | None = None,
+        phase: str = PHASE_INGESTION,
+    ) -> Any:
+        """
+        Turn the trigger's event into the next phase, the task's result, or its distinct failure.
+
+        :param context: The task context.
+        :param event: The trigger's event.
+        :param job_id: The job the task deferred on.
+        :param end_time: The wait's deadline (epoch seconds), kept for the next deferral.
+        :param phase: Which wait ended: ``ingestion`` or ``end``.
+        """
+        outcome = event_outcome(event, job_id, DATA_JOB, until=phase)
+        self.job_id = outcome.job_id
+        if outcome.kind == "timeout":
+            self.cancel("the wait timed out")
+            raise DATA_JOB.timed_out(outcome.job_id, outcome.message, None)
+        if outcome.kind == "error":
+            raise SeekrFlowError(f"Waiting for data job {outcome.job_id} failed: {outcome.message}")
+        if outcome.kind == "unsuccessful":
+            raise DATA_JOB.unsuccessful_error(outcome.job_id, outcome.status, outcome.status_message)
+        if phase == PHASE_INGESTION:
+            started = self.advance(self.hook.get_data_job(outcome.job_id))
+            if not self.wait_for_completion:
+                return self.get_job_result(outcome.job_id, context, started.status)
+            self.defer(
+                trigger=self.build_trigger(outcome.job_id, end_time, PHASE_ALIGNMENT),
+                method_name="execute_complete",
+                kwargs={"job_id": outcome.job_id, "end_time": end_time, "phase": PHASE_ALIGNMENT},
+            )
+        return self.get_job_result(outcome.job_id, context, outcome.status)
+
+    def get_job_result(self, job_id: str, context: Context, status: str | None = None) -> dict[str, Any]:
+        """Return ``{"job_id", "status", "alignment_job_id", "output_files"}``; a completed job's training file id goes to XCom."""
+        detail = self.hook.get_data_job(job_id)
+        result: dict[str, Any] = {
+            "job_id": job_id,
+            "status": detail.status,
+            "alignment_job_id": detail.alignment_job_id,
+            "output_files": [],
+        }
+        if detail.succeeded and detail.alignment_job_id:
+            outputs = self.hook.get_alignment_outputs(detail.alignment_job_id)
+            result["output_files"] = describe_outputs(outputs)
+            training_file_id = training_output_id(outputs)
+            self.push_extra_xcom(context, FINE_TUNE_FILE_XCOM_KEY, training_file_id)
+            self.log.info(
+                "Data job %s completed: %d output file(s), training file %s",
+                job_id,
+                len(outputs),
+                training_file_id,
+            )
+        return result
