@@ -60,6 +60,11 @@ def next_poll_delay(
     return max(min_interval, min(ceiling, wanted))
 
 
+def steady_delay(*, poll_interval: float, min_interval: float) -> float:
+    """Return the sleep between checks of a job that gives no estimate: a modest pace within the bounds."""
+    return max(min_interval, min(max(poll_interval, min_interval), BLIND_INTERVAL_SECONDS))
+
+
 def next_data_job_delay(
     detail: DataJobDetail,
     *,
@@ -79,7 +84,5 @@ def next_data_job_delay(
     :param now: The current time (UTC), for tests.
     """
     if detail.alignment_job is not None:
-        return next_poll_delay(
-            detail.alignment_job, poll_interval=poll_interval, min_interval=min_interval, now=now
-        )
-    return max(min_interval, min(max(poll_interval, min_interval), BLIND_INTERVAL_SECONDS))
+        return next_poll_delay(detail.alignment_job, poll_interval=poll_interval, min_interval=min_interval, now=now)
+    return steady_delay(poll_interval=poll_interval, min_interval=min_interval)

@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow_provider_seekrflow._client.alignment import AlignmentJob
 from airflow_provider_seekrflow._client.data_jobs import DataJobDetail, ingestion_records
+from airflow_provider_seekrflow._client.fine_tunes import FineTune, FineTuneEvent
 from airflow_provider_seekrflow.vocabulary import AlignmentJobStatus, DataJobStatus
 
 
@@ -81,3 +82,28 @@ class DataJobProgressLog:
         if line != self._last:
             self._last = line
             self._log(line)
+
+
+class FineTuneEventLog:
+    """
+    Log each fine-tune event (epoch, loss, reward) once, and the status when it changes.
+
+    :param log: Called with each line.
+    """
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self._log = log
+        self._seen = 0
+        self._status: str | None = None
+
+    def status(self, job: FineTune) -> None:
+        """Log the job's status when it changed."""
+        if job.status != self._status:
+            self._status = job.status
+            self._log(f"Fine-tune {job.id}: status={job.status}")
+
+    def events(self, fine_tune_id: str, events: list[FineTuneEvent]) -> None:
+        """Log the events not logged yet (the service lists them oldest first)."""
+        for event in events[self._seen :]:
+            self._log(f"Fine-tune {fine_tune_id}: {event.describe()}")
+        self._seen = max(self._seen, len(events))

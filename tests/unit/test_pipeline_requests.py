@@ -223,3 +223,46 @@ def test_project_found_by_name():
         [projects.Project(id=1, name="a"), projects.Project(id=2, name="Support bot")], "Support bot"
     )
     assert found is not None and found.id == 2
+
+
+# -- operators: local checks before anything is sent -------------------------------------------------
+
+
+def test_fine_tune_operator_needs_exactly_one_project():
+    from airflow_provider_seekrflow.operators.fine_tune import SeekrFlowFineTuneOperator
+
+    with pytest.raises(SeekrFlowConfigError, match="exactly one of project_id and project_name"):
+        SeekrFlowFineTuneOperator(task_id="ft", training_files=["f"], model="m", n_epochs=1)
+
+
+def test_fine_tune_operator_checks_its_request_locally():
+    from airflow_provider_seekrflow.operators.fine_tune import SeekrFlowFineTuneOperator
+
+    operator = SeekrFlowFineTuneOperator(
+        task_id="ft", training_files=["f"], model="m", n_epochs=1, project_name="abc", batch_size=0
+    )
+    with pytest.raises(SeekrFlowConfigError, match="project_name: must be 5 to 100"):
+        operator.prepare_request()
+    operator.project_name = "Support assistant"
+    with pytest.raises(SeekrFlowConfigError, match="batch_size: must be a whole number from 1 to 1024"):
+        operator.prepare_request()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"files": []}, "files: a principle_files job needs at least one file id"),
+        ({"files": ["docs/handbook.pdf"]}, r"files\[0\]: 'docs/handbook.pdf' looks like a local path"),
+        (
+            {"files": ["f"], "job_type": "context_grounded_vector_db", "vector_database_id": "vdb"},
+            "reads its vector database",
+        ),
+        ({"files": ["f"], "name": "x" * 300}, "name: must be at most 255"),
+    ],
+)
+def test_data_job_operator_checks_its_request_locally(kwargs, fragment):
+    from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator
+
+    operator = SeekrFlowDataJobOperator(task_id="dj", **kwargs)
+    with pytest.raises(SeekrFlowConfigError, match=fragment):
+        operator.prepare_request()

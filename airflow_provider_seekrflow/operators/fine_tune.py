@@ -1,0 +1,268 @@
+"""Fine-tune a model on SeekrFlow from training files (e.g. a data job's parquet output) and wait for it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_seekrflow._client import fine_tunes, projects
+from airflow_provider_seekrflow._client.fine_tunes import FineTune
+from airflow_provider_seekrflow._client.polling import steady_delay
+from airflow_provider_seekrflow._client.sync_client import wait_until
+from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
+from airflow_provider_seekrflow.jobs.events import event_outcome
+from airflow_provider_seekrflow.jobs.kinds import FINE_TUNE
+from airflow_provider_seekrflow.jobs.progress import FineTuneEventLog
+from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
+from airflow_provider_seekrflow.vocabulary import AcceleratorType
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+FINE_TUNE_ID_XCOM_KEY = "fine_tune_id"
+# Service fields that may name the trained model; the fine-tune's own id stands in when none is sent.
+_MODEL_ID_FIELDS = ("output_name", "fine_tuned_model", "model_id")
+
+
+class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
+    """
+    Fine-tune a model on SeekrFlow, in a project given by id or by name, and (by default) wait for it.
+
+    Everything is checked locally before the first request. A project given by name is created
+    when absent, and found again by a retry. Each new event (epoch, loss, reward) goes to the task
+    log once. Only ``completed`` is success; ``failed`` raises ``SeekrFlowFineTuneFailedError`` with
+    the service's ``error_analysis``. Returns ``{"job_id", "status", "model_id", "project_id",
+    "model", "inference_available"}`` in every mode; the job id is pushed under ``fine_tune_id``.
+
+    :param training_files: Ids of the training files, e.g. the data job's ``fine_tune_file_id``. (templated)
+    :param model: The base model. (templated)
+    :param n_epochs: Epochs, at least 1.
+    :param project_id: The project's integer id; or give ``project_name``. (templated)
+    :param project_name: The project's name (5 to 100 characters), created when absent. (templated)
+    :param project_description: The description of a project created by name (5 to 1000 characters).
+    :param accel_type: GAUDI2, GAUDI3, A100, A10, H100 or MI300X.
+    :param n_accel: Accelerators, at least 1.
+    :param n_node: Nodes, at least 1; the service's default when None.
+    :param learning_rate: The learning rate; the service's default when None.
+    :param batch_size: 1 to 1024; the service's default when None.
+    :param lora_config: LoRA settings: ``r``, ``alpha``, ``dropout`` (0-1), ``bias`` (none, all, lora_only).
+    :param validation_files: Ids of validation files. (templated)
+    :param fine_tune_type: STANDARD, PREFERENCE or REINFORCEMENT (GRPO is its deprecated name).
+    :param experiment_name: A suffix for the output model's name.
+    :param training_options: Further ``training_config`` fields of the contract, sent as given.
+    :param seekrflow_conn_id: The Airflow connection to use. (templated)
+    :param hook_params: Keyword arguments for the hook, e.g. ``{"timeout": 60, "max_retries": 3}``;
+        the deferred wait's trigger gets them too.
+    :param wait_for_completion: Whether to wait for the fine-tune to end.
+    :param deferrable: Whether to wait in the triggerer rather than on the worker.
+    :param poll_interval: The longest time between two status checks, in seconds.
+    :param min_poll_interval: The shortest time between two status checks, in seconds.
+    :param timeout: Seconds to wait before cancelling the fine-tune and failing; None waits for ever.
+    :param cancel_on_kill: Whether killing the task, or a timeout, cancels the fine-tune.
+    :param durable: Whether a retry picks up the fine-tune of an earlier try (Airflow 3.3+) instead
+        of creating another.
+    """
+
+    template_fields: Sequence[str] = (
+        "training_files",
+        "validation_files",
+        "model",
+        "project_id",
+        "project_name",
+        "seekrflow_conn_id",
+    )
+    template_fields_renderers = {"training_files": "json", "validation_files": "json"}
+    state_key = "seekrflow_fine_tune_id"
+    job_id_xcom_key = FINE_TUNE_ID_XCOM_KEY
+    terminal_states = FINE_TUNE.terminal_states
+    success_status = FINE_TUNE.success_status
+
+    def __init__(
+        self,
+        *,
+        training_files: Any,
+        model: str,
+        n_epochs: int,
+        project_id: int | str | None = None,
+        project_name: str | None = None,
+        project_description: str = "Fine-tunes run by Apache Airflow",
+        accel_type: str = AcceleratorType.H100.value,
+        n_accel: int = 1,
+        n_node: int | None = None,
+        learning_rate: float | None = None,
+        batch_size: int | None = None,
+        lora_config: dict[str, Any] | None = None,
+        validation_files: Any = None,
+        fine_tune_type: str | None = None,
+        experiment_name: str | None = None,
+        training_options: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (project_id is None) == (project_name is None):
+            raise SeekrFlowConfigError("give exactly one of project_id and project_name")
+        self.training_files = training_files
+        self.model = model
+        self.n_epochs = n_epochs
+        self.project_id = project_id
+        self.project_name = project_name
+        self.project_description = project_description
+        self.accel_type = accel_type
+        self.n_accel = n_accel
+        self.n_node = n_node
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.lora_config = lora_config
+        self.validation_files = validation_files
+        self.fine_tune_type = fine_tune_type
+        self.experiment_name = experiment_name
+        self.training_options = training_options
+
+    # -- the request ----------------------------------------------------------------------------
+
+    def _request(self, project_id: int) -> dict[str, Any]:
+        """Return the create request's arguments (``fine_tunes.create_request`` and the hook take the same)."""
+        return {
+            "project_id": project_id,
+            "training_files": self.training_files,
+            "model": self.model,
+            "n_epochs": self.n_epochs,
+            "accel_type": self.accel_type,
+            "n_accel": self.n_accel,
+            "n_node": self.n_node,
+            "learning_rate": self.learning_rate,
+            "batch_size": self.batch_size,
+            "fine_tune_type": self.fine_tune_type,
+            "lora_config": self.lora_config,
+            "validation_files": self.validation_files,
+            "experiment_name": self.experiment_name,
+            "training_options": self.training_options,
+        }
+
+    def _project_id(self) -> int | None:
+        if self.project_id is None:
+            return None
+        try:
+            return int(str(self.project_id))
+        except ValueError:
+            raise SeekrFlowConfigError(
+                f"project_id: must be a project's integer id, got {self.project_id!r}"
+            ) from None
+
+    def prepare_request(self) -> None:
+        """Check the rendered request locally; nothing is sent when it is wrong."""
+        project_id = self._project_id()
+        if project_id is None:
+            projects.create_request(str(self.project_name), self.project_description)
+        fine_tunes.create_request(**self._request(project_id if project_id is not None else 0))
+
+    def submit_job(self, context: Context) -> str:
+        """Find or create the project, then create the fine-tune, each once."""
+        project_id = self._project_id()
+        if project_id is None:
+            project_id = self.hook.ensure_project(str(self.project_name), self.project_description).id
+        job = self.hook.create_fine_tune(**self._request(project_id))
+        if not job.id:
+            raise SeekrFlowError(f"SeekrFlow created a fine-tune but its answer names no id: {job!r}")
+        return job.id
+
+    # -- the job --------------------------------------------------------------------------------
+
+    def job_status(self, job_id: str) -> str | None:
+        """Return the fine-tune's status, or None when it no longer exists."""
+        job = self.hook.find_fine_tune(job_id)
+        return None if job is None else job.status
+
+    def cancel_job(self, job_id: str) -> str:
+        """Cancel the fine-tune and return its status after."""
+        return self.hook.cancel_fine_tune(job_id).status
+
+    def build_trigger(self, job_id: str, end_time: float | None) -> Any:
+        """Return the trigger that waits for the fine-tune in the triggerer."""
+        from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
+
+        return SeekrFlowJobTrigger(
+            kind=FINE_TUNE.key,
+            job_id=job_id,
+            seekrflow_conn_id=self.seekrflow_conn_id,
+            poll_interval=self.poll_interval,
+            min_poll_interval=self.min_poll_interval,
+            end_time=end_time,
+            cancel_on_kill=self.cancel_on_kill,
+            hook_params=self.hook_params,
+        )
+
+    def poll_until_complete(self, job_id: str, context: Context) -> dict[str, Any]:
+        """Wait on the worker for the fine-tune to end, logging each event once; return the result or raise."""
+        events = FineTuneEventLog(self.log.info)
+
+        def read() -> FineTune:
+            job = self.hook.get_fine_tune(job_id)
+            events.status(job)
+            events.events(job_id, self.hook.get_fine_tune_events(job_id))
+            return job
+
+        def timed_out(job: FineTune) -> Exception:
+            self.cancel("the wait timed out")
+            return FINE_TUNE.timed_out(
+                job_id, f"Fine-tune {job_id} did not finish within {self.timeout:g} s", job.status
+            )
+
+        job = wait_until(
+            read,
+            done=lambda job: job.is_terminal,
+            delay=lambda job: steady_delay(
+                poll_interval=self.poll_interval, min_interval=self.min_poll_interval
+            ),
+            timeout=self.timeout,
+            timed_out=timed_out,
+        )
+        return self._finish(job, context)
+
+    def _finish(self, job: FineTune, context: Context) -> dict[str, Any]:
+        if not job.succeeded:
+            raise FINE_TUNE.unsuccessful_error(
+                job.id or "?",
+                job.status,
+                (job.model_extra or {}).get("status_message"),
+                error_analysis=job.error_analysis,
+            )
+        return self.get_job_result(job.id or "", context, job.status, job=job)
+
+    def execute_complete(
+        self, context: Context, event: Any = None, job_id: str | None = None, end_time: float | None = None
+    ) -> Any:
+        """
+        Turn the trigger's event into the task's result or its distinct failure.
+
+        :param context: The task context.
+        :param event: The trigger's event.
+        :param job_id: The fine-tune the task deferred on.
+        :param end_time: The wait's deadline (epoch seconds), unused once the wait is over.
+        """
+        outcome = event_outcome(event, job_id, FINE_TUNE)
+        self.job_id = outcome.job_id
+        if outcome.kind == "timeout":
+            self.cancel("the wait timed out")
+            raise FINE_TUNE.timed_out(outcome.job_id, outcome.message, None)
+        if outcome.kind == "error":
+            raise SeekrFlowError(f"Waiting for fine-tune {outcome.job_id} failed: {outcome.message}")
+        return self._finish(self.hook.get_fine_tune(outcome.job_id), context)
+
+    def get_job_result(
+        self, job_id: str, context: Context, status: str | None = None, *, job: FineTune | None = None
+    ) -> dict[str, Any]:
+        """Return ``{"job_id", "status", "model_id", "project_id", "model", "inference_available"}``."""
+        job = job or self.hook.get_fine_tune(job_id)
+        extra = job.model_extra or {}
+        model_id = next((str(extra[name]) for name in _MODEL_ID_FIELDS if extra.get(name)), job_id)
+        if job.succeeded:
+            self.log.info("Fine-tune %s completed: model %s", job_id, model_id)
+        return {
+            "job_id": job_id,
+            "status": job.status,
+            "model_id": model_id if job.succeeded else None,
+            "project_id": job.project_id,
+            "model": job.model,
+            "inference_available": job.inference_available,
+        }
