@@ -17,9 +17,9 @@ from airflow_provider_seekrflow._client.service_model import (
     OptionalNumber,
     ServiceModel,
     as_utc,
+    config_error,
     percent,
 )
-from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
 from airflow_provider_seekrflow.vocabulary import AlignmentJobStatus, AlignmentType, FilePurpose
 
 GENERATE_ALIGNMENT = Endpoint("alignment_generate", "POST", "/v1/flow/alignment/generate", repeatable=False)
@@ -134,13 +134,13 @@ def generate_request(
     :param vector_database_id: Optional vector database id.
     """
     if not isinstance(instructions, str) or not instructions.strip():
-        raise SeekrFlowConfigError("instructions: must not be blank")
+        raise config_error("instructions: must not be blank")
     file_ids = [files] if isinstance(files, str) else list(files or [])
     if not file_ids:
-        raise SeekrFlowConfigError("files: at least one file id is required")
+        raise config_error("files: at least one file id is required")
     for index, file_id in enumerate(file_ids):
         if not isinstance(file_id, str) or not file_id.strip():
-            raise SeekrFlowConfigError(f"files[{index}]: must be a non-empty file id, got {file_id!r}")
+            raise config_error(f"files[{index}]: must be a non-empty file id, got {file_id!r}")
     check_alignment_type(alignment_type)
     body: dict[str, Any] = {"instructions": instructions, "files": file_ids, "type": alignment_type}
     if system_prompt:
@@ -154,7 +154,7 @@ def check_alignment_type(alignment_type: str) -> None:
     """Refuse an alignment type the service does not know, naming the ones it does."""
     allowed = [member.value for member in AlignmentType]
     if alignment_type not in allowed:
-        raise SeekrFlowConfigError(f"alignment_type: {alignment_type!r} is not one of {', '.join(allowed)}")
+        raise config_error(f"alignment_type: {alignment_type!r} is not one of {', '.join(allowed)}")
 
 
 def generate(body: dict[str, Any]) -> Call[AlignmentJob]:

@@ -16,8 +16,8 @@ from airflow_provider_seekrflow._client.service_model import (
     OptionalInt,
     ServiceModel,
     as_utc,
+    config_error,
 )
-from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
 from airflow_provider_seekrflow.vocabulary import DataJobStatus, DataJobType
 
 CREATE_DATA_JOB = Endpoint("submit_data_job", "POST", "/v1/flow/data-jobs", repeatable=False)
@@ -163,16 +163,14 @@ def create_request(
     :param vector_database_id: The vector database of a ``context_grounded_vector_db`` job.
     """
     if not isinstance(name, str) or not name.strip():
-        raise SeekrFlowConfigError("name: must not be blank")
+        raise config_error("name: must not be blank")
     if len(name) > MAX_NAME_LENGTH:
-        raise SeekrFlowConfigError(f"name: must be at most {MAX_NAME_LENGTH} characters, got {len(name)}")
+        raise config_error(f"name: must be at most {MAX_NAME_LENGTH} characters, got {len(name)}")
     allowed = [member.value for member in DataJobType]
     if job_type not in allowed:
-        raise SeekrFlowConfigError(f"job_type: {job_type!r} is not one of {', '.join(allowed)}")
+        raise config_error(f"job_type: {job_type!r} is not one of {', '.join(allowed)}")
     if job_type == DataJobType.CONTEXT_GROUNDED_VECTOR_DB.value and not vector_database_id:
-        raise SeekrFlowConfigError(
-            "vector_database_id: is required for job_type 'context_grounded_vector_db'"
-        )
+        raise config_error("vector_database_id: is required for job_type 'context_grounded_vector_db'")
     body: dict[str, Any] = {"name": name, "job_type": job_type}
     for key, value in (
         ("system_prompt", system_prompt),

@@ -16,8 +16,8 @@ from airflow_provider_seekrflow._client.service_model import (
     OptionalNumber,
     ServiceModel,
     as_utc,
+    config_error,
 )
-from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
 from airflow_provider_seekrflow.vocabulary import LORA_BIASES, AcceleratorType, FineTuneStatus, FineTuneType
 
 # The reference and the sync client create at the singular path; the async client's plural one is not used.
@@ -143,10 +143,10 @@ def create_request(
         (``n_checkpoints``, ``max_length``, ``beta``, ``gradient_checkpointing``, ...).
     """
     if isinstance(project_id, bool) or not isinstance(project_id, int) or project_id < 0:
-        raise SeekrFlowConfigError(f"project_id: must be a project's integer id, got {project_id!r}")
+        raise config_error(f"project_id: must be a project's integer id, got {project_id!r}")
     files = _file_ids("training_files", training_files, required=True)
     if not isinstance(model, str) or not model.strip():
-        raise SeekrFlowConfigError("model: must name a base model")
+        raise config_error("model: must name a base model")
     _positive_int("n_epochs", n_epochs)
     _choice("accel_type", accel_type, [member.value for member in AcceleratorType])
     _positive_int("n_accel", n_accel)
@@ -157,9 +157,7 @@ def create_request(
             or not isinstance(learning_rate, (int, float))
             or learning_rate <= 0
         ):
-            raise SeekrFlowConfigError(
-                f"learning_rate: must be a number greater than 0, got {learning_rate!r}"
-            )
+            raise config_error(f"learning_rate: must be a number greater than 0, got {learning_rate!r}")
         training["learning_rate"] = learning_rate
     if batch_size is not None:
         _positive_int("batch_size", batch_size, most=MAX_BATCH_SIZE)
@@ -175,7 +173,7 @@ def create_request(
         training["experiment_name"] = experiment_name
     for key, value in (training_options or {}).items():
         if key in training:
-            raise SeekrFlowConfigError(f"training_options: {key!r} has a parameter of its own; set it there")
+            raise config_error(f"training_options: {key!r} has a parameter of its own; set it there")
         training[key] = value
     infrastructure: dict[str, Any] = {"accel_type": accel_type, "n_accel": n_accel}
     if n_node is not None:
@@ -187,12 +185,12 @@ def create_request(
 def _file_ids(field: str, value: Sequence[str] | str, *, required: bool) -> list[str]:
     ids = [value] if isinstance(value, str) else list(value or [])
     if required and not ids:
-        raise SeekrFlowConfigError(f"{field}: at least one file id is required")
+        raise config_error(f"{field}: at least one file id is required")
     for index, file_id in enumerate(ids):
         if not isinstance(file_id, str) or not file_id.strip():
-            raise SeekrFlowConfigError(f"{field}[{index}]: must be a non-empty file id, got {file_id!r}")
+            raise config_error(f"{field}[{index}]: must be a non-empty file id, got {file_id!r}")
         if "/" in file_id or file_id.endswith((".parquet", ".jsonl")):
-            raise SeekrFlowConfigError(
+            raise config_error(
                 f"{field}[{index}]: {file_id!r} looks like a local path; upload it first "
                 "(SeekrFlowUploadFileOperator) and pass the file id"
             )
@@ -207,18 +205,18 @@ def _positive_int(field: str, value: Any, *, most: int | None = None) -> None:
         or (most is not None and value > most)
     ):
         bounds = f"from 1 to {most}" if most is not None else "at least 1"
-        raise SeekrFlowConfigError(f"{field}: must be a whole number {bounds}, got {value!r}")
+        raise config_error(f"{field}: must be a whole number {bounds}, got {value!r}")
 
 
 def _choice(field: str, value: Any, allowed: list[str]) -> None:
     if value not in allowed:
-        raise SeekrFlowConfigError(f"{field}: {value!r} is not one of {', '.join(allowed)}")
+        raise config_error(f"{field}: {value!r} is not one of {', '.join(allowed)}")
 
 
 def _lora(config: dict[str, Any]) -> dict[str, Any]:
     unknown = set(config) - {"r", "alpha", "dropout", "bias", "extras"}
     if unknown:
-        raise SeekrFlowConfigError(f"lora_config: unknown key(s) {', '.join(sorted(unknown))}")
+        raise config_error(f"lora_config: unknown key(s) {', '.join(sorted(unknown))}")
     for key in ("r", "alpha"):
         if key in config:
             _positive_int(f"lora_config.{key}", config[key])
@@ -226,7 +224,7 @@ def _lora(config: dict[str, Any]) -> dict[str, Any]:
     if dropout is not None and (
         isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1
     ):
-        raise SeekrFlowConfigError(f"lora_config.dropout: must be from 0 to 1, got {dropout!r}")
+        raise config_error(f"lora_config.dropout: must be from 0 to 1, got {dropout!r}")
     if "bias" in config:
         _choice("lora_config.bias", config["bias"], list(LORA_BIASES))
     return dict(config)

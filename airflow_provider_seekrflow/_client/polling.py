@@ -84,5 +84,7 @@ def next_data_job_delay(
     :param now: The current time (UTC), for tests.
     """
     if detail.alignment_job is not None:
-        return next_poll_delay(detail.alignment_job, poll_interval=poll_interval, min_interval=min_interval, now=now)
+        return next_poll_delay(
+            detail.alignment_job, poll_interval=poll_interval, min_interval=min_interval, now=now
+        )
     return steady_delay(poll_interval=poll_interval, min_interval=min_interval)

@@ -8,8 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
-from airflow_provider_seekrflow._client.service_model import OptionalDatetime, ServiceModel
-from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+from airflow_provider_seekrflow._client.service_model import OptionalDatetime, ServiceModel, config_error
 
 LIST_PROJECTS = Endpoint("list_projects", "GET", "/v1/flow/projects", repeatable=True)
 CREATE_PROJECT = Endpoint("create_project", "POST", "/v1/flow/projects", repeatable=False)
@@ -49,7 +48,7 @@ def create_request(name: str, description: str) -> dict[str, Any]:
         ("project_description", description, DESCRIPTION_LENGTHS),
     ):
         if not isinstance(value, str) or not least <= len(value.strip()) <= most:
-            raise SeekrFlowConfigError(f"{field}: must be {least} to {most} characters, got {value!r}")
+            raise config_error(f"{field}: must be {least} to {most} characters, got {value!r}")
     return {"name": name, "description": description}
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "OptionalNumber",
     "ServiceModel",
     "as_utc",
+    "config_error",
     "percent",
 ]
 
@@ -70,3 +71,17 @@ class ServiceModel(BaseModel):
 def as_utc(moment: datetime) -> datetime:
     """Return ``moment`` with a time zone, taking a naive one as UTC (as the service means it)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def config_error(message: str) -> Exception:
+    """
+    Return the provider's error for a request refused locally (``SeekrFlowConfigError``).
+
+    Imported when needed: the exceptions derive from Airflow's, and the client's declarations are
+    also read by the emulator, which must start without Airflow.
+
+    :param message: What is wrong, naming the field.
+    """
+    from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+
+    return SeekrFlowConfigError(message)

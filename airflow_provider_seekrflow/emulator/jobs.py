@@ -18,11 +18,36 @@ from typing import Any
 
 from airflow_provider_seekrflow.emulator import pairs
 from airflow_provider_seekrflow.emulator.store import Store, iso, public
+from airflow_provider_seekrflow.vocabulary import AlignmentJobStatus, AlignmentType, FilePurpose
 
-__all__ = ["ACTIVE_STATUSES", "LEGACY_EXTRA_STATUS", "TERMINAL_STATUSES", "JobService", "legacy_shape"]
+__all__ = [
+    "ACTIVE_STATUSES",
+    "FORCEABLE_STATUSES",
+    "LEGACY_EXTRA_STATUS",
+    "TERMINAL_STATUSES",
+    "JobService",
+    "legacy_shape",
+]
 
-ACTIVE_STATUSES = ("pending", "queued", "running")
-TERMINAL_STATUSES = ("completed", "failed", "cancelled", "stopped")
+PENDING = AlignmentJobStatus.PENDING.value
+QUEUED = AlignmentJobStatus.QUEUED.value
+RUNNING = AlignmentJobStatus.RUNNING.value
+COMPLETED = AlignmentJobStatus.COMPLETED.value
+FAILED = AlignmentJobStatus.FAILED.value
+CANCELLED = AlignmentJobStatus.CANCELLED.value
+STOPPED = AlignmentJobStatus.STOPPED.value
+
+
+def _in_declared_order(statuses: frozenset[str]) -> tuple[str, ...]:
+    """Return ``statuses`` in the vocabulary's order, so the messages that list them read the same each run."""
+    return tuple(status.value for status in AlignmentJobStatus if status.value in statuses)
+
+
+ACTIVE_STATUSES = _in_declared_order(AlignmentJobStatus.active_states())
+TERMINAL_STATUSES = _in_declared_order(AlignmentJobStatus.terminal_states())
+# What an admin may end a job in: any terminal status, the unsuccessful ones (the default, failed,
+# first) before completed.
+FORCEABLE_STATUSES = (*_in_declared_order(AlignmentJobStatus.unsuccessful_states()), COMPLETED)
 PENDING_END = 0.05
 QUEUED_END = 0.15
 RUN_STEPS = ("Parsing documents", "Generating questions", "Writing answers")
@@ -31,23 +56,23 @@ RUN_STEPS = ("Parsing documents", "Generating questions", "Writing answers")
 LEGACY_EXTRA_STATUS = "preparing"
 PERCENT_FIELDS = ("progress", "step_progress")
 DEFAULT_MESSAGES = {
-    "completed": None,
-    "failed": "Alignment job failed (emulated failure)",
-    "cancelled": "Alignment job was cancelled",
-    "stopped": "Alignment job was stopped",
+    COMPLETED: None,
+    FAILED: "Alignment job failed (emulated failure)",
+    CANCELLED: "Alignment job was cancelled",
+    STOPPED: "Alignment job was stopped",
 }
 
 
 def _phase(f: float) -> tuple[str, str, float, float]:
     """(status, current_step, step start fraction, step end fraction) at job fraction ``f``."""
     if f < PENDING_END:
-        return "pending", "Waiting to start", 0.0, PENDING_END
+        return PENDING, "Waiting to start", 0.0, PENDING_END
     if f < QUEUED_END:
-        return "queued", "Waiting for a worker", PENDING_END, QUEUED_END
+        return QUEUED, "Waiting for a worker", PENDING_END, QUEUED_END
     width = (1.0 - QUEUED_END) / len(RUN_STEPS)
     index = min(int((f - QUEUED_END) / width), len(RUN_STEPS) - 1)
     start = QUEUED_END + index * width
-    return "running", RUN_STEPS[index], start, start + width
+    return RUNNING, RUN_STEPS[index], start, start + width
 
 
 def _percent(value: float) -> str:
@@ -66,7 +91,7 @@ def legacy_shape(view: dict[str, Any]) -> dict[str, Any]:
         value = out.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             out[key] = _percent(value)
-    if out.get("status") == "queued":
+    if out.get("status") == QUEUED:
         out["status"] = LEGACY_EXTRA_STATUS
     return out
 
@@ -100,7 +125,7 @@ class JobService:
             "created_at": iso(now),
             "instructions": request["instructions"],
             "files": list(request["files"]),
-            "type": request.get("type", "principle"),
+            "type": request.get("type", AlignmentType.PRINCIPLE.value),
             "system_prompt": request.get("system_prompt"),
             "vector_database_id": request.get("vector_database_id"),
             "_created_ts": now,
@@ -119,23 +144,23 @@ class JobService:
     def _due(self, job: dict[str, Any], now: float) -> bool:
         return job["_final"] is None and now >= job["_created_ts"] + job["_duration"]
 
+    def _ended_if_due(self, job: dict[str, Any], now: float) -> dict[str, Any]:
+        """Return the stored job, ended first in its outcome if its time is up."""
+        if not self._due(job, now):
+            return job
+        return self._end_due(job["id"]) or job
+
     def get(self, job_id: str) -> dict[str, Any] | None:
-        """The job's current public view (ending it first if its time is up), or None."""
+        """Return the job's current public view (ending it first if its time is up), or None."""
         job = self.store.get_job(job_id)
         if job is None:
             return None
         now = time.time()
-        if self._due(job, now):
-            job = self._end_due(job_id) or job
-        return self.view(job, now)
+        return self.view(self._ended_if_due(job, now), now)
 
     def list_jobs(self) -> list[dict[str, Any]]:
         now = time.time()
-        out = []
-        for job in self.store.list_jobs():
-            if self._due(job, now):
-                job = self._end_due(job["id"]) or job
-            out.append(self.view(job, now))
+        out = [self.view(self._ended_if_due(job, now), now) for job in self.store.list_jobs()]
         out.sort(key=lambda j: j["created_at"], reverse=True)
         return out
 
@@ -143,8 +168,7 @@ class JobService:
         """End every job whose time is up (so its output files exist before files are listed)."""
         now = time.time()
         for job in self.store.list_jobs():
-            if self._due(job, now):
-                self._end_due(job["id"])
+            self._ended_if_due(job, now)
 
     def outputs(self, job_id: str) -> list[dict[str, Any]] | None:
         view = self.get(job_id)
@@ -159,7 +183,7 @@ class JobService:
             ended = final["ended_ts"]
             status = final["status"]
             f = (ended - created) / duration if duration > 0 else 1.0
-            if status == "completed":
+            if status == COMPLETED:
                 step, step_progress, progress = "Completed", 100.0, 100.0
             else:
                 _, step, s0, s1 = _phase(min(f, 0.999999))
@@ -168,7 +192,7 @@ class JobService:
             out.update(
                 status=status,
                 updated_at=iso(final.get("updated_ts", ended)),
-                completed_at=iso(ended) if status == "completed" else None,
+                completed_at=iso(ended) if status == COMPLETED else None,
                 current_step=step,
                 step_progress=step_progress,
                 progress=progress,
@@ -206,10 +230,15 @@ class JobService:
             return self._finish(job, job["_outcome"], job["_outcome_message"], ended)
 
     def _finish(self, job: dict[str, Any], status: str, message: str | None, ended: float) -> dict[str, Any]:
+        """End an active job at ``ended`` in ``status``; return the saved record."""
+        return self._settle(job, {"status": status, "status_message": message, "ended_ts": ended}, ended)
+
+    def _settle(self, job: dict[str, Any], final: dict[str, Any], outputs_at: float) -> dict[str, Any]:
+        """Save ``job`` in terminal state ``final``; a completed job without outputs gets them, dated ``outputs_at``."""
         job = dict(job)
-        if status == "completed" and not job["_outputs"]:
-            job["_outputs"] = self._write_outputs(job, ended)
-        job["_final"] = {"status": status, "status_message": message, "ended_ts": ended}
+        if final["status"] == COMPLETED and not job["_outputs"]:
+            job["_outputs"] = self._write_outputs(job, outputs_at)
+        job["_final"] = final
         self.store.save_job(job)
         return job
 
@@ -220,10 +249,9 @@ class JobService:
             if job is None:
                 return None
             now = time.time()
-            if self._due(job, now):
-                job = self._end_due(job_id) or job
-            elif job["_final"] is None:
-                job = self._finish(job, "cancelled", "Cancelled by user", now)
+            job = self._ended_if_due(job, now)
+            if job["_final"] is None:
+                job = self._finish(job, CANCELLED, "Cancelled by user", now)
             return self.view(job, now)
 
     def force(self, job_id: str, status: str, message: str | None) -> dict[str, Any] | None:
@@ -237,17 +265,9 @@ class JobService:
                 message = DEFAULT_MESSAGES[status]
             if job["_final"] is None:
                 job = self._finish(job, status, message, now)
-            else:
-                job = dict(job)
-                job["_final"] = {
-                    **job["_final"],
-                    "status": status,
-                    "status_message": message,
-                    "updated_ts": now,
-                }
-                if status == "completed" and not job["_outputs"]:
-                    job["_outputs"] = self._write_outputs(job, now)
-                self.store.save_job(job)
+            else:  # already ended: change how, keeping when
+                final = {**job["_final"], "status": status, "status_message": message, "updated_ts": now}
+                job = self._settle(job, final, now)
             return self.view(job, now)
 
     def delete(self, job_id: str) -> bool:
@@ -267,7 +287,10 @@ class JobService:
                 continue
             sources.append((record["filename"], pairs.extract_text(data, record.get("type"))))
         conversations = pairs.build_conversations(
-            sources, job["instructions"], job.get("system_prompt"), job.get("type") or "principle"
+            sources,
+            job["instructions"],
+            job.get("system_prompt"),
+            job.get("type") or AlignmentType.PRINCIPLE.value,
         )
         # The service's fine-tune output is parquet (API.md "Alignment"); to_parquet checks the rows.
         training = pairs.to_parquet(conversations)
@@ -278,12 +301,21 @@ class JobService:
             f"Sources: {', '.join(name for name, _ in sources) or '(none found)'}\n\n"
             f"Training pairs generated: {len(conversations)}\n"
         ).encode()
-        common = {"created_ts": ended, "created_by": "seekrflow-emulator"}
         outputs = [
             self.store.add_file(
-                summary, filename=f"{job['id']}-summary.md", purpose="alignment", file_type="md", **common
+                summary,
+                filename=f"{job['id']}-summary.md",
+                purpose=FilePurpose.ALIGNMENT.value,
+                file_type="md",
+                created_ts=ended,
             ),
-            self.store.add_file(training, filename=name, purpose="fine-tune", file_type="parquet", **common),
+            self.store.add_file(
+                training,
+                filename=name,
+                purpose=FilePurpose.FINE_TUNE.value,
+                file_type="parquet",
+                created_ts=ended,
+            ),
         ]
         return [
             {

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from airflow_provider_seekrflow import validation
+from airflow_provider_seekrflow.vocabulary import MESSAGE_ROLES, AlignmentType
 
 __all__ = ["ROW_GROUP_SIZE", "build_conversations", "extract_text", "to_parquet"]
 
@@ -27,6 +27,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*")
+# A conversation is one message of each role, in the order the vocabulary lists them.
+_SYSTEM, _USER, _ASSISTANT = MESSAGE_ROLES
 
 
 def extract_text(data: bytes, file_type: str | None) -> str:
@@ -70,7 +72,7 @@ def build_conversations(
     alignment_type: str,
 ) -> list[dict]:
     """Conversations (``{"messages": [...]}``) from ``(filename, text)`` sources."""
-    if system_prompt and system_prompt.strip() and alignment_type == "principle":
+    if system_prompt and system_prompt.strip() and alignment_type == AlignmentType.PRINCIPLE.value:
         system = system_prompt.strip()
     else:
         system = f"You are a helpful assistant. Follow these instructions: {instructions.strip()}"
@@ -78,32 +80,25 @@ def build_conversations(
     for filename, text in sources:
         for sentence in _sentences(text):
             question = f"What does {filename} say about {_topic(sentence)}?"
-            conversations.append(
-                {
-                    "messages": [
-                        {"role": "system", "content": system},
-                        {"role": "user", "content": question},
-                        {"role": "assistant", "content": sentence},
-                    ]
-                }
-            )
+            conversations.append(_conversation(system, question, sentence))
             if len(conversations) >= MAX_PAIRS:
                 return conversations
     if not conversations:
         names = ", ".join(name for name, _ in sources) or "the documents"
-        conversations.append(
-            {
-                "messages": [
-                    {"role": "system", "content": system},
-                    {"role": "user", "content": f"What do {names} cover?"},
-                    {
-                        "role": "assistant",
-                        "content": f"The documents contain no readable sentences to answer from ({names}).",
-                    },
-                ]
-            }
-        )
+        answer = f"The documents contain no readable sentences to answer from ({names})."
+        conversations.append(_conversation(system, f"What do {names} cover?", answer))
     return conversations
+
+
+def _conversation(system: str, question: str, answer: str) -> dict:
+    """Return one training conversation: the system prompt, a user question and the assistant's answer."""
+    return {
+        "messages": [
+            {"role": _SYSTEM, "content": system},
+            {"role": _USER, "content": question},
+            {"role": _ASSISTANT, "content": answer},
+        ]
+    }
 
 
 def _check_conversations(conversations: list[dict]) -> None:
@@ -112,7 +107,7 @@ def _check_conversations(conversations: list[dict]) -> None:
     The parquet schema fixes the column types; this adds what it cannot: the role vocabulary of
     ``fine-tune`` data and no empty conversations (the same rules as the JSONL line check).
     """
-    roles = frozenset(validation.MESSAGE_ROLES)
+    roles = frozenset(MESSAGE_ROLES)
     for row, conversation in enumerate(conversations):
         messages = conversation.get("messages")
         if not isinstance(messages, list) or not messages:

@@ -32,6 +32,8 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from airflow_provider_seekrflow.vocabulary import AlignmentJobStatus
+
 __all__ = ["SeekrFlowEmulator", "bind_socket", "build_server", "format_base_url"]
 
 
@@ -377,7 +379,10 @@ class SeekrFlowEmulator:
         self._admin("DELETE", "state")
 
     def fail_job(
-        self, job_id: str, status: str = "failed", status_message: str | None = "Emulated failure"
+        self,
+        job_id: str,
+        status: str = AlignmentJobStatus.FAILED.value,
+        status_message: str | None = "Emulated failure",
     ) -> dict[str, Any]:
         """End an alignment job now in ``status`` (failed, cancelled, stopped or completed)."""
         return self._admin(

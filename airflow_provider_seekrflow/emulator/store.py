@@ -21,7 +21,10 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["Store", "iso", "public", "utcnow_iso"]
+__all__ = ["CREATED_BY", "Store", "iso", "public", "utcnow_iso"]
+
+# The ``created_by`` of every file the emulator stores, uploaded or generated.
+CREATED_BY = "seekrflow-emulator"
 
 
 def iso(ts: float) -> str:
@@ -50,39 +53,69 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
+class _RecordDir:
+    """Records of one kind (files' metadata or jobs): one JSON file each in a directory, cached in memory."""
+
+    def __init__(self, directory: str, lock: threading.RLock) -> None:
+        self.directory = directory
+        self.lock = lock
+        self._records: dict[str, dict[str, Any]] = {}
+        os.makedirs(directory, exist_ok=True)
+
+    def load(self) -> None:
+        """Read every record on disk, dropping the temp files of writes a stop cut off."""
+        for name in os.listdir(self.directory):
+            path = os.path.join(self.directory, name)
+            if name.endswith(".tmp"):
+                _remove(path)
+                continue
+            if not name.endswith(".json"):
+                continue
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    record = json.load(fh)
+            except (OSError, ValueError):
+                continue
+            self._records[record["id"]] = record
+
+    def _path(self, ident: str) -> str:
+        return os.path.join(self.directory, f"{ident}.json")
+
+    def save(self, record: dict[str, Any]) -> None:
+        with self.lock:
+            _write_json(self._path(record["id"]), record)
+            self._records[record["id"]] = record
+
+    def get(self, ident: str) -> dict[str, Any] | None:
+        return self._records.get(ident)
+
+    def all(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self._records.values())
+
+    def delete(self, ident: str) -> bool:
+        with self.lock:
+            if self._records.pop(ident, None) is None:
+                return False
+            _remove(self._path(ident))
+        return True
+
+
 class Store:
     """Thread-safe file and job store backed by a directory."""
 
     def __init__(self, data_dir: str) -> None:
         self.data_dir = os.path.abspath(data_dir)
-        self.files_dir = os.path.join(self.data_dir, "files")
         self.blobs_dir = os.path.join(self.data_dir, "blobs")
-        self.jobs_dir = os.path.join(self.data_dir, "jobs")
-        for d in (self.files_dir, self.blobs_dir, self.jobs_dir):
-            os.makedirs(d, exist_ok=True)
+        os.makedirs(self.blobs_dir, exist_ok=True)
         self.lock = threading.RLock()
-        self._files: dict[str, dict[str, Any]] = {}
-        self._jobs: dict[str, dict[str, Any]] = {}
-        self._load()
-
-    def _load(self) -> None:
+        self._files = _RecordDir(os.path.join(self.data_dir, "files"), self.lock)
+        self._jobs = _RecordDir(os.path.join(self.data_dir, "jobs"), self.lock)
         for name in os.listdir(self.blobs_dir):
             if name.endswith(".part"):  # an upload cut off by a stop
                 _remove(os.path.join(self.blobs_dir, name))
-        for directory, target in ((self.files_dir, self._files), (self.jobs_dir, self._jobs)):
-            for name in os.listdir(directory):
-                path = os.path.join(directory, name)
-                if name.endswith(".tmp"):
-                    _remove(path)
-                    continue
-                if not name.endswith(".json"):
-                    continue
-                try:
-                    with open(path, encoding="utf-8") as fh:
-                        record = json.load(fh)
-                except (OSError, ValueError):
-                    continue
-                target[record["id"]] = record
+        self._files.load()
+        self._jobs.load()
 
     # ----------------------------------------------------------------- files
     @staticmethod
@@ -104,7 +137,7 @@ class Store:
         file_type: str | None,
         nbytes: int,
         created_ts: float,
-        created_by: str,
+        created_by: str = CREATED_BY,
         vector_database_id: str | None = None,
         original_file_id: str | None = None,
     ) -> dict[str, Any]:
@@ -128,8 +161,7 @@ class Store:
         record = self._file_record(file_id, **fields)
         with self.lock:
             os.replace(part_path, self.blob_path(file_id))
-            _write_json(os.path.join(self.files_dir, f"{file_id}.json"), record)
-            self._files[file_id] = record
+            self._files.save(record)
         return record
 
     def add_file(self, data: bytes, **fields: Any) -> dict[str, Any]:
@@ -144,14 +176,12 @@ class Store:
         return self._files.get(file_id)
 
     def list_files(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return list(self._files.values())
+        return self._files.all()
 
     def delete_file(self, file_id: str) -> bool:
         with self.lock:
-            if self._files.pop(file_id, None) is None:
+            if not self._files.delete(file_id):
                 return False
-            _remove(os.path.join(self.files_dir, f"{file_id}.json"))
             _remove(self.blob_path(file_id))
         return True
 
@@ -161,28 +191,21 @@ class Store:
         return f"al-{uuid.uuid4().hex}"
 
     def save_job(self, job: dict[str, Any]) -> None:
-        with self.lock:
-            _write_json(os.path.join(self.jobs_dir, f"{job['id']}.json"), job)
-            self._jobs[job["id"]] = job
+        self._jobs.save(job)
 
     def get_job(self, job_id: str) -> dict[str, Any] | None:
         return self._jobs.get(job_id)
 
     def list_jobs(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return list(self._jobs.values())
+        return self._jobs.all()
 
     def delete_job(self, job_id: str) -> bool:
-        with self.lock:
-            if self._jobs.pop(job_id, None) is None:
-                return False
-            _remove(os.path.join(self.jobs_dir, f"{job_id}.json"))
-        return True
+        return self._jobs.delete(job_id)
 
     def wipe(self) -> None:
         """Delete every file and job (an empty service, as at first start)."""
         with self.lock:
-            for file_id in list(self._files):
-                self.delete_file(file_id)
-            for job_id in list(self._jobs):
-                self.delete_job(job_id)
+            for record in self._files.all():
+                self.delete_file(record["id"])
+            for job in self._jobs.all():
+                self.delete_job(job["id"])

@@ -21,9 +21,11 @@ except ImportError:  # older python-multipart only ships the ``multipart`` name
     from multipart.multipart import MultipartParser, parse_options_header  # type: ignore[no-redef]
 
 from airflow_provider_seekrflow import validation
+from airflow_provider_seekrflow.emulator.refusals import missing, value_error
 from airflow_provider_seekrflow.emulator.store import Store
+from airflow_provider_seekrflow.vocabulary import PURPOSES, accepted_types
 
-__all__ = ["UploadError", "receive_upload"]
+__all__ = ["UploadError", "byte_limit", "receive_upload"]
 
 MAX_FIELD_BYTES = 64 * 1024
 # Multipart framing around a file is small; allow this much over the file limit in Content-Length.
@@ -44,20 +46,31 @@ class UploadError(Exception):
         self.errors = errors
 
 
-def _error(field: str, msg: str, kind: str = "value_error", value: Any = None) -> UploadError:
-    return UploadError(422, errors=[{"type": kind, "loc": ["body", field], "msg": msg, "input": value}])
+def _error(field: str, reason: str, value: Any = None) -> UploadError:
+    """Return the 422 refusing the value of form field ``field``."""
+    return UploadError(422, errors=[value_error(("body", field), reason, value)])
+
+
+def _missing(*fields: str) -> UploadError:
+    """Return the 422 for required form fields that are absent."""
+    return UploadError(422, errors=[missing(("body", field)) for field in fields])
+
+
+def byte_limit(limit: int) -> str:
+    """Return a size limit as the service words it in its refusals: bytes, then GB."""
+    return f"{limit} bytes ({limit / 1e9:g} GB)"
 
 
 def _check_filename(name: str) -> None:
     if not name or name in (".", ".."):
-        raise _error("files", "Value error, file name must not be empty", value=name)
+        raise _error("files", "file name must not be empty", name)
     if "/" in name or "\\" in name or "\x00" in name or name.startswith(".."):
-        raise _error("files", "Value error, file name must not contain path separators or '..'", value=name)
+        raise _error("files", "file name must not contain path separators or '..'", name)
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         # CR/LF and other control characters would end up in headers and logs verbatim.
-        raise _error("files", "Value error, file name must not contain control characters", value=name)
+        raise _error("files", "file name must not contain control characters", name)
     if len(name) > 255:
-        raise _error("files", "Value error, file name is longer than 255 characters", value=name)
+        raise _error("files", "file name is longer than 255 characters", name)
 
 
 class _Parts:
@@ -114,7 +127,7 @@ class _Parts:
         if name == "files":
             self.file_parts += 1
             if self.file_parts > 1:
-                raise _error("files", "Value error, upload one file per request")
+                raise _error("files", "upload one file per request")
             self.file_name = filename.decode("utf-8", "replace") if filename is not None else None
             self.fh = open(self.store.part_path(self.file_id), "wb", buffering=WRITE_BUFFER)  # noqa: SIM115
             self._field_name = "files"
@@ -133,7 +146,7 @@ class _Parts:
         elif self._sink is not None:
             self._sink += data[start:end]
             if len(self._sink) > MAX_FIELD_BYTES:
-                raise _error(self._field_name, "Value error, form field is too large")
+                raise _error(self._field_name, "form field is too large")
 
     def on_part_end(self) -> None:
         if self._field_name == "files" and self.fh is not None:
@@ -151,20 +164,13 @@ async def receive_upload(
     store: Store,
     *,
     max_bytes: int,
-    created_by: str,
 ) -> dict[str, Any]:
     """Stream a multipart upload into the store; return its file record or raise ``UploadError``."""
     ctype, params = parse_options_header(content_type or "")
     boundary = params.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
-        raise UploadError(
-            422,
-            errors=[
-                {"type": "missing", "loc": ["body", "purpose"], "msg": "Field required", "input": None},
-                {"type": "missing", "loc": ["body", "files"], "msg": "Field required", "input": None},
-            ],
-        )
-    limit_detail = f"File too large: the limit is {max_bytes} bytes ({max_bytes / 1e9:g} GB) per file"
+        raise _missing("purpose", "files")
+    limit_detail = f"File too large: the limit is {byte_limit(max_bytes)} per file"
     total: int | None = None
     if content_length and content_length.isdigit():
         total = int(content_length)
@@ -200,9 +206,9 @@ async def receive_upload(
 
         purpose = parts.field("purpose")
         if purpose is None:
-            raise _error("purpose", "Field required", kind="missing")
+            raise _missing("purpose")
         purpose = purpose.strip()
-        if purpose not in validation.PURPOSES:
+        if purpose not in PURPOSES:
             raise UploadError(
                 422,
                 errors=[
@@ -210,31 +216,31 @@ async def receive_upload(
                         "type": "enum",
                         "loc": ["body", "purpose"],
                         "msg": "Input should be "
-                        + ", ".join(f"'{p}'" for p in validation.PURPOSES[:-1])
-                        + f" or '{validation.PURPOSES[-1]}'",
+                        + ", ".join(f"'{p}'" for p in PURPOSES[:-1])
+                        + f" or '{PURPOSES[-1]}'",
                         "input": purpose,
-                        "ctx": {"expected": ", ".join(f"'{p}'" for p in validation.PURPOSES)},
+                        "ctx": {"expected": ", ".join(f"'{p}'" for p in PURPOSES)},
                     }
                 ],
             )
         if parts.file_parts == 0:
-            raise _error("files", "Field required", kind="missing")
+            raise _missing("files")
         filename = parts.field("filename") or parts.file_name
         if parts.file_name is not None:
             _check_filename(parts.file_name)
         _check_filename(filename or "")
         assert filename is not None
         if parts.file_bytes == 0:
-            raise _error("files", f"Value error, {filename}: file is empty", value=filename)
+            raise _error("files", f"{filename}: file is empty", filename)
         file_type = validation.file_type_of(filename)
-        allowed = validation.accepted_types(purpose)
+        allowed = accepted_types(purpose)
         if file_type not in allowed:
             shown = f"'{file_type}'" if file_type else "(none)"
             raise _error(
                 "files",
-                f"Value error, {filename}: file type {shown} is not accepted for purpose '{purpose}' "
+                f"{filename}: file type {shown} is not accepted for purpose '{purpose}' "
                 f"(accepted: {', '.join(allowed)})",
-                value=filename,
+                filename,
             )
         if file_type == "jsonl" and purpose in validation.JSONL_PURPOSES:
             await run_in_threadpool(_check_jsonl_file, part_path, purpose, filename)
@@ -247,7 +253,6 @@ async def receive_upload(
             file_type=file_type,
             nbytes=parts.file_bytes,
             created_ts=time.time(),
-            created_by=created_by,
             vector_database_id=vdb or None,
         )
         committed = True
@@ -263,4 +268,4 @@ def _check_jsonl_file(path: str, purpose: str, filename: str) -> None:
         with open(path, "rb", buffering=1 << 20) as fh:
             validation.check_jsonl_stream(fh, purpose, filename)
     except validation.FileCheckError as exc:
-        raise _error("files", f"Value error, {exc}", value=filename) from None
+        raise _error("files", str(exc), filename) from None

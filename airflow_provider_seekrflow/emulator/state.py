@@ -1,0 +1,102 @@
+"""What one running emulator holds (key, store, jobs, faults, journal) and its run-time config.
+
+The config (``GET``/``PUT``/``DELETE /_emulator/config``) is checked here, key by key, so a bad
+value is refused whole and the running emulator never sees it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from airflow_provider_seekrflow.emulator.faults import FaultSet
+from airflow_provider_seekrflow.emulator.jobs import TERMINAL_STATUSES, JobService
+from airflow_provider_seekrflow.emulator.journal import Journal
+from airflow_provider_seekrflow.emulator.store import Store
+from airflow_provider_seekrflow.vocabulary import MAX_FILE_BYTES, AlignmentJobStatus
+
+__all__ = ["DEFAULT_CONFIG", "EmulatorState"]
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "job_duration": 20.0,
+    "job_outcome": AlignmentJobStatus.COMPLETED.value,
+    "status_message": None,
+    "eta": True,
+    "max_file_bytes": MAX_FILE_BYTES,
+    # Whether job objects repeat their request (instructions, files...); the public reference does
+    # not say the real service does, so clients must cope with both.
+    "echo_request": True,
+    # Older servers' job shape: string percentages and a status the provider does not know.
+    "legacy_job_shape": False,
+    # Deprecation/Sunset/Link headers on the generate route, which the reference marks deprecated.
+    "deprecation_headers": False,
+}
+BOOL_KEYS = ("eta", "echo_request", "legacy_job_shape", "deprecation_headers")
+
+
+def _checked(key: str, value: Any) -> Any:
+    """Return config ``value`` for ``key`` in its stored type; raise ``ValueError`` if it does not fit."""
+    if key == "job_duration":
+        value = float(value)
+        if value < 0:
+            raise ValueError("job_duration must not be negative")
+    elif key == "job_outcome":
+        if value not in TERMINAL_STATUSES:
+            raise ValueError(f"job_outcome must be one of {', '.join(TERMINAL_STATUSES)}")
+    elif key == "status_message":
+        value = None if value is None else str(value)
+    elif key in BOOL_KEYS:
+        if not isinstance(value, bool):
+            raise ValueError(f"{key} must be true or false")
+    elif key == "max_file_bytes":
+        if isinstance(value, bool) or int(value) < 1:
+            raise ValueError("max_file_bytes must be a positive integer")
+        value = int(value)
+    return value
+
+
+class EmulatorState:
+    """Everything one running emulator holds: key, store, jobs, faults, journal and config."""
+
+    def __init__(
+        self,
+        api_key: str,
+        data_dir: str,
+        *,
+        job_duration: float = 20.0,
+        legacy_job_shape: bool = False,
+        deprecation_headers: bool = False,
+    ) -> None:
+        self.api_key = api_key
+        self.store = Store(data_dir)
+        self.jobs = JobService(self.store)
+        self.faults = FaultSet()
+        self.journal = Journal()
+        # The start-up options are part of the initial config, so a reset returns to them.
+        self.initial_config = {
+            **DEFAULT_CONFIG,
+            "job_duration": float(job_duration),
+            "legacy_job_shape": bool(legacy_job_shape),
+            "deprecation_headers": bool(deprecation_headers),
+        }
+        self.config = dict(self.initial_config)
+        self._config_lock = threading.Lock()
+
+    def configure(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Validate and apply config changes (``ValueError`` on a bad key or value)."""
+        unknown = set(changes) - set(DEFAULT_CONFIG)
+        if unknown:
+            raise ValueError(f"unknown config key(s): {', '.join(sorted(unknown))}")
+        clean = {key: _checked(key, value) for key, value in changes.items()}
+        with self._config_lock:
+            # A new outcome brings its own default message unless one is given with it.
+            if "job_outcome" in clean and "status_message" not in clean:
+                clean["status_message"] = None
+            self.config.update(clean)
+            return dict(self.config)
+
+    def reset_config(self) -> dict[str, Any]:
+        """Restore the start-up config; return it."""
+        with self._config_lock:
+            self.config = dict(self.initial_config)
+            return dict(self.config)

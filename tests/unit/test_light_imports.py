@@ -1,0 +1,26 @@
+"""Modules the emulator and the client's declarations load must not drag Airflow in."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "airflow_provider_seekrflow.emulator.app",
+        "airflow_provider_seekrflow._client.alignment",
+        "airflow_provider_seekrflow._client.data_jobs",
+        "airflow_provider_seekrflow._client.fine_tunes",
+        "airflow_provider_seekrflow._client.projects",
+        "airflow_provider_seekrflow.vocabulary",
+    ],
+)
+def test_module_imports_without_airflow(module):
+    # A fresh interpreter: this test process has imported Airflow long ago.
+    code = f"import sys, {module}; print(sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
