@@ -1,21 +1,38 @@
 """Local checks on files bound for SeekrFlow, shared by the operators and the emulator.
 
-Pure Python (no Airflow, no web framework) so it imports fast anywhere. The rules mirror the
-public SeekrFlow reference: five file purposes, accepted file types per purpose, the API's
-4 GB per-file limit and the JSONL line schema of each training purpose.
+No Airflow and no web framework (only pydantic, which the client uses too). The vocabulary
+(purposes, the file types each accepts, the 4 GB per-file limit, message roles) comes from
+``vocabulary``; the JSONL line schema of each training purpose is defined once, below, as
+``TypedDict``s that pydantic validates: a whole batch of lines at once (fast), and a line that fails
+again on its own from ``json.loads`` output, to word the fault.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import stat
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, GetCoreSchemaHandler, Json, TypeAdapter, ValidationError, with_config
+from pydantic_core import CoreSchema, core_schema
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
+
+from airflow_provider_seekrflow.vocabulary import (
+    ALIGNMENT_DOCUMENT_TYPES,
+    MAX_FILE_BYTES,
+    MESSAGE_ROLES,
+    PURPOSES,
+    TRAINING_FILE_TYPES,
+    accepted_types,
+)
 
 __all__ = [
     "ALIGNMENT_DOCUMENT_TYPES",
     "JSONL_PURPOSES",
+    "LINE_SCHEMAS",
     "MAX_FILE_BYTES",
     "MESSAGE_ROLES",
     "PURPOSES",
@@ -27,33 +44,70 @@ __all__ = [
     "file_type_of",
 ]
 
-PURPOSES: tuple[str, ...] = (
-    "fine-tune",
-    "alignment",
-    "preference-fine-tune",
-    "pre-train",
-    "reinforcement-fine-tune",
-)
-ALIGNMENT_DOCUMENT_TYPES: tuple[str, ...] = (
-    "html",
-    "md",
-    "rst",
-    "rtf",
-    "txt",
-    "xml",
-    "json",
-    "jsonl",
-    "csv",
-    "doc",
-    "docx",
-    "pdf",
-    "ppt",
-    "pptx",
-)
-TRAINING_FILE_TYPES: tuple[str, ...] = ("jsonl", "parquet", "pt")
-MAX_FILE_BYTES = 4_000_000_000
-MESSAGE_ROLES: tuple[str, ...] = ("system", "user", "assistant")
+# ------------------------------------------------------------------ the JSONL line schemas (the one definition)
 
+if TYPE_CHECKING:
+    Role = str
+else:
+    Role = Literal[MESSAGE_ROLES]  # one of vocabulary.MESSAGE_ROLES
+
+
+class _JsonString:
+    """Marks a ``str`` field. Validating JSON, a JSON string is kept as its UTF-8 bytes, not decoded.
+
+    Nothing reads the values, and decoding a ``str`` costs more than the check (a quarter of the
+    time on non-ASCII text). From Python objects (the line-by-line check) it is a plain strict ``str``.
+    """
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        # pydantic's JSON parser has checked the string (UTF-8, escapes) before the bytes are made.
+        return core_schema.json_or_python_schema(
+            json_schema=core_schema.bytes_schema(strict=True), python_schema=handler(source)
+        )
+
+
+Text = Annotated[str, _JsonString]
+# Strict: a JSON value of another type is never coerced. Keys beyond the schema's are ignored.
+_STRICT = ConfigDict(strict=True)
+
+
+@with_config(_STRICT)
+class Message(TypedDict):
+    """One turn of a conversation."""
+
+    role: Role
+    content: Text
+
+
+Conversation = Annotated[list[Message], Field(min_length=1)]
+
+
+@with_config(_STRICT)
+class MessagesLine(TypedDict):
+    """A line of fine-tune and alignment data."""
+
+    messages: Conversation
+
+
+@with_config(_STRICT)
+class PreferenceLine(TypedDict):
+    """A line of preference-fine-tune data: a conversation and a chosen and a rejected answer."""
+
+    messages: Conversation
+    chosen: Conversation
+    rejected: Conversation
+
+
+@with_config(_STRICT)
+class TextLine(TypedDict):
+    """A line of pre-train data."""
+
+    text: Text
+
+
+# Line schema kind -> the schema of one line.
+LINE_SCHEMAS: Mapping[str, type] = {"messages": MessagesLine, "preference": PreferenceLine, "text": TextLine}
 # Purpose -> JSONL line schema kind. ``reinforcement-fine-tune`` has no line check.
 JSONL_PURPOSES: Mapping[str, str] = {
     "fine-tune": "messages",
@@ -62,8 +116,11 @@ JSONL_PURPOSES: Mapping[str, str] = {
     "pre-train": "text",
 }
 
-_ROLES = frozenset(MESSAGE_ROLES)
-_ROLE_LIST = ", ".join(MESSAGE_ROLES)
+
+@functools.cache
+def _line_validator(kind: str) -> Callable[[Any], Any]:
+    """Validate one parsed line (a ``json.loads`` result) against ``kind``'s schema."""
+    return TypeAdapter(LINE_SCHEMAS[kind]).validate_python
 
 
 class FileCheckError(ValueError):
@@ -88,13 +145,6 @@ def file_type_of(filename: str) -> str:
     if not dot or not _:
         return ""
     return ext.lower()
-
-
-def accepted_types(purpose: str) -> tuple[str, ...]:
-    """File types accepted for ``purpose`` (raises ``ValueError`` for an unknown purpose)."""
-    if purpose not in PURPOSES:
-        raise ValueError(f"unknown purpose {purpose!r}; expected one of {', '.join(PURPOSES)}")
-    return ALIGNMENT_DOCUMENT_TYPES if purpose == "alignment" else TRAINING_FILE_TYPES
 
 
 def _fmt_bytes(n: int) -> str:
@@ -146,47 +196,35 @@ def check_file(path: str | os.PathLike[str], purpose: str, *, check_content: boo
             check_jsonl_stream(fh, purpose, file)
 
 
-def _check_messages(value: object, field: str) -> str | None:
-    """Reason the ``field`` value is not a valid non-empty list of messages, or None."""
-    if type(value) is not list or not value:
-        return f"{field} must be a non-empty list"
-    for i, msg in enumerate(value):
-        if type(msg) is not dict:
-            return f"{field}[{i}] must be an object"
-        try:
-            role = msg["role"]
-        except KeyError:
-            return f"{field}[{i}] is missing field 'role'"
-        if type(role) is not str:
-            return f"{field}[{i}].role must be a string"
-        if role not in _ROLES:
-            return f"{field}[{i}].role {role!r} is not one of {_ROLE_LIST}"
-        try:
-            content = msg["content"]
-        except KeyError:
-            return f"{field}[{i}] is missing field 'content'"
-        if type(content) is not str:
-            return f"{field}[{i}].content must be a string"
-    return None
+def _reason(error: ValidationError) -> str:
+    """Word the first schema fault of a line, e.g. ``messages[2].role 'bot' is not one of ...``.
+
+    Fields are checked in schema order, items in list order and a message's role before its
+    content, so the first fault pydantic reports is the first one reading the line.
+    """
+    first = error.errors(include_url=False)[0]
+    loc, kind, value = first["loc"], first["type"], first["input"]
+    if kind == "missing":
+        owner, field = loc[:-1], loc[-1]
+        return f"{_path(owner)} is missing field '{field}'" if owner else f"missing field '{field}'"
+    if not loc:
+        return f"expected a JSON object, got {_json_type(value)}"
+    where = _path(loc)
+    if kind in ("list_type", "too_short"):
+        return f"{where} must be a non-empty list"
+    if kind == "dict_type":
+        return f"{where} must be an object"
+    if kind == "literal_error" and type(value) is str:  # the role is the schema's one literal
+        return f"{where} {value!r} is not one of {', '.join(MESSAGE_ROLES)}"
+    return f"{where} must be a string"  # string_type, or a literal given another type
 
 
-def _check_record(obj: object, kind: str) -> str | None:
-    if type(obj) is not dict:
-        return f"expected a JSON object, got {_json_type(obj)}"
-    if kind == "text":
-        if "text" not in obj:
-            return "missing field 'text'"
-        if type(obj["text"]) is not str:
-            return "text must be a string"
-        return None
-    fields = ("messages",) if kind == "messages" else ("messages", "chosen", "rejected")
-    for field in fields:
-        if field not in obj:
-            return f"missing field '{field}'"
-        reason = _check_messages(obj[field], field)
-        if reason is not None:
-            return reason
-    return None
+def _path(loc: tuple[int | str, ...]) -> str:
+    """``('messages', 2, 'role')`` -> ``messages[2].role``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else part
+    return out
 
 
 def _json_type(obj: object) -> str:
@@ -208,6 +246,7 @@ class _LineChecker:
 
     def __init__(self, purpose: str, name: str) -> None:
         self.kind = JSONL_PURPOSES.get(purpose)
+        self.validate = _line_validator(self.kind) if self.kind is not None else None
         self.name = name
         self.lineno = 0
         self.records = 0
@@ -224,7 +263,7 @@ class _LineChecker:
                 self.name, "blank line (every line must hold one JSON object)", self.blank_at
             )
         self.records += 1
-        if self.kind is None:
+        if self.validate is None:
             return
         try:
             text = raw.decode("utf-8")
@@ -240,126 +279,82 @@ class _LineChecker:
             ) from None
         except RecursionError:
             raise FileCheckError(self.name, "not valid JSON (nested too deeply)", self.lineno) from None
-        reason = _check_record(obj, self.kind)
-        if reason is not None:
-            raise FileCheckError(self.name, reason, self.lineno)
+        except ValueError:  # an integer over Python's digit limit (sys.get_int_max_str_digits)
+            raise FileCheckError(
+                self.name, "not valid JSON (an integer with too many digits)", self.lineno
+            ) from None
+        try:
+            self.validate(obj)
+        except ValidationError as exc:
+            raise FileCheckError(self.name, _reason(exc), self.lineno) from None
 
     def finish(self) -> None:
         if self.records == 0:
             raise FileCheckError(self.name, "file is empty" if self.lineno == 0 else "file has no JSON lines")
 
 
-_BLOCK = 128 << 10  # small blocks stay in CPU cache: measured fastest
-_fast_decoders: dict[str, Any] = {}
+_BLOCK = 32 << 10  # bytes of lines per batch: small batches stay in CPU cache (measured fastest)
+# Line schema kind -> a validator of a batch of lines (bytes, one JSON document each), built on first
+# use; None turns the batch check off (every line then goes through ``_LineChecker``).
+_fast_decoders: dict[str, Callable[[list[bytes]], Any] | None] = {}
 
 
-def _fast_decoder(kind: str) -> Any:
-    """A msgspec ``decode_lines`` for ``kind`` (C speed), or None if msgspec is not installed.
+def _fast_decoder(kind: str) -> Callable[[list[bytes]], Any] | None:
+    """The batch check of ``kind``: pydantic parses each line and validates it against the same schema.
 
-    Only an accelerator: a block it accepts with exactly one record per line is valid; anything
-    else is re-checked line by line by ``_LineChecker``, which alone decides and words errors.
+    Only an accelerator: a batch it accepts is valid; anything else is re-checked line by line by
+    ``_LineChecker``, which alone decides and words errors. Each line is parsed on its own, so a
+    line can never borrow from its neighbours.
     """
-    if kind in _fast_decoders:
-        return _fast_decoders[kind]
-    try:
-        import msgspec
-    except ImportError:
-        _fast_decoders[kind] = None
-        return None
-    from typing import Annotated, Literal
-
-    # defstruct, not class bodies: this module's annotations are strings (PEP 563).
-    message = msgspec.defstruct(
-        "Message", [("role", Literal["system", "user", "assistant"]), ("content", str)], gc=False
-    )
-    conversation = Annotated[list[message], msgspec.Meta(min_length=1)]  # type: ignore[valid-type]
-    messages = msgspec.defstruct("Messages", [("messages", conversation)], gc=False)
-    preference = msgspec.defstruct(
-        "Preference",
-        [("messages", conversation), ("chosen", conversation), ("rejected", conversation)],
-        gc=False,
-    )
-    text = msgspec.defstruct("Text", [("text", str)], gc=False)
-
-    schema = {"messages": messages, "preference": preference, "text": text}[kind]
-    decoder = msgspec.json.Decoder(schema).decode_lines
-    _fast_decoders[kind] = decoder
-    return decoder
+    if kind not in _fast_decoders:
+        schema = LINE_SCHEMAS[kind]
+        _fast_decoders[kind] = TypeAdapter(list[Json[schema]]).validate_python  # type: ignore[valid-type]
+    return _fast_decoders[kind]
 
 
-def _blocks(lines: Iterable[bytes]) -> Iterator[bytes]:
-    """Whole lines grouped into blocks of about 128 KiB (read in blocks from a binary file)."""
-    read = getattr(lines, "read", None)
-    if read is not None:
-        carry = b""
-        while True:
-            chunk = read(max(_BLOCK, len(carry)))  # grows geometrically on a very long line
-            if not chunk:
-                break
-            buf = carry + chunk if carry else chunk
-            cut = buf.rfind(b"\n") + 1
-            if cut == 0:
-                carry = buf
-                continue
-            yield buf[:cut] if cut < len(buf) else buf
-            carry = buf[cut:]
-        if carry:
-            yield carry
+def _batches(lines: Iterable[bytes]) -> Iterator[list[bytes]]:
+    """Lines in lists of about ``_BLOCK`` bytes, or one longer line (``readlines(hint)`` on a file)."""
+    readlines = getattr(lines, "readlines", None)
+    if readlines is not None:
+        while batch := readlines(_BLOCK):
+            yield batch
         return
-    batch: list[bytes] = []
-    size = 0
+    batch, size = [], 0
     for raw in lines:
-        if not raw.endswith(b"\n"):
-            raw += b"\n"
         batch.append(raw)
         size += len(raw)
         if size >= _BLOCK:
-            yield b"".join(batch)
+            yield batch
             batch, size = [], 0
     if batch:
-        yield b"".join(batch)
-
-
-def _split_lines(block: bytes) -> Iterator[bytes]:
-    parts = block.split(b"\n")
-    last = parts.pop()
-    for part in parts:
-        yield part + b"\n"
-    if last:
-        yield last
+        yield batch
 
 
 def check_jsonl_stream(lines: Iterable[bytes], purpose: str, name: str) -> None:
     """Validate JSONL ``lines`` (bytes, e.g. a file opened ``rb``) against ``purpose``'s line schema.
 
-    Streams in constant memory (blocks of 128 KiB, or one line if longer). Raises ``FileCheckError`` such as
+    Streams in constant memory (batches of lines of 32 KiB, or one line if longer). Raises
+    ``FileCheckError`` such as
     ``train.jsonl line 17: messages[2].role 'bot' is not one of system, user, assistant``.
     A blank line followed by more data is an error; blank lines at the very end are tolerated,
     as is a last line without a trailing newline. A file with no records is an error.
     Purposes without a line schema (``reinforcement-fine-tune``) only need to be non-empty.
-    Uses msgspec (when installed) to accept valid blocks fast; errors always come from the
-    line-by-line reference check.
+    A valid batch of lines passes in one pydantic call; errors always come from the line-by-line check.
     """
     if purpose not in PURPOSES:
         raise FileCheckError(name, f"unknown purpose {purpose!r}; expected one of {', '.join(PURPOSES)}")
     checker = _LineChecker(purpose, name)
     fast = _fast_decoder(checker.kind) if checker.kind is not None else None
-    if fast is None:
-        for raw in lines:
-            checker.feed(raw)
-        checker.finish()
-        return
-    for block in _blocks(lines):
-        if checker.blank_at is None:
-            expected = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+    for batch in _batches(lines):
+        if fast is not None and checker.blank_at is None:
             try:
-                accepted = len(fast(block)) == expected
-            except Exception:  # noqa: BLE001 - any failure: let the reference check decide
-                accepted = False
-            if accepted:
-                checker.lineno += expected
-                checker.records += expected
+                fast(batch)
+            except ValidationError:  # let the line-by-line check decide and word the fault
+                pass
+            else:
+                checker.lineno += len(batch)
+                checker.records += len(batch)
                 continue
-        for raw in _split_lines(block):
+        for raw in batch:
             checker.feed(raw)
     checker.finish()

@@ -29,5 +29,5 @@ with DAG(
         task_id="upload_training_data",
         file_path=TRAINING_FILE,
         purpose="fine-tune",
-        validate=True,
+        check_content=True,
     )

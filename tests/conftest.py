@@ -49,17 +49,13 @@ def _migrate_database() -> None:
     marker.touch()
 
 
-@pytest.fixture(scope="session")
-def airflow_database() -> None:
-    """Migrate the isolated Airflow metadata database once per session."""
-    _migrate_database()
-
-
-@pytest.fixture(autouse=True)
-def _database_for_end_to_end_tests(request: pytest.FixtureRequest) -> None:
-    # The fast layer never touches the database, so it never pays for the migration.
-    if UNIT_TESTS not in Path(str(request.node.path)).parents:
-        request.getfixturevalue("airflow_database")
+@pytest.fixture(scope="session", autouse=True)
+def airflow_database(request: pytest.FixtureRequest) -> None:
+    """Migrate the isolated Airflow metadata database once, unless only the fast layer runs."""
+    # Session-scoped, so it runs before any module fixture that reads the database; the fast
+    # layer (tests/unit) never touches it, so a run of that layer alone never pays for it.
+    if any(UNIT_TESTS not in Path(str(item.path)).parents for item in request.session.items):
+        _migrate_database()
 
 
 def connection_json(base_url: str, api_key: str = API_KEY, **extra: object) -> str:
