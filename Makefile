@@ -124,6 +124,7 @@ typecheck: venvs
 	$(AF2)/bin/mypy
 
 pytest: venvs
+	bash scripts/install_test_tools.sh
 	PYTEST_ARGS="$(PYTEST_ARGS)" bash scripts/pytest_matrix.sh \
 	  "$(AF2)=airflow-$(AIRFLOW_LOW)" \
 	  "$(AF31)=airflow-$(AIRFLOW_MID)" \

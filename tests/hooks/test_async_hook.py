@@ -1,12 +1,17 @@
-"""SeekrFlowAsyncHook against the emulator inside ``asyncio.run``: results, errors, retries, shared connection pool."""
+"""SeekrFlowAsyncHook against the emulator inside ``asyncio.run``: results, errors, retries, one shared session."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import http.server
 import json
+import logging
 import threading
+import warnings
+from urllib.parse import urlsplit
 
+import psutil
 import pytest
 
 from airflow_provider_seekrflow.exceptions import (
@@ -31,19 +36,18 @@ def connection(base_url: str, api_key: str, **extra: object) -> str:
 
 
 def run(coro_fn, *args):
-    """Run ``coro_fn(*args)`` on a fresh event loop, closing the hooks' shared HTTP pools afterwards."""
-    from airflow_provider_seekrflow.hooks import seekrflow_async
+    """Run ``coro_fn(*args)`` on a fresh event loop, as a triggerer runs its triggers."""
+    return asyncio.run(coro_fn(*args))
 
-    async def main():
-        try:
-            return await coro_fn(*args)
-        finally:
-            shared = seekrflow_async._SHARED.get(asyncio.get_running_loop())
-            if shared is not None:
-                for pool in shared.pools.values():
-                    await pool.aclose()
 
-    return asyncio.run(main())
+def sockets_to(base_url: str) -> int:
+    """How many TCP connections this process has open to the service (every state but closed ones)."""
+    port = urlsplit(base_url).port
+    return sum(
+        1
+        for conn in psutil.Process().net_connections(kind="inet")
+        if conn.raddr and conn.raddr.port == port and conn.status != psutil.CONN_CLOSE
+    )
 
 
 @pytest.fixture
@@ -232,35 +236,139 @@ def test_cancel_after_a_dropped_answer_is_retried(emu, job):
     assert len(emu.journal(route="cancel_alignment_job")) == 2
 
 
-# -- sharing --------------------------------------------------------------------------------------
+# -- sharing ---------------------------------------------------------------------------------------
 
 
-def test_hooks_of_one_connection_share_one_pool_on_a_loop(emu, job, monkeypatch):
+def test_hooks_of_one_connection_share_one_session_on_a_loop(emu, job, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SEEKRFLOW_OTHER", connection(emu.base_url, "other-key-77"))
 
-    async def clients():
-        first, second = SeekrFlowAsyncHook(), SeekrFlowAsyncHook()
-        a, b = await first.pool(), await second.pool()
-        # Both hooks work through the shared pool, concurrently.
-        jobs = await asyncio.gather(first.get_alignment_job(job.id), second.get_alignment_job(job.id))
-        other = await SeekrFlowAsyncHook("seekrflow_other").pool()
-        return a, b, other, jobs, await first.pool()
+    async def sessions():
+        async with SeekrFlowAsyncHook() as first, SeekrFlowAsyncHook() as second:
+            a, b = await first.get_conn(), await second.get_conn()
+            # Both hooks work through the shared session, concurrently.
+            jobs = await asyncio.gather(first.get_alignment_job(job.id), second.get_alignment_job(job.id))
+            async with SeekrFlowAsyncHook("seekrflow_other") as third:
+                other = await third.get_conn()
+            return a, b, other, jobs, await first.get_conn()
 
-    a, b, other, jobs, again = run(clients)
+    a, b, other, jobs, again = run(sessions)
 
     assert a is b
     assert again is a
     assert other is not a
     assert [j.id for j in jobs] == [job.id, job.id]
+    assert a.closed and other.closed
 
 
-def test_each_loop_gets_its_own_pool(emu):
-    async def client():
-        return await SeekrFlowAsyncHook().pool()
+def test_each_loop_gets_its_own_session(emu):
+    async def session():
+        async with SeekrFlowAsyncHook() as hook:
+            return await hook.get_conn()
 
-    assert run(client) is not run(client)
+    assert run(session) is not run(session)
+
+
+def test_the_session_closes_when_its_last_holder_lets_go(emu, job):
+    async def lifetime():
+        first, second = SeekrFlowAsyncHook(), SeekrFlowAsyncHook()
+        async with first:
+            await first.get_alignment_job(job.id)
+            async with second:
+                await second.get_alignment_job(job.id)
+                session = await second.get_conn()
+            open_after_second = not session.closed
+            sockets_while_held = sockets_to(emu.base_url)
+        await asyncio.sleep(0)
+        return session, open_after_second, sockets_while_held, sockets_to(emu.base_url)
+
+    session, open_after_second, sockets_while_held, sockets_after = run(lifetime)
+
+    assert open_after_second  # the first hook still held it
+    assert sockets_while_held == 1  # one keep-alive connection served both hooks' requests
+    assert session.closed
+    assert sockets_after == 0
+
+
+def test_a_thousand_concurrent_polls_use_at_most_32_sockets(emu, job):
+    from airflow_provider_seekrflow._client.async_transport import MAX_CONNECTIONS
+
+    peak = 0
+
+    async def watch(stop: asyncio.Event) -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, sockets_to(emu.base_url))
+            await asyncio.sleep(0.02)
+
+    async def many():
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(watch(stop))
+        hooks = [SeekrFlowAsyncHook() for _ in range(200)]
+        for hook in hooks:
+            await hook.__aenter__()
+        try:
+            jobs = await asyncio.gather(*(hooks[i % 200].get_alignment_job(job.id) for i in range(1000)))
+        finally:
+            for hook in hooks:
+                await hook.__aexit__(None, None, None)
+            stop.set()
+            await watcher
+        return jobs, sockets_to(emu.base_url)
+
+    jobs, sockets_after = run(many)
+
+    assert len(jobs) == 1000 and {j.id for j in jobs} == {job.id}
+    assert 0 < peak <= MAX_CONNECTIONS == 32
+    assert sockets_after == 0
+    assert len(emu.journal(route="get_alignment_job")) == 1000
+
+
+def test_asyncio_run_leaves_no_unclosed_session_or_connector(emu, job):
+    from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger
+
+    async def everything():
+        await SeekrFlowAsyncHook().get_alignment_job(job.id)  # a one-off call
+        async with SeekrFlowAsyncHook() as hook:  # a held hook
+            await hook.get_alignment_outputs(job.id)
+        with pytest.raises(SeekrFlowNotFoundError):  # an error answer
+            await SeekrFlowAsyncHook().get_file("file-missing")
+        emu.fail_job(job.id, status="completed", status_message=None)
+        trigger = SeekrFlowAlignmentJobTrigger(job.id, "seekrflow_default", poll_interval=0.1)
+        return [event async for event in trigger.run()]
+
+    # aiohttp reports a session or connector collected unclosed as a ResourceWarning and through the
+    # loop's exception handler (the asyncio logger).
+    reported = _Records()
+    asyncio_log = logging.getLogger("asyncio")
+    asyncio_log.addHandler(reported)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            events = run(everything)
+            gc.collect()
+    finally:
+        asyncio_log.removeHandler(reported)
+
+    assert [e.payload["status"] for e in events] == ["completed"]
+    unclosed = [str(w.message) for w in caught if "nclosed" in str(w.message)]
+    unclosed += [message for message in reported.messages if "nclosed" in message]
+    assert unclosed == []
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 def test_errors_are_seekrflow_errors(emu):
     with pytest.raises(SeekrFlowError):
         run(SeekrFlowAsyncHook().get_file, "file-missing")
+
+
+def test_get_conn_needs_async_with(emu):
+    with pytest.raises(RuntimeError, match="async with hook"):
+        run(SeekrFlowAsyncHook().get_conn)
