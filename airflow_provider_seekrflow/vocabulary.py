@@ -7,7 +7,9 @@ emulator all read the same definitions cheaply.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
+from typing import TypeVar
 
 # The API takes files up to 4 GB each (the web UI allows far less).
 MAX_FILE_BYTES = 4_000_000_000
@@ -51,7 +53,50 @@ class AlignmentType(str, Enum):
     CONTEXT_DATA = "context_data"
 
 
-class AlignmentJobStatus(str, Enum):
+class _StatusSets:
+    """The sets a status enum answers with, from the statuses its ``@_statuses`` marks."""
+
+    _active: frozenset[str] = frozenset()
+    _terminal: frozenset[str] = frozenset()
+    _success: str = "completed"
+
+    @classmethod
+    def active_states(cls) -> frozenset[str]:
+        """Return the statuses of a job that is still going."""
+        return cls._active
+
+    @classmethod
+    def terminal_states(cls) -> frozenset[str]:
+        """Return the statuses from which a job never moves again."""
+        return cls._terminal
+
+    @classmethod
+    def unsuccessful_states(cls) -> frozenset[str]:
+        """Return the terminal statuses that are not success."""
+        return cls._terminal - {cls._success}
+
+    @classmethod
+    def known_states(cls) -> frozenset[str]:
+        """Return every status this provider knows; any other is treated as not finished."""
+        return frozenset(member.value for member in cls)  # type: ignore[attr-defined]
+
+
+_Enum = TypeVar("_Enum", bound=type)
+
+
+def _statuses(*, active: tuple[str, ...], terminal: tuple[str, ...]) -> Callable[[_Enum], _Enum]:
+    """Mark a status enum's active and terminal statuses; ``completed`` is the one success."""
+
+    def mark(enum_class: _Enum) -> _Enum:
+        enum_class._active = frozenset(active)  # type: ignore[attr-defined]
+        enum_class._terminal = frozenset(terminal)  # type: ignore[attr-defined]
+        return enum_class
+
+    return mark
+
+
+@_statuses(active=("pending", "queued", "running"), terminal=("completed", "failed", "cancelled", "stopped"))
+class AlignmentJobStatus(_StatusSets, str, Enum):
     """Status of an alignment job, with the service's active and terminal sets."""
 
     PENDING = "pending"
@@ -62,26 +107,6 @@ class AlignmentJobStatus(str, Enum):
     CANCELLED = "cancelled"
     STOPPED = "stopped"
 
-    @classmethod
-    def active_states(cls) -> frozenset[str]:
-        """Return the statuses of a job that is still going."""
-        return frozenset({cls.PENDING.value, cls.QUEUED.value, cls.RUNNING.value})
-
-    @classmethod
-    def terminal_states(cls) -> frozenset[str]:
-        """Return the statuses from which a job never moves again."""
-        return frozenset({cls.COMPLETED.value, cls.FAILED.value, cls.CANCELLED.value, cls.STOPPED.value})
-
-    @classmethod
-    def unsuccessful_states(cls) -> frozenset[str]:
-        """Return the terminal statuses that are not success."""
-        return cls.terminal_states() - {cls.COMPLETED.value}
-
-    @classmethod
-    def known_states(cls) -> frozenset[str]:
-        """Return every status this provider knows; any other is treated as not finished."""
-        return cls.active_states() | cls.terminal_states()
-
 
 class DataJobType(str, Enum):
     """The workflow a data job runs."""
@@ -91,7 +116,8 @@ class DataJobType(str, Enum):
     CONTEXT_GROUNDED_VECTOR_DB = "context_grounded_vector_db"
 
 
-class DataJobStatus(str, Enum):
+@_statuses(active=("pending", "queued", "running"), terminal=("completed", "failed", "cancelled", "stopped"))
+class DataJobStatus(_StatusSets, str, Enum):
     """
     Status of a data job: ingestion states before ``start``, then the linked alignment job's.
 
@@ -111,21 +137,12 @@ class DataJobStatus(str, Enum):
 
     @classmethod
     def alignment_states(cls) -> frozenset[str]:
-        """Return the statuses of a started job whose alignment is still going."""
-        return frozenset({cls.PENDING.value, cls.QUEUED.value, cls.RUNNING.value})
-
-    @classmethod
-    def terminal_states(cls) -> frozenset[str]:
-        """Return the statuses from which a job never moves again."""
-        return frozenset({cls.COMPLETED.value, cls.FAILED.value, cls.CANCELLED.value, cls.STOPPED.value})
-
-    @classmethod
-    def known_states(cls) -> frozenset[str]:
-        """Return every status this provider knows; any other is treated as not finished."""
-        return frozenset(member.value for member in cls)
+        """Return the statuses of a started job whose alignment is still going (its active ones)."""
+        return cls.active_states()
 
 
-class FineTuneStatus(str, Enum):
+@_statuses(active=("pending", "queued", "running"), terminal=("completed", "failed", "cancelled", "deleted"))
+class FineTuneStatus(_StatusSets, str, Enum):
     """Status of a fine-tuning job (the official client's enum)."""
 
     PENDING = "pending"
@@ -135,21 +152,6 @@ class FineTuneStatus(str, Enum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     DELETED = "deleted"
-
-    @classmethod
-    def active_states(cls) -> frozenset[str]:
-        """Return the statuses of a job that is still going."""
-        return frozenset({cls.PENDING.value, cls.QUEUED.value, cls.RUNNING.value})
-
-    @classmethod
-    def terminal_states(cls) -> frozenset[str]:
-        """Return the statuses from which a job never moves again; only ``completed`` leaves a model."""
-        return frozenset({cls.COMPLETED.value, cls.FAILED.value, cls.CANCELLED.value, cls.DELETED.value})
-
-    @classmethod
-    def known_states(cls) -> frozenset[str]:
-        """Return every status this provider knows; any other is treated as not finished."""
-        return cls.active_states() | cls.terminal_states()
 
 
 class FineTuneType(str, Enum):

@@ -11,12 +11,11 @@ from airflow_provider_seekrflow._client.deprecation import warn_if_deprecated
 from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
 from airflow_provider_seekrflow._client.errors import MAX_JSON_BODY_BYTES, error_for_status, read_answer
 from airflow_provider_seekrflow._client.network import ssl_context
-from airflow_provider_seekrflow._client.retry import RetryPolicy
+from airflow_provider_seekrflow._client.retry import TransportSettings
 from airflow_provider_seekrflow._client.transport_errors import from_aiohttp_error
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
 
 if TYPE_CHECKING:
-    import logging
     from collections.abc import Awaitable, Callable
 
     import aiohttp
@@ -145,7 +144,7 @@ def open_sessions() -> int:
     return len(_SESSIONS.get(asyncio.get_running_loop(), {}))
 
 
-class AsyncTransport:
+class AsyncTransport(TransportSettings):
     """
     Send SeekrFlow calls with aiohttp, retrying what the policy allows, as ``SyncTransport`` does.
 
@@ -155,24 +154,11 @@ class AsyncTransport:
     transport:``) and releases it on exit; a call made outside ``async with`` holds it for that call
     only. The session closes when its last holder releases it.
 
-    :param config: The connection's client settings.
-    :param log: The logger for retries and deprecation notices (the trigger's or the hook's).
-    :param conn_id: The Airflow connection's id, named in configuration errors.
-    :param retry_policy: When to retry; built from the connection's ``max_retries`` by default.
+    It takes the arguments of :class:`~airflow_provider_seekrflow._client.retry.TransportSettings`.
     """
 
-    def __init__(
-        self,
-        config: ClientConfig,
-        log: logging.Logger | Any,
-        *,
-        conn_id: str,
-        retry_policy: RetryPolicy | None = None,
-    ) -> None:
-        self.config = config
-        self.log = log
-        self.conn_id = conn_id
-        self.retry_policy = retry_policy or RetryPolicy(max_retries=config.max_retries)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._session: aiohttp.ClientSession | None = None
         self._proxy: _Proxy | None = None
         self._headers: Any = None

@@ -9,6 +9,7 @@ from typing import Any
 
 import tenacity
 
+from airflow_provider_seekrflow._client.config import ClientConfig
 from airflow_provider_seekrflow._client.endpoints import Endpoint
 from airflow_provider_seekrflow._client.errors import RETRYABLE_STATUSES
 from airflow_provider_seekrflow.exceptions import (
@@ -97,3 +98,28 @@ def _short(error: BaseException | None) -> str:
     if status is not None:
         return f"HTTP {status}"
     return type(error).__name__ + (f": {str(error).splitlines()[0]}" if str(error) else "")
+
+
+class TransportSettings:
+    """
+    What both transports are built from: the connection's settings, the logger, the retry policy.
+
+    :param config: The connection's client settings.
+    :param log: The logger for retries and deprecation notices (the hook's or the trigger's, so they
+        reach the task's log).
+    :param conn_id: The Airflow connection's id, named in configuration errors.
+    :param retry_policy: When to retry; built from the connection's ``max_retries`` by default.
+    """
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        log: logging.Logger | Any,
+        *,
+        conn_id: str,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        self.config = config
+        self.log = log
+        self.conn_id = conn_id
+        self.retry_policy = retry_policy or RetryPolicy(max_retries=config.max_retries)

@@ -6,18 +6,15 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_seekrflow._client.config import ClientConfig
 from airflow_provider_seekrflow._client.deprecation import warn_if_deprecated
 from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
 from airflow_provider_seekrflow._client.errors import MAX_JSON_BODY_BYTES, error_for_status, read_answer
 from airflow_provider_seekrflow._client.network import tls_verify
-from airflow_provider_seekrflow._client.retry import RetryPolicy
+from airflow_provider_seekrflow._client.retry import TransportSettings
 from airflow_provider_seekrflow._client.transport_errors import from_requests_error
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowNotFoundError
 
 if TYPE_CHECKING:
-    import logging
-
     import requests
 
     from airflow_provider_seekrflow._client.multipart import MultipartFileBody
@@ -25,7 +22,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class SyncTransport:
+class SyncTransport(TransportSettings):
     """
     Send SeekrFlow calls with requests, retrying what the policy allows.
 
@@ -34,19 +31,6 @@ class SyncTransport:
     :param conn_id: The Airflow connection's id, named in configuration errors.
     :param retry_policy: When to retry; built from the connection's ``max_retries`` by default.
     """
-
-    def __init__(
-        self,
-        config: ClientConfig,
-        log: logging.Logger | Any,
-        *,
-        conn_id: str,
-        retry_policy: RetryPolicy | None = None,
-    ) -> None:
-        self.config = config
-        self.log = log
-        self.conn_id = conn_id
-        self.retry_policy = retry_policy or RetryPolicy(max_retries=config.max_retries)
 
     @cached_property
     def session(self) -> requests.Session:

@@ -4,7 +4,9 @@ Run it: ``python -m airflow_provider_seekrflow.emulator --port 0 --api-key KEY``
 URL), or from Python with ``SeekrFlowEmulator``. Needs fastapi, uvicorn and python-multipart,
 and pyarrow for the parquet ``fine-tune`` outputs of alignment jobs (the ``emulator`` extra).
 ``--legacy-job-shape`` / ``legacy_job_shape`` and ``--deprecation-headers`` /
-``deprecation_headers`` imitate older servers and the generate route's deprecation.
+``deprecation_headers`` imitate older servers and the generate route's deprecation. Data jobs,
+projects and fine-tunes are served too; ``--ingestion-seconds`` / ``ingestion_seconds`` and
+``--fine-tune-duration`` / ``fine_tune_duration`` time their ingestion and training.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ Prints one line, the base URL, to stdout once it accepts connections; logs go to
 Runs until SIGINT/SIGTERM. ``--legacy-job-shape`` imitates older servers (job percentages as
 strings, an unknown ``preparing`` status); ``--deprecation-headers`` marks the generate route
 deprecated in its response headers. Both can also be switched at run time (``PUT /_emulator/config``).
+``--ingestion-seconds`` and ``--fine-tune-duration`` time data-job ingestion and fine-tunes.
 """
 
 from __future__ import annotations
@@ -44,6 +45,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--data-dir", help="state directory (default: a new temporary directory)")
     parser.add_argument("--job-duration", type=float, default=20.0, help="seconds an alignment job runs")
+    parser.add_argument(
+        "--ingestion-seconds",
+        type=float,
+        help="seconds a data job takes to ingest each non-Markdown file (default 2; config ingestion_seconds)",
+    )
+    parser.add_argument(
+        "--fine-tune-duration",
+        type=float,
+        help="seconds a fine-tune runs from creation to its end (default 20; config fine_tune_duration)",
+    )
     parser.add_argument(
         "--fault",
         action="append",
@@ -100,6 +111,8 @@ def _serve(args: argparse.Namespace) -> int:
         job_duration=args.job_duration,
         legacy_job_shape=args.legacy_job_shape,
         deprecation_headers=args.deprecation_headers,
+        ingestion_seconds=args.ingestion_seconds,
+        fine_tune_duration=args.fine_tune_duration,
     )
     for rule in args.fault:
         state.faults.add(rule)

@@ -10,13 +10,20 @@ from pydantic import BaseModel, ConfigDict
 
 from airflow_provider_seekrflow._client import alignment
 from airflow_provider_seekrflow.emulator.jobs import legacy_shape
-from airflow_provider_seekrflow.emulator.refusals import ALIGNMENT_JOB, found, invalid, not_found, value_error
+from airflow_provider_seekrflow.emulator.refusals import (
+    ALIGNMENT_JOB,
+    found,
+    invalid,
+    not_found,
+    unusable_files,
+    value_error,
+)
 from airflow_provider_seekrflow.emulator.routes import route
 from airflow_provider_seekrflow.emulator.state import EmulatorState
 from airflow_provider_seekrflow.emulator.store import Store
 from airflow_provider_seekrflow.vocabulary import AlignmentType, FilePurpose
 
-__all__ = ["add_alignment_routes"]
+__all__ = ["add_alignment_routes", "job_settings", "shown_job"]
 
 # The request fields a job object repeats while the ``echo_request`` switch is on.
 REQUEST_FIELDS = ("instructions", "files", "type", "system_prompt", "vector_database_id")
@@ -42,16 +49,27 @@ def request_errors(body: AlignmentRequest, store: Store) -> list[dict[str, Any]]
         )
     if not body.files:
         errors.append(value_error(("body", "files"), "files must list at least one file id", body.files))
-    for index, file_id in enumerate(body.files):
-        record = store.get_file(file_id)
-        if record is None:
-            reason = f"file {file_id} not found"
-        elif record["purpose"] != SOURCE_PURPOSE:
-            reason = f"file {file_id} has purpose '{record['purpose']}'; alignment needs purpose '{SOURCE_PURPOSE}'"
-        else:
-            continue
-        errors.append(value_error(("body", "files", index), reason, file_id))
+    errors += unusable_files(("body", "files"), body.files, store.get_file, (SOURCE_PURPOSE,), "alignment")
     return errors
+
+
+def shown_job(job: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """Return an alignment job view as this server version shows it (request echo and legacy shape per config)."""
+    if config["legacy_job_shape"]:
+        job = legacy_shape(job)
+    if config["echo_request"]:
+        return job
+    return {key: value for key, value in job.items() if key not in REQUEST_FIELDS}
+
+
+def job_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """Return the ``JobService.create`` keywords a new alignment job takes from the config."""
+    return {
+        "duration": config["job_duration"],
+        "outcome": config["job_outcome"],
+        "status_message": config["status_message"],
+        "eta": config["eta"],
+    }
 
 
 def add_alignment_routes(api: FastAPI, state: EmulatorState) -> None:
@@ -59,13 +77,7 @@ def add_alignment_routes(api: FastAPI, state: EmulatorState) -> None:
     jobs = state.jobs
 
     def shown(job: dict[str, Any]) -> dict[str, Any]:
-        """Return the job as this server version shows it (request echo and legacy shape per config)."""
-        config = state.config
-        if config["legacy_job_shape"]:
-            job = legacy_shape(job)
-        if config["echo_request"]:
-            return job
-        return {key: value for key, value in job.items() if key not in REQUEST_FIELDS}
+        return shown_job(job, state.config)
 
     def answer(job: dict[str, Any] | None, job_id: str) -> Response:
         """Return the answer showing ``job``; raise the 404 for ``job_id`` when there is none."""
@@ -76,14 +88,10 @@ def add_alignment_routes(api: FastAPI, state: EmulatorState) -> None:
         errors = request_errors(body, state.store)
         if errors:
             raise invalid(*errors)
-        config = state.config
         job = jobs.create(
             {**body.model_dump(exclude_none=False), "type": body.type.value},
-            duration=config["job_duration"],
-            outcome=config["job_outcome"],
-            status_message=config["status_message"],
-            eta=config["eta"],
             team_id=request.headers.get("x-team-id"),
+            **job_settings(state.config),
         )
         return JSONResponse(shown(job))
 

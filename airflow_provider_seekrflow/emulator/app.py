@@ -1,5 +1,8 @@
 """The emulator's ASGI application: every path of openapi.yaml plus the ``/_emulator`` admin API.
 
+Files and alignment jobs, data jobs (ingestion, then alignment), fine-tunes and projects: each
+group's routes are in its ``api_*`` module, its lifecycle in a module of its own.
+
 ``create_app`` returns the app to hand to uvicorn: the fault/journal layer outermost, then the
 deprecation headers of the generate route, then an API-key check for ``/v1/...``, then FastAPI
 routes named by the openapi operationIds.
@@ -18,7 +21,10 @@ from fastapi import FastAPI
 
 from airflow_provider_seekrflow.emulator.admin import add_admin_routes
 from airflow_provider_seekrflow.emulator.api_alignment import add_alignment_routes
+from airflow_provider_seekrflow.emulator.api_data_jobs import add_data_job_routes
 from airflow_provider_seekrflow.emulator.api_files import add_file_routes
+from airflow_provider_seekrflow.emulator.api_fine_tunes import add_fine_tune_routes
+from airflow_provider_seekrflow.emulator.api_projects import add_project_routes
 from airflow_provider_seekrflow.emulator.faults import EmulatorLayer
 from airflow_provider_seekrflow.emulator.gateway import (
     GENERATE_DEPRECATION,
@@ -50,6 +56,9 @@ def create_app(state: EmulatorState) -> Any:
     )
     add_file_routes(api, state)
     add_alignment_routes(api, state)
+    add_data_job_routes(api, state)
+    add_fine_tune_routes(api, state)
+    add_project_routes(api, state)
     add_admin_routes(api, state)
     inner = DeprecationLayer(ApiKeyLayer(api, state.api_key), state)
     return EmulatorLayer(inner, state.faults, state.journal)

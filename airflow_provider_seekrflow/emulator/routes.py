@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_seekrflow._client import alignment, files
+from airflow_provider_seekrflow._client import alignment, data_jobs, files, fine_tunes, projects
 from airflow_provider_seekrflow._client.endpoints import Endpoint
 
 if TYPE_CHECKING:
@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ENDPOINTS", "OPERATION_IDS", "resolve_route", "route"]
 
-ENDPOINTS: tuple[Endpoint, ...] = files.ENDPOINTS + alignment.ENDPOINTS
+ENDPOINTS: tuple[Endpoint, ...] = (
+    files.ENDPOINTS + alignment.ENDPOINTS + data_jobs.ENDPOINTS + fine_tunes.ENDPOINTS + projects.ENDPOINTS
+)
 # One path segment: what a ``{placeholder}`` of a template stands for.
 _ID = "[^/]+"
 _PLACEHOLDER = re.compile(r"\{[^/{}]+\}")
@@ -26,7 +28,8 @@ _PLACEHOLDER = re.compile(r"\{[^/{}]+\}")
 
 def _pattern(template: str) -> re.Pattern[str]:
     """Return the regex matching a path template's paths, with or without a trailing slash."""
-    literal_parts = [re.escape(part) for part in _PLACEHOLDER.split(template)]
+    # A hyphen needs no escape outside a character class; left bare, the pattern reads as its path.
+    literal_parts = [re.escape(part).replace("\\-", "-") for part in _PLACEHOLDER.split(template)]
     return re.compile(f"^{_ID.join(literal_parts)}/?$")
 
 

@@ -137,6 +137,8 @@ class SeekrFlowEmulator:
         cleanup: bool | None = None,
         legacy_job_shape: bool = False,
         deprecation_headers: bool = False,
+        ingestion_seconds: float | None = None,
+        fine_tune_duration: float | None = None,
     ) -> None:
         self.api_key = api_key
         self._own_dir = data_dir is None
@@ -153,6 +155,11 @@ class SeekrFlowEmulator:
         self.cleanup = self._own_dir if cleanup is None else cleanup
         self.legacy_job_shape = legacy_job_shape
         self.deprecation_headers = deprecation_headers
+        # Seconds per non-Markdown file a data job ingests, and a fine-tune's run (None: the defaults).
+        self.pipeline_timing = {
+            "ingestion_seconds": ingestion_seconds,
+            "fine_tune_duration": fine_tune_duration,
+        }
         self.base_url: str | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -230,6 +237,7 @@ class SeekrFlowEmulator:
             job_duration=self.job_duration,
             legacy_job_shape=self.legacy_job_shape,
             deprecation_headers=self.deprecation_headers,
+            **self.pipeline_timing,
         )
         for rule in self.faults:
             state.faults.add(parse_fault_spec(rule) if isinstance(rule, str) else FaultRule.from_dict(rule))
@@ -276,6 +284,9 @@ class SeekrFlowEmulator:
             cmd.append("--legacy-job-shape")
         if self.deprecation_headers:
             cmd.append("--deprecation-headers")
+        for key, seconds in self.pipeline_timing.items():
+            if seconds is not None:
+                cmd += [f"--{key.replace('_', '-')}", str(seconds)]
         if self.ssl_certfile:
             cmd += ["--ssl-certfile", self.ssl_certfile]
         if self.ssl_keyfile:
@@ -355,7 +366,9 @@ class SeekrFlowEmulator:
         """Change settings; returns the whole config.
 
         ``job_duration``, ``job_outcome`` (completed/failed/cancelled/stopped), ``status_message``
-        and ``eta`` apply to jobs created afterwards; ``max_file_bytes`` to uploads.
+        and ``eta`` apply to jobs created afterwards; ``max_file_bytes`` to uploads;
+        ``ingestion_seconds`` and ``ingestion_fail`` (file names that fail) to files attached to data
+        jobs afterwards; ``fine_tune_duration`` and ``fine_tune_outcome`` (completed/failed) to new fine-tunes.
         ``echo_request``, ``legacy_job_shape`` (string percentages, ``preparing`` for ``queued``)
         and ``deprecation_headers`` (on the generate route) apply to the next answer.
         """
@@ -375,7 +388,7 @@ class SeekrFlowEmulator:
         self._admin("POST", "reset?wipe=true" if wipe else "reset")
 
     def wipe(self) -> None:
-        """Delete every file and alignment job: an empty service."""
+        """Delete every file, job and project: an empty service."""
         self._admin("DELETE", "state")
 
     def fail_job(

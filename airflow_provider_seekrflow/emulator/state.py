@@ -1,4 +1,4 @@
-"""What one running emulator holds (key, store, jobs, faults, journal) and its run-time config.
+"""What one running emulator holds (key, store, jobs, data jobs, fine-tunes, faults, journal) and its run-time config.
 
 The config (``GET``/``PUT``/``DELETE /_emulator/config``) is checked here, key by key, so a bad
 value is refused whole and the running emulator never sees it.
@@ -9,11 +9,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from airflow_provider_seekrflow.emulator.data_jobs import DataJobService
 from airflow_provider_seekrflow.emulator.faults import FaultSet
+from airflow_provider_seekrflow.emulator.fine_tunes import FINE_TUNE_OUTCOMES, FineTuneService, ProjectService
 from airflow_provider_seekrflow.emulator.jobs import TERMINAL_STATUSES, JobService
 from airflow_provider_seekrflow.emulator.journal import Journal
 from airflow_provider_seekrflow.emulator.store import Store
-from airflow_provider_seekrflow.vocabulary import MAX_FILE_BYTES, AlignmentJobStatus
+from airflow_provider_seekrflow.vocabulary import MAX_FILE_BYTES, AlignmentJobStatus, FineTuneStatus
 
 __all__ = ["DEFAULT_CONFIG", "EmulatorState"]
 
@@ -30,16 +32,33 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "legacy_job_shape": False,
     # Deprecation/Sunset/Link headers on the generate route, which the reference marks deprecated.
     "deprecation_headers": False,
+    # Seconds a data job takes to ingest each attached file that is not Markdown (Markdown: none).
+    "ingestion_seconds": 2.0,
+    # File names whose ingestion fails (error_message + suggested_fix), putting the job in needs_review.
+    "ingestion_fail": [],
+    # Seconds a fine-tune takes from creation to its end, and how it ends (completed or failed).
+    "fine_tune_duration": 20.0,
+    "fine_tune_outcome": FineTuneStatus.COMPLETED.value,
 }
 BOOL_KEYS = ("eta", "echo_request", "legacy_job_shape", "deprecation_headers")
+SECONDS_KEYS = ("job_duration", "ingestion_seconds", "fine_tune_duration")
 
 
 def _checked(key: str, value: Any) -> Any:
     """Return config ``value`` for ``key`` in its stored type; raise ``ValueError`` if it does not fit."""
-    if key == "job_duration":
+    if key in SECONDS_KEYS:
+        if isinstance(value, bool):
+            raise ValueError(f"{key} must be a number of seconds")
         value = float(value)
-        if value < 0:
-            raise ValueError("job_duration must not be negative")
+        if not 0 <= value < float("inf"):
+            raise ValueError(f"{key} must be a number of seconds, not negative")
+    elif key == "ingestion_fail":
+        if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+            raise ValueError("ingestion_fail must be a list of file names")
+        value = list(value)
+    elif key == "fine_tune_outcome":
+        if value not in FINE_TUNE_OUTCOMES:
+            raise ValueError(f"fine_tune_outcome must be one of {', '.join(FINE_TUNE_OUTCOMES)}")
     elif key == "job_outcome":
         if value not in TERMINAL_STATUSES:
             raise ValueError(f"job_outcome must be one of {', '.join(TERMINAL_STATUSES)}")
@@ -66,19 +85,28 @@ class EmulatorState:
         job_duration: float = 20.0,
         legacy_job_shape: bool = False,
         deprecation_headers: bool = False,
+        ingestion_seconds: float | None = None,
+        fine_tune_duration: float | None = None,
     ) -> None:
+        """``ingestion_seconds`` and ``fine_tune_duration``: None keeps ``DEFAULT_CONFIG``'s."""
         self.api_key = api_key
         self.store = Store(data_dir)
         self.jobs = JobService(self.store)
+        self.data_jobs = DataJobService(self.store, self.jobs)
+        self.fine_tunes = FineTuneService(self.store)
+        self.projects = ProjectService(self.store, self.fine_tunes)
         self.faults = FaultSet()
         self.journal = Journal()
         # The start-up options are part of the initial config, so a reset returns to them.
-        self.initial_config = {
-            **DEFAULT_CONFIG,
-            "job_duration": float(job_duration),
+        start_up = {
+            "job_duration": job_duration,
             "legacy_job_shape": bool(legacy_job_shape),
             "deprecation_headers": bool(deprecation_headers),
+            "ingestion_seconds": ingestion_seconds,
+            "fine_tune_duration": fine_tune_duration,
         }
+        start_up = {key: value for key, value in start_up.items() if value is not None}
+        self.initial_config = {**DEFAULT_CONFIG, **{key: _checked(key, v) for key, v in start_up.items()}}
         self.config = dict(self.initial_config)
         self._config_lock = threading.Lock()
 

@@ -1,10 +1,13 @@
-"""On-disk state of the emulator: file metadata and bytes, alignment jobs.
+"""On-disk state of the emulator: file metadata and bytes, alignment jobs, data jobs, fine-tunes, projects.
 
 Layout under the data directory::
 
-    files/<file id>.json   file metadata
-    blobs/<file id>        file bytes (uploads land in blobs/<file id>.part, then are renamed)
-    jobs/<job id>.json     alignment job records
+    files/<file id>.json        file metadata
+    blobs/<file id>             file bytes (uploads land in blobs/<file id>.part, then are renamed)
+    jobs/<job id>.json          alignment job records
+    data_jobs/<dj- id>.json     data job records (attached files, ingestion runs, timeline)
+    fine_tunes/<ft- id>.json    fine-tune records
+    projects/<integer id>.json  project records
 
 Every JSON write is atomic (temp file + ``os.replace``), so a restarted emulator on the same
 directory picks up where the last one stopped. Records are cached in memory; the disk is only
@@ -21,7 +24,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["CREATED_BY", "Store", "iso", "public", "utcnow_iso"]
+__all__ = ["CREATED_BY", "RecordDir", "Store", "iso", "public", "utcnow_iso"]
 
 # The ``created_by`` of every file the emulator stores, uploaded or generated.
 CREATED_BY = "seekrflow-emulator"
@@ -53,13 +56,13 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
-class _RecordDir:
-    """Records of one kind (files' metadata or jobs): one JSON file each in a directory, cached in memory."""
+class RecordDir:
+    """Records of one kind (files' metadata, jobs...): one JSON file each in a directory, cached in memory."""
 
     def __init__(self, directory: str, lock: threading.RLock) -> None:
         self.directory = directory
         self.lock = lock
-        self._records: dict[str, dict[str, Any]] = {}
+        self._records: dict[str | int, dict[str, Any]] = {}  # project ids are integers
         os.makedirs(directory, exist_ok=True)
 
     def load(self) -> None:
@@ -78,7 +81,7 @@ class _RecordDir:
                 continue
             self._records[record["id"]] = record
 
-    def _path(self, ident: str) -> str:
+    def _path(self, ident: str | int) -> str:
         return os.path.join(self.directory, f"{ident}.json")
 
     def save(self, record: dict[str, Any]) -> None:
@@ -86,14 +89,14 @@ class _RecordDir:
             _write_json(self._path(record["id"]), record)
             self._records[record["id"]] = record
 
-    def get(self, ident: str) -> dict[str, Any] | None:
+    def get(self, ident: str | int) -> dict[str, Any] | None:
         return self._records.get(ident)
 
     def all(self) -> list[dict[str, Any]]:
         with self.lock:
             return list(self._records.values())
 
-    def delete(self, ident: str) -> bool:
+    def delete(self, ident: str | int) -> bool:
         with self.lock:
             if self._records.pop(ident, None) is None:
                 return False
@@ -109,13 +112,17 @@ class Store:
         self.blobs_dir = os.path.join(self.data_dir, "blobs")
         os.makedirs(self.blobs_dir, exist_ok=True)
         self.lock = threading.RLock()
-        self._files = _RecordDir(os.path.join(self.data_dir, "files"), self.lock)
-        self._jobs = _RecordDir(os.path.join(self.data_dir, "jobs"), self.lock)
+        self._files = RecordDir(os.path.join(self.data_dir, "files"), self.lock)
+        self._jobs = RecordDir(os.path.join(self.data_dir, "jobs"), self.lock)
+        # The pipeline's records, read and written by their services (data_jobs.py, fine_tunes.py).
+        self.data_jobs = RecordDir(os.path.join(self.data_dir, "data_jobs"), self.lock)
+        self.fine_tunes = RecordDir(os.path.join(self.data_dir, "fine_tunes"), self.lock)
+        self.projects = RecordDir(os.path.join(self.data_dir, "projects"), self.lock)
         for name in os.listdir(self.blobs_dir):
             if name.endswith(".part"):  # an upload cut off by a stop
                 _remove(os.path.join(self.blobs_dir, name))
-        self._files.load()
-        self._jobs.load()
+        for records in (self._files, self._jobs, self.data_jobs, self.fine_tunes, self.projects):
+            records.load()
 
     # ----------------------------------------------------------------- files
     @staticmethod
@@ -203,9 +210,10 @@ class Store:
         return self._jobs.delete(job_id)
 
     def wipe(self) -> None:
-        """Delete every file and job (an empty service, as at first start)."""
+        """Delete every file, job and project (an empty service, as at first start)."""
         with self.lock:
             for record in self._files.all():
                 self.delete_file(record["id"])
-            for job in self._jobs.all():
-                self.delete_job(job["id"])
+            for records in (self._jobs, self.data_jobs, self.fine_tunes, self.projects):
+                for record in records.all():
+                    records.delete(record["id"])

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 from airflow_provider_seekrflow._client import alignment, files
 from airflow_provider_seekrflow._client.async_transport import AsyncTransport
 from airflow_provider_seekrflow._client.config import ClientConfig
-from airflow_provider_seekrflow.hooks.base import SeekrFlowBaseHook, connection_config
+from airflow_provider_seekrflow.hooks.base import SeekrFlowBaseHook
 from airflow_provider_seekrflow.models import AlignmentJob, AlignmentOutput, SeekrFlowFile
 
 if TYPE_CHECKING:
@@ -108,17 +108,7 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
         from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 
         conn = await get_async_connection(self.seekrflow_conn_id, hook=self)
-        extras = await get_async_extra_dejson(conn)
-        return connection_config(
-            self.seekrflow_conn_id,
-            host=conn.host,
-            port=conn.port,
-            schema=conn.schema,
-            password=conn.password,
-            extras=extras,
-            timeout=self._timeout,
-            max_retries=self._max_retries,
-        )
+        return self._config_from(conn, await get_async_extra_dejson(conn))
 
     async def transport(self) -> AsyncTransport:
         """Return the transport of this hook's connection, held for as long as the hook is (``async with``)."""

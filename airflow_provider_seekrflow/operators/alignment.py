@@ -15,18 +15,16 @@ from airflow_provider_seekrflow._client.alignment import (
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowAlignmentJobTimeoutError,
     SeekrFlowConfigError,
-    SeekrFlowError,
     SeekrFlowNotFoundError,
 )
 from airflow_provider_seekrflow.jobs.errors import (
     error_for_unsuccessful_job,
     raise_unless_completed,
-    timeout_error,
 )
-from airflow_provider_seekrflow.jobs.events import event_outcome
+from airflow_provider_seekrflow.jobs.kinds import ALIGNMENT
 from airflow_provider_seekrflow.jobs.progress import ProgressLog
 from airflow_provider_seekrflow.operators.job_base import EXECUTION_TIMEOUT_MARGIN, SeekrFlowJobOperator
-from airflow_provider_seekrflow.vocabulary import AlignmentJobStatus, AlignmentType
+from airflow_provider_seekrflow.vocabulary import AlignmentType
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -86,8 +84,9 @@ class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
     # Before the operator had a state key of its own it stored the job id under its XCom key.
     legacy_state_keys = (JOB_ID_XCOM_KEY,)
     job_id_xcom_key = JOB_ID_XCOM_KEY
-    terminal_states = AlignmentJobStatus.terminal_states()
-    success_status = AlignmentJobStatus.COMPLETED.value
+    kind = ALIGNMENT
+    terminal_states = ALIGNMENT.terminal_states
+    success_status = ALIGNMENT.success_status
 
     def __init__(
         self,
@@ -165,15 +164,7 @@ class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
         # Imported here: the trigger module pulls in Airflow's trigger machinery, which DAG parsing never needs.
         from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger
 
-        return SeekrFlowAlignmentJobTrigger(
-            job_id=job_id,
-            seekrflow_conn_id=self.seekrflow_conn_id,
-            poll_interval=self.poll_interval,
-            min_poll_interval=self.min_poll_interval,
-            end_time=end_time,
-            cancel_on_kill=self.cancel_on_kill,
-            hook_params=self.hook_params,
-        )
+        return SeekrFlowAlignmentJobTrigger(**self.trigger_arguments(job_id, end_time))
 
     def poll_until_complete(self, job_id: str, context: Context) -> dict[str, Any]:
         """Wait on the worker for the job to end, and return the task's result or raise its failure."""
@@ -202,15 +193,9 @@ class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
         :param job_id: The job the task deferred on.
         :param end_time: The wait's deadline (epoch seconds), unused once the wait is over.
         """
-        outcome = event_outcome(event, job_id)
-        self.job_id = outcome.job_id
+        outcome = self.outcome_of(event, job_id)
         if outcome.kind == "completed":
             return self.get_job_result(outcome.job_id, context, outcome.status)
-        if outcome.kind == "timeout":
-            self.cancel("the wait timed out")
-            raise timeout_error(outcome.job_id, outcome.message, None)
-        if outcome.kind == "error":
-            raise SeekrFlowError(f"Waiting for alignment job {outcome.job_id} failed: {outcome.message}")
         raise error_for_unsuccessful_job(outcome.job_id, outcome.status, outcome.status_message)
 
     def get_job_result(self, job_id: str, context: Context, status: str | None = None) -> dict[str, Any]:

@@ -11,9 +11,8 @@ from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConfigError,
     SeekrFlowDataJobNeedsReviewError,
-    SeekrFlowError,
 )
-from airflow_provider_seekrflow.jobs.events import UNTIL_END, UNTIL_INGESTED, event_outcome
+from airflow_provider_seekrflow.jobs.events import UNTIL_END, UNTIL_INGESTED
 from airflow_provider_seekrflow.jobs.kinds import DATA_JOB
 from airflow_provider_seekrflow.jobs.progress import DataJobProgressLog
 from airflow_provider_seekrflow.operators.alignment import FINE_TUNE_FILE_XCOM_KEY
@@ -78,6 +77,7 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
     template_fields_renderers = {"instructions": "md", "system_prompt": "md", "files": "json"}
     state_key = "seekrflow_data_job_id"
     job_id_xcom_key = DATA_JOB_ID_XCOM_KEY
+    kind = DATA_JOB
     terminal_states = DATA_JOB.terminal_states
     success_status = DATA_JOB.success_status
 
@@ -183,17 +183,7 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
         """Return the trigger that waits in the triggerer for the end of ``phase``."""
         from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
 
-        return SeekrFlowJobTrigger(
-            kind=DATA_JOB.key,
-            job_id=job_id,
-            seekrflow_conn_id=self.seekrflow_conn_id,
-            until=phase,
-            poll_interval=self.poll_interval,
-            min_poll_interval=self.min_poll_interval,
-            end_time=end_time,
-            cancel_on_kill=self.cancel_on_kill,
-            hook_params=self.hook_params,
-        )
+        return SeekrFlowJobTrigger(kind=DATA_JOB.key, until=phase, **self.trigger_arguments(job_id, end_time))
 
     def advance(self, detail: DataJobDetail) -> DataJobDetail:
         """
@@ -286,13 +276,7 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
         :param end_time: The wait's deadline (epoch seconds), kept for the next deferral.
         :param phase: Which wait ended: ``ingestion`` or ``end``.
         """
-        outcome = event_outcome(event, job_id, DATA_JOB, until=phase)
-        self.job_id = outcome.job_id
-        if outcome.kind == "timeout":
-            self.cancel("the wait timed out")
-            raise DATA_JOB.timed_out(outcome.job_id, outcome.message, None)
-        if outcome.kind == "error":
-            raise SeekrFlowError(f"Waiting for data job {outcome.job_id} failed: {outcome.message}")
+        outcome = self.outcome_of(event, job_id, until=phase)
         if outcome.kind == "unsuccessful":
             raise DATA_JOB.unsuccessful_error(outcome.job_id, outcome.status, outcome.status_message)
         if phase == PHASE_INGESTION:

@@ -10,7 +10,6 @@ from airflow_provider_seekrflow._client.fine_tunes import FineTune
 from airflow_provider_seekrflow._client.polling import steady_delay
 from airflow_provider_seekrflow._client.sync_client import wait_until
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
-from airflow_provider_seekrflow.jobs.events import event_outcome
 from airflow_provider_seekrflow.jobs.kinds import FINE_TUNE
 from airflow_provider_seekrflow.jobs.progress import FineTuneEventLog
 from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
@@ -74,6 +73,7 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
     template_fields_renderers = {"training_files": "json", "validation_files": "json"}
     state_key = "seekrflow_fine_tune_id"
     job_id_xcom_key = FINE_TUNE_ID_XCOM_KEY
+    kind = FINE_TUNE
     terminal_states = FINE_TUNE.terminal_states
     success_status = FINE_TUNE.success_status
 
@@ -181,16 +181,7 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
         """Return the trigger that waits for the fine-tune in the triggerer."""
         from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
 
-        return SeekrFlowJobTrigger(
-            kind=FINE_TUNE.key,
-            job_id=job_id,
-            seekrflow_conn_id=self.seekrflow_conn_id,
-            poll_interval=self.poll_interval,
-            min_poll_interval=self.min_poll_interval,
-            end_time=end_time,
-            cancel_on_kill=self.cancel_on_kill,
-            hook_params=self.hook_params,
-        )
+        return SeekrFlowJobTrigger(kind=FINE_TUNE.key, **self.trigger_arguments(job_id, end_time))
 
     def poll_until_complete(self, job_id: str, context: Context) -> dict[str, Any]:
         """Wait on the worker for the fine-tune to end, logging each event once; return the result or raise."""
@@ -233,20 +224,14 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
         self, context: Context, event: Any = None, job_id: str | None = None, end_time: float | None = None
     ) -> Any:
         """
-        Turn the trigger's event into the task's result or its distinct failure.
+        Finish the deferred wait: the fine-tune's result, or its failure with the service's analysis.
 
         :param context: The task context.
         :param event: The trigger's event.
         :param job_id: The fine-tune the task deferred on.
         :param end_time: The wait's deadline (epoch seconds), unused once the wait is over.
         """
-        outcome = event_outcome(event, job_id, FINE_TUNE)
-        self.job_id = outcome.job_id
-        if outcome.kind == "timeout":
-            self.cancel("the wait timed out")
-            raise FINE_TUNE.timed_out(outcome.job_id, outcome.message, None)
-        if outcome.kind == "error":
-            raise SeekrFlowError(f"Waiting for fine-tune {outcome.job_id} failed: {outcome.message}")
+        outcome = self.outcome_of(event, job_id)
         return self._finish(self.hook.get_fine_tune(outcome.job_id), context)
 
     def get_job_result(

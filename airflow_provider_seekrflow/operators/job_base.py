@@ -12,6 +12,8 @@ from airflow.providers.common.compat.sdk import BaseOperator, conf
 
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+from airflow_provider_seekrflow.jobs.events import UNTIL_END, Outcome, event_outcome
+from airflow_provider_seekrflow.jobs.kinds import JobKind
 from airflow_provider_seekrflow.jobs.resume import ResumeAction, ResumeDecision, decide_resume
 
 if TYPE_CHECKING:
@@ -69,6 +71,8 @@ class SeekrFlowJobOperator(BaseOperator):
     #: The statuses a job of this kind never leaves, and the one that is success.
     terminal_states: frozenset[str] = frozenset()
     success_status: str = "completed"
+    #: What the kind's statuses mean; set by each subclass.
+    kind: JobKind
 
     def __init__(
         self,
@@ -144,6 +148,39 @@ class SeekrFlowJobOperator(BaseOperator):
     def execute_complete(self, context: Context, event: Any = None, job_id: str | None = None) -> Any:
         """Turn the trigger's event into the task's result or its distinct failure."""
         raise NotImplementedError
+
+    def trigger_arguments(self, job_id: str, end_time: float | None) -> dict[str, Any]:
+        """Return the arguments every job trigger takes, from this operator's settings (never a secret)."""
+        return {
+            "job_id": job_id,
+            "seekrflow_conn_id": self.seekrflow_conn_id,
+            "poll_interval": self.poll_interval,
+            "min_poll_interval": self.min_poll_interval,
+            "end_time": end_time,
+            "cancel_on_kill": self.cancel_on_kill,
+            "hook_params": self.hook_params,
+        }
+
+    def outcome_of(self, event: Any, job_id: str | None, *, until: str = UNTIL_END) -> Outcome:
+        """
+        Return what the trigger's event means, raising the task's failure for any end but success.
+
+        A timeout cancels the job first. An event whose job went on (``until`` ingestion) is returned.
+
+        :param event: The trigger's event.
+        :param job_id: The job the task deferred on.
+        :param until: What the wait waited for.
+        """
+        outcome = event_outcome(event, job_id, self.kind, until=until)
+        self.job_id = outcome.job_id
+        if outcome.kind == "timeout":
+            self.cancel("the wait timed out")
+            raise self.kind.timed_out(outcome.job_id, outcome.message, None)
+        if outcome.kind == "error":
+            raise SeekrFlowError(
+                f"Waiting for {self.kind.label.lower()} {outcome.job_id} failed: {outcome.message}"
+            )
+        return outcome
 
     def finish_without_waiting(self, job_id: str, context: Context) -> dict[str, Any]:
         """Return the task's result when it does not wait for the job's end: the job as submitted."""

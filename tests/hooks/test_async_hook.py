@@ -269,6 +269,9 @@ def test_each_loop_gets_its_own_session(emu):
 
 
 def test_the_session_closes_when_its_last_holder_lets_go(emu, job):
+    # Earlier tests' sync hooks may keep connections to the emulator alive: count only new ones.
+    baseline = sockets_to(emu.base_url)
+
     async def lifetime():
         first, second = SeekrFlowAsyncHook(), SeekrFlowAsyncHook()
         async with first:
@@ -277,9 +280,9 @@ def test_the_session_closes_when_its_last_holder_lets_go(emu, job):
                 await second.get_alignment_job(job.id)
                 session = await second.get_conn()
             open_after_second = not session.closed
-            sockets_while_held = sockets_to(emu.base_url)
+            sockets_while_held = sockets_to(emu.base_url) - baseline
         await asyncio.sleep(0)
-        return session, open_after_second, sockets_while_held, sockets_to(emu.base_url)
+        return session, open_after_second, sockets_while_held, sockets_to(emu.base_url) - baseline
 
     session, open_after_second, sockets_while_held, sockets_after = run(lifetime)
 
@@ -293,11 +296,13 @@ def test_a_thousand_concurrent_polls_use_at_most_32_sockets(emu, job):
     from airflow_provider_seekrflow._client.async_transport import MAX_CONNECTIONS
 
     peak = 0
+    # Earlier tests' sync hooks may keep connections to the emulator alive: count only new ones.
+    baseline = sockets_to(emu.base_url)
 
     async def watch(stop: asyncio.Event) -> None:
         nonlocal peak
         while not stop.is_set():
-            peak = max(peak, sockets_to(emu.base_url))
+            peak = max(peak, sockets_to(emu.base_url) - baseline)
             await asyncio.sleep(0.02)
 
     async def many():
@@ -313,7 +318,7 @@ def test_a_thousand_concurrent_polls_use_at_most_32_sockets(emu, job):
                 await hook.__aexit__(None, None, None)
             stop.set()
             await watcher
-        return jobs, sockets_to(emu.base_url)
+        return jobs, sockets_to(emu.base_url) - baseline
 
     jobs, sockets_after = run(many)
 
