@@ -49,6 +49,10 @@ class SeekrFlowHook(PipelineHookMethods, SeekrFlowBaseHook):
     :param max_retries: Retries of a failed request, overriding the connection's ``max_retries`` extra.
     """
 
+    # Airflow 2 reads a connection type's form only from its hook class's own attributes.
+    get_ui_field_behaviour = SeekrFlowBaseHook.__dict__["get_ui_field_behaviour"]
+    get_connection_form_widgets = SeekrFlowBaseHook.__dict__["get_connection_form_widgets"]
+
     @cached_property
     def config(self) -> ClientConfig:
         """Return the validated client settings of the connection."""

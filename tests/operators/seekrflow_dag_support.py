@@ -68,6 +68,30 @@ def ti_duration(dr: Any, task_id: str) -> float:
     return (ti.end_date - ti.start_date).total_seconds()
 
 
+class _FailedTaskErrors:
+    """
+    A listener keeping the error of the last failed task instance.
+
+    Airflow 3.1's ``dag.test()`` leaves the exception out of the failure callback's context (only
+    its task runner's ``main`` puts it there), but hands it to listeners right after the callback.
+    """
+
+    def __init__(self) -> None:
+        self.last: BaseException | None = None
+
+    def on_task_instance_failed(self, previous_state: Any, task_instance: Any, error: Any = None) -> None:
+        self.last = error if isinstance(error, BaseException) else None
+
+
+_FAILED_TASK_ERRORS = _FailedTaskErrors()
+if AIRFLOW_V3:
+    from airflow.listeners import hookimpl
+    from airflow.listeners.listener import get_listener_manager
+
+    _FailedTaskErrors.on_task_instance_failed = hookimpl(_FailedTaskErrors.on_task_instance_failed)  # type: ignore[method-assign]
+    get_listener_manager().add_listener(_FAILED_TASK_ERRORS)
+
+
 class FailureRecorder:
     """An ``on_failure_callback`` that keeps the exception each failed try raised."""
 
@@ -75,12 +99,13 @@ class FailureRecorder:
         self.errors: list[BaseException | None] = []
 
     def __call__(self, context: Any) -> None:
+        _FAILED_TASK_ERRORS.last = None
         self.errors.append(context.get("exception"))
 
     @property
     def last(self) -> BaseException:
         assert self.errors, "the task did not fail (no failure callback ran)"
-        error = self.errors[-1]
+        error = self.errors[-1] or _FAILED_TASK_ERRORS.last
         assert error is not None
         return error
 
