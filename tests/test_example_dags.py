@@ -9,7 +9,6 @@ import pytest
 
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from tests.operators.seekrflow_dag_support import (
-    AIRFLOW_V3,
     count,
     run_dag,
     states,
@@ -21,13 +20,14 @@ EXPECTED = {"example_seekrflow_alignment", "example_seekrflow_finetune_upload", 
 
 
 def _dagbag():
-    if AIRFLOW_V3:
-        from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag  # Airflow 3.2+
 
-        return DagBag(dag_folder=str(EXAMPLE_DAGS))  # Airflow 3's DagBag never loads Airflow's examples
-    from airflow.models.dagbag import DagBag
+        return DagBag(dag_folder=str(EXAMPLE_DAGS))  # it never loads Airflow's own examples
+    except ImportError:
+        from airflow.models.dagbag import DagBag
 
-    return DagBag(dag_folder=str(EXAMPLE_DAGS), include_examples=False)
+        return DagBag(dag_folder=str(EXAMPLE_DAGS), include_examples=False)
 
 
 @pytest.fixture(scope="module")

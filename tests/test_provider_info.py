@@ -70,6 +70,13 @@ def test_airflow_registers_the_connection_type_and_form_fields():
     hooks = _airflow("providers", "hooks")
     assert "airflow_provider_seekrflow.hooks.seekrflow.SeekrFlowHook" in hooks
     widgets = _airflow("providers", "widgets")
+    if not widgets.strip() or "No data found" in widgets:
+        # Airflow 3.0-3.2 list form widgets only from the FAB forms of get_connection_form_widgets
+        # (3.3 reads the provider info's conn-fields): without the FAB provider there are none to list.
+        import importlib.util
+
+        assert importlib.util.find_spec("flask_appbuilder") is None, widgets
+        pytest.skip("this Airflow lists connection form widgets only with the FAB provider installed")
     for field in ("team_id", "timeout", "max_retries"):
         assert f"extra__seekrflow__{field}" in widgets
 

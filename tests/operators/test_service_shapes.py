@@ -67,6 +67,9 @@ def test_string_progress_and_unknown_status_complete(
 
 
 def test_sensor_reads_the_legacy_shape(legacy_service, request, tmp_path, task_logs):
+    # A longer job than the operators': the sensor's first poke comes later on a loaded machine,
+    # and must still find the job in its queued phase (which shows the unknown status).
+    legacy_service.configure(job_duration=4 * LEGACY_JOB_SECONDS)
     job_id = start_job(tmp_path)
     with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
         SeekrFlowAlignmentJobSensor(task_id="wait", job_id=job_id, poke_interval=0.3, timeout=60)
