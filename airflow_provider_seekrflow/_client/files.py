@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import PurePosixPath
 
 from pydantic import Field
 
@@ -131,3 +132,9 @@ def find_lost_upload(
         if stored.filename == filename and stored.bytes == size and not stored.deleted:
             return stored
     return None
+
+
+def local_name(name: str | None, fallback: str) -> str:
+    """Return a service-given file name fit to join to a local folder: no directories, no dot names."""
+    base = PurePosixPath((name or "").replace("\\", "/")).name
+    return base if base not in ("", ".", "..") else fallback

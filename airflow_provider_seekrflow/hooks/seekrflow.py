@@ -247,7 +247,7 @@ class SeekrFlowHook(PipelineHookMethods, SeekrFlowBaseHook):
         """
         target = Path(destination)
         if target.is_dir():
-            target = target / _safe_filename(self.get_file(file_id).filename, file_id)
+            target = target / files.local_name(self.get_file(file_id).filename, file_id)
         written = self.client.download_file(file_id, target)
         self.log.info("Downloaded %s to %s (%d bytes)", file_id, written, written.stat().st_size)
         return written
@@ -271,7 +271,7 @@ class SeekrFlowHook(PipelineHookMethods, SeekrFlowBaseHook):
 
         stored = self.get_file(file_id)
         with tempfile.TemporaryDirectory(prefix="seekrflow-training-data-") as folder:
-            local = self.download_file(file_id, Path(folder) / _safe_filename(stored.filename, file_id))
+            local = self.download_file(file_id, Path(folder) / files.local_name(stored.filename, file_id))
             yield from iter_rows(local, detect_format(local, stored.type), batch_rows=batch_rows)
 
     # -- alignment ------------------------------------------------------------------------------
@@ -395,9 +395,3 @@ class SeekrFlowHook(PipelineHookMethods, SeekrFlowBaseHook):
         except Exception as err:
             return False, f"{type(err).__name__}: {err}"
         return True, f"Connected to SeekrFlow at {config.base_url}; the API key was accepted."
-
-
-def _safe_filename(name: str | None, fallback: str) -> str:
-    """Return a service-given file name fit to join to a local folder: no directories, no dot names."""
-    base = Path((name or "").replace("\\", "/")).name
-    return base if base not in ("", ".", "..") else fallback
