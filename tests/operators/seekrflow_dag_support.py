@@ -78,9 +78,17 @@ class _FailedTaskErrors:
 
     def __init__(self) -> None:
         self.last: BaseException | None = None
+        self.by_task: dict[str, BaseException] = {}
 
     def on_task_instance_failed(self, previous_state: Any, task_instance: Any, error: Any = None) -> None:
         self.last = error if isinstance(error, BaseException) else None
+        if self.last is not None:
+            self.by_task[task_instance.task_id] = self.last
+
+
+def failed_task_error(task_id: str) -> BaseException | None:
+    """The exception the last failed try of ``task_id`` raised, as Airflow's listeners saw it."""
+    return _FAILED_TASK_ERRORS.by_task.get(task_id)
 
 
 _FAILED_TASK_ERRORS = _FailedTaskErrors()
