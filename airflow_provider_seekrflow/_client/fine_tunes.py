@@ -43,6 +43,8 @@ ENDPOINTS = (
     LIST_FINE_TUNE_EVENTS,
 )
 MAX_BATCH_SIZE = 1024
+# What a service that does not take PUT on the cancel route answers; then POST is the method (API.md G).
+METHOD_NOT_ALLOWED = 405
 
 
 class FineTuneEvent(ServiceModel):

@@ -18,8 +18,6 @@ from airflow_provider_seekrflow._client.sync_transport import SyncTransport
 from airflow_provider_seekrflow.exceptions import SeekrFlowAPIError, SeekrFlowConnectionError
 
 T = TypeVar("T")
-# The status a server answers a method it does not allow with.
-METHOD_NOT_ALLOWED = 405
 
 
 class PipelineOperations:
@@ -137,6 +135,6 @@ class PipelineOperations:
         try:
             return self.transport.call(fine_tunes.cancel(fine_tune_id, method="PUT"))
         except SeekrFlowAPIError as err:
-            if err.status_code != METHOD_NOT_ALLOWED:
+            if err.status_code != fine_tunes.METHOD_NOT_ALLOWED:
                 raise
         return self.transport.call(fine_tunes.cancel(fine_tune_id, method="POST"))

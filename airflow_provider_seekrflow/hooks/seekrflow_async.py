@@ -7,9 +7,12 @@ import time
 import weakref
 from typing import TYPE_CHECKING, TypeVar
 
-from airflow_provider_seekrflow._client import alignment, files
+from airflow_provider_seekrflow._client import alignment, data_jobs, files, fine_tunes
 from airflow_provider_seekrflow._client.async_transport import AsyncTransport
 from airflow_provider_seekrflow._client.config import ClientConfig
+from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
+from airflow_provider_seekrflow._client.fine_tunes import FineTune, FineTuneEvent
+from airflow_provider_seekrflow.exceptions import SeekrFlowAPIError
 from airflow_provider_seekrflow.hooks.base import SeekrFlowBaseHook
 from airflow_provider_seekrflow.models import AlignmentJob, AlignmentOutput, SeekrFlowFile
 
@@ -46,7 +49,7 @@ def _loop_configs() -> _LoopConfigs:
 
 class SeekrFlowAsyncHook(SeekrFlowBaseHook):
     """
-    Follow and cancel alignment jobs from an event loop, with the sync hook's auth, retries and errors.
+    Follow and cancel alignment jobs, data jobs and fine-tunes from an event loop, with the sync hook's auth, retries and errors.
 
     Hooks of the same connection on one event loop share one aiohttp session, so a triggerer
     running thousands of SeekrFlow triggers keeps a few sockets open rather than one per trigger.
@@ -163,3 +166,48 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
         :param file_id: The file's id.
         """
         return await self._call(files.get_file(file_id))
+
+    async def get_data_job(self, data_job_id: str) -> DataJobDetail:
+        """
+        Return a data job with its files' ingestion and its alignment.
+
+        :param data_job_id: The job's id.
+        """
+        return await self._call(data_jobs.get(data_job_id))
+
+    async def cancel_data_job(self, data_job_id: str) -> DataJobDetail:
+        """
+        Cancel a data job's running alignment and return the job.
+
+        :param data_job_id: The job's id.
+        """
+        return await self._call(data_jobs.cancel(data_job_id))
+
+    async def get_fine_tune(self, fine_tune_id: str) -> FineTune:
+        """
+        Return a fine-tune.
+
+        :param fine_tune_id: The fine-tune's id.
+        """
+        return await self._call(fine_tunes.get(fine_tune_id))
+
+    async def get_fine_tune_events(self, fine_tune_id: str) -> list[FineTuneEvent]:
+        """
+        Return a fine-tune's events (epoch, loss, reward), oldest first.
+
+        :param fine_tune_id: The fine-tune's id.
+        """
+        return (await self._call(fine_tunes.events(fine_tune_id))).data or []
+
+    async def cancel_fine_tune(self, fine_tune_id: str) -> FineTune:
+        """
+        Cancel a fine-tune with PUT, or POST where the service refuses PUT (the contract lists both).
+
+        :param fine_tune_id: The fine-tune's id.
+        """
+        try:
+            return await self._call(fine_tunes.cancel(fine_tune_id, method="PUT"))
+        except SeekrFlowAPIError as err:
+            if err.status_code != fine_tunes.METHOD_NOT_ALLOWED:
+                raise
+        return await self._call(fine_tunes.cancel(fine_tune_id, method="POST"))

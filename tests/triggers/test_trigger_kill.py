@@ -19,8 +19,9 @@ from datetime import datetime
 
 import pytest
 
-from airflow_provider_seekrflow.triggers import alignment as trigger_module
-from airflow_provider_seekrflow.triggers.alignment import _TRIGGER_HAS_ON_KILL, SeekrFlowAlignmentJobTrigger
+from airflow_provider_seekrflow.triggers import task_state as trigger_module
+from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger
+from airflow_provider_seekrflow.triggers.job import _TRIGGER_HAS_ON_KILL
 from tests.dag_runner import AIRFLOW_3, run_dag
 from tests.operators.seekrflow_dag_support import job_status, start_job
 
@@ -141,13 +142,13 @@ def slow_lookup(monkeypatch, supervisor):
     if supervisor is not None:
         supervisor.delays["GetTaskStates"] = SLOW_LOOKUP_SECONDS
         return
-    real = trigger_module._task_state_from_db
+    real = trigger_module.task_state_from_db
 
     def slow(*args):
         time.sleep(SLOW_LOOKUP_SECONDS)
         return real(*args)
 
-    monkeypatch.setattr(trigger_module, "_task_state_from_db", slow)
+    monkeypatch.setattr(trigger_module, "task_state_from_db", slow)
 
 
 def _set_state(ti, state: str) -> None:
@@ -252,7 +253,7 @@ def test_unreadable_state_leaves_the_job_running(emu, tmp_path, task_instances, 
         def broken(*args):
             raise RuntimeError("database unreachable")
 
-        monkeypatch.setattr(trigger_module, "_task_state_from_db", broken)
+        monkeypatch.setattr(trigger_module, "task_state_from_db", broken)
     emu.configure(job_duration=60)
     job_id = start_job(tmp_path)
     _set_state(task_instances["waiting", -1], "failed")
