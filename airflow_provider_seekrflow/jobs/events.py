@@ -11,9 +11,11 @@ from airflow_provider_seekrflow.jobs.kinds import ALIGNMENT, JobKind
 # Trigger events carry the job's status when the wait ended, or one of these.
 EVENT_TIMEOUT = "timeout"
 EVENT_ERROR = "error"
-# What a wait waits for: the job's end, or (data jobs) the end of its files' ingestion.
+# What a wait waits for: the job's end, or (data jobs) the end of its files' ingestion, or the job's
+# end or its review, whichever comes first (a data job sensor that fails on review).
 UNTIL_END = "end"
 UNTIL_INGESTED = "ingestion"
+UNTIL_END_OR_REVIEW = "end_or_review"
 
 OutcomeKind = Literal["completed", "unsuccessful", "timeout", "error"]
 

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_seekrflow._client import data_jobs
-from airflow_provider_seekrflow._client.alignment import describe_outputs, training_output_id
 from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConfigError,
@@ -15,6 +14,7 @@ from airflow_provider_seekrflow.exceptions import (
 from airflow_provider_seekrflow.jobs.events import UNTIL_END, UNTIL_INGESTED
 from airflow_provider_seekrflow.jobs.kinds import DATA_JOB
 from airflow_provider_seekrflow.jobs.progress import DataJobProgressLog
+from airflow_provider_seekrflow.jobs.results import data_job_result
 from airflow_provider_seekrflow.operators.alignment import FINE_TUNE_FILE_XCOM_KEY
 from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.vocabulary import DataJobStatus, DataJobType
@@ -292,22 +292,13 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
 
     def get_job_result(self, job_id: str, context: Context, status: str | None = None) -> dict[str, Any]:
         """Return ``{"job_id", "status", "alignment_job_id", "output_files"}``; a completed job's training file id goes to XCom."""
-        detail = self.hook.get_data_job(job_id)
-        result: dict[str, Any] = {
-            "job_id": job_id,
-            "status": detail.status,
-            "alignment_job_id": detail.alignment_job_id,
-            "output_files": [],
-        }
-        if detail.succeeded and detail.alignment_job_id:
-            outputs = self.hook.get_alignment_outputs(detail.alignment_job_id)
-            result["output_files"] = describe_outputs(outputs)
-            training_file_id = training_output_id(outputs)
+        result, training_file_id = data_job_result(self.hook, self.hook.get_data_job(job_id))
+        if training_file_id is not None:
             self.push_extra_xcom(context, FINE_TUNE_FILE_XCOM_KEY, training_file_id)
             self.log.info(
                 "Data job %s completed: %d output file(s), training file %s",
                 job_id,
-                len(outputs),
+                len(result["output_files"]),
                 training_file_id,
             )
         return result

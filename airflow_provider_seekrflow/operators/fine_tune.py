@@ -12,6 +12,7 @@ from airflow_provider_seekrflow._client.sync_client import wait_until
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
 from airflow_provider_seekrflow.jobs.kinds import FINE_TUNE
 from airflow_provider_seekrflow.jobs.progress import FineTuneEventLog
+from airflow_provider_seekrflow.jobs.results import fine_tune_failure, fine_tune_result
 from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.vocabulary import AcceleratorType
 
@@ -19,8 +20,6 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 FINE_TUNE_ID_XCOM_KEY = "fine_tune_id"
-# Service fields that may name the trained model; the fine-tune's own id stands in when none is sent.
-_MODEL_ID_FIELDS = ("output_name", "fine_tuned_model", "model_id")
 
 
 class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
@@ -212,12 +211,7 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
 
     def _finish(self, job: FineTune, context: Context) -> dict[str, Any]:
         if not job.succeeded:
-            raise FINE_TUNE.unsuccessful_error(
-                job.id or "?",
-                job.status,
-                (job.model_extra or {}).get("status_message"),
-                error_analysis=job.error_analysis,
-            )
+            raise fine_tune_failure(job)
         return self.get_job_result(job.id or "", context, job.status, job=job)
 
     def execute_complete(
@@ -239,15 +233,7 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
     ) -> dict[str, Any]:
         """Return ``{"job_id", "status", "model_id", "project_id", "model", "inference_available"}``."""
         job = job or self.hook.get_fine_tune(job_id)
-        extra = job.model_extra or {}
-        model_id = next((str(extra[name]) for name in _MODEL_ID_FIELDS if extra.get(name)), job_id)
+        result = fine_tune_result(job)
         if job.succeeded:
-            self.log.info("Fine-tune %s completed: model %s", job_id, model_id)
-        return {
-            "job_id": job_id,
-            "status": job.status,
-            "model_id": model_id if job.succeeded else None,
-            "project_id": job.project_id,
-            "model": job.model,
-            "inference_available": job.inference_available,
-        }
+            self.log.info("Fine-tune %s completed: model %s", job_id, result["model_id"])
+        return result

@@ -155,7 +155,8 @@ class SeekrFlowJobTrigger(BaseTrigger):
         while True:
             if self.end_time is not None and time.time() >= self.end_time:
                 return self._event(
-                    EVENT_TIMEOUT, f"{self.label} was still {last_status or 'unfinished'} when the wait timed out"
+                    EVENT_TIMEOUT,
+                    f"{self.label} was still {last_status or 'unfinished'} when the wait timed out",
                 )
             try:
                 await shielded(hook.get_config())  # the connection: a request to the supervisor on 3.x
@@ -188,7 +189,9 @@ class SeekrFlowJobTrigger(BaseTrigger):
             return
         try:
             async with self._hook() as hook:  # its HTTP session closes with the block if no trigger holds it
-                status = await asyncio.wait_for(self.watcher.cancel(hook, self.job_id), CANCEL_TIMEOUT_SECONDS)
+                status = await asyncio.wait_for(
+                    self.watcher.cancel(hook, self.job_id), CANCEL_TIMEOUT_SECONDS
+                )
         except Exception as err:
             self.log.warning("Could not cancel %s: %s", self.label, err)
         else:

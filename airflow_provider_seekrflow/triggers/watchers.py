@@ -8,7 +8,7 @@ from typing import Any
 from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
 from airflow_provider_seekrflow._client.fine_tunes import FineTune
 from airflow_provider_seekrflow._client.polling import next_data_job_delay, next_poll_delay, steady_delay
-from airflow_provider_seekrflow.jobs.events import UNTIL_END, UNTIL_INGESTED
+from airflow_provider_seekrflow.jobs.events import UNTIL_END, UNTIL_END_OR_REVIEW, UNTIL_INGESTED
 from airflow_provider_seekrflow.jobs.kinds import ALIGNMENT, DATA_JOB, FINE_TUNE, JobKind
 from airflow_provider_seekrflow.jobs.progress import DataJobProgressLog, FineTuneEventLog, ProgressLog
 from airflow_provider_seekrflow.vocabulary import DataJobStatus
@@ -33,7 +33,9 @@ class JobWatcher:
 
     def __init__(self, until: str, info: Log, warn: Log) -> None:
         if until not in self.waits_for:
-            raise ValueError(f"until: a {self.kind.key} wait waits for {sorted(self.waits_for)}, not {until!r}")
+            raise ValueError(
+                f"until: a {self.kind.key} wait waits for {sorted(self.waits_for)}, not {until!r}"
+            )
         self.until = until
         self.info = info
         self.warn = warn
@@ -72,14 +74,17 @@ class AlignmentWatcher(JobWatcher):
         self._progress = ProgressLog(info, warn)
 
     async def read(self, hook: Any, job_id: str) -> Any:
+        """Read the job once, logging its progress when it changed."""
         job = await hook.get_alignment_job(job_id)
         self._progress(job)
         return job
 
     def delay(self, job: Any, *, poll_interval: float, min_interval: float) -> float:
+        """Return the seconds to sleep before the next read."""
         return next_poll_delay(job, poll_interval=poll_interval, min_interval=min_interval)
 
     async def cancel(self, hook: Any, job_id: str) -> str:
+        """Cancel the job and return its status after."""
         return str((await hook.cancel_alignment_job(job_id)).status)
 
 
@@ -87,27 +92,33 @@ class DataJobWatcher(JobWatcher):
     """A data job: its ingestion (files done of total) and then its alignment, which gives an estimate."""
 
     kind = DATA_JOB
-    waits_for = frozenset({UNTIL_END, UNTIL_INGESTED})
+    waits_for = frozenset({UNTIL_END, UNTIL_INGESTED, UNTIL_END_OR_REVIEW})
 
     def __init__(self, until: str, info: Log, warn: Log) -> None:
         super().__init__(until, info, warn)
         self._progress = DataJobProgressLog(info, warn)
 
     async def read(self, hook: Any, job_id: str) -> DataJobDetail:
+        """Read the job once, logging its progress when it changed."""
         detail: DataJobDetail = await hook.get_data_job(job_id)
         self._progress(detail)
         return detail
 
     def is_over(self, job: Any) -> bool:
+        """Whether the wait is over for the job as read."""
         if self.until == UNTIL_INGESTED:
             # needs_review and ready_to_start end it too: the operator reads and acts on them.
             return bool(job.status != DataJobStatus.FILE_PROCESSING.value)
+        if self.until == UNTIL_END_OR_REVIEW and job.status == DataJobStatus.NEEDS_REVIEW.value:
+            return True
         return bool(job.is_terminal)
 
     def delay(self, job: Any, *, poll_interval: float, min_interval: float) -> float:
+        """Return the seconds to sleep before the next read."""
         return next_data_job_delay(job, poll_interval=poll_interval, min_interval=min_interval)
 
     async def cancel(self, hook: Any, job_id: str) -> str:
+        """Cancel the job and return its status after."""
         return str((await hook.cancel_data_job(job_id)).status)
 
 
@@ -121,12 +132,14 @@ class FineTuneWatcher(JobWatcher):
         self._events = FineTuneEventLog(info)
 
     async def read(self, hook: Any, job_id: str) -> FineTune:
+        """Read the job once, logging its progress when it changed."""
         job: FineTune = await hook.get_fine_tune(job_id)
         self._events.status(job)
         self._events.events(job_id, await hook.get_fine_tune_events(job_id))
         return job
 
     async def cancel(self, hook: Any, job_id: str) -> str:
+        """Cancel the job and return its status after."""
         return str((await hook.cancel_fine_tune(job_id)).status)
 
 

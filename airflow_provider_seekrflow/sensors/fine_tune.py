@@ -1,0 +1,54 @@
+"""Wait for a SeekrFlow fine-tune started elsewhere, in poke, reschedule or deferrable mode."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_seekrflow._client.fine_tunes import FineTune
+from airflow_provider_seekrflow.jobs.kinds import FINE_TUNE
+from airflow_provider_seekrflow.jobs.progress import FineTuneEventLog
+from airflow_provider_seekrflow.jobs.results import fine_tune_failure, fine_tune_result
+from airflow_provider_seekrflow.sensors.job_base import SeekrFlowJobSensor
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+
+class SeekrFlowFineTuneSensor(SeekrFlowJobSensor):
+    """
+    Wait until a fine-tune completes, and return the fine-tune operator's result, with the model id.
+
+    Each new event (epoch, loss, reward) goes to the task log once per try. Only ``completed`` is
+    success; ``failed`` fails the task at once with the service's ``error_analysis``
+    (``SeekrFlowFineTuneFailedError``), ``cancelled`` and ``deleted`` with
+    ``SeekrFlowFineTuneCancelledError``; ``soft_fail`` skips instead, in every mode. The sensor
+    never cancels the fine-tune.
+
+    :param job_id: The fine-tune to wait for: its id, or the fine-tune operator's result. (templated)
+    :param seekrflow_conn_id: The Airflow connection to use. (templated)
+    :param hook_params: Keyword arguments for the hook, e.g. ``{"timeout": 60, "max_retries": 3}``;
+        the deferred wait's trigger gets them too.
+    :param deferrable: Whether to wait in the triggerer rather than on the worker.
+    :param poll_interval: In deferrable mode, the longest time between two status checks, in seconds.
+    """
+
+    kind = FINE_TUNE
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._events = FineTuneEventLog(self.log.info)
+
+    def read_job(self, job_id: str) -> FineTune:
+        """Read the fine-tune once, logging its status on change and each new event once."""
+        job = self.hook.get_fine_tune(job_id)
+        self._events.status(job)
+        self._events.events(job_id, self.hook.get_fine_tune_events(job_id))
+        return job
+
+    def unsuccessful_error(self, job: FineTune) -> Exception:
+        """Return the fine-tune's distinct error, carrying the service's ``error_analysis``."""
+        return fine_tune_failure(job)
+
+    def result(self, job: FineTune, context: Context) -> dict[str, Any]:
+        """Return ``{"job_id", "status", "model_id", "project_id", "model", "inference_available"}``."""
+        return fine_tune_result(job)
