@@ -16,6 +16,10 @@ BLIND_INTERVAL_SECONDS = 60.0
 OVERDUE_MAX_INTERVAL_SECONDS = 30.0
 # Wake slightly after the estimate so the first check after it usually sees the job done.
 ETA_SLACK_SECONDS = 2.0
+# Without an estimate, sleep this fraction of the time the job has been running (never more than the
+# blind interval): a job seconds old is checked again within seconds, one hours old once a minute.
+# Stateless, so it holds across deferrals, reschedules and retries.
+AGE_FRACTION = 0.25
 
 
 def estimated_completion(job: AlignmentJob, now: datetime) -> datetime | None:
@@ -60,9 +64,30 @@ def next_poll_delay(
     return max(min_interval, min(ceiling, wanted))
 
 
-def steady_delay(*, poll_interval: float, min_interval: float) -> float:
-    """Return the sleep between checks of a job that gives no estimate: a modest pace within the bounds."""
-    return max(min_interval, min(max(poll_interval, min_interval), BLIND_INTERVAL_SECONDS))
+def steady_delay(
+    *,
+    poll_interval: float,
+    min_interval: float,
+    running_since: datetime | None = None,
+    now: datetime | None = None,
+) -> float:
+    """
+    Return the sleep between checks of a job that gives no estimate, within the bounds.
+
+    A quarter of the time the job has been running, up to the blind interval of a minute; the
+    blind interval when its start is unknown. Never above ``poll_interval`` nor below ``min_interval``.
+
+    :param poll_interval: The longest sleep allowed.
+    :param min_interval: The shortest sleep allowed.
+    :param running_since: When the job started or last changed, as the service says.
+    :param now: The current time (UTC), for tests.
+    """
+    wanted = BLIND_INTERVAL_SECONDS
+    if running_since is not None:
+        moment = running_since if running_since.tzinfo else running_since.replace(tzinfo=timezone.utc)
+        age = ((now or datetime.now(timezone.utc)) - moment).total_seconds()
+        wanted = min(BLIND_INTERVAL_SECONDS, max(0.0, age) * AGE_FRACTION)
+    return max(min_interval, min(max(poll_interval, min_interval), wanted))
 
 
 def next_data_job_delay(
@@ -76,7 +101,7 @@ def next_data_job_delay(
     Return the seconds to sleep before checking a data job again.
 
     Its alignment, once started, carries the estimate; ingestion has none, so it is checked at
-    the steady pace (never above ``poll_interval`` nor below ``min_interval``).
+    the steady pace from the job's last change (never above ``poll_interval`` nor below ``min_interval``).
 
     :param detail: The data job as last seen.
     :param poll_interval: The longest sleep allowed.
@@ -87,4 +112,9 @@ def next_data_job_delay(
         return next_poll_delay(
             detail.alignment_job, poll_interval=poll_interval, min_interval=min_interval, now=now
         )
-    return steady_delay(poll_interval=poll_interval, min_interval=min_interval)
+    return steady_delay(
+        poll_interval=poll_interval,
+        min_interval=min_interval,
+        running_since=detail.updated_at or detail.created_at,
+        now=now,
+    )

@@ -202,7 +202,9 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
             read,
             done=lambda job: job.is_terminal,
             delay=lambda job: steady_delay(
-                poll_interval=self.poll_interval, min_interval=self.min_poll_interval
+                poll_interval=self.poll_interval,
+                min_interval=self.min_poll_interval,
+                running_since=job.created_at,
             ),
             timeout=self.timeout,
             timed_out=timed_out,

@@ -49,8 +49,12 @@ class JobWatcher:
         return bool(job.is_terminal)
 
     def delay(self, job: Any, *, poll_interval: float, min_interval: float) -> float:
-        """Return the seconds to sleep before the next read."""
-        return steady_delay(poll_interval=poll_interval, min_interval=min_interval)
+        """Return the seconds to sleep before the next read: a fraction of the job's age, without an estimate."""
+        return steady_delay(
+            poll_interval=poll_interval,
+            min_interval=min_interval,
+            running_since=getattr(job, "created_at", None),
+        )
 
     def status_message(self, job: Any) -> str | None:
         """Return the service's explanation of the job's status, if it gave one."""

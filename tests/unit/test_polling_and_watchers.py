@@ -1,0 +1,115 @@
+"""How long a wait sleeps between checks of each kind of job, and when each kind's wait is over."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from airflow_provider_seekrflow._client.alignment import AlignmentJob
+from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
+from airflow_provider_seekrflow._client.fine_tunes import FineTune
+from airflow_provider_seekrflow._client.polling import (
+    BLIND_INTERVAL_SECONDS,
+    ETA_SLACK_SECONDS,
+    next_data_job_delay,
+    next_poll_delay,
+    steady_delay,
+)
+from airflow_provider_seekrflow.jobs.events import UNTIL_END, UNTIL_END_OR_REVIEW, UNTIL_INGESTED
+from airflow_provider_seekrflow.triggers.watchers import WATCHERS
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+BOUNDS = {"poll_interval": 300.0, "min_interval": 5.0}
+
+
+def _ago(seconds: float) -> datetime:
+    return NOW - timedelta(seconds=seconds)
+
+
+def test_an_estimate_is_slept_toward_and_bounded():
+    soon = AlignmentJob(id="al-1", status="running", estimated_completion_at=NOW + timedelta(seconds=40))
+    assert next_poll_delay(soon, now=NOW, **BOUNDS) == 40 + ETA_SLACK_SECONDS
+    far = AlignmentJob(id="al-1", status="running", estimated_completion_at=NOW + timedelta(hours=2))
+    assert next_poll_delay(far, now=NOW, **BOUNDS) == 300.0
+    overdue = AlignmentJob(id="al-1", status="running", estimated_completion_at=NOW - timedelta(seconds=4))
+    assert next_poll_delay(overdue, now=NOW, **BOUNDS) == 5.0  # half the lateness, but never under the floor
+
+
+@pytest.mark.parametrize(
+    ("age", "expected"),
+    [(0, 5.0), (20, 5.0), (100, 25.0), (200, 50.0), (3600, BLIND_INTERVAL_SECONDS), (-30, 5.0)],
+)
+def test_without_an_estimate_the_sleep_grows_with_the_jobs_age(age, expected):
+    assert steady_delay(running_since=_ago(age), now=NOW, **BOUNDS) == expected
+
+
+def test_without_an_estimate_or_an_age_the_sleep_is_the_blind_interval_within_bounds():
+    assert steady_delay(**BOUNDS) == BLIND_INTERVAL_SECONDS
+    assert steady_delay(poll_interval=10, min_interval=1) == 10
+    assert steady_delay(poll_interval=1, min_interval=3) == 3
+    naive = _ago(100).replace(tzinfo=None)  # a service time without a zone is UTC
+    assert steady_delay(running_since=naive, now=NOW, **BOUNDS) == 25.0
+
+
+def test_a_data_job_is_paced_by_its_ingestion_age_then_by_its_alignments_estimate():
+    ingesting = DataJobDetail(id="dj-1", status="file_processing", updated_at=_ago(40), created_at=_ago(400))
+    assert next_data_job_delay(ingesting, now=NOW, **BOUNDS) == 10.0
+    aligning = DataJobDetail(
+        id="dj-1",
+        status="running",
+        alignment_job=AlignmentJob(
+            id="al-1", status="running", estimated_completion_at=NOW + timedelta(seconds=30)
+        ),
+    )
+    assert next_data_job_delay(aligning, now=NOW, **BOUNDS) == 30 + ETA_SLACK_SECONDS
+
+
+def _watcher(kind: str, until: str = UNTIL_END):
+    return WATCHERS[kind](until, lambda line: None, lambda line: None)
+
+
+@pytest.mark.parametrize(
+    ("until", "status", "over"),
+    [
+        (UNTIL_INGESTED, "file_processing", False),
+        (UNTIL_INGESTED, "ready_to_start", True),
+        (UNTIL_INGESTED, "needs_review", True),
+        (UNTIL_INGESTED, "running", True),
+        (UNTIL_END, "needs_review", False),
+        (UNTIL_END, "running", False),
+        (UNTIL_END, "completed", True),
+        (UNTIL_END, "cancelled", True),
+        (UNTIL_END, "paused_by_a_new_service_state", False),
+        (UNTIL_END_OR_REVIEW, "needs_review", True),
+        (UNTIL_END_OR_REVIEW, "ready_to_start", False),
+        (UNTIL_END_OR_REVIEW, "failed", True),
+    ],
+)
+def test_a_data_job_wait_is_over_when_its_until_says(until, status, over):
+    assert _watcher("data_job", until).is_over(DataJobDetail(id="dj-1", status=status)) is over
+
+
+@pytest.mark.parametrize(
+    ("status", "over"), [("running", False), ("completed", True), ("deleted", True), ("?", False)]
+)
+def test_a_fine_tune_wait_is_over_at_a_terminal_status(status, over):
+    assert _watcher("fine_tune").is_over(FineTune(id="ft-1", status=status)) is over
+
+
+def test_a_wait_a_kind_cannot_do_is_refused():
+    with pytest.raises(ValueError, match="fine_tune wait waits for"):
+        _watcher("fine_tune", UNTIL_INGESTED)
+    with pytest.raises(ValueError, match="alignment wait waits for"):
+        _watcher("alignment", UNTIL_END_OR_REVIEW)
+
+
+def test_the_status_message_is_read_from_the_model_or_its_extra_fields():
+    assert (
+        _watcher("alignment").status_message(AlignmentJob(id="a", status="failed", status_message="GPU"))
+        == "GPU"
+    )
+    assert (
+        _watcher("fine_tune").status_message(FineTune(id="f", status="failed", status_message="OOM")) == "OOM"
+    )
+    assert _watcher("fine_tune").status_message(FineTune(id="f", status="failed")) is None
