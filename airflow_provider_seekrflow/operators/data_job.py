@@ -265,30 +265,42 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
         event: Any = None,
         job_id: str | None = None,
         end_time: float | None = None,
-        phase: str = PHASE_INGESTION,
+        phase: str | None = None,
     ) -> Any:
         """
-        Turn the trigger's event into the next phase, the task's result, or its distinct failure.
+        Turn the trigger's event into the next wait, the task's result, or its distinct failure.
+
+        What comes next is read from the job itself, not from the wait that ended: ``dag.test()``
+        on Airflow 3 resumes a task with the event alone, without the deferral's other arguments.
 
         :param context: The task context.
         :param event: The trigger's event.
         :param job_id: The job the task deferred on.
         :param end_time: The wait's deadline (epoch seconds), kept for the next deferral.
-        :param phase: Which wait ended: ``ingestion`` or ``end``.
+        :param phase: Which wait ended (``ingestion`` or ``end``); informative only.
         """
-        outcome = self.outcome_of(event, job_id, until=phase)
+        # Any status the job can still move on from ends a wait here; the job's own state decides.
+        outcome = self.outcome_of(event, job_id, until=PHASE_INGESTION)
         if outcome.kind == "unsuccessful":
             raise DATA_JOB.unsuccessful_error(outcome.job_id, outcome.status, outcome.status_message)
-        if phase == PHASE_INGESTION:
-            started = self.advance(self.hook.get_data_job(outcome.job_id))
+        detail = self.hook.get_data_job(outcome.job_id)
+        if detail.is_terminal:
+            if not detail.succeeded:
+                raise DATA_JOB.unsuccessful_error(detail.id, detail.status, detail.status_message)
+            return self.get_job_result(detail.id, context, detail.status)
+        next_wait = PHASE_ALIGNMENT
+        if detail.status == DataJobStatus.FILE_PROCESSING.value:
+            next_wait = PHASE_INGESTION  # files attached since, or an event older than the job
+        elif not data_jobs.was_started(detail):
+            detail = self.advance(detail)
             if not self.wait_for_completion:
-                return self.get_job_result(outcome.job_id, context, started.status)
-            self.defer(
-                trigger=self.build_trigger(outcome.job_id, end_time, PHASE_ALIGNMENT),
-                method_name="execute_complete",
-                kwargs={"job_id": outcome.job_id, "end_time": end_time, "phase": PHASE_ALIGNMENT},
-            )
-        return self.get_job_result(outcome.job_id, context, outcome.status)
+                return self.get_job_result(detail.id, context, detail.status)
+        self.defer(
+            trigger=self.build_trigger(detail.id, end_time, next_wait),
+            method_name="execute_complete",
+            kwargs={"job_id": detail.id, "end_time": end_time, "phase": next_wait},
+        )
+        return None  # unreachable: defer raises
 
     def get_job_result(self, job_id: str, context: Context, status: str | None = None) -> dict[str, Any]:
         """Return ``{"job_id", "status", "alignment_job_id", "output_files"}``; a completed job's training file id goes to XCom."""
