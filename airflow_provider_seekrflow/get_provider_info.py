@@ -15,8 +15,8 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "airflow-provider-seekrflow",
         "name": "SeekrFlow",
         "description": (
-            "`SeekrFlow <https://www.seekr.com/>`__: upload documents, generate alignment training "
-            "pairs and wait on alignment jobs from Airflow."
+            "`SeekrFlow <https://www.seekr.com/>`__: upload documents, turn them into training pairs "
+            "with data jobs, fine-tune models on them, and wait on every job deferred, from Airflow."
         ),
         "versions": [__version__],
         "state": "ready",
@@ -36,11 +36,30 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "SeekrFlow",
-                "python-modules": [f"{_PACKAGE}.operators.files", f"{_PACKAGE}.operators.alignment"],
+                "python-modules": [
+                    f"{_PACKAGE}.operators.files",
+                    f"{_PACKAGE}.operators.data_job",
+                    f"{_PACKAGE}.operators.fine_tune",
+                    f"{_PACKAGE}.operators.alignment",
+                ],
             }
         ],
-        "sensors": [{"integration-name": "SeekrFlow", "python-modules": [f"{_PACKAGE}.sensors.alignment"]}],
-        "triggers": [{"integration-name": "SeekrFlow", "python-modules": [f"{_PACKAGE}.triggers.alignment"]}],
+        "sensors": [
+            {
+                "integration-name": "SeekrFlow",
+                "python-modules": [
+                    f"{_PACKAGE}.sensors.data_job",
+                    f"{_PACKAGE}.sensors.fine_tune",
+                    f"{_PACKAGE}.sensors.alignment",
+                ],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "SeekrFlow",
+                "python-modules": [f"{_PACKAGE}.triggers.job", f"{_PACKAGE}.triggers.alignment"],
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": "seekrflow",

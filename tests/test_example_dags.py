@@ -16,7 +16,12 @@ from tests.operators.seekrflow_dag_support import (
 )
 
 EXAMPLE_DAGS = Path(__file__).resolve().parent.parent / "example_dags"
-EXPECTED = {"example_seekrflow_alignment", "example_seekrflow_finetune_upload", "example_seekrflow_sensor"}
+EXPECTED = {
+    "example_seekrflow_alignment",
+    "example_seekrflow_finetune_upload",
+    "example_seekrflow_pipeline",
+    "example_seekrflow_sensor",
+}
 
 
 def _dagbag():
@@ -118,3 +123,37 @@ def test_example_sensor_runs_end_to_end(emu):
     assert xcom(dr, "wait_for_job")["job_id"] == job_id
     assert any(o["purpose"] == "fine-tune" for o in xcom(dr, "list_outputs"))
     assert emu.journal(route="cancel_alignment_job") == []
+
+
+def test_example_pipeline_runs_end_to_end(emu, task_logs):
+    emu.configure(job_duration=1, ingestion_seconds=0.5, fine_tune_duration=3)
+    dag = _fresh_dag("example_seekrflow_pipeline")
+    # Production-sized waits, shortened for the test (same code path, still deferred).
+    for task_id in ("make_training_pairs", "fine_tune"):
+        operator = dag.get_task(task_id)
+        assert operator.deferrable
+        operator.min_poll_interval, operator.poll_interval = 0.5, 1
+    dr = run_dag(dag)
+
+    assert states(dr) == {
+        "upload_documents": "success",
+        "make_training_pairs": "success",
+        "fine_tune": "success",
+        "report_model": "success",
+    }
+    uploaded = xcom(dr, "upload_documents")
+    pairs = xcom(dr, "make_training_pairs")
+    training_file = xcom(dr, "make_training_pairs", key="fine_tune_file_id")
+    fine_tune = xcom(dr, "fine_tune")
+    hook = SeekrFlowHook()
+    # Every uploaded document went into the one data job, whose parquet output the fine-tune trained on.
+    detail = hook.get_data_job(pairs["job_id"])
+    assert {f.file_id for f in detail.files} == set(uploaded)
+    assert pairs["status"] == "completed" and training_file.startswith("file-")
+    assert hook.get_fine_tune(fine_tune["job_id"]).training_files == [training_file]
+    assert fine_tune["status"] == "completed" and xcom(dr, "report_model") == fine_tune["model_id"]
+    assert sum(1 for _ in hook.iter_conversations(training_file)) > 0
+    # One of each, however many polls and deferrals it took.
+    assert count(emu, "submit_data_job") == 1
+    assert count(emu, "create_fine_tune") == 1
+    assert task_logs.occurrences("epoch 1,") == 1

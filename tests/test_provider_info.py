@@ -49,6 +49,11 @@ def test_provider_info_names_every_module_that_exists():
     ]
     assert {
         "airflow_provider_seekrflow.operators.files",
+        "airflow_provider_seekrflow.operators.data_job",
+        "airflow_provider_seekrflow.operators.fine_tune",
+        "airflow_provider_seekrflow.sensors.data_job",
+        "airflow_provider_seekrflow.sensors.fine_tune",
+        "airflow_provider_seekrflow.triggers.job",
         "airflow_provider_seekrflow.triggers.alignment",
     } <= set(modules)
     for module in modules:

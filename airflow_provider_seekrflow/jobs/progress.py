@@ -96,14 +96,18 @@ class FineTuneEventLog:
         self._seen = 0
         self._status: str | None = None
 
-    def status(self, job: FineTune) -> None:
-        """Log the job's status when it changed."""
+    def __call__(self, job: FineTune, events: list[FineTuneEvent]) -> None:
+        """
+        Log the events not logged yet (the service lists them oldest first), then the status if it changed.
+
+        Events come first, so the last epoch is logged before the ``completed`` it led to.
+
+        :param job: The fine-tune as just read.
+        :param events: Its events as just listed.
+        """
+        for event in events[self._seen :]:
+            self._log(f"Fine-tune {job.id}: {event.describe()}")
+        self._seen = max(self._seen, len(events))
         if job.status != self._status:
             self._status = job.status
             self._log(f"Fine-tune {job.id}: status={job.status}")
-
-    def events(self, fine_tune_id: str, events: list[FineTuneEvent]) -> None:
-        """Log the events not logged yet (the service lists them oldest first)."""
-        for event in events[self._seen :]:
-            self._log(f"Fine-tune {fine_tune_id}: {event.describe()}")
-        self._seen = max(self._seen, len(events))

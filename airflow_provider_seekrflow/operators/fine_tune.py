@@ -188,8 +188,7 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
 
         def read() -> FineTune:
             job = self.hook.get_fine_tune(job_id)
-            events.status(job)
-            events.events(job_id, self.hook.get_fine_tune_events(job_id))
+            events(job, self.hook.get_fine_tune_events(job_id))
             return job
 
         def timed_out(job: FineTune) -> Exception:

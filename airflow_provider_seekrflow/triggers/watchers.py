@@ -138,8 +138,7 @@ class FineTuneWatcher(JobWatcher):
     async def read(self, hook: Any, job_id: str) -> FineTune:
         """Read the job once, logging its progress when it changed."""
         job: FineTune = await hook.get_fine_tune(job_id)
-        self._events.status(job)
-        self._events.events(job_id, await hook.get_fine_tune_events(job_id))
+        self._events(job, await hook.get_fine_tune_events(job_id))
         return job
 
     async def cancel(self, hook: Any, job_id: str) -> str:
