@@ -41,8 +41,7 @@ class SeekrFlowFineTuneSensor(SeekrFlowJobSensor):
     def read_job(self, job_id: str) -> FineTune:
         """Read the fine-tune once, logging its status on change and each new event once."""
         job = self.hook.get_fine_tune(job_id)
-        self._events.status(job)
-        self._events.events(job_id, self.hook.get_fine_tune_events(job_id))
+        self._events(job, self.hook.get_fine_tune_events(job_id))
         return job
 
     def unsuccessful_error(self, job: FineTune) -> Exception:
