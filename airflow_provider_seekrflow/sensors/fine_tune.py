@@ -37,12 +37,31 @@ class SeekrFlowFineTuneSensor(SeekrFlowJobSensor):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._events = FineTuneEventLog(self.log.info)
+        self._resumed = False
 
     def read_job(self, job_id: str) -> FineTune:
         """Read the fine-tune once, logging its status on change and each new event once."""
         job = self.hook.get_fine_tune(job_id)
-        self._events(job, self.hook.get_fine_tune_events(job_id))
+        # Deferred, the trigger logs the status and every event from its own first read on: the check
+        # before deferring logs only a fine-tune that already ended (no trigger runs), and the
+        # check after the trigger fired logs nothing the trigger already did.
+        if not (self.deferrable and (self._resumed or not job.is_terminal)):
+            self._events(job, self.hook.get_fine_tune_events(job_id))
         return job
+
+    def execute_complete(self, context: Context, event: Any = None, job_id: str | None = None) -> Any:
+        """
+        Turn the trigger's event into the sensor's result, timeout or failure.
+
+        :param context: The task context.
+        :param event: The trigger's event.
+        :param job_id: The fine-tune the sensor deferred on.
+        """
+        self._resumed = True
+        try:
+            return super().execute_complete(context, event, job_id)
+        finally:
+            self._resumed = False
 
     def unsuccessful_error(self, job: FineTune) -> Exception:
         """Return the fine-tune's distinct error, carrying the service's ``error_analysis``."""

@@ -1,0 +1,415 @@
+"""SeekrFlowJobTrigger for data jobs and fine-tunes: serialization, and its real async hook against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from airflow_provider_seekrflow.emulator.fine_tunes import epoch_loss
+from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger
+from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
+from tests.conftest import connection_json
+from tests.operators.seekrflow_dag_support import CHAT_LINE, write
+
+FAST = {"poll_interval": 0.5, "min_poll_interval": 0.2}
+MODEL = "meta-llama/Llama-3.1-8B"
+N_EPOCHS = 3
+SYSTEM_PROMPT = "You answer questions about the store's returns policy."
+REFUNDS_TXT = "Refunds are paid to the original card within five business days.\n"
+OLD_ALIGNMENT_KEYS = {
+    "job_id",
+    "seekrflow_conn_id",
+    "poll_interval",
+    "min_poll_interval",
+    "end_time",
+    "cancel_on_kill",
+    "hook_params",
+}
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def _events(trigger, limit: float = 60.0):
+    """Run the trigger to exhaustion (as the triggerer would until its first event) and return all events."""
+
+    async def collect():
+        return [event async for event in trigger.run()]
+
+    return asyncio.run(asyncio.wait_for(collect(), limit))
+
+
+def _trigger(kind, job_id, **kwargs):
+    return SeekrFlowJobTrigger(
+        kind=kind, job_id=job_id, seekrflow_conn_id="seekrflow_default", **{**FAST, **kwargs}
+    )
+
+
+def _statuses(events):
+    return [event.payload["status"] for event in events]
+
+
+@pytest.fixture
+def pipeline(emu):
+    """The emulator with quick ingestion (1 s a file) and fine-tunes (1.5 s)."""
+    emu.configure(ingestion_seconds=1.0, fine_tune_duration=1.5)
+    return emu
+
+
+def ingesting_data_job(tmp_path, filename: str = "refunds.txt") -> str:
+    """A data job whose one text file is being ingested (``file_processing``), made through the hook."""
+    hook = SeekrFlowHook()
+    path = write(tmp_path / uuid.uuid4().hex[:8] / filename, REFUNDS_TXT)
+    file_id = hook.upload_file(path, "alignment").id
+    job = hook.create_data_job(
+        f"returns {uuid.uuid4().hex[:8]}",
+        "principle_files",
+        system_prompt=SYSTEM_PROMPT,
+        instructions="Teach the refunds policy.",
+    )
+    detail = hook.add_data_job_files(job.id, [file_id])
+    assert detail.status == "file_processing"
+    return job.id
+
+
+def started_data_job(tmp_path) -> str:
+    """A data job past its ingestion and started: its alignment is under way."""
+    hook = SeekrFlowHook()
+    job_id = ingesting_data_job(tmp_path)
+    deadline = time.monotonic() + 30
+    while hook.get_data_job(job_id).status == "file_processing":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert hook.get_data_job(job_id).status == "ready_to_start"
+    assert hook.start_data_job(job_id).status in ("pending", "queued", "running")
+    return job_id
+
+
+def started_fine_tune(tmp_path) -> str:
+    """A fine-tune on an uploaded JSONL, in a new project, made through the hook."""
+    hook = SeekrFlowHook()
+    path = write(tmp_path / f"pairs-{uuid.uuid4().hex[:8]}.jsonl", CHAT_LINE * 3)
+    file_id = hook.upload_file(path, "fine-tune").id
+    project = hook.ensure_project(f"trigger project {uuid.uuid4().hex[:10]}", "Trigger tests")
+    return hook.create_fine_tune(
+        project_id=project.id,
+        training_files=[file_id],
+        model=MODEL,
+        n_epochs=N_EPOCHS,
+        accel_type="H100",
+        n_accel=1,
+    ).id
+
+
+class MethodRefusingProxy:
+    """A forwarding proxy to the emulator answering 405 to ``PUT .../cancel``: a service that takes only POST."""
+
+    def __init__(self, upstream: str) -> None:
+        self.requests: list[tuple[str, str, int]] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                path = self.path.split("?", 1)[0]
+                content_type = "application/json"
+                if self.command == "PUT" and path.endswith("/cancel"):
+                    status, payload = 405, b'{"detail": "Method Not Allowed"}'
+                else:
+                    headers = {
+                        key: value
+                        for key, value in self.headers.items()
+                        if key.lower() not in ("host", "connection", "content-length", "accept-encoding")
+                    }
+                    outbound = urllib.request.Request(
+                        upstream + self.path, data=body, method=self.command, headers=headers
+                    )
+                    try:
+                        with urllib.request.urlopen(outbound, timeout=30) as answer:
+                            status, payload = answer.status, answer.read()
+                            content_type = answer.headers.get("Content-Type", content_type)
+                    except urllib.error.HTTPError as err:
+                        status, payload = err.code, err.read()
+                proxy.requests.append((self.command, path, status))
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                with contextlib.suppress(OSError):
+                    self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> MethodRefusingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+# ------------------------------------------------------------------------------ construction
+
+
+@pytest.mark.parametrize(
+    ("kind", "until"),
+    [
+        ("data_job", "ingestion"),
+        ("data_job", "end_or_review"),
+        ("data_job", "end"),
+        ("fine_tune", "end"),
+        ("alignment", "end"),
+    ],
+)
+def test_serialize_round_trip(kind, until):
+    trigger = SeekrFlowJobTrigger(
+        kind=kind,
+        job_id="job-123",
+        seekrflow_conn_id="my_conn",
+        until=until,
+        poll_interval=42,
+        min_poll_interval=3,
+        end_time=1_900_000_000.5,
+        cancel_on_kill=False,
+        hook_params={"timeout": 30.0, "max_retries": 2},
+    )
+    classpath, kwargs = trigger.serialize()
+    module_name, class_name = classpath.rsplit(".", 1)
+    rebuilt_class = getattr(importlib.import_module(module_name), class_name)
+    assert rebuilt_class is SeekrFlowJobTrigger
+    rebuilt = rebuilt_class(**kwargs)
+    assert rebuilt.serialize() == (classpath, kwargs)
+    assert (rebuilt.kind, rebuilt.until, rebuilt.watcher.kind.key, rebuilt.watcher.until) == (
+        kind,
+        until,
+        kind,
+        until,
+    )
+    assert kwargs == {
+        "kind": kind,
+        "job_id": "job-123",
+        "seekrflow_conn_id": "my_conn",
+        "until": until,
+        "poll_interval": 42.0,
+        "min_poll_interval": 3.0,
+        "end_time": 1_900_000_000.5,
+        "cancel_on_kill": False,
+        "hook_params": {"timeout": 30.0, "max_retries": 2},
+    }
+    assert rebuilt._hook().hook_params == {"timeout": 30.0, "max_retries": 2}
+    json.dumps(kwargs)  # plain values only
+
+
+def test_alignment_trigger_serializes_exactly_its_old_arguments():
+    """Triggers serialized by earlier versions must still load, and new ones must load in them."""
+    trigger = SeekrFlowAlignmentJobTrigger(
+        job_id="al-1", seekrflow_conn_id="my_conn", poll_interval=9, end_time=None, cancel_on_kill=True
+    )
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_provider_seekrflow.triggers.alignment.SeekrFlowAlignmentJobTrigger"
+    assert set(kwargs) == OLD_ALIGNMENT_KEYS
+    rebuilt = SeekrFlowAlignmentJobTrigger(**kwargs)
+    assert rebuilt.serialize() == (classpath, kwargs)
+    assert (rebuilt.kind, rebuilt.until) == ("alignment", "end")
+
+
+@pytest.mark.parametrize(
+    ("kind", "until", "fragment"),
+    [
+        ("training", "end", "kind"),
+        ("", "end", "kind"),
+        ("fine_tune", "ingestion", "until"),
+        ("fine_tune", "end_or_review", "until"),
+        ("alignment", "ingestion", "until"),
+        ("alignment", "end_or_review", "until"),
+        ("data_job", "forever", "until"),
+    ],
+)
+def test_an_unknown_kind_or_an_until_the_kind_does_not_support_is_refused(kind, until, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        SeekrFlowJobTrigger(kind=kind, job_id="job-1", seekrflow_conn_id="seekrflow_default", until=until)
+
+
+# --------------------------------------------------------------------------------- data jobs
+
+
+def test_data_job_until_ingestion_fires_when_ready_to_start(pipeline, tmp_path):
+    job_id = ingesting_data_job(tmp_path)
+    pipeline.clear_journal()
+    events = _events(_trigger("data_job", job_id, until="ingestion"))
+    assert _statuses(events) == ["ready_to_start"]
+    payload = events[0].payload
+    assert payload["job_id"] == job_id
+    assert payload["message"] == f"Data job {job_id} is ready_to_start"
+    # It polled through the ingestion rather than firing at once.
+    assert len(pipeline.journal(route="get_data_job")) >= 2
+    assert pipeline.journal(route="start_data_job") == []
+
+
+@pytest.mark.parametrize("until", ["ingestion", "end_or_review"])
+def test_data_job_in_review_ends_the_wait(pipeline, tmp_path, until):
+    pipeline.configure(ingestion_fail=["broken.txt"])
+    job_id = ingesting_data_job(tmp_path, filename="broken.txt")
+    events = _events(_trigger("data_job", job_id, until=until))
+    assert _statuses(events) == ["needs_review"]
+    assert "broken.txt" in (events[0].payload["status_message"] or "")
+
+
+def test_data_job_in_review_does_not_end_a_wait_for_the_end(pipeline, tmp_path):
+    pipeline.configure(ingestion_fail=["broken.txt"])
+    job_id = ingesting_data_job(tmp_path, filename="broken.txt")
+    events = _events(_trigger("data_job", job_id, until="end", end_time=time.time() + 3))
+    assert _statuses(events) == ["timeout"]
+    assert "still needs_review" in events[0].payload["message"]
+
+
+def test_data_job_until_end_fires_completed_after_the_start(pipeline, tmp_path):
+    job_id = started_data_job(tmp_path)
+    events = _events(_trigger("data_job", job_id, until="end"))
+    assert _statuses(events) == ["completed"]
+    assert SeekrFlowHook().get_data_job(job_id).status == "completed"
+
+
+def test_data_job_until_end_or_review_fires_completed_after_the_start(pipeline, tmp_path):
+    job_id = started_data_job(tmp_path)
+    events = _events(_trigger("data_job", job_id, until="end_or_review"))
+    assert _statuses(events) == ["completed"]
+
+
+def test_data_job_transient_errors_keep_polling(pipeline, tmp_path):
+    job_id = started_data_job(tmp_path)
+    pipeline.clear_journal()
+    # More 503s in a row than the hook retries (connection max_retries=3), so the trigger itself sees one.
+    pipeline.set_faults([{"route": "get_data_job", "kind": "503", "count": 5}])
+    events = _events(_trigger("data_job", job_id))
+    assert _statuses(events) == ["completed"]
+    statuses = [entry["status"] for entry in pipeline.journal(route="get_data_job")]
+    assert statuses.count(503) == 5 and statuses[-1] == 200
+
+
+def test_on_kill_cancels_a_data_job(pipeline, tmp_path):
+    pipeline.configure(job_duration=60)
+    job_id = started_data_job(tmp_path)
+    asyncio.run(_trigger("data_job", job_id).on_kill())
+    assert SeekrFlowHook().get_data_job(job_id).status == "cancelled"
+    assert len(pipeline.journal(route="cancel_data_job")) == 1
+
+
+def test_on_kill_without_cancel_on_kill_leaves_the_data_job(pipeline, tmp_path):
+    pipeline.configure(job_duration=60)
+    job_id = started_data_job(tmp_path)
+    asyncio.run(_trigger("data_job", job_id, cancel_on_kill=False).on_kill())
+    assert SeekrFlowHook().get_data_job(job_id).status in ("pending", "queued", "running")
+    assert pipeline.journal(route="cancel_data_job") == []
+
+
+# -------------------------------------------------------------------------------- fine-tunes
+
+
+def test_fine_tune_fires_completed_and_logs_each_event_once(pipeline, tmp_path, task_logs):
+    job_id = started_fine_tune(tmp_path)
+    pipeline.clear_journal()
+    events = _events(_trigger("fine_tune", job_id))
+    assert _statuses(events) == ["completed"]
+    assert events[0].payload["message"] == f"Fine-tune {job_id} ended completed"
+    for epoch in range(1, N_EPOCHS + 1):
+        line = f"Fine-tune {job_id}: epoch {epoch}, loss {epoch_loss(epoch):.4g}"
+        assert task_logs.occurrences(line) == 1, (line, task_logs.text()[-3000:])
+    assert task_logs.occurrences(f"Fine-tune {job_id}: status=completed") == 1
+    # Polled while it ran, not only once at the end.
+    assert len(pipeline.journal(route="get_fine_tune")) >= 2
+
+
+def test_failed_fine_tune_fires_failed(pipeline, tmp_path):
+    pipeline.configure(fine_tune_outcome="failed")
+    job_id = started_fine_tune(tmp_path)
+    events = _events(_trigger("fine_tune", job_id))
+    assert _statuses(events) == ["failed"]
+    assert events[0].payload["job_id"] == job_id
+    assert events[0].payload["message"] == f"Fine-tune {job_id} ended failed"
+
+
+def test_fine_tune_transient_errors_keep_polling(pipeline, tmp_path):
+    job_id = started_fine_tune(tmp_path)
+    pipeline.clear_journal()
+    pipeline.set_faults([{"route": "get_fine_tune", "kind": "500", "count": 5}])
+    events = _events(_trigger("fine_tune", job_id))
+    assert _statuses(events) == ["completed"]
+    statuses = [entry["status"] for entry in pipeline.journal(route="get_fine_tune")]
+    assert statuses.count(500) == 5 and statuses[-1] == 200
+
+
+def test_fine_tune_events_route_errors_keep_polling(pipeline, tmp_path):
+    job_id = started_fine_tune(tmp_path)
+    pipeline.clear_journal()
+    pipeline.set_faults([{"route": "list_fine_tune_events", "kind": "502", "count": 5}])
+    events = _events(_trigger("fine_tune", job_id))
+    assert _statuses(events) == ["completed"]
+    assert [entry["status"] for entry in pipeline.journal(route="list_fine_tune_events")].count(502) == 5
+
+
+def test_end_time_gives_one_timeout_event(pipeline, tmp_path):
+    pipeline.configure(fine_tune_duration=60)
+    job_id = started_fine_tune(tmp_path)
+    started = time.monotonic()
+    events = _events(_trigger("fine_tune", job_id, poll_interval=30, end_time=time.time() + 1.5))
+    elapsed = time.monotonic() - started
+    assert _statuses(events) == ["timeout"]
+    assert events[0].payload["job_id"] == job_id
+    assert "still" in events[0].payload["message"]
+    assert 1.0 <= elapsed < 10
+    # The trigger never cancels on a timeout; the operator decides.
+    assert SeekrFlowHook().get_fine_tune(job_id).status in ("pending", "queued", "running")
+
+
+def test_unknown_fine_tune_fires_one_error_event(pipeline):
+    events = _events(_trigger("fine_tune", "ft-does-not-exist"))
+    assert _statuses(events) == ["error"]
+    assert [entry["status"] for entry in pipeline.journal(route="get_fine_tune")] == [404]
+
+
+def test_on_kill_cancels_a_fine_tune(pipeline, tmp_path):
+    pipeline.configure(fine_tune_duration=60)
+    job_id = started_fine_tune(tmp_path)
+    asyncio.run(_trigger("fine_tune", job_id).on_kill())
+    assert SeekrFlowHook().get_fine_tune(job_id).status == "cancelled"
+    assert len(pipeline.journal(route="cancel_fine_tune_put")) == 1
+
+
+def test_on_kill_cancels_a_fine_tune_with_post_where_put_is_refused(pipeline, tmp_path, monkeypatch):
+    pipeline.configure(fine_tune_duration=60)
+    job_id = started_fine_tune(tmp_path)
+    with MethodRefusingProxy(pipeline.base_url) as proxy:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_SEEKRFLOW_PROXY",
+            connection_json(proxy.base_url, pipeline.api_key, max_retries=3),
+        )
+        trigger = SeekrFlowJobTrigger(kind="fine_tune", job_id=job_id, seekrflow_conn_id="seekrflow_proxy")
+        asyncio.run(trigger.on_kill())
+    path = f"/v1/flow/fine-tunes/{job_id}/cancel"
+    assert proxy.requests == [("PUT", path, 405), ("POST", path, 200)]
+    assert len(pipeline.journal(route="cancel_fine_tune_post")) == 1
+    assert SeekrFlowHook().get_fine_tune(job_id).status == "cancelled"
