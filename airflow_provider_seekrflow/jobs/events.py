@@ -20,7 +20,9 @@ UNTIL_END_OR_REVIEW = "end_or_review"
 OutcomeKind = Literal["completed", "unsuccessful", "timeout", "error"]
 
 
-def job_event(job_id: str, status: str, message: str, status_message: str | None = None) -> dict[str, Any]:
+def job_event(
+    job_id: str, status: str, message: str, status_message: str | None = None, end_time: float | None = None
+) -> dict[str, Any]:
     """
     Return a trigger event's payload: plain values only, never a secret.
 
@@ -28,8 +30,16 @@ def job_event(job_id: str, status: str, message: str, status_message: str | None
     :param status: The job's terminal status, ``timeout`` or ``error``.
     :param message: What happened, for the task log.
     :param status_message: The service's own explanation, when it gave one.
+    :param end_time: The wait's deadline (epoch seconds), so a task that waits again keeps it even
+        where Airflow resumes it with the event alone (``dag.test()``).
     """
-    return {"job_id": job_id, "status": status, "status_message": status_message, "message": message}
+    return {
+        "job_id": job_id,
+        "status": status,
+        "status_message": status_message,
+        "message": message,
+        "end_time": end_time,
+    }
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from airflow_provider_seekrflow.jobs.events import UNTIL_END, UNTIL_INGESTED
 from airflow_provider_seekrflow.jobs.kinds import DATA_JOB
 from airflow_provider_seekrflow.jobs.progress import DataJobProgressLog
 from airflow_provider_seekrflow.jobs.results import data_job_result
+from airflow_provider_seekrflow.jobs.resume import ResumeAction, ResumeDecision
 from airflow_provider_seekrflow.operators.alignment import FINE_TUNE_FILE_XCOM_KEY
 from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.vocabulary import DataJobStatus, DataJobType
@@ -136,6 +138,15 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
             raise SeekrFlowConfigError(
                 "files: a context_grounded_vector_db job reads its vector database, not files"
             )
+        if (
+            self.generate_system_prompt
+            and self.job_type == DataJobType.PRINCIPLE_FILES.value
+            and not (self.system_prompt or "").strip()
+            and not (self.instructions or "").strip()
+        ):
+            raise SeekrFlowConfigError(
+                "generate_system_prompt needs instructions to draft the system prompt from"
+            )
         data_jobs.create_request(
             self.name or "placeholder",
             self.job_type,
@@ -160,9 +171,19 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
             instructions=self.instructions,
             vector_database_id=self.vector_database_id,
         )
+        # Stored before the files are attached: a try that dies attaching them leaves its retry this job.
+        self._store(job.id, context)
         if self._file_ids:
             self.hook.add_data_job_files(job.id, self._file_ids, method=self.ingestion_method)
         return job.id
+
+    def resume_decision(self, context: Context) -> ResumeDecision:
+        """Decide as every job operator does; a job to reattach to gets the files an earlier try did not attach."""
+        decision = super().resume_decision(context)
+        if decision.action is ResumeAction.REATTACH and decision.job_id and self._file_ids:
+            # Only the files not attached yet are sent, so a job that has them all is left as it is.
+            self.hook.add_data_job_files(decision.job_id, self._file_ids, method=self.ingestion_method)
+        return decision
 
     # -- the job --------------------------------------------------------------------------------
 
@@ -222,22 +243,33 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
         return True
 
     def finish_without_waiting(self, job_id: str, context: Context) -> dict[str, Any]:
-        """Wait for the ingestion only, start the alignment, and return the job as started."""
+        """Wait for the ingestion only (in the triggerer when deferrable), start the alignment, return the job as started."""
+        if self.deferrable:
+            deadline = self._deadline(context)
+            self.defer(
+                trigger=self.build_trigger(job_id, deadline),
+                method_name="execute_complete",
+                kwargs={"job_id": job_id, "end_time": deadline},
+            )
         return self.poll_until_complete(job_id, context)
 
     def poll_until_complete(self, job_id: str, context: Context) -> dict[str, Any]:
         """Wait on the worker through ingestion and alignment, and return the task's result or raise."""
         progress = DataJobProgressLog(self.log.info, self.log.warning)
-        waited = self._wait(job_id, until_ingested=True, on_poll=progress)
+        # One limit for ingestion and alignment together, as documented: the second wait gets what is left.
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        waited = self._wait(job_id, until_ingested=True, on_poll=progress, deadline=deadline)
         started = self.advance(waited)
         if not self.wait_for_completion:
             return self.get_job_result(job_id, context, started.status)
-        done = self._wait(job_id, until_ingested=False, on_poll=progress)
+        done = self._wait(job_id, until_ingested=False, on_poll=progress, deadline=deadline)
         if not done.succeeded:
             raise DATA_JOB.unsuccessful_error(job_id, done.status, done.status_message)
         return self.get_job_result(job_id, context, done.status)
 
-    def _wait(self, job_id: str, *, until_ingested: bool, on_poll: Any) -> DataJobDetail:
+    def _wait(
+        self, job_id: str, *, until_ingested: bool, on_poll: Any, deadline: float | None
+    ) -> DataJobDetail:
         def over(detail: DataJobDetail) -> bool:
             if until_ingested:
                 return detail.status != DataJobStatus.FILE_PROCESSING.value
@@ -254,7 +286,7 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
             until=over,
             poll_interval=self.poll_interval,
             min_poll_interval=self.min_poll_interval,
-            timeout=self.timeout,
+            timeout=None if deadline is None else max(0.0, deadline - time.monotonic()),
             timed_out=timed_out,
             on_poll=on_poll,
         )
@@ -284,6 +316,8 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
         if outcome.kind == "unsuccessful":
             raise DATA_JOB.unsuccessful_error(outcome.job_id, outcome.status, outcome.status_message)
         detail = self.hook.get_data_job(outcome.job_id)
+        if end_time is None and isinstance(event, dict):
+            end_time = event.get("end_time")  # resumed with the event alone (dag.test())
         if detail.is_terminal:
             if not detail.succeeded:
                 raise DATA_JOB.unsuccessful_error(detail.id, detail.status, detail.status_message)

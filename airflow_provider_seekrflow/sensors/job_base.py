@@ -118,8 +118,8 @@ class SeekrFlowJobSensor(BaseSensorOperator):
             self._fail(self.unsuccessful_error(job))
         return PokeReturnValue(is_done=True, xcom_value=self.result(job, context))
 
-    def build_trigger(self, job_id: str) -> Any:
-        """Return the trigger that waits for the job in the triggerer; it never cancels the job."""
+    def build_trigger(self, job_id: str, end_time: float | None = None) -> Any:
+        """Return the trigger that waits for the job in the triggerer until ``end_time`` (or the sensor's timeout from now); it never cancels the job."""
         # Imported here: the trigger module pulls in Airflow's trigger machinery, which DAG parsing never needs.
         from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
 
@@ -130,7 +130,7 @@ class SeekrFlowJobSensor(BaseSensorOperator):
             seekrflow_conn_id=self.seekrflow_conn_id,
             poll_interval=self.poll_interval,
             min_poll_interval=max(1.0, min(float(self.poke_interval), 5.0)),
-            end_time=time.time() + self.timeout,
+            end_time=end_time if end_time is not None else time.time() + self.timeout,
             cancel_on_kill=False,
             hook_params=self.hook_params,
         )
@@ -168,8 +168,9 @@ class SeekrFlowJobSensor(BaseSensorOperator):
         if not job.is_terminal:
             # A wait that also ends before the end (a data job in review) and a job that moved on since.
             self._check_unfinished(job)
+            # The same deadline: the sensor's timeout counts from its first deferral.
             self.defer(
-                trigger=self.build_trigger(outcome.job_id),
+                trigger=self.build_trigger(outcome.job_id, event.get("end_time")),
                 method_name="execute_complete",
                 kwargs={"job_id": outcome.job_id},
             )

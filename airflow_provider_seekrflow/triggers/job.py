@@ -112,7 +112,7 @@ class SeekrFlowJobTrigger(BaseTrigger):
         return SeekrFlowAsyncHook(self.seekrflow_conn_id, **self.hook_params)
 
     def _event(self, status: str, message: str, status_message: str | None = None) -> TriggerEvent:
-        return TriggerEvent(job_event(self.job_id, status, message, status_message))
+        return TriggerEvent(job_event(self.job_id, status, message, status_message, self.end_time))
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll the job, sleeping as its kind says, and yield one event."""
