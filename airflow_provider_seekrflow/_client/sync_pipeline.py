@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from airflow_provider_seekrflow._client import data_jobs, fine_tunes, projects
 from airflow_provider_seekrflow._client.endpoints import Call
 from airflow_provider_seekrflow._client.sync_transport import SyncTransport
-from airflow_provider_seekrflow.exceptions import SeekrFlowAPIError, SeekrFlowConnectionError
+from airflow_provider_seekrflow.exceptions import SeekrFlowAPIError, SeekrFlowConnectionError, SeekrFlowError
 
 T = TypeVar("T")
 
@@ -41,7 +41,17 @@ class PipelineOperations:
             except SeekrFlowConnectionError as err:
                 if not err.may_have_reached_service:
                     raise
-                found = lookup()
+                try:
+                    found = lookup()
+                except SeekrFlowError as lookup_err:
+                    # Still unknown whether the service did it: the ambiguous error stands, never resent.
+                    self.log.warning(
+                        "Could not check whether %s %s was done: %s",
+                        call.endpoint.method,
+                        call.path,
+                        lookup_err,
+                    )
+                    raise err from lookup_err
                 if found is not None:
                     self.log.warning(
                         "The answer to %s %s was lost, but the service did it; using that",

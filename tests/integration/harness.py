@@ -36,6 +36,8 @@ EXAMPLE_DAGS = REPO / "example_dags"
 DOCUMENTS = EXAMPLE_DAGS / "data" / "documents"
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "triggerer", "dag-processor")
 TERMINAL_RUN_STATES = ("success", "failed")
+# tests/integration/dags/seekrflow_pipeline_dags.py: upload -> data job -> fine-tune.
+PIPELINE_DAG_IDS = ("it_pipeline_soak", "it_pipeline_deferred", "it_pipeline_exec_timeout")
 
 
 def free_port() -> int:
@@ -205,6 +207,32 @@ class Emulator:
 
     def job(self, job_id: str) -> dict[str, Any]:
         return self.api(f"alignment/{job_id}")
+
+    # The pipeline's records (data jobs, fine-tunes, projects), raw as stored: internal keys included
+    # (a data job's ``_files``, a fine-tune's ``_final``). Statuses are computed on read: use the API.
+    def _stored(self, kind: str) -> list[dict[str, Any]]:
+        records = []
+        for path in sorted((self.data_dir / kind).glob("*.json")):
+            try:
+                records.append(json.loads(path.read_text()))
+            except (OSError, ValueError):  # replaced while we read it: an atomic write in progress
+                continue
+        return records
+
+    def stored_data_jobs(self) -> list[dict[str, Any]]:
+        return self._stored("data_jobs")
+
+    def stored_fine_tunes(self) -> list[dict[str, Any]]:
+        return self._stored("fine_tunes")
+
+    def stored_projects(self) -> list[dict[str, Any]]:
+        return self._stored("projects")
+
+    def data_job(self, data_job_id: str) -> dict[str, Any]:
+        return self.api(f"data-jobs/{data_job_id}")
+
+    def fine_tune(self, fine_tune_id: str) -> dict[str, Any]:
+        return self.api(f"fine-tunes/{fine_tune_id}")
 
 
 class AirflowAPI:
@@ -437,7 +465,10 @@ class Deployment:
         self._timed("components_up_s", t)
         self.create_connection()
         t = time.monotonic()
-        dag_ids = ("example_seekrflow_alignment", "it_soak", "it_sync_wait", "it_deferred", "it_exec_timeout")
+        dag_ids = (
+            "example_seekrflow_alignment", "it_soak", "it_sync_wait", "it_deferred", "it_exec_timeout",
+            *PIPELINE_DAG_IDS,
+        )  # fmt: skip
         for dag_id in dag_ids:
             wait_for(f"DAG {dag_id} to be parsed", lambda d=dag_id: self.api.get(f"dags/{d}"), 240, 2,
                      self.components["dag-processor"].tail)  # fmt: skip

@@ -1,0 +1,131 @@
+"""The whole pipeline for the integration harness: upload documents -> data job -> fine-tune (project by name).
+
+Written as a user would write it (see example_dags/example_seekrflow_pipeline.py): every wait
+deferred to the triggerer, ids passed by XCom, retries on every task. Run-scoped inputs come from
+``dag_run.conf`` as in seekrflow_integration_dags.py:
+
+- ``tag``: a name unique to the run; it goes into the data job's instructions (so its alignment job
+  is attributed to the run, ``[run <tag>]``) and into the project's name (one project per run);
+- ``docs_dir``: a folder holding this run's source documents (file names prefixed with the tag).
+
+The data job's name is the operator's default, ``<dag_id>.make_training_pairs.<run_id>``, and the
+harness uses the tag as run id, so the emulator's data jobs are attributed to runs by name too.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.providers.common.compat.sdk import DAG, XComArg, task
+
+from airflow_provider_seekrflow.operators.alignment import FINE_TUNE_FILE_XCOM_KEY
+from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator
+from airflow_provider_seekrflow.operators.files import SeekrFlowUploadFileOperator
+from airflow_provider_seekrflow.operators.fine_tune import SeekrFlowFineTuneOperator
+
+INSTRUCTIONS = (
+    "Teach a support assistant Northwind Outfitters' returns, warranty and shipping rules "
+    "[run {{ dag_run.conf['tag'] }}]"
+)
+DOCS = "{{ dag_run.conf['docs_dir'] }}/*"
+PROJECT_NAME = "Northwind support [run {{ dag_run.conf['tag'] }}]"
+BASE_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
+
+
+@task
+def report_model(fine_tune_result: dict) -> str:
+    """Log the fine-tuned model for the next step (deployment, evaluation), as the example DAG does."""
+    assert fine_tune_result["status"] == "completed", fine_tune_result
+    assert fine_tune_result["model_id"], fine_tune_result
+    logging.getLogger("airflow.task").info(
+        "Fine-tuned model %s (fine-tune %s, project %s) is ready",
+        fine_tune_result["model_id"],
+        fine_tune_result["job_id"],
+        fine_tune_result["project_id"],
+    )
+    return fine_tune_result["model_id"]
+
+
+def _pipeline(
+    dag_id: str,
+    *,
+    max_active_runs: int = 16,
+    default_args: dict[str, Any] | None = None,
+    data_job: dict[str, Any] | None = None,
+    fine_tune: dict[str, Any] | None = None,
+) -> DAG:
+    with DAG(
+        dag_id=dag_id,
+        schedule=None,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=max_active_runs,
+        max_active_tasks=64,
+        default_args=default_args or {},
+        tags=["seekrflow", "integration", "pipeline"],
+    ) as dag:
+        upload = SeekrFlowUploadFileOperator(task_id="upload_documents", file_path=DOCS, purpose="alignment")
+        pairs = SeekrFlowDataJobOperator(
+            task_id="make_training_pairs",
+            files=upload.output,
+            job_type="principle_files",
+            instructions=INSTRUCTIONS,
+            system_prompt="You are Northwind Outfitters' friendly support assistant.",
+            deferrable=True,
+            **(data_job or {}),
+        )
+        tune = SeekrFlowFineTuneOperator(
+            task_id="fine_tune",
+            project_name=PROJECT_NAME,
+            project_description="Fine-tunes of the Airflow integration harness",
+            training_files=XComArg(pairs, key=FINE_TUNE_FILE_XCOM_KEY),
+            model=BASE_MODEL,
+            n_epochs=3,
+            learning_rate=1e-5,
+            lora_config={"r": 8, "alpha": 32, "dropout": 0.1, "bias": "none"},
+            accel_type="H100",
+            n_accel=1,
+            deferrable=True,
+            **(fine_tune or {}),
+        )
+        report_model(tune.output)
+    return dag
+
+
+# 1. The pipeline's fault soak: many runs at once against a faulty service. Retries on every task as
+# in production (a create whose answer is lost and cannot be found again fails the try; Airflow's
+# retry then picks up the stored job on 3.3+).
+it_pipeline_soak = _pipeline(
+    "it_pipeline_soak",
+    max_active_runs=25,
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=3)},
+    data_job={"poll_interval": 5, "min_poll_interval": 2},
+    fine_tune={"poll_interval": 5, "min_poll_interval": 2},
+)
+
+# 2. Waiting in the triggerer, no retries: marking a deferred task failed must cancel its job.
+it_pipeline_deferred = _pipeline(
+    "it_pipeline_deferred",
+    data_job={"poll_interval": 3, "min_poll_interval": 1},
+    fine_tune={"poll_interval": 3, "min_poll_interval": 1},
+)
+
+# 3. execution_timeout while deferred: each task's job must be cancelled. The data job defers twice
+# (ingestion, then alignment) and gets the longer limit, so its alignment is running when time is up.
+PIPELINE_DATA_JOB_EXECUTION_TIMEOUT = timedelta(seconds=90)
+PIPELINE_FINE_TUNE_EXECUTION_TIMEOUT = timedelta(seconds=40)
+it_pipeline_exec_timeout = _pipeline(
+    "it_pipeline_exec_timeout",
+    data_job={
+        "poll_interval": 3,
+        "min_poll_interval": 1,
+        "execution_timeout": PIPELINE_DATA_JOB_EXECUTION_TIMEOUT,
+    },
+    fine_tune={
+        "poll_interval": 3,
+        "min_poll_interval": 1,
+        "execution_timeout": PIPELINE_FINE_TUNE_EXECUTION_TIMEOUT,
+    },
+)
