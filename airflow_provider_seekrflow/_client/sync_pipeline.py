@@ -70,12 +70,20 @@ class PipelineOperations:
     def create_data_job(self, body: dict[str, Any]) -> data_jobs.DataJob:
         """Create a data job from a checked body, never twice."""
         since = datetime.now(timezone.utc)
+        return self._once(
+            data_jobs.create(body), lambda: self.find_created_data_job(body["name"], body["job_type"], since)
+        )
 
-        def lookup() -> data_jobs.DataJob | None:
-            listed = self.transport.call(data_jobs.list_jobs(job_type=body["job_type"])).data
-            return data_jobs.find_lost_job(listed, body["name"], body["job_type"], since=since)
+    def find_created_data_job(self, name: str, job_type: str, since: datetime) -> data_jobs.DataJob | None:
+        """
+        Return the data job a create request sent at ``since`` made, if the service lists it.
 
-        return self._once(data_jobs.create(body), lookup)
+        :param name: The name the request gave the job.
+        :param job_type: The request's job type.
+        :param since: When it was sent.
+        """
+        listed = self.transport.call(data_jobs.list_jobs(job_type=job_type)).data
+        return data_jobs.find_lost_job(listed, name, job_type, since=since)
 
     def add_data_job_files(
         self, data_job_id: str, file_ids: list[str], method: str
@@ -133,12 +141,17 @@ class PipelineOperations:
     def create_fine_tune(self, body: dict[str, Any]) -> fine_tunes.FineTune:
         """Create a fine-tune from a checked body, never twice."""
         since = datetime.now(timezone.utc)
+        return self._once(fine_tunes.create(body), lambda: self.find_created_fine_tune(body, since))
 
-        def lookup() -> fine_tunes.FineTune | None:
-            listed = self.transport.call(fine_tunes.list_jobs()).data or []
-            return fine_tunes.find_lost_job(listed, body, since=since)
+    def find_created_fine_tune(self, body: dict[str, Any], since: datetime) -> fine_tunes.FineTune | None:
+        """
+        Return the fine-tune a create request sent at ``since`` made, if the service lists it.
 
-        return self._once(fine_tunes.create(body), lookup)
+        :param body: The create request.
+        :param since: When it was sent.
+        """
+        listed = self.transport.call(fine_tunes.list_jobs()).data or []
+        return fine_tunes.find_lost_job(listed, body, since=since)
 
     def cancel_fine_tune(self, fine_tune_id: str) -> fine_tunes.FineTune:
         """Cancel a fine-tune with PUT (the sync client's method), or POST where the service refuses PUT."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_seekrflow._client import data_jobs, fine_tunes, projects
@@ -58,6 +59,18 @@ class PipelineHookMethods:
         job = self.client.create_data_job(body)
         self.log.info("Created data job %s (%s, %s)", job.id, job.job_type or job_type, job.status)
         return job
+
+    def find_created_data_job(self, name: str, job_type: str, *, since: datetime) -> DataJob | None:
+        """
+        Return the data job named ``name`` created at or after ``since``, if the service lists it.
+
+        A retry whose earlier try sent the create but never read its answer asks this before creating.
+
+        :param name: The name the create request gave the job.
+        :param job_type: The create request's job type.
+        :param since: When the create request was sent.
+        """
+        return self.client.find_created_data_job(name, job_type, since)
 
     def get_data_job(self, data_job_id: str) -> DataJobDetail:
         """
@@ -171,6 +184,14 @@ class PipelineHookMethods:
         """
         return self.client.call(projects.get(project_id))
 
+    def find_project(self, name: str) -> Project | None:
+        """
+        Return the project named ``name``, or None when there is none.
+
+        :param name: The project's name.
+        """
+        return self.client.find_project(name)
+
     def ensure_project(self, name: str, description: str) -> Project:
         """
         Return the project named ``name``, creating it when absent; a retry finds the one an earlier try made.
@@ -192,6 +213,17 @@ class PipelineHookMethods:
         job = self.client.create_fine_tune(fine_tunes.create_request(**request))
         self.log.info("Created fine-tune %s (%s)", job.id, job.status)
         return job
+
+    def find_created_fine_tune(self, *, since: datetime, **request: Any) -> FineTune | None:
+        """
+        Return the fine-tune a create request sent at ``since`` made, if the service lists it.
+
+        A retry whose earlier try sent the create but never read its answer asks this before creating.
+
+        :param since: When the create request was sent.
+        :param request: The create request's arguments, as ``create_fine_tune`` takes them.
+        """
+        return self.client.find_created_fine_tune(fine_tunes.create_request(**request), since)
 
     def get_fine_tune(self, fine_tune_id: str) -> FineTune:
         """

@@ -22,6 +22,8 @@ from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.vocabulary import DataJobStatus, DataJobType
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from airflow.providers.common.compat.sdk import Context
 
 DATA_JOB_ID_XCOM_KEY = "data_job_id"
@@ -82,6 +84,7 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
     kind = DATA_JOB
     terminal_states = DATA_JOB.terminal_states
     success_status = DATA_JOB.success_status
+    finds_unanswered_submissions = True
 
     def __init__(
         self,
@@ -176,6 +179,11 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
         if self._file_ids:
             self.hook.add_data_job_files(job.id, self._file_ids, method=self.ingestion_method)
         return job.id
+
+    def find_submitted_job(self, since: datetime, context: Context) -> str | None:
+        """Return the data job an earlier try's unanswered create made (found by its name), if the service lists it."""
+        job = self.hook.find_created_data_job(self._job_name(context), self.job_type, since=since)
+        return job.id if job is not None else None
 
     def resume_decision(self, context: Context) -> ResumeDecision:
         """Decide as every job operator does; a job to reattach to gets the files an earlier try did not attach."""

@@ -17,6 +17,8 @@ from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.vocabulary import AcceleratorType
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from airflow.providers.common.compat.sdk import Context
 
 FINE_TUNE_ID_XCOM_KEY = "fine_tune_id"
@@ -75,6 +77,7 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
     kind = FINE_TUNE
     terminal_states = FINE_TUNE.terminal_states
     success_status = FINE_TUNE.success_status
+    finds_unanswered_submissions = True
 
     def __init__(
         self,
@@ -164,6 +167,17 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
         if not job.id:
             raise SeekrFlowError(f"SeekrFlow created a fine-tune but its answer names no id: {job!r}")
         return job.id
+
+    def find_submitted_job(self, since: datetime, context: Context) -> str | None:
+        """Return the fine-tune an earlier try's unanswered create made, if the service lists it."""
+        project_id = self._project_id()
+        if project_id is None:
+            project = self.hook.find_project(str(self.project_name))
+            if project is None:
+                return None  # no project of that name, so no fine-tune in it
+            project_id = project.id
+        job = self.hook.find_created_fine_tune(since=since, **self._request(project_id))
+        return job.id if job is not None else None
 
     # -- the job --------------------------------------------------------------------------------
 

@@ -66,6 +66,9 @@ class SeekrFlowJobOperator(BaseOperator):
     state_key: str = "seekrflow_job_id"
     #: Older state store keys still read, so an upgrade mid-retry reattaches too.
     legacy_state_keys: tuple[str, ...] = ()
+    #: Whether a retry can ask the service for the job an earlier try's unanswered submission made
+    #: (``find_submitted_job``); such tries note in the task state store when they submitted.
+    finds_unanswered_submissions: bool = False
     #: The XCom key the job id is pushed under as soon as the job exists.
     job_id_xcom_key: str = "job_id"
     #: The statuses a job of this kind never leaves, and the one that is success.
@@ -121,6 +124,18 @@ class SeekrFlowJobOperator(BaseOperator):
 
     def job_status(self, job_id: str) -> str | None:
         """Return the job's status now, or None when the service no longer has it."""
+        raise NotImplementedError
+
+    def find_submitted_job(self, since: datetime, context: Context) -> str | None:
+        """
+        Return the job a submission sent at ``since`` made, when the service lists it; None when it made none.
+
+        A retry asks this when an earlier try submitted but stored no job id (its answer was lost).
+        A failure to ask raises, so nothing is submitted twice.
+
+        :param since: When the earlier try sent its submission.
+        :param context: The task context.
+        """
         raise NotImplementedError
 
     def poll_until_complete(self, job_id: str, context: Context) -> dict[str, Any]:
@@ -208,8 +223,7 @@ class SeekrFlowJobOperator(BaseOperator):
                     decision.job_id,
                     decision.reason,
                 )
-            job_id = self.submit_job(context)
-            self._store(job_id, context)
+            job_id = self._submit(context)
         self.remember(job_id, context)
         if not self.wait_for_completion:
             return self.finish_without_waiting(job_id, context)
@@ -233,7 +247,7 @@ class SeekrFlowJobOperator(BaseOperator):
             stored = next(
                 (value for key in (self.state_key, *self.legacy_state_keys) if (value := store.get(key))),
                 None,
-            )
+            ) or self._job_of_unanswered_submission(store, context)
         status = self.job_status(str(stored)) if stored else None
         return decide_resume(
             str(stored) if stored else None,
@@ -243,10 +257,51 @@ class SeekrFlowJobOperator(BaseOperator):
             success_status=self.success_status,
         )
 
+    @property
+    def submitted_at_state_key(self) -> str:
+        """Return the task state store key of when this task last sent a submission not yet answered."""
+        return f"{self.state_key}_submitted_at"
+
+    def _submit(self, context: Context) -> str:
+        """Submit, noting first when (on Airflow 3.3+), so a retry can find a job whose answer was lost."""
+        store = task_state_store(context) if self.durable else None
+        if store is not None and self.finds_unanswered_submissions:
+            store.set(self.submitted_at_state_key, datetime.now(timezone.utc).isoformat())
+        job_id = self.submit_job(context)
+        self._store(job_id, context)
+        return job_id
+
+    def _job_of_unanswered_submission(self, store: Any, context: Context) -> str | None:
+        """Return the job an earlier try's unanswered submission made, or None when there was none or it made none."""
+        sent_at = store.get(self.submitted_at_state_key) if self.finds_unanswered_submissions else None
+        if not sent_at:
+            return None
+        try:
+            job_id = self.find_submitted_job(datetime.fromisoformat(str(sent_at)), context)
+        except SeekrFlowError as err:
+            raise SeekrFlowError(
+                f"An earlier try submitted a {self.kind.label.lower()} at {sent_at} and lost the answer; "
+                f"whether the service made one cannot be checked now ({err}), so none is submitted: "
+                "a later retry checks again"
+            ) from err
+        if job_id is None:
+            self.log.info("The submission of an earlier try (at %s) made no job; submitting", sent_at)
+            return None
+        self.log.warning(
+            "The submission of an earlier try (at %s) lost its answer, but the service made job %s",
+            sent_at,
+            job_id,
+        )
+        self._store(job_id, context)
+        return job_id
+
     def _store(self, job_id: str, context: Context) -> None:
         store = task_state_store(context) if self.durable else None
-        if store is not None:
-            store.set(self.state_key, job_id)
+        if store is None:
+            return
+        store.set(self.state_key, job_id)
+        if self.finds_unanswered_submissions:
+            store.delete(self.submitted_at_state_key)
 
     def remember(self, job_id: str, context: Context) -> None:
         """Keep the job id for ``on_kill`` and publish it under its XCom key, unless XComs are off."""

@@ -11,8 +11,9 @@ and one fine-tune for the run, whatever was retried.
   should find it fails (``list fine-tunes`` answered 503 until the hook's retries ran out): the
   create must not be sent again, since the service has acted on it.
 
-The first passes since the data job id is stored as soon as the job exists. The second is marked
-``xfail(strict=True)``: a retry cannot yet find a fine-tune whose create answer its first try lost.
+The first holds since the data job id is stored as soon as the job exists. The second holds since
+the try notes when it sent the create (task state store): its retry asks the service for the
+fine-tune that create made before creating one.
 """
 
 from __future__ import annotations
@@ -68,11 +69,6 @@ def test_pipeline_retry_after_add_files_failed_reuses_data_job(deployment, emula
     assert len(seen["data_jobs"]) == 1, f"data jobs of one run: {seen['data_jobs']}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the try whose lookup failed no longer resends the create (it fails with the "
-    "ambiguous error), but Airflow's retry has no fine-tune id stored and creates a second one",
-)
 def test_pipeline_lost_create_answer_and_failing_lookup_make_one_fine_tune(deployment, emulator, figures):
     seen = run_under_faults(
         deployment,
@@ -85,4 +81,6 @@ def test_pipeline_lost_create_answer_and_failing_lookup_make_one_fine_tune(deplo
     )
     figures["pipeline_lost_create_fine_tune_failing_lookup"] = seen
     assert seen["state"] == "success", seen
+    assert seen["try_numbers"]["fine_tune"] == 2, seen
     assert len(seen["fine_tunes"]) == 1, f"fine-tunes of one run: {seen['fine_tunes']}"
+    assert seen["calls"]["create_fine_tune"] == 1, seen

@@ -422,3 +422,47 @@ def test_retry_reattaches_to_the_job_of_the_failed_try(
     assert sorted(item.file_id for item in detail.files) == sorted(documents.values())
     assert len(detail.ingestion_jobs) == 1, "the files were attached (and ingested) twice"
     assert f"Reattaching to job {jobs[0]['id']}" in task_logs.text()
+
+
+@pytest.mark.skipif(not AIRFLOW_V3_3, reason="a retry finds its job through the task state store (Airflow 3.3+)")
+@pytest.mark.parametrize(
+    ("create_fault", "made"),
+    [
+        # The service creates the job, then the connection drops before its answer.
+        pytest.param("drop_after", True, id="created"),
+        # The connection drops before the service acts: it made nothing.
+        pytest.param("drop_before", False, id="not-created"),
+    ],
+)
+def test_retry_asks_the_service_about_a_create_whose_answer_and_lookup_failed(
+    emu, request, documents, task_logs, create_fault, made
+):
+    # The first try cannot tell whether its create made a job (the lookup fails too), so it fails
+    # without resending; the retry asks the service before creating anything.
+    emu.set_faults(
+        [
+            {"route": "submit_data_job", "kind": create_fault, "count": 1},
+            {"route": "list_data_jobs", "kind": "503", "count": 1},
+        ]
+    )
+    recorder = FailureRecorder()
+    dag = _data_job_dag(
+        request,
+        list(documents.values()),
+        hook_params={"max_retries": 0},
+        retries=1,
+        retry_delay=timedelta(seconds=0),
+        on_retry_callback=recorder,
+    )
+    dr = run_dag(dag)
+
+    assert states(dr) == {TASK: "success"}
+    assert len(recorder.errors) == 1, "the first try should have failed"
+    jobs = _service_jobs(emu, dag.dag_id)
+    assert len(jobs) == 1, f"data jobs of one task: {jobs}"
+    assert xcom(dr, TASK)["job_id"] == jobs[0]["id"]
+    assert count(emu, "submit_data_job") == (1 if made else 2)
+    if made:
+        assert f"lost its answer, but the service made job {jobs[0]['id']}" in task_logs.text()
+    else:
+        assert "made no job; submitting" in task_logs.text()

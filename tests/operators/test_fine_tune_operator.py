@@ -446,3 +446,77 @@ def test_retry_after_crash_reattaches_to_the_fine_tune(emu, request, training_fi
     assert xcom(dr, "tune")["status"] == "completed"
     assert count(emu, "create_fine_tune") == 1
     assert "Reattaching to job" in task_logs.text()
+
+
+@pytest.mark.skipif(not AIRFLOW_V3_3, reason="a retry finds its job through the task state store (Airflow 3.3+)")
+@pytest.mark.parametrize(
+    ("create_fault", "made"),
+    [
+        # The service creates the fine-tune, then the connection drops before its answer.
+        pytest.param("drop_after", True, id="created"),
+        # The connection drops before the service acts: it made nothing.
+        pytest.param("drop_before", False, id="not-created"),
+    ],
+)
+def test_retry_asks_the_service_about_a_create_whose_answer_and_lookup_failed(
+    emu, request, training_file, task_logs, create_fault, made
+):
+    # The first try cannot tell whether its create made a fine-tune (the lookup fails too), so it
+    # fails without resending; the retry asks the service before creating anything.
+    emu.set_faults(
+        [
+            {"route": "create_fine_tune", "kind": create_fault, "count": 1},
+            {"route": "list_fine_tunes", "kind": "503", "count": 1},
+        ]
+    )
+    recorder = FailureRecorder()
+    dr = run_dag(
+        _fine_tune_dag(
+            request,
+            [training_file],
+            hook_params={"max_retries": 0},
+            retries=1,
+            retry_delay=timedelta(seconds=0),
+            on_retry_callback=recorder,
+        )
+    )
+
+    assert states(dr) == {"tune": "success"}
+    assert len(recorder.errors) == 1, "the first try should have failed"
+    (job,) = service_fine_tunes(training_file)
+    assert xcom(dr, "tune")["job_id"] == job.id
+    assert count(emu, "create_fine_tune") == (1 if made else 2)
+    if made:
+        assert f"lost its answer, but the service made job {job.id}" in task_logs.text()
+    else:
+        assert "made no job; submitting" in task_logs.text()
+
+
+@pytest.mark.skipif(not AIRFLOW_V3_3, reason="a retry finds its job through the task state store (Airflow 3.3+)")
+def test_a_retry_that_cannot_ask_the_service_creates_nothing(emu, request, training_file, task_logs):
+    # The lookup keeps failing through the first retry: that retry fails rather than create a second
+    # fine-tune, and the one after finds the first.
+    emu.set_faults(
+        [
+            {"route": "create_fine_tune", "kind": "drop_after", "count": 1},
+            {"route": "list_fine_tunes", "kind": "503", "count": 2},
+        ]
+    )
+    recorder = FailureRecorder()
+    dr = run_dag(
+        _fine_tune_dag(
+            request,
+            [training_file],
+            hook_params={"max_retries": 0},
+            retries=2,
+            retry_delay=timedelta(seconds=0),
+            on_retry_callback=recorder,
+        )
+    )
+
+    assert states(dr) == {"tune": "success"}
+    assert len(recorder.errors) == 2
+    assert "cannot be checked now" in str(recorder.errors[1])
+    (job,) = service_fine_tunes(training_file)
+    assert count(emu, "create_fine_tune") == 1
+    assert xcom(dr, "tune")["job_id"] == job.id
