@@ -41,7 +41,10 @@ __all__ = [
     "accepted_types",
     "check_file",
     "check_jsonl_stream",
+    "check_listed",
     "file_type_of",
+    "local_size",
+    "needs_content_check",
 ]
 
 # ------------------------------------------------------------------ the JSONL line schemas (the one definition)
@@ -154,13 +157,25 @@ def _fmt_bytes(n: int) -> str:
 def check_file(path: str | os.PathLike[str], purpose: str, *, check_content: bool = True) -> None:
     """Check a local file before uploading it for ``purpose``; raise ``FileCheckError`` on a fault.
 
-    Order: purpose known, file exists, is a regular file, is non-empty, is within the 4 GB limit,
-    has an extension accepted for the purpose, and (``check_content`` and a ``.jsonl`` file for a
-    purpose with a line schema) every line matches the schema. The content check streams the file.
+    Order: purpose known, file exists, is a regular file, then :func:`check_listed` (non-empty,
+    within the 4 GB limit, an extension accepted for the purpose), then (``check_content``) every
+    JSONL line against the purpose's schema, streaming the file.
     """
     file = os.fspath(path)
-    if purpose not in PURPOSES:
-        raise FileCheckError(file, f"unknown purpose {purpose!r}; expected one of {', '.join(PURPOSES)}")
+    _check_purpose(file, purpose)
+    check_listed(file, local_size(file), purpose)
+    if check_content and needs_content_check(file, purpose):
+        try:
+            fh = open(file, "rb", buffering=1 << 20)  # noqa: SIM115
+        except OSError as exc:
+            raise FileCheckError(file, f"cannot read file ({exc.strerror or exc})") from None
+        with fh:
+            check_jsonl_stream(fh, purpose, file)
+
+
+def local_size(path: str | os.PathLike[str]) -> int:
+    """Return a local file's size; raise ``FileCheckError`` when it is missing or not a regular file."""
+    file = os.fspath(path)
     try:
         st = os.stat(file)
     except FileNotFoundError:
@@ -171,12 +186,31 @@ def check_file(path: str | os.PathLike[str], purpose: str, *, check_content: boo
         raise FileCheckError(file, "is a directory, not a file")
     if not stat.S_ISREG(st.st_mode):
         raise FileCheckError(file, "is not a regular file")
-    if st.st_size == 0:
+    return st.st_size
+
+
+def _check_purpose(file: str, purpose: str) -> None:
+    if purpose not in PURPOSES:
+        raise FileCheckError(file, f"unknown purpose {purpose!r}; expected one of {', '.join(PURPOSES)}")
+
+
+def check_listed(file: str, size: int, purpose: str) -> None:
+    """Check what a listing tells of a file (its name and size) before any byte of it is read.
+
+    Raises ``FileCheckError`` when the purpose is unknown, the file is empty, over the 4 GB limit,
+    or has an extension the purpose does not accept.
+
+    :param file: The file's path or URI; its last part is the name whose extension counts.
+    :param size: Its size in bytes.
+    :param purpose: The purpose it will be uploaded for.
+    """
+    _check_purpose(file, purpose)
+    if size == 0:
         raise FileCheckError(file, "file is empty")
-    if st.st_size > MAX_FILE_BYTES:
+    if size > MAX_FILE_BYTES:
         raise FileCheckError(
             file,
-            f"file is {_fmt_bytes(st.st_size)}, over the API's 4 GB ({MAX_FILE_BYTES} bytes) limit",
+            f"file is {_fmt_bytes(size)}, over the API's 4 GB ({MAX_FILE_BYTES} bytes) limit",
         )
     ext = file_type_of(file)
     allowed = accepted_types(purpose)
@@ -187,13 +221,11 @@ def check_file(path: str | os.PathLike[str], purpose: str, *, check_content: boo
             file,
             f"file type '{ext}' is not accepted for purpose {purpose!r} (accepted: {', '.join(allowed)})",
         )
-    if check_content and ext == "jsonl" and purpose in JSONL_PURPOSES:
-        try:
-            fh = open(file, "rb", buffering=1 << 20)  # noqa: SIM115
-        except OSError as exc:
-            raise FileCheckError(file, f"cannot read file ({exc.strerror or exc})") from None
-        with fh:
-            check_jsonl_stream(fh, purpose, file)
+
+
+def needs_content_check(file: str, purpose: str) -> bool:
+    """Return whether a file's lines are checked against a schema: a ``.jsonl`` file of a training purpose."""
+    return file_type_of(file) == "jsonl" and purpose in JSONL_PURPOSES
 
 
 def _reason(error: ValidationError) -> str:

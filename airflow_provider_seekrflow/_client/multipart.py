@@ -1,4 +1,4 @@
-"""A multipart/form-data body that streams one file from disk with a known length."""
+"""A multipart/form-data body that streams one file (from disk or any readable stream) with a known length."""
 
 from __future__ import annotations
 
@@ -6,6 +6,28 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import Any, Protocol, Union
+
+
+class ReadableStream(Protocol):
+    """What a body reads its file part from: a binary file, or anything that reads and closes like one."""
+
+    def read(self, size: int = -1, /) -> bytes: ...  # noqa: D102
+
+    def close(self) -> None: ...  # noqa: D102
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None, /
+    ) -> Any: ...
+
+
+#: Opens the file part afresh for each send, so a retried request reads it from the start.
+StreamOpener = Callable[[], ReadableStream]
+#: What a body reads its file part from: a local path, or an opener of a stream.
+FileSource = Union[str, "os.PathLike[str]", StreamOpener]
 
 CHUNK_BYTES = 1024 * 1024
 
@@ -73,16 +95,19 @@ class UploadProgress:
 
 class MultipartFileBody:
     """
-    Stream form fields and one file as multipart/form-data, reading the file in 1 MiB chunks.
+    Stream form fields and one file as multipart/form-data, reading the file in chunks.
 
     ``len()`` gives the exact body size, so clients send ``Content-Length`` rather than chunked
-    encoding; iterating again re-reads the file, so a retried request sends the whole body anew.
+    encoding; iterating again re-opens the file, so a retried request sends the whole body anew.
+    A stream (an object in a bucket) must give exactly ``size`` bytes, as a local file must keep its size.
 
     :param fields: Plain form fields sent before the file.
     :param file_field: The form field name of the file part.
-    :param path: The file to send.
+    :param source: The local file to send, or a callable that opens a fresh binary stream of it.
     :param filename: The file name announced to the server.
+    :param size: The file's size in bytes; read from disk for a path, required for a stream.
     :param progress: Receives the count of file bytes sent after each chunk.
+    :param chunk_bytes: How much is read (and held) at a time.
     """
 
     def __init__(
@@ -90,13 +115,25 @@ class MultipartFileBody:
         fields: dict[str, str],
         *,
         file_field: str,
-        path: str | os.PathLike[str],
+        source: FileSource,
         filename: str,
+        size: int | None = None,
         progress: Callable[[], UploadProgress] | None = None,
+        chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
         self.boundary = f"seekrflow-{uuid.uuid4().hex}"
-        self._path = os.fspath(path)
-        self._file_size = os.stat(self._path).st_size
+        if callable(source):
+            if size is None:
+                raise ValueError("size: is required when the file part is read from a stream")
+            self._open: StreamOpener = source
+            self._shown = filename
+            self._file_size = size
+        else:
+            path = os.fspath(source)
+            self._open = lambda: open(path, "rb", buffering=0)  # noqa: SIM115 - closed by __iter__
+            self._shown = path
+            self._file_size = os.stat(path).st_size if size is None else size
+        self._chunk_bytes = chunk_bytes
         self._progress_factory = progress
         head = bytearray()
         for name, value in fields.items():
@@ -128,19 +165,19 @@ class MultipartFileBody:
         progress = self._progress_factory() if self._progress_factory else None
         yield self._head
         sent = 0
-        with open(self._path, "rb", buffering=0) as handle:
+        with self._open() as handle:
             while True:
-                chunk = handle.read(CHUNK_BYTES)
+                chunk = handle.read(self._chunk_bytes)
                 if not chunk:
                     break
                 sent += len(chunk)
                 if sent > self._file_size:
-                    raise OSError(f"{self._path} grew while it was being uploaded")
+                    raise OSError(f"{self._shown} grew while it was being uploaded")
                 if progress:
                     progress.advance(len(chunk))
                 yield chunk
         if sent != self._file_size:
-            raise OSError(f"{self._path} changed size while it was being uploaded")
+            raise OSError(f"{self._shown} changed size while it was being uploaded")
         if progress:
             progress.finish()
         yield self._tail

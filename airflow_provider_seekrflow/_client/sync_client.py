@@ -18,7 +18,12 @@ from typing import Any, TypeVar
 from airflow_provider_seekrflow._client import alignment, files
 from airflow_provider_seekrflow._client.endpoints import Call
 from airflow_provider_seekrflow._client.errors import read_answer
-from airflow_provider_seekrflow._client.multipart import MultipartFileBody, UploadProgress
+from airflow_provider_seekrflow._client.multipart import (
+    CHUNK_BYTES,
+    FileSource,
+    MultipartFileBody,
+    UploadProgress,
+)
 from airflow_provider_seekrflow._client.polling import next_poll_delay
 from airflow_provider_seekrflow._client.sync_pipeline import PipelineOperations
 from airflow_provider_seekrflow._client.sync_transport import SyncTransport
@@ -53,13 +58,14 @@ class SyncClient(PipelineOperations):
 
     def upload_file(
         self,
-        source: Path,
+        source: FileSource,
         purpose: str,
         *,
         filename: str,
         size: int,
         vector_database_id: str | None = None,
         since: datetime | None = None,
+        chunk_bytes: int = CHUNK_BYTES,
     ) -> files.SeekrFlowFile:
         """
         Stream a file to the service and return the stored file, never storing it twice.
@@ -68,12 +74,13 @@ class SyncClient(PipelineOperations):
         before sending it again, the newest files of the purpose are searched for one of the same
         name and size created since ``since``, and that one is returned instead.
 
-        :param source: The local file.
+        :param source: The local file, or a callable opening a fresh stream of it (each try re-opens it).
         :param purpose: What the file is for.
         :param filename: The name to store it under.
         :param size: Its size in bytes.
         :param vector_database_id: Optional vector database to add an alignment document to.
         :param since: The earliest creation time of a file an earlier ambiguous try may have stored.
+        :param chunk_bytes: How much of the file is read (and held) at a time.
         """
         started = since or datetime.now(timezone.utc)
         fields = {"purpose": purpose, "filename": filename}
@@ -88,7 +95,13 @@ class SyncClient(PipelineOperations):
 
         def attempt() -> files.SeekrFlowFile:
             body = MultipartFileBody(
-                fields, file_field="files", path=source, filename=filename, progress=progress
+                fields,
+                file_field="files",
+                source=source,
+                filename=filename,
+                size=size,
+                progress=progress,
+                chunk_bytes=chunk_bytes,
             )
             try:
                 response = self.transport.send(endpoint, path, body=body, read_timeout=read_timeout)

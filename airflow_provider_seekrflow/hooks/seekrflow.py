@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
 from functools import cached_property
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from airflow_provider_seekrflow._client import alignment, files
 from airflow_provider_seekrflow._client.alignment import AlignmentJob, AlignmentOutput
 from airflow_provider_seekrflow._client.config import ClientConfig
-from airflow_provider_seekrflow._client.files import (
-    FileMetadataValidation,
-    SeekrFlowFile,
-    SeekrFlowFileDeleted,
-)
 from airflow_provider_seekrflow._client.retry import RetryPolicy
 from airflow_provider_seekrflow._client.sync_client import SyncClient
 from airflow_provider_seekrflow._client.sync_transport import SyncTransport
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowError,
-    SeekrFlowInvalidFileError,
     SeekrFlowUnexpectedResponseError,
-    SeekrFlowValidationError,
 )
 from airflow_provider_seekrflow.hooks.base import SeekrFlowBaseHook, connection_config
+from airflow_provider_seekrflow.hooks.file_methods import FileHookMethods
 from airflow_provider_seekrflow.hooks.pipeline_methods import PipelineHookMethods
-from airflow_provider_seekrflow.training_data import DEFAULT_BATCH_ROWS
-from airflow_provider_seekrflow.vocabulary import AlignmentType, FilePurpose
+from airflow_provider_seekrflow.vocabulary import AlignmentType
 
 if TYPE_CHECKING:
     import requests
@@ -38,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["SeekrFlowHook", "connection_config"]
 
 
-class SeekrFlowHook(PipelineHookMethods, SeekrFlowBaseHook):
+class SeekrFlowHook(FileHookMethods, PipelineHookMethods, SeekrFlowBaseHook):
     """
     Talk to the SeekrFlow API from a worker: files, alignment, data jobs, projects and fine-tunes.
 
@@ -82,197 +71,6 @@ class SeekrFlowHook(PipelineHookMethods, SeekrFlowBaseHook):
         """Close the HTTP session's pooled connections."""
         if "client" in self.__dict__:
             self.client.transport.close()
-
-    # -- files ----------------------------------------------------------------------------------
-
-    def check_file(self, path: str | os.PathLike[str], purpose: str, *, check_content: bool = True) -> int:
-        """
-        Check a file locally the way the service will, and return its size; nothing is sent.
-
-        :param path: The file.
-        :param purpose: The purpose it will be uploaded for.
-        :param check_content: Whether to check every JSONL line against the purpose's schema.
-        """
-        from airflow_provider_seekrflow.validation import FileCheckError, check_file
-
-        try:
-            check_file(path, purpose, check_content=check_content)
-        except FileCheckError as err:
-            raise SeekrFlowInvalidFileError(str(err)) from None
-        return os.stat(path).st_size
-
-    def upload_file(
-        self,
-        path: str | os.PathLike[str],
-        purpose: str = FilePurpose.ALIGNMENT.value,
-        *,
-        vector_database_id: str | None = None,
-        filename: str | None = None,
-        check: bool = True,
-        check_content: bool = True,
-        check_with_service: bool = True,
-        since: datetime | None = None,
-    ) -> SeekrFlowFile:
-        """
-        Upload a file, streaming it from disk, and return the stored file.
-
-        When the connection drops after the body was sent, the service may have stored the file;
-        before sending it again, the hook looks for a file of the same name, size and purpose
-        created since ``since`` and returns it instead, so a retry never stores a duplicate.
-
-        :param path: The local file.
-        :param purpose: What the file is for: ``alignment`` (a source document), ``fine-tune``, ...
-        :param vector_database_id: Optional vector database to add an alignment document to.
-        :param filename: The name to store it under; the file's own name by default.
-        :param check: Whether to check the file locally before sending anything.
-        :param check_content: Whether the local check reads every JSONL line.
-        :param check_with_service: Whether to ask the service if it accepts an alignment document's
-            type and size before sending it, as the official client does.
-        :param since: The earliest creation time of a file that an earlier ambiguous try may have
-            stored; the start of this call by default.
-        """
-        source = Path(path)
-        name = filename or source.name
-        size = (
-            self.check_file(source, purpose, check_content=check_content) if check else source.stat().st_size
-        )
-        if check_with_service:
-            self.check_file_with_service(source, purpose, size=size, filename=name)
-        return self.client.upload_file(
-            source, purpose, filename=name, size=size, vector_database_id=vector_database_id, since=since
-        )
-
-    def check_file_with_service(
-        self,
-        path: str | os.PathLike[str],
-        purpose: str,
-        *,
-        size: int | None = None,
-        filename: str | None = None,
-    ) -> None:
-        """
-        Ask the service whether it accepts an alignment document's type and size; raise if not.
-
-        Only ``alignment`` documents have a metadata check; other purposes pass untouched.
-
-        :param path: The local file.
-        :param purpose: The purpose it will be uploaded for.
-        :param size: Its size, when already known.
-        :param filename: The name it will be stored under.
-        """
-        if purpose != FilePurpose.ALIGNMENT.value:
-            return
-        source = Path(path)
-        name = filename or source.name
-        suffix = Path(name).suffix.lstrip(".").lower()
-        verdict = self.validate_file_metadata(
-            purpose, suffix, size if size is not None else source.stat().st_size
-        )
-        if not verdict.is_valid:
-            raise SeekrFlowValidationError(f"{name}: SeekrFlow refuses this document: {verdict.errors}")
-
-    def find_uploaded_file(
-        self, filename: str, size: int, purpose: str, *, since: datetime
-    ) -> SeekrFlowFile | None:
-        """
-        Return the newest file of this name, size and purpose created since ``since``, if any.
-
-        :param filename: The stored file name.
-        :param size: The size in bytes.
-        :param purpose: The purpose it was uploaded for.
-        :param since: The earliest creation time to consider.
-        """
-        return self.client.find_uploaded_file(filename, size, purpose, since=since)
-
-    def list_files(
-        self,
-        *,
-        purpose: str | None = None,
-        limit: int | None = None,
-        offset: int | None = None,
-        sort_by: str | None = None,
-        sort_order: str | None = None,
-    ) -> list[SeekrFlowFile]:
-        """
-        List stored files.
-
-        :param purpose: Only files of this purpose.
-        :param limit: At most this many (1 to 1000).
-        :param offset: Skip this many.
-        :param sort_by: ``created_at``, ``filename``, ``type`` or ``size``.
-        :param sort_order: ``asc`` or ``desc``.
-        """
-        call = files.list_files(
-            purpose=purpose, limit=limit, offset=offset, sort_by=sort_by, sort_order=sort_order
-        )
-        return self.client.call(call).data
-
-    def get_file(self, file_id: str) -> SeekrFlowFile:
-        """
-        Return a stored file's metadata.
-
-        :param file_id: The file's id.
-        """
-        return self.client.call(files.get_file(file_id))
-
-    def delete_file(self, file_id: str) -> SeekrFlowFileDeleted:
-        """
-        Delete a stored file; a retry finding it gone counts as done.
-
-        :param file_id: The file's id.
-        """
-        return self.client.transport.delete(
-            files.delete_file(file_id), gone=lambda: SeekrFlowFileDeleted(id=file_id, deleted=True)
-        )
-
-    def validate_file_metadata(self, purpose: str, suffix: str, size: int) -> FileMetadataValidation:
-        """
-        Ask the service whether it accepts a file of this type and size for this purpose.
-
-        :param purpose: The purpose the file will be uploaded for.
-        :param suffix: The file name's extension, without the dot.
-        :param size: The size in bytes.
-        """
-        return self.client.call(files.validate_file_metadata(purpose, suffix, size))
-
-    def download_file(self, file_id: str, destination: str | os.PathLike[str]) -> Path:
-        """
-        Stream a stored file's bytes to a local path and return the path written.
-
-        The bytes go to a temporary file beside the destination, renamed into place only when
-        complete, so an interrupted download never leaves a truncated file under the final name.
-
-        :param file_id: The file's id.
-        :param destination: A file path, or an existing directory to write the file's own name into.
-        """
-        target = Path(destination)
-        if target.is_dir():
-            target = target / files.local_name(self.get_file(file_id).filename, file_id)
-        written = self.client.download_file(file_id, target)
-        self.log.info("Downloaded %s to %s (%d bytes)", file_id, written, written.stat().st_size)
-        return written
-
-    def iter_conversations(
-        self, file_id: str, *, batch_rows: int = DEFAULT_BATCH_ROWS
-    ) -> Iterator[dict[str, Any]]:
-        """
-        Download a training-data file and yield its rows, one conversation each.
-
-        Reads the parquet the service writes for an alignment job's ``fine-tune`` output (needs
-        the ``parquet`` extra) and JSONL training files alike. The file is streamed to a
-        temporary folder, read a batch of rows at a time and deleted when the iteration ends, so
-        memory stays flat however large it is. Each row is a dict such as
-        ``{"messages": [{"role": "system", "content": ...}, ...]}``, with every column the file has.
-
-        :param file_id: The stored file's id, e.g. the ``fine_tune_file_id`` XCom of the generate operator.
-        :param batch_rows: Parquet rows read per step.
-        """
-        from airflow_provider_seekrflow.training_data import detect_format, iter_rows
-
-        stored = self.get_file(file_id)
-        with tempfile.TemporaryDirectory(prefix="seekrflow-training-data-") as folder:
-            local = self.download_file(file_id, Path(folder) / files.local_name(stored.filename, file_id))
-            yield from iter_rows(local, detect_format(local, stored.type), batch_rows=batch_rows)
 
     # -- alignment ------------------------------------------------------------------------------
 

@@ -1,0 +1,131 @@
+"""
+The files an upload task sends: local paths and globs, object-storage URIs and ``ObjectStoragePath``.
+
+Resolving a task's ``file_path`` lists every match (name and size) without reading any byte, so
+every check that needs only the listing runs on all files before anything is downloaded or sent.
+Each :class:`Source` then opens a fresh stream per read, so an upload streams an object straight
+from its bucket, and a retried upload re-opens it.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowInvalidFileError
+
+if TYPE_CHECKING:
+    from airflow_provider_seekrflow._client.multipart import ReadableStream, StreamOpener
+
+#: Local files are read in 1 MiB pieces: the page cache makes larger reads no faster.
+LOCAL_CHUNK_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Source:
+    """
+    One file to upload, as listed: nothing of it has been read yet.
+
+    :param name: The name it is stored under (its last path part).
+    :param shown: Where it is, as the task log and errors name it (a path or URI, no secret).
+    :param where: The ``file_path`` item it came from, e.g. ``file_path[2]``.
+    :param size: Its size in bytes, from the listing.
+    :param open: Opens a fresh binary stream of it.
+    :param chunk_bytes: How much to read from the stream at a time.
+    :param local: The local file, for a local source; None in object storage.
+    :param connection: The Airflow connection it is read with, for an object-storage source.
+    """
+
+    name: str
+    shown: str
+    where: str
+    size: int
+    open: StreamOpener
+    chunk_bytes: int = LOCAL_CHUNK_BYTES
+    local: Path | None = None
+    connection: str | None = None
+
+    def lines(self) -> Iterator[bytes]:
+        """Yield the file's lines (with their line ends), reading ``chunk_bytes`` at a time."""
+        with self.open() as handle:
+            yield from iter_lines(handle, self.chunk_bytes)
+
+
+def iter_lines(handle: ReadableStream, chunk_bytes: int) -> Iterator[bytes]:
+    """
+    Yield the lines of a binary stream, reading it in large pieces.
+
+    A stream read line by line would ask object storage once per line; this asks once per piece.
+
+    :param handle: The stream.
+    :param chunk_bytes: How much to read at a time.
+    """
+    rest = b""
+    while chunk := handle.read(chunk_bytes):
+        pieces = (rest + chunk).split(b"\n")
+        rest = pieces.pop()
+        for piece in pieces:
+            yield piece + b"\n"
+    if rest:
+        yield rest
+
+
+def is_object_storage(spec: Any) -> bool:
+    """Return whether a ``file_path`` item names object storage (a scheme URI other than ``file://``)."""
+    if isinstance(spec, str):
+        return "://" in spec and not spec.startswith("file://")
+    return type(spec).__name__ == "ObjectStoragePath"
+
+
+def has_magic(text: str) -> bool:
+    """Return whether a path or its last part is a glob pattern."""
+    return glob.has_magic(text)
+
+
+def as_list(file_path: Any) -> tuple[list[Any], bool]:
+    """Return the sources as a list, and whether the user named exactly one file (not a glob, not a list)."""
+    if file_path is None:
+        raise SeekrFlowConfigError("file_path: is required")
+    if isinstance(file_path, (str, os.PathLike)) or is_object_storage(file_path):
+        text = str(file_path)
+        return [file_path], not has_magic(text.rsplit("/", 1)[-1])
+    if isinstance(file_path, (list, tuple)):
+        items = list(file_path)
+        if not items:
+            raise SeekrFlowConfigError("file_path: the list of files is empty")
+        return items, False
+    raise SeekrFlowConfigError(
+        f"file_path: expected a path, a glob, a URI or a list of them, got {type(file_path).__name__}"
+    )
+
+
+def resolve(file_path: Any, *, source_conn_id: str | None = None) -> tuple[list[Source], bool]:
+    """
+    List every file ``file_path`` names, in order, reading none; and whether it named exactly one.
+
+    :param file_path: A path, glob, URI or ``ObjectStoragePath``, or a list of them.
+    :param source_conn_id: The connection for object-storage URIs that name none of their own.
+    """
+    from airflow_provider_seekrflow.sources.local import list_local
+    from airflow_provider_seekrflow.sources.remote import list_remote
+
+    specs, single = as_list(file_path)
+    sources: list[Source] = []
+    for index, spec in enumerate(specs):
+        where = "file_path" if len(specs) == 1 else f"file_path[{index}]"
+        if is_object_storage(spec):
+            sources.extend(list_remote(spec, where, source_conn_id=source_conn_id))
+        elif isinstance(spec, (str, os.PathLike)):
+            sources.extend(list_local(os.fspath(spec), where))
+        else:
+            raise SeekrFlowConfigError(f"{where}: expected a path or URI, got {type(spec).__name__}")
+    return sources, single and len(sources) == 1
+
+
+def no_match(where: str, pattern: str) -> SeekrFlowInvalidFileError:
+    """Return the error of a glob that matches no file."""
+    return SeekrFlowInvalidFileError(f"{where}: no file matches {pattern!r}")
