@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
 from collections.abc import Sequence
@@ -161,7 +162,9 @@ class SeekrFlowUploadFileOperator(BaseOperator):
                     check_file(source.local, self.purpose)  # buffered line batches: the fast path
                 else:
                     self.log.info("%s: checking its lines as it streams", source.shown)
-                    check_jsonl_stream(source.lines(), self.purpose, source.shown)
+                    # Closed at once on a bad line: the object's stream and its read-ahead end there.
+                    with contextlib.closing(source.lines()) as lines:
+                        check_jsonl_stream(lines, self.purpose, source.shown)
         except FileCheckError as err:
             raise SeekrFlowInvalidFileError(str(err)) from None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,7 +49,7 @@ class Source:
     local: Path | None = None
     connection: str | None = None
 
-    def lines(self) -> Iterator[bytes]:
+    def lines(self) -> Generator[bytes, None, None]:
         """Yield the file's lines (with their line ends), reading ``chunk_bytes`` at a time."""
         with self.open() as handle:
             yield from iter_lines(handle, self.chunk_bytes)

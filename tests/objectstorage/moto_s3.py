@@ -63,7 +63,9 @@ def isolated_aws_environment(home: Path) -> dict[str, str]:
     }
 
 
-def aws_connection(endpoint_url: str, *, login: str | None = ACCESS_KEY, password: str | None = SECRET_KEY) -> str:
+def aws_connection(
+    endpoint_url: str, *, login: str | None = ACCESS_KEY, password: str | None = SECRET_KEY
+) -> str:
     """Return an ``AIRFLOW_CONN_*`` value (JSON) of an AWS connection to the moto server."""
     payload: dict[str, Any] = {
         "conn_type": "aws",

@@ -350,7 +350,9 @@ def test_timeout_counts_ingestion_and_alignment_together(emu, request, documents
         f"cancelled {after_start:.1f} s after the alignment started: the limit of {timeout} s restarted"
     )
     waited = cancelled["ts"] - submitted["ts"]
-    assert waited < timeout + 5.0, f"cancelled {waited:.1f} s after the job was created; the limit is {timeout} s"
+    assert waited < timeout + 5.0, (
+        f"cancelled {waited:.1f} s after the job was created; the limit is {timeout} s"
+    )
 
 
 # ------------------------------------------------------------------------------ lost answers
@@ -424,7 +426,9 @@ def test_retry_reattaches_to_the_job_of_the_failed_try(
     assert f"Reattaching to job {jobs[0]['id']}" in task_logs.text()
 
 
-@pytest.mark.skipif(not AIRFLOW_V3_3, reason="a retry finds its job through the task state store (Airflow 3.3+)")
+@pytest.mark.skipif(
+    not AIRFLOW_V3_3, reason="a retry finds its job through the task state store (Airflow 3.3+)"
+)
 @pytest.mark.parametrize(
     ("create_fault", "made"),
     [

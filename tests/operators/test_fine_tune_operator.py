@@ -448,7 +448,9 @@ def test_retry_after_crash_reattaches_to_the_fine_tune(emu, request, training_fi
     assert "Reattaching to job" in task_logs.text()
 
 
-@pytest.mark.skipif(not AIRFLOW_V3_3, reason="a retry finds its job through the task state store (Airflow 3.3+)")
+@pytest.mark.skipif(
+    not AIRFLOW_V3_3, reason="a retry finds its job through the task state store (Airflow 3.3+)"
+)
 @pytest.mark.parametrize(
     ("create_fault", "made"),
     [
@@ -492,7 +494,9 @@ def test_retry_asks_the_service_about_a_create_whose_answer_and_lookup_failed(
         assert "made no job; submitting" in task_logs.text()
 
 
-@pytest.mark.skipif(not AIRFLOW_V3_3, reason="a retry finds its job through the task state store (Airflow 3.3+)")
+@pytest.mark.skipif(
+    not AIRFLOW_V3_3, reason="a retry finds its job through the task state store (Airflow 3.3+)"
+)
 def test_a_retry_that_cannot_ask_the_service_creates_nothing(emu, request, training_file, task_logs):
     # The lookup keeps failing through the first retry: that retry fails rather than create a second
     # fine-tune, and the one after finds the first.
