@@ -241,7 +241,12 @@ class AsyncTransport(TransportSettings):
         status = response.status
         if status >= 400:
             raise error_for_status(
-                method=endpoint.method, path=path, status=status, headers=response.headers, body=body
+                method=endpoint.method,
+                path=path,
+                status=status,
+                headers=response.headers,
+                body=body,
+                conn_id=self.conn_id,
             )
         if call.answer is None:
             return None  # type: ignore[return-value]

@@ -84,11 +84,18 @@ def service_message(body: bytes, content_type: str | None) -> str:
 
 
 def error_for_status(
-    *, method: str, path: str, status: int, headers: Mapping[str, str], body: bytes
+    *,
+    method: str,
+    path: str,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    conn_id: str | None = None,
 ) -> SeekrFlowAPIError:
     """
     Return the exception for an error answer.
 
+    :param conn_id: The Airflow connection the request was made with, named where it is at fault.
     :param method: The request's method.
     :param path: The request's path.
     :param status: The HTTP status.
@@ -108,7 +115,12 @@ def error_for_status(
         summary = f"{method} {path} returned {status}: {message}"
     retry_after = parse_retry_after(headers.get("retry-after"))
     if status in (401, 403):
-        return SeekrFlowAuthenticationError(summary + " (check the connection's API key)", **context)
+        whose = f"connection {conn_id!r}" if conn_id else "the connection"
+        return SeekrFlowAuthenticationError(
+            f"SeekrFlow refused the API key of {whose} ({summary}): set that connection's password to "
+            "a valid SeekrFlow API key",
+            **context,
+        )
     if status == 404:
         return SeekrFlowNotFoundError(summary, **context)
     if status == 429:

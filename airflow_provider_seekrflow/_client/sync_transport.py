@@ -104,6 +104,7 @@ class SyncTransport(TransportSettings):
                 status=response.status_code,
                 headers=response.headers,
                 body=content,
+                conn_id=self.conn_id,
             )
         if not stream:
             response._content = self._read_capped(response, endpoint, path)

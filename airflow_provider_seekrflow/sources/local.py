@@ -38,7 +38,8 @@ def _local_source(path: str, shown: str, where: str) -> Source:
     try:
         size = local_size(path)
     except FileCheckError as err:
-        raise SeekrFlowInvalidFileError(f"{where}: {err}") from None
+        # The path as the user wrote it, whole: a base name alone does not say which folder was wrong.
+        raise SeekrFlowInvalidFileError(f"{where}: {shown}: {err.reason}") from None
     local = Path(path)
     return Source(
         name=os.path.basename(path.rstrip("/")),

@@ -170,6 +170,7 @@ def test_wrong_key(emu, job, monkeypatch):
     assert caught.value.status_code == 401
     assert caught.value.method == "POST"
     assert "wrong-key-a51c" not in str(caught.value)
+    assert "API key of connection 'seekrflow_wrong'" in str(caught.value)
     assert [e["status"] for e in emu.journal()] == [401]
 
 

@@ -119,7 +119,9 @@ def test_wrong_key_is_an_authentication_error(emu, monkeypatch):
     assert err.method == "GET"
     assert err.path == "/v1/flow/files"
     assert err.service_message == "Invalid API key"
-    assert "API key" in str(err)
+    # The message names the connection to fix, not only the HTTP status.
+    assert "SeekrFlow refused the API key of connection 'seekrflow_wrong'" in str(err)
+    assert "not-the-key-123" not in str(err)
     # A refused key is not retried.
     assert statuses(emu, "list_files") == [401]
 

@@ -122,9 +122,10 @@ def _assert_rejected_locally(emu, request, file_path, **kwargs):
 
 
 def test_missing_file(emu, request, tmp_path):
-    error = _assert_rejected_locally(emu, request, str(tmp_path / "nope.md"))
+    error = _assert_rejected_locally(emu, request, str(tmp_path / "docs" / "nope.md"))
     assert isinstance(error, SeekrFlowInvalidFileError)
-    assert "nope.md" in str(error)
+    # The whole path as given: which folder was wrong matters as much as the name.
+    assert str(error) == f"file_path: {tmp_path / 'docs' / 'nope.md'}: file not found"
 
 
 def test_empty_file(emu, request, tmp_path):
