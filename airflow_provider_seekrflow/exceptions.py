@@ -106,6 +106,18 @@ class SeekrFlowConnectionError(SeekrFlowError):
         self.timed_out = timed_out
 
 
+class SeekrFlowTLSError(SeekrFlowConnectionError):
+    """
+    The TLS handshake with the host failed: it does not speak TLS, or its certificate is not trusted.
+
+    Never retried: the next try would fail the same way. The message says what to change in the
+    connection (an ``http://`` host, or the ``verify`` extra).
+    """
+
+    def __init__(self, message: str, **kwargs) -> None:
+        super().__init__(message, may_have_reached_service=False, **kwargs)
+
+
 class SeekrFlowJobError(SeekrFlowError):
     """
     A SeekrFlow job (alignment, data job or fine-tune) ended without completing, or a wait for it ran out.

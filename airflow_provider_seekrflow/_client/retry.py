@@ -17,6 +17,7 @@ from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConnectionError,
     SeekrFlowRateLimitError,
     SeekrFlowServerError,
+    SeekrFlowTLSError,
 )
 
 
@@ -42,6 +43,8 @@ class RetryPolicy:
 
     def should_retry(self, error: BaseException, endpoint: Endpoint) -> bool:
         """Return whether ``error`` from ``endpoint`` is worth another try."""
+        if isinstance(error, SeekrFlowTLSError):
+            return False  # the handshake would fail the same way again
         if isinstance(error, SeekrFlowConnectionError):
             return endpoint.repeatable or not error.may_have_reached_service
         if isinstance(error, SeekrFlowAPIError):

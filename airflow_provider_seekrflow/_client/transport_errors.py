@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from airflow_provider_seekrflow.exceptions import SeekrFlowConnectionError
+from urllib.parse import urlsplit
+
+from airflow_provider_seekrflow.exceptions import SeekrFlowConnectionError, SeekrFlowTLSError
+
+# OpenSSL's words for a handshake answered by something that is not TLS (a plain-HTTP server).
+_NOT_TLS_MARKERS = (
+    "wrong_version_number",
+    "wrong version number",
+    "record layer failure",
+    "packet length too long",
+)
+_UNTRUSTED_MARKERS = ("certificate_verify_failed", "certificate verify failed")
 
 
 def _describe(error: BaseException) -> str:
@@ -26,6 +37,29 @@ def _connection_error(
     )
 
 
+def _tls_error(error: BaseException, method: str, path: str, base_url: str) -> SeekrFlowTLSError | None:
+    """Return the error of a failed TLS handshake, saying what to change; None for any other failure."""
+    reason = _describe(error)
+    lowered = reason.lower()
+    parts = urlsplit(base_url)
+    if any(marker in lowered for marker in _NOT_TLS_MARKERS):
+        plain = parts._replace(scheme="http").geturl()
+        return SeekrFlowTLSError(
+            f"{method} {path} to {base_url} failed: the server does not speak TLS ({reason}). "
+            f"If it serves plain HTTP, write the connection's host with http://, e.g. {plain}",
+            method=method,
+            path=path,
+        )
+    if any(marker in lowered for marker in _UNTRUSTED_MARKERS):
+        return SeekrFlowTLSError(
+            f"{method} {path} to {base_url} failed: its TLS certificate is not trusted ({reason}). "
+            "Set the connection's 'verify' extra to the CA bundle that signed it",
+            method=method,
+            path=path,
+        )
+    return None
+
+
 def from_requests_error(
     error: Exception, *, method: str, path: str, base_url: str
 ) -> SeekrFlowConnectionError:
@@ -40,6 +74,8 @@ def from_requests_error(
     import requests
     import urllib3.exceptions
 
+    if isinstance(error, requests.exceptions.SSLError) and (tls := _tls_error(error, method, path, base_url)):
+        return tls
     reached = True
     if isinstance(error, requests.exceptions.ConnectTimeout):
         reached = False
@@ -76,6 +112,10 @@ def from_aiohttp_error(
 
     import aiohttp
 
+    if isinstance(error, (aiohttp.ClientSSLError, aiohttp.ClientConnectorError)) and (
+        tls := _tls_error(error, method, path, base_url)
+    ):
+        return tls
     never_connected: tuple[type[BaseException], ...] = (
         aiohttp.ClientConnectorError,  # refused, DNS, TLS verification, the proxy unreachable
         aiohttp.ClientHttpProxyError,  # the proxy refused to open the tunnel

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from airflow_provider_seekrflow.exceptions import SeekrFlowConnectionError
+from airflow_provider_seekrflow.exceptions import SeekrFlowConnectionError, SeekrFlowTLSError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook
 from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger
@@ -268,7 +268,9 @@ def test_an_untrusted_ca_fails_both_paths_with_a_clear_connection_error(
     for caught in (sync_error, async_error):
         message = str(caught.value)
         assert "certificate verify failed" in message.lower(), message
+        assert "Set the connection's 'verify' extra" in message, message
         assert f"GET /v1/flow/alignment/{job_id}" in message
+        assert isinstance(caught.value, SeekrFlowTLSError)
         assert caught.value.may_have_reached_service is False
     assert [event["status"] for event in events] == ["timeout"]
     # The proxy opened the tunnels; the TLS handshake inside them is what failed.
