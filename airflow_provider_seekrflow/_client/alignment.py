@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
+from airflow_provider_seekrflow._client.file_ids import checked_file_ids
 from airflow_provider_seekrflow._client.service_model import (
     CLOCK_SKEW_ALLOWANCE,
     NumberOrText,
@@ -135,12 +136,7 @@ def generate_request(
     """
     if not isinstance(instructions, str) or not instructions.strip():
         raise config_error("instructions: must not be blank")
-    file_ids = [files] if isinstance(files, str) else list(files or [])
-    if not file_ids:
-        raise config_error("files: at least one file id is required")
-    for index, file_id in enumerate(file_ids):
-        if not isinstance(file_id, str) or not file_id.strip():
-            raise config_error(f"files[{index}]: must be a non-empty file id, got {file_id!r}")
+    file_ids = checked_file_ids("files", files, required=True)
     check_alignment_type(alignment_type)
     body: dict[str, Any] = {"instructions": instructions, "files": file_ids, "type": alignment_type}
     if system_prompt:

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field
 
 from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
+from airflow_provider_seekrflow._client.file_ids import checked_file_ids
 from airflow_provider_seekrflow._client.service_model import (
     CLOCK_SKEW_ALLOWANCE,
     OptionalDatetime,
@@ -146,7 +147,7 @@ def create_request(
     """
     if isinstance(project_id, bool) or not isinstance(project_id, int) or project_id < 0:
         raise config_error(f"project_id: must be a project's integer id, got {project_id!r}")
-    files = _file_ids("training_files", training_files, required=True)
+    files = checked_file_ids("training_files", training_files, required=True)
     if not isinstance(model, str) or not model.strip():
         raise config_error("model: must name a base model")
     _positive_int("n_epochs", n_epochs)
@@ -170,7 +171,7 @@ def create_request(
     if lora_config is not None:
         training["lora_config"] = _lora(lora_config)
     if validation_files:
-        training["validation_files"] = _file_ids("validation_files", validation_files, required=False)
+        training["validation_files"] = checked_file_ids("validation_files", validation_files, required=False)
     if experiment_name:
         training["experiment_name"] = experiment_name
     for key, value in (training_options or {}).items():
@@ -182,21 +183,6 @@ def create_request(
         _positive_int("n_node", n_node)
         infrastructure["n_node"] = n_node
     return {"project_id": project_id, "training_config": training, "infrastructure_config": infrastructure}
-
-
-def _file_ids(field: str, value: Sequence[str] | str, *, required: bool) -> list[str]:
-    ids = [value] if isinstance(value, str) else list(value or [])
-    if required and not ids:
-        raise config_error(f"{field}: at least one file id is required")
-    for index, file_id in enumerate(ids):
-        if not isinstance(file_id, str) or not file_id.strip():
-            raise config_error(f"{field}[{index}]: must be a non-empty file id, got {file_id!r}")
-        if "/" in file_id or file_id.endswith((".parquet", ".jsonl")):
-            raise config_error(
-                f"{field}[{index}]: {file_id!r} looks like a local path; upload it first "
-                "(SeekrFlowUploadFileOperator) and pass the file id"
-            )
-    return ids
 
 
 def _positive_int(field: str, value: Any, *, most: int | None = None) -> None:

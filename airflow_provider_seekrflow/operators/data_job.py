@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_seekrflow._client import data_jobs
 from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
+from airflow_provider_seekrflow._client.file_ids import checked_file_ids
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConfigError,
     SeekrFlowDataJobNeedsReviewError,
@@ -117,23 +118,7 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
 
     def prepare_request(self) -> None:
         """Check the rendered request locally; nothing is sent when it is wrong."""
-        files = self.files
-        if isinstance(files, str):
-            files = [files]
-        try:
-            file_ids = list(files or [])
-        except TypeError:
-            raise SeekrFlowConfigError(
-                f"files: expected a file id or a list of file ids, got {type(self.files).__name__}"
-            ) from None
-        for index, file_id in enumerate(file_ids):
-            if not isinstance(file_id, str) or not file_id.strip():
-                raise SeekrFlowConfigError(f"files[{index}]: must be a non-empty file id, got {file_id!r}")
-            if "/" in file_id or "\\" in file_id:
-                raise SeekrFlowConfigError(
-                    f"files[{index}]: {file_id!r} looks like a local path; upload it first "
-                    "(SeekrFlowUploadFileOperator) and pass the file ids"
-                )
+        file_ids = checked_file_ids("files", self.files, required=False)
         needs_files = self.job_type != DataJobType.CONTEXT_GROUNDED_VECTOR_DB.value
         if needs_files and not file_ids:
             raise SeekrFlowConfigError(f"files: a {self.job_type} job needs at least one file id")

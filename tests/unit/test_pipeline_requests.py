@@ -165,7 +165,7 @@ def test_fine_tune_request_shape():
         ({"training_files": []}, "training_files: at least one file id"),
         (
             {"training_files": ["data/pairs.parquet"]},
-            r"training_files\[0\]: 'data/pairs.parquet' looks like a local path",
+            r"training_files\[0\]: 'data/pairs.parquet' is a local path, not a SeekrFlow file id",
         ),
         ({"n_epochs": 0}, "n_epochs: must be a whole number at least 1"),
         ({"accel_type": "TPU"}, "accel_type: 'TPU' is not one of"),
@@ -252,7 +252,10 @@ def test_fine_tune_operator_checks_its_request_locally():
     ("kwargs", "fragment"),
     [
         ({"files": []}, "files: a principle_files job needs at least one file id"),
-        ({"files": ["docs/handbook.pdf"]}, r"files\[0\]: 'docs/handbook.pdf' looks like a local path"),
+        (
+            {"files": ["docs/handbook.pdf"]},
+            r"files\[0\]: 'docs/handbook.pdf' is a local path, not a SeekrFlow file id",
+        ),
         (
             {"files": ["f"], "job_type": "context_grounded_vector_db", "vector_database_id": "vdb"},
             "reads its vector database",
@@ -266,3 +269,35 @@ def test_data_job_operator_checks_its_request_locally(kwargs, fragment):
     operator = SeekrFlowDataJobOperator(task_id="dj", **kwargs)
     with pytest.raises(SeekrFlowConfigError, match=fragment):
         operator.prepare_request()
+
+
+@pytest.mark.parametrize(
+    "value", ["handbook.pdf", "~/docs/a.md", "data\\pairs.jsonl", "./pairs.parquet", "notes.TXT"]
+)
+@pytest.mark.parametrize("where", ["generate", "fine_tune", "data_job"])
+def test_a_local_path_where_file_ids_are_expected_points_to_the_upload_operator(value, where):
+    from airflow_provider_seekrflow._client import alignment, fine_tunes
+    from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator
+
+    with pytest.raises(SeekrFlowConfigError) as caught:
+        if where == "generate":
+            alignment.generate_request("Teach returns.", [value])
+        elif where == "fine_tune":
+            fine_tunes.create_request(
+                project_id=1, training_files=[value], model="m", n_epochs=1, accel_type="H100", n_accel=1
+            )
+        else:
+            SeekrFlowDataJobOperator(
+                task_id="pairs", files=[value], system_prompt="You help.", instructions="Teach returns."
+            ).prepare_request()
+    message = str(caught.value)
+    assert f"{value!r} is a local path, not a SeekrFlow file id" in message
+    assert "SeekrFlowUploadFileOperator" in message and "upload.output" in message
+
+
+def test_file_ids_of_the_service_pass():
+    from airflow_provider_seekrflow._client.file_ids import checked_file_ids
+
+    ids = ["file-9a01c2", "file-e6c5b7d1f", "ft-data-0001"]
+    assert checked_file_ids("files", ids, required=True) == ids
+    assert checked_file_ids("files", "file-1", required=True) == ["file-1"]
