@@ -173,7 +173,24 @@ class SeekrFlowHook(FileHookMethods, PipelineHookMethods, SeekrFlowBaseHook):
     # -- connection test ------------------------------------------------------------------------
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check the connection with one cheap authenticated call; never raises."""
+        """
+        Check the connection with one cheap authenticated call; never raises.
+
+        The UI's Test button (and the REST API's) tests the form under a random, temporary
+        connection id, so the message calls it "this connection" rather than naming that id.
+        """
+        ok, message = self._test_connection()
+        return ok, self._as_this_connection(message)
+
+    def _as_this_connection(self, message: str) -> str:
+        named = repr(self.seekrflow_conn_id)
+        return (
+            message.replace(f"SeekrFlow connection {named}", "This connection")
+            .replace(f"of connection {named}", "of this connection")
+            .replace(f"connection {named}", "this connection")
+        )
+
+    def _test_connection(self) -> tuple[bool, str]:
         try:
             config = self.config
             transport = SyncTransport(

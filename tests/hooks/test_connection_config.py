@@ -424,7 +424,9 @@ def test_test_connection_with_a_wrong_key(use, emu):
 
     assert ok is False
     assert "401" in message
-    assert "API key" in message
+    # The UI tests the form under a random temporary id: the message speaks of the one being edited.
+    assert "SeekrFlow refused the API key of this connection" in message
+    assert "set that connection's password" in message
     assert "wrong-key-0d8e" not in message
 
 
@@ -452,6 +454,7 @@ def test_test_connection_with_a_broken_setting(use):
 
     assert ok is False
     assert "timeout" in message
+    assert message.startswith("This connection: "), message
 
 
 def test_test_connection_retries_at_most_once(emu):
