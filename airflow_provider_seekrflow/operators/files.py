@@ -27,8 +27,42 @@ if TYPE_CHECKING:
 
     from airflow_provider_seekrflow.sources import Source
 
-# Task state store key (Airflow 3.3+) of the ids this task's tries have uploaded, by source.
+# Task state store key (Airflow 3.3+) of the files this task's tries have uploaded.
 UPLOADED_STATE_KEY = "uploaded_files"
+
+
+class _UploadRecord:
+    """
+    The task state store's list of the files earlier tries uploaded, one readable entry each.
+
+    An entry reads ``{"source", "bytes", "purpose", "vector_database_id", "file_id"}``, so the
+    UI's task state view shows what was uploaded. The mapping an earlier release stored (keys
+    were JSON arrays of the same facts) is read too, so a retry after an upgrade still finds them.
+    """
+
+    def __init__(self, stored: Any) -> None:
+        self.entries: list[dict[str, Any]] = []
+        if isinstance(stored, list):
+            self.entries = [dict(entry) for entry in stored if isinstance(entry, dict)]
+        elif isinstance(stored, dict):
+            for key, file_id in stored.items():
+                try:
+                    purpose, vector_database_id, source, size = json.loads(key)
+                except (ValueError, TypeError):
+                    continue
+                facts = {"source": source, "bytes": size, "purpose": purpose}
+                self.add({**facts, "vector_database_id": vector_database_id}, file_id)
+
+    def find(self, facts: dict[str, Any]) -> str | None:
+        """Return the file id recorded for these facts, if any."""
+        for entry in self.entries:
+            if all(entry.get(name) == value for name, value in facts.items()):
+                return str(entry["file_id"])
+        return None
+
+    def add(self, facts: dict[str, Any], file_id: str) -> None:
+        """Record an upload."""
+        self.entries.append({**facts, "file_id": file_id})
 
 
 class SeekrFlowUploadFileOperator(BaseOperator):
@@ -126,18 +160,16 @@ class SeekrFlowUploadFileOperator(BaseOperator):
             )
         self.log.info("Checked %d file(s) for purpose %s; uploading", len(sources), self.purpose)
         store = task_state_store(context)
-        recorded = store.get(UPLOADED_STATE_KEY) if store is not None else None
-        uploaded: dict[str, Any] = dict(recorded) if isinstance(recorded, dict) else {}
+        uploaded = _UploadRecord(store.get(UPLOADED_STATE_KEY) if store is not None else None)
         ids = []
         for source in sources:
-            key = self._state_key(source)
-            stored_id = self._reuse(uploaded.get(key), source)
+            stored_id = self._reuse(uploaded.find(self._facts(source)), source)
             if stored_id is None:
                 stored_id = self._upload(source, started)
-                uploaded[key] = stored_id
+                uploaded.add(self._facts(source), stored_id)
                 if store is not None:
                     # Recorded file by file, so a retry after a partial batch sends only the rest.
-                    store.set(UPLOADED_STATE_KEY, uploaded)
+                    store.set(UPLOADED_STATE_KEY, uploaded.entries)
             ids.append(stored_id)
         return ids[0] if single else ids
 
@@ -168,11 +200,14 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         except FileCheckError as err:
             raise SeekrFlowInvalidFileError(str(err)) from None
 
-    def _state_key(self, source: Source) -> str:
-        return json.dumps(
-            [self.purpose, self.vector_database_id, source.shown, source.size],
-            separators=(",", ":"),
-        )
+    def _facts(self, source: Source) -> dict[str, Any]:
+        """Return what identifies an upload of ``source`` in the task state store."""
+        return {
+            "source": source.shown,
+            "bytes": source.size,
+            "purpose": self.purpose,
+            "vector_database_id": self.vector_database_id,
+        }
 
     def _reuse(self, file_id: str | None, source: Source) -> str | None:
         """Return the id an earlier try stored for this source, if the service still has that file."""

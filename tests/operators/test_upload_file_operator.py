@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 import pytest
 from airflow.exceptions import AirflowProviderDeprecationWarning
 from airflow.providers.common.compat.sdk import DAG
@@ -216,6 +219,20 @@ class CrashOnceMidBatch(SeekrFlowUploadFileOperator):
         return super().execute(context)
 
 
+def _task_state(dr, task_id: str, key: str):
+    """Return a value of the task state store (Airflow 3.3+) as the UI reads it."""
+    from airflow.models.task_state_store import TaskStateStoreModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = (
+            session.query(TaskStateStoreModel)
+            .filter_by(dag_id=dr.dag_id, run_id=dr.run_id, task_id=task_id, key=key)
+            .one()
+        )
+        return json.loads(row.value)
+
+
 def test_retry_after_a_partial_batch_uploads_only_the_rest(emu, request, tmp_path):
     from datetime import timedelta
 
@@ -232,6 +249,12 @@ def test_retry_after_a_partial_batch_uploads_only_the_rest(emu, request, tmp_pat
         # The first try's upload is in the task state store: the retry sends only the two missing files.
         assert count(emu, "upload_file") == 3
         assert sorted(stored) == ["part-one.md", "part-three.md", "part-two.md"]
+        # The record reads plainly in the UI's task state view: one entry per file, no escaped keys.
+        record = _task_state(dr, "upload", "uploaded_files")
+        assert [entry["source"] for entry in record] == paths
+        assert [entry["file_id"] for entry in record] == ids
+        assert {entry["purpose"] for entry in record} == {"alignment"}
+        assert all(entry["bytes"] == os.path.getsize(path) for entry, path in zip(record, paths, strict=True))
     else:
         # Without a task state store the retry sends the whole batch again.
         assert count(emu, "upload_file") == 4
