@@ -30,21 +30,36 @@ def _fault(text: str) -> FaultRule:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse the command line (``argv``, default ``sys.argv[1:]``)."""
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command line's parser (its ``--help`` states every default)."""
     parser = argparse.ArgumentParser(
         prog="python -m airflow_provider_seekrflow.emulator",
-        description="Local SeekrFlow API emulator. Alignment jobs write their fine-tune output as parquet.",
+        description=(
+            "Local SeekrFlow API emulator, following SeekrFlow's openapi.yaml under /v1/flow. Clients send "
+            "the bare API key in the Authorization header (Authorization: <key>, no 'Bearer '), as the "
+            "service wants. Alignment jobs and data jobs write their fine-tune output as parquet."
+        ),
+        epilog=(
+            "Example: python -m airflow_provider_seekrflow.emulator --port 8899 --api-key dev-key, then "
+            'AIRFLOW_CONN_SEEKRFLOW_DEFAULT=\'{"conn_type": "seekrflow", "host": "http://127.0.0.1:8899", '
+            '"password": "dev-key"}\'. Port 8080 is Airflow\'s web server; pick another.'
+        ),
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=0, help="port to listen on; 0 picks a free one (default 0)"
+    )
     parser.add_argument(
         "--api-key",
         default=os.environ.get("SEEKRFLOW_EMULATOR_API_KEY", "test-key"),
         help="the key clients must send in Authorization (default $SEEKRFLOW_EMULATOR_API_KEY or test-key)",
     )
-    parser.add_argument("--data-dir", help="state directory (default: a new temporary directory)")
-    parser.add_argument("--job-duration", type=float, default=20.0, help="seconds an alignment job runs")
+    parser.add_argument(
+        "--data-dir", help="state directory, kept across restarts (default: a new temporary directory)"
+    )
+    parser.add_argument(
+        "--job-duration", type=float, default=20.0, help="seconds an alignment job runs (default 20)"
+    )
     parser.add_argument(
         "--ingestion-seconds",
         type=float,
@@ -81,12 +96,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=["asyncio", "uvloop", "auto"],
         help="uvicorn event loop (default asyncio)",
     )
-    parser.add_argument("--ssl-certfile")
-    parser.add_argument("--ssl-keyfile")
+    parser.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (default: plain HTTP)")
+    parser.add_argument("--ssl-keyfile", help="the private key of --ssl-certfile")
     parser.add_argument(
-        "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
+        "--log-level",
+        default="warning",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn's log level (default warning)",
     )
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line (``argv``, default ``sys.argv[1:]``)."""
+    return build_parser().parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
