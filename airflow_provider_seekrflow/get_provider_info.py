@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_seekrflow import __version__
+from airflow_provider_seekrflow.connection_form import HIDDEN_FIELDS, RELABELING, conn_fields, placeholders
 
 _PACKAGE = "airflow_provider_seekrflow"
 
@@ -66,27 +67,11 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": f"{_PACKAGE}.hooks.seekrflow.SeekrFlowHook",
                 "hook-name": "SeekrFlow",
                 "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port", "login"],
-                    "relabeling": {"host": "API base URL", "password": "API key"},
-                    "placeholders": {"host": "https://flow.seekr.com"},
+                    "hidden-fields": list(HIDDEN_FIELDS),
+                    "relabeling": dict(RELABELING),
+                    "placeholders": placeholders(),
                 },
-                "conn-fields": {
-                    "team_id": {
-                        "label": "Team ID",
-                        "description": "Optional SeekrFlow team, sent as the x-team-id header.",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                    "timeout": {
-                        "label": "Timeout (seconds)",
-                        "description": "Read timeout of each request; 120 when empty.",
-                        "schema": {"type": ["integer", "null"], "minimum": 1},
-                    },
-                    "max_retries": {
-                        "label": "Max retries",
-                        "description": "Retries of a request that failed on a 429, a 5xx or a lost connection; 5 when empty.",
-                        "schema": {"type": ["integer", "null"], "minimum": 0},
-                    },
-                },
+                "conn-fields": conn_fields(),
             }
         ],
     }

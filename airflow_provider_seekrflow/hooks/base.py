@@ -96,11 +96,13 @@ class SeekrFlowBaseHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Return how the connection form shows the standard fields."""
+        """Return how the connection form shows the standard fields (Airflow 2; 3 reads the provider info)."""
+        from airflow_provider_seekrflow.connection_form import HIDDEN_FIELDS, RELABELING, placeholders
+
         return {
-            "hidden_fields": ["schema", "port", "login"],
-            "relabeling": {"host": "API base URL", "password": "API key"},
-            "placeholders": {"host": "https://flow.seekr.com"},
+            "hidden_fields": list(HIDDEN_FIELDS),
+            "relabeling": dict(RELABELING),
+            "placeholders": placeholders(),
         }
 
     @classmethod
@@ -111,16 +113,20 @@ class SeekrFlowBaseHook(BaseHook):
         from wtforms import IntegerField, StringField
         from wtforms.validators import NumberRange, Optional
 
-        return {
-            "team_id": StringField(lazy_gettext("Team ID"), widget=BS3TextFieldWidget()),
-            "timeout": IntegerField(
-                lazy_gettext("Timeout (seconds)"),
-                validators=[Optional(), NumberRange(min=1)],
+        from airflow_provider_seekrflow.connection_form import EXTRA_FIELDS
+
+        # Airflow 2 takes only string, integer, password and boolean fields: a decimal number is a
+        # string there, checked by the hook when it reads the connection.
+        kinds = {"string": StringField, "integer": IntegerField, "number": StringField}
+        widgets = {}
+        for field in EXTRA_FIELDS:
+            validators = [Optional()]
+            if field.minimum is not None and field.kind == "integer":
+                validators.append(NumberRange(min=field.minimum))
+            widgets[field.name] = kinds[field.kind](
+                lazy_gettext(field.label),
+                description=field.description,
+                validators=validators,
                 widget=BS3TextFieldWidget(),
-            ),
-            "max_retries": IntegerField(
-                lazy_gettext("Max retries"),
-                validators=[Optional(), NumberRange(min=0)],
-                widget=BS3TextFieldWidget(),
-            ),
-        }
+            )
+        return widgets
