@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
@@ -32,18 +33,55 @@ def estimated_completion(job: AlignmentJob, now: datetime) -> datetime | None:
     return None
 
 
-def next_poll_delay(
+@dataclass(frozen=True)
+class NextCheck:
+    """
+    When a wait checks a job again, and why, in words for the task log.
+
+    :param seconds: The sleep before the next check.
+    :param reason: Why that long: the service's estimate, the job's age, or a bound.
+    """
+
+    seconds: float
+    reason: str
+
+    def describe(self, now: datetime | None = None) -> str:
+        """Return ``next check in 12 s (at 16:58:12 UTC): <reason>``."""
+        at = (now or datetime.now(timezone.utc)) + timedelta(seconds=self.seconds)
+        return f"next check in {_duration(self.seconds)} (at {at:%H:%M:%S} UTC): {self.reason}"
+
+
+def _duration(seconds: float) -> str:
+    """Return ``42 s`` under two minutes, ``7 min`` under two hours, else ``3.5 h``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _bounded(wanted: float, reason: str, *, poll_interval: float, min_interval: float) -> NextCheck:
+    ceiling = max(poll_interval, min_interval)
+    if wanted > ceiling:
+        return NextCheck(ceiling, f"{reason}; poll_interval ({ceiling:g} s) caps the wait")
+    if wanted < min_interval:
+        return NextCheck(min_interval, f"{reason}; min_poll_interval ({min_interval:g} s) sets the floor")
+    return NextCheck(wanted, reason)
+
+
+def plan_next_check(
     job: AlignmentJob,
     *,
     poll_interval: float,
     min_interval: float,
     now: datetime | None = None,
-) -> float:
+) -> NextCheck:
     """
-    Return the seconds to sleep before checking ``job`` again.
+    Return when to check a job that may give an estimate again, and why.
 
     With an estimate, sleep until just after it; past it, check every few seconds; without one,
-    check at a steady pace. The result is never above ``poll_interval`` nor below ``min_interval``.
+    check at a steady pace. The sleep is never above ``poll_interval`` nor below ``min_interval``.
+    ``estimated_completion_at`` gives the remaining time to the second; ``eta_minutes`` to the minute.
 
     :param job: The job as last seen.
     :param poll_interval: The longest sleep allowed.
@@ -51,28 +89,43 @@ def next_poll_delay(
     :param now: The current time (UTC), for tests.
     """
     now = now or datetime.now(timezone.utc)
-    ceiling = max(poll_interval, min_interval)
     eta = estimated_completion(job, now)
     if eta is None:
-        wanted = BLIND_INTERVAL_SECONDS
+        wanted, reason = BLIND_INTERVAL_SECONDS, "the service gives no estimate; checking once a minute"
     else:
         remaining = (eta - now).total_seconds()
         if remaining > 0:
             wanted = remaining + ETA_SLACK_SECONDS
+            if job.estimated_completion_at is not None:
+                reason = f"the service expects it done in {_duration(remaining)} (at {eta:%H:%M:%S} UTC)"
+            else:
+                reason = f"the service expects it done in about {job.eta_minutes:g} min"
         else:
             wanted = min(OVERDUE_MAX_INTERVAL_SECONDS, -remaining / 2)
-    return max(min_interval, min(ceiling, wanted))
+            reason = f"the service's estimate passed {_duration(-remaining)} ago; checking often"
+    return _bounded(wanted, reason, poll_interval=poll_interval, min_interval=min_interval)
 
 
-def steady_delay(
+def next_poll_delay(
+    job: AlignmentJob,
+    *,
+    poll_interval: float,
+    min_interval: float,
+    now: datetime | None = None,
+) -> float:
+    """Return the seconds to sleep before checking ``job`` again (:func:`plan_next_check`'s)."""
+    return plan_next_check(job, poll_interval=poll_interval, min_interval=min_interval, now=now).seconds
+
+
+def plan_steady_check(
     *,
     poll_interval: float,
     min_interval: float,
     running_since: datetime | None = None,
     now: datetime | None = None,
-) -> float:
+) -> NextCheck:
     """
-    Return the sleep between checks of a job that gives no estimate, within the bounds.
+    Return when to check a job that gives no estimate again, and why.
 
     A quarter of the time the job has been running, up to the blind interval of a minute; the
     blind interval when its start is unknown. Never above ``poll_interval`` nor below ``min_interval``.
@@ -82,23 +135,40 @@ def steady_delay(
     :param running_since: When the job started or last changed, as the service says.
     :param now: The current time (UTC), for tests.
     """
-    wanted = BLIND_INTERVAL_SECONDS
+    wanted, reason = BLIND_INTERVAL_SECONDS, "the service gives no estimate; checking once a minute"
     if running_since is not None:
         moment = running_since if running_since.tzinfo else running_since.replace(tzinfo=timezone.utc)
-        age = ((now or datetime.now(timezone.utc)) - moment).total_seconds()
-        wanted = min(BLIND_INTERVAL_SECONDS, max(0.0, age) * AGE_FRACTION)
-    return max(min_interval, min(max(poll_interval, min_interval), wanted))
+        age = max(0.0, ((now or datetime.now(timezone.utc)) - moment).total_seconds())
+        wanted = min(BLIND_INTERVAL_SECONDS, age * AGE_FRACTION)
+        reason = (
+            f"the service gives no estimate; checking at a quarter of the time since its last change "
+            f"({_duration(age)}), at least once a minute"
+        )
+    return _bounded(wanted, reason, poll_interval=poll_interval, min_interval=min_interval)
 
 
-def next_data_job_delay(
+def steady_delay(
+    *,
+    poll_interval: float,
+    min_interval: float,
+    running_since: datetime | None = None,
+    now: datetime | None = None,
+) -> float:
+    """Return the sleep between checks of a job that gives no estimate (:func:`plan_steady_check`'s)."""
+    return plan_steady_check(
+        poll_interval=poll_interval, min_interval=min_interval, running_since=running_since, now=now
+    ).seconds
+
+
+def plan_data_job_check(
     detail: DataJobDetail,
     *,
     poll_interval: float,
     min_interval: float,
     now: datetime | None = None,
-) -> float:
+) -> NextCheck:
     """
-    Return the seconds to sleep before checking a data job again.
+    Return when to check a data job again, and why.
 
     Its alignment, once started, carries the estimate; ingestion has none, so it is checked at
     the steady pace from the job's last change (never above ``poll_interval`` nor below ``min_interval``).
@@ -109,12 +179,25 @@ def next_data_job_delay(
     :param now: The current time (UTC), for tests.
     """
     if detail.alignment_job is not None:
-        return next_poll_delay(
+        return plan_next_check(
             detail.alignment_job, poll_interval=poll_interval, min_interval=min_interval, now=now
         )
-    return steady_delay(
+    return plan_steady_check(
         poll_interval=poll_interval,
         min_interval=min_interval,
         running_since=detail.updated_at or detail.created_at,
         now=now,
     )
+
+
+def next_data_job_delay(
+    detail: DataJobDetail,
+    *,
+    poll_interval: float,
+    min_interval: float,
+    now: datetime | None = None,
+) -> float:
+    """Return the seconds to sleep before checking a data job again (:func:`plan_data_job_check`'s)."""
+    return plan_data_job_check(
+        detail, poll_interval=poll_interval, min_interval=min_interval, now=now
+    ).seconds

@@ -9,6 +9,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_seekrflow._client.polling import NextCheck
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConnectionError,
     SeekrFlowError,
@@ -176,9 +177,14 @@ class SeekrFlowJobTrigger(BaseTrigger):
                     return self._event(
                         last_status, f"{self.label} {verb} {last_status}", self.watcher.status_message(job)
                     )
-                delay = self.watcher.delay(
+                plan = self.watcher.next_check(
                     job, poll_interval=self.poll_interval, min_interval=self.min_poll_interval
                 )
+                if self.end_time is not None and plan.seconds > self.end_time - time.time():
+                    plan = NextCheck(max(0.0, self.end_time - time.time()), "the wait's deadline comes first")
+                # A deferred wait is quiet between checks; this line says the quiet is intended.
+                self.log.info("%s: %s", self.label, plan.describe())
+                delay = plan.seconds
             if self.end_time is not None:
                 delay = max(0.0, min(delay, self.end_time - time.time()))
             await asyncio.sleep(delay)

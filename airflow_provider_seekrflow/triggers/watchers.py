@@ -7,7 +7,12 @@ from typing import Any
 
 from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
 from airflow_provider_seekrflow._client.fine_tunes import FineTune
-from airflow_provider_seekrflow._client.polling import next_data_job_delay, next_poll_delay, steady_delay
+from airflow_provider_seekrflow._client.polling import (
+    NextCheck,
+    plan_data_job_check,
+    plan_next_check,
+    plan_steady_check,
+)
 from airflow_provider_seekrflow.jobs.events import UNTIL_END, UNTIL_END_OR_REVIEW, UNTIL_INGESTED
 from airflow_provider_seekrflow.jobs.kinds import ALIGNMENT, DATA_JOB, FINE_TUNE, JobKind
 from airflow_provider_seekrflow.jobs.progress import DataJobProgressLog, FineTuneEventLog, ProgressLog
@@ -48,13 +53,17 @@ class JobWatcher:
         """Whether the wait is over for the job as read."""
         return bool(job.is_terminal)
 
-    def delay(self, job: Any, *, poll_interval: float, min_interval: float) -> float:
-        """Return the seconds to sleep before the next read: a fraction of the job's age, without an estimate."""
-        return steady_delay(
+    def next_check(self, job: Any, *, poll_interval: float, min_interval: float) -> NextCheck:
+        """Return when to read the job again, and why: a fraction of its age, without an estimate."""
+        return plan_steady_check(
             poll_interval=poll_interval,
             min_interval=min_interval,
             running_since=getattr(job, "created_at", None),
         )
+
+    def delay(self, job: Any, *, poll_interval: float, min_interval: float) -> float:
+        """Return the seconds to sleep before the next read."""
+        return self.next_check(job, poll_interval=poll_interval, min_interval=min_interval).seconds
 
     def status_message(self, job: Any) -> str | None:
         """Return the service's explanation of the job's status, if it gave one."""
@@ -83,9 +92,9 @@ class AlignmentWatcher(JobWatcher):
         self._progress(job)
         return job
 
-    def delay(self, job: Any, *, poll_interval: float, min_interval: float) -> float:
-        """Return the seconds to sleep before the next read."""
-        return next_poll_delay(job, poll_interval=poll_interval, min_interval=min_interval)
+    def next_check(self, job: Any, *, poll_interval: float, min_interval: float) -> NextCheck:
+        """Return when to read the job again, and why: toward the service's estimate."""
+        return plan_next_check(job, poll_interval=poll_interval, min_interval=min_interval)
 
     async def cancel(self, hook: Any, job_id: str) -> str:
         """Cancel the job and return its status after."""
@@ -117,9 +126,9 @@ class DataJobWatcher(JobWatcher):
             return True
         return bool(job.is_terminal)
 
-    def delay(self, job: Any, *, poll_interval: float, min_interval: float) -> float:
-        """Return the seconds to sleep before the next read."""
-        return next_data_job_delay(job, poll_interval=poll_interval, min_interval=min_interval)
+    def next_check(self, job: Any, *, poll_interval: float, min_interval: float) -> NextCheck:
+        """Return when to read the job again, and why: its ingestion's age, then its alignment's estimate."""
+        return plan_data_job_check(job, poll_interval=poll_interval, min_interval=min_interval)
 
     async def cancel(self, hook: Any, job_id: str) -> str:
         """Cancel the job and return its status after."""

@@ -340,7 +340,11 @@ def test_fine_tune_fires_completed_and_logs_each_event_once(pipeline, tmp_path, 
         assert task_logs.occurrences(line) == 1, (line, task_logs.text()[-3000:])
     assert task_logs.occurrences(f"Fine-tune {job_id}: status=completed") == 1
     # Polled while it ran, not only once at the end.
-    assert len(pipeline.journal(route="get_fine_tune")) >= 2
+    polls = len(pipeline.journal(route="get_fine_tune"))
+    assert polls >= 2
+    # Every check that did not end the wait says when the next one comes, and why.
+    assert task_logs.occurrences(f"Fine-tune {job_id}: next check in ") == polls - 1
+    assert "the service gives no estimate" in task_logs.text()
 
 
 def test_failed_fine_tune_fires_failed(pipeline, tmp_path):

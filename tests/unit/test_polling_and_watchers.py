@@ -113,3 +113,35 @@ def test_the_status_message_is_read_from_the_model_or_its_extra_fields():
         _watcher("fine_tune").status_message(FineTune(id="f", status="failed", status_message="OOM")) == "OOM"
     )
     assert _watcher("fine_tune").status_message(FineTune(id="f", status="failed")) is None
+
+
+# -- what the task log says about the next check ------------------------------------------------
+
+
+def test_a_job_under_a_minute_from_done_is_told_in_seconds():
+    from airflow_provider_seekrflow._client.polling import plan_next_check
+
+    soon = AlignmentJob(id="al-1", status="running", estimated_completion_at=NOW + timedelta(seconds=40))
+    plan = plan_next_check(soon, now=NOW, **BOUNDS)
+    assert plan.seconds == 40 + ETA_SLACK_SECONDS
+    assert plan.reason == "the service expects it done in 40 s (at 12:00:40 UTC)"
+    assert plan.describe(now=NOW) == (
+        "next check in 42 s (at 12:00:42 UTC): the service expects it done in 40 s (at 12:00:40 UTC)"
+    )
+
+
+def test_the_reason_says_which_bound_set_the_sleep():
+    from airflow_provider_seekrflow._client.polling import plan_next_check, plan_steady_check
+
+    far = AlignmentJob(id="al-1", status="running", estimated_completion_at=NOW + timedelta(hours=2))
+    capped = plan_next_check(far, now=NOW, **BOUNDS)
+    assert capped.seconds == 300.0
+    assert "expects it done in 2.0 h" in capped.reason and "poll_interval (300 s) caps" in capped.reason
+    rough = AlignmentJob(id="al-1", status="running", eta_minutes=3)
+    assert plan_next_check(rough, now=NOW, **BOUNDS).reason == "the service expects it done in about 3 min"
+    overdue = AlignmentJob(id="al-1", status="running", estimated_completion_at=NOW - timedelta(seconds=90))
+    assert "estimate passed 90 s ago" in plan_next_check(overdue, now=NOW, **BOUNDS).reason
+    young = plan_steady_check(running_since=_ago(8), now=NOW, **BOUNDS)
+    assert young.seconds == 5.0
+    assert "no estimate" in young.reason and "min_poll_interval (5 s) sets the floor" in young.reason
+    assert "once a minute" in plan_steady_check(**BOUNDS).reason
