@@ -7,11 +7,38 @@ from typing import Any
 from airflow_provider_seekrflow._client.alignment import describe_outputs, training_output_id
 from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
 from airflow_provider_seekrflow._client.fine_tunes import FineTune
+from airflow_provider_seekrflow._client.multipart import human_bytes
 from airflow_provider_seekrflow.exceptions import SeekrFlowJobError
 from airflow_provider_seekrflow.jobs.kinds import FINE_TUNE
 
 # Service fields that may name the trained model; the fine-tune's own id stands in when none is sent.
 MODEL_ID_FIELDS = ("output_name", "fine_tuned_model", "model_id")
+
+
+def completed_line(label: str, outputs: list[dict[str, Any]], training_file_id: str | None) -> str:
+    """
+    Return the task log's line for a job that completed: every output file, and which one to train on.
+
+    :param label: The job, e.g. ``Data job dj-1``.
+    :param outputs: Its output files as :func:`describe_outputs` gives them.
+    :param training_file_id: The id of the training file (the ``fine-tune`` output), if any.
+    """
+    if not outputs:
+        return f"{label} completed without output files"
+    described = []
+    for output in outputs:
+        text = f"{output.get('filename') or '(unnamed)'} ({output['id']}"
+        if output.get("bytes") is not None:
+            text += f", {human_bytes(output['bytes'])}"
+        if output["id"] == training_file_id:
+            text += "; the training file, in XCom fine_tune_file_id"
+        elif output.get("purpose"):
+            text += f"; purpose {output['purpose']}"
+        described.append(text + ")")
+    line = f"{label} completed with {len(outputs)} output file(s): {', '.join(described)}"
+    if training_file_id is None:
+        line += "; none of them is a fine-tune training file"
+    return line
 
 
 def data_job_result(hook: Any, detail: DataJobDetail) -> tuple[dict[str, Any], str | None]:

@@ -23,6 +23,7 @@ from airflow_provider_seekrflow.jobs.errors import (
 )
 from airflow_provider_seekrflow.jobs.kinds import ALIGNMENT
 from airflow_provider_seekrflow.jobs.progress import ProgressLog
+from airflow_provider_seekrflow.jobs.results import completed_line
 from airflow_provider_seekrflow.operators.job_base import EXECUTION_TIMEOUT_MARGIN, SeekrFlowJobOperator
 from airflow_provider_seekrflow.vocabulary import AlignmentType
 
@@ -213,12 +214,11 @@ class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
         outputs = self.hook.get_alignment_outputs(job_id)
         training_file_id = training_output_id(outputs)
         self.push_extra_xcom(context, FINE_TUNE_FILE_XCOM_KEY, training_file_id)
-        if training_file_id is None:
-            self.log.warning("Alignment job %s completed without a fine-tune output", job_id)
         self._result = {
             "job_id": job_id,
             "status": self.success_status,
             "output_files": describe_outputs(outputs),
         }
-        self.log.info("Alignment job %s completed with %d output file(s)", job_id, len(outputs))
+        line = completed_line(f"Alignment job {job_id}", self._result["output_files"], training_file_id)
+        (self.log.info if training_file_id else self.log.warning)("%s", line)
         return self._result

@@ -16,7 +16,7 @@ from airflow_provider_seekrflow.exceptions import (
 from airflow_provider_seekrflow.jobs.events import UNTIL_END, UNTIL_INGESTED
 from airflow_provider_seekrflow.jobs.kinds import DATA_JOB
 from airflow_provider_seekrflow.jobs.progress import DataJobProgressLog
-from airflow_provider_seekrflow.jobs.results import data_job_result
+from airflow_provider_seekrflow.jobs.results import completed_line, data_job_result
 from airflow_provider_seekrflow.jobs.resume import ResumeAction, ResumeDecision
 from airflow_provider_seekrflow.operators.alignment import FINE_TUNE_FILE_XCOM_KEY
 from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
@@ -334,10 +334,7 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
         result, training_file_id = data_job_result(self.hook, self.hook.get_data_job(job_id))
         if training_file_id is not None:
             self.push_extra_xcom(context, FINE_TUNE_FILE_XCOM_KEY, training_file_id)
-            self.log.info(
-                "Data job %s completed: %d output file(s), training file %s",
-                job_id,
-                len(result["output_files"]),
-                training_file_id,
-            )
+        if result["status"] == self.success_status:
+            line = completed_line(f"Data job {job_id}", result["output_files"], training_file_id)
+            (self.log.info if training_file_id else self.log.warning)("%s", line)
         return result

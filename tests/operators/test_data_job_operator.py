@@ -133,6 +133,12 @@ def test_success_returns_result_pushes_xcoms_and_logs_progress_once(
     assert alignment and "status=completed" in alignment[-1], lines
     for line in lines:
         assert task_logs.occurrences(line) == 1, f"logged more than once: {line!r}"
+    # The completed line names the training file (and every other output).
+    (completed,) = [line for line in text.splitlines() if f"Data job {job_id} completed with" in line]
+    assert f"completed with {len(result['output_files'])} output file(s): " in completed
+    for output in result["output_files"]:
+        assert f"{output['filename']} ({output['id']}, " in completed
+    assert f"({fine_tune[0]['id']}, " in completed.split("; the training file, in XCom fine_tune_file_id")[0]
     # The job was read more often than its progress changed: unchanged polls logged nothing.
     assert count(emu, "get_data_job") > len(lines)
     # Deferrable: both waits (ingestion, then alignment) ran in the triggerer; sync: none did.
