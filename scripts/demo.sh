@@ -51,7 +51,7 @@ emu_pid=$!
 
 base_url=""
 for _ in $(seq 1 150); do # up to 30 s
-    base_url="$(grep -oE 'https?://127\.0\.0\.1:[1-9][0-9]*' "$emu_log" | head -n 1 || true)"
+    base_url="$(grep -oE 'https?://127\.0\.0\.1:[1-9][0-9]*' "$emu_log" 2>/dev/null | head -n 1 || true)"
     [ -n "$base_url" ] && break
     if ! kill -0 "$emu_pid" 2>/dev/null; then
         echo "!!! the emulator exited before printing its URL:" >&2
@@ -65,7 +65,7 @@ if [ -z "$base_url" ]; then
     cat "$emu_log" >&2
     exit 1
 fi
-echo ">>> emulator at $base_url (pid $emu_pid, log $emu_log)"
+echo ">>> emulator at $base_url"
 
 # ---------------------------------------------------------------- 2. connection + AIRFLOW_HOME
 export AIRFLOW_CONN_SEEKRFLOW_DEFAULT="{\"conn_type\":\"seekrflow\",\"host\":\"$base_url\",\"password\":\"$api_key\"}"
@@ -75,8 +75,11 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__DAGS_FOLDER="$repo_root/example_dags"
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$AIRFLOW_HOME/airflow.db"
 unset SEEKR_API_KEY SEEKR_BASE_URL SEEKR_TEAM_ID
+# Warnings of Airflow's own set-up that say nothing about the pipeline: the CLI's optional
+# graphviz, and the test client dags test runs the Task SDK through.
+export PYTHONWARNINGS="ignore:Could not import graphviz,ignore:Using \`httpx\` with \`starlette.testclient\` is deprecated"
 
-echo ">>> creating the metadata DB in $AIRFLOW_HOME"
+echo ">>> creating a temporary Airflow metadata DB (removed at the end)"
 if ! airflow db migrate >"$work/db-migrate.log" 2>&1; then
     echo "!!! 'airflow db migrate' failed:" >&2
     tail -n 40 "$work/db-migrate.log" >&2

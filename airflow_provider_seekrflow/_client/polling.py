@@ -65,7 +65,7 @@ def _bounded(wanted: float, reason: str, *, poll_interval: float, min_interval: 
     if wanted > ceiling:
         return NextCheck(ceiling, f"{reason}; poll_interval ({ceiling:g} s) caps the wait")
     if wanted < min_interval:
-        return NextCheck(min_interval, f"{reason}; min_poll_interval ({min_interval:g} s) sets the floor")
+        return NextCheck(min_interval, f"{reason}; min_poll_interval ({min_interval:g} s) is the floor")
     return NextCheck(wanted, reason)
 
 
@@ -141,8 +141,7 @@ def plan_steady_check(
         age = max(0.0, ((now or datetime.now(timezone.utc)) - moment).total_seconds())
         wanted = min(BLIND_INTERVAL_SECONDS, age * AGE_FRACTION)
         reason = (
-            f"the service gives no estimate; checking at a quarter of the time since its last change "
-            f"({_duration(age)}), at least once a minute"
+            f"the service gives no estimate; a quarter of the job's age ({_duration(age)}), at most a minute"
         )
     return _bounded(wanted, reason, poll_interval=poll_interval, min_interval=min_interval)
 

@@ -143,5 +143,5 @@ def test_the_reason_says_which_bound_set_the_sleep():
     assert "estimate passed 90 s ago" in plan_next_check(overdue, now=NOW, **BOUNDS).reason
     young = plan_steady_check(running_since=_ago(8), now=NOW, **BOUNDS)
     assert young.seconds == 5.0
-    assert "no estimate" in young.reason and "min_poll_interval (5 s) sets the floor" in young.reason
+    assert "no estimate" in young.reason and "min_poll_interval (5 s) is the floor" in young.reason
     assert "once a minute" in plan_steady_check(**BOUNDS).reason

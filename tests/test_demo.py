@@ -1,0 +1,57 @@
+"""``make demo``'s script, run as a new user would: it succeeds, and shows only what the project says."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+AIRFLOW_V3_3 = tuple(int(part) for part in __import__("airflow").__version__.split(".")[:2]) >= (3, 3)
+
+
+@pytest.mark.timeout(400)
+@pytest.mark.skipif(not AIRFLOW_V3_3, reason="make demo runs on the newest Airflow (.venvs/af3)")
+def test_demo_succeeds_without_foreign_warnings_or_deleted_paths(tmp_path):
+    bin_dir = Path(sys.executable).parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTHONWARNINGS"))}
+    env.update(
+        PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+        VIRTUAL_ENV=str(bin_dir.parent),
+        TMPDIR=str(tmp_path),
+        DEMO_JOB_DURATION="5",
+        DEMO_FINE_TUNE_DURATION="8",
+    )
+    done = subprocess.run(
+        ["bash", "scripts/demo.sh"],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=380,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert "demo finished" in output and "the DAG run succeeded" in output
+    # The demo's work folder is deleted at the end: no line may point into it.
+    assert str(tmp_path) not in output, [line for line in output.splitlines() if str(tmp_path) in line]
+    # Warnings are the project's own, or none.
+    warnings = [line for line in output.splitlines() if re.search(r"\[warning *\]|Warning:", line)]
+    foreign = [line for line in warnings if "airflow_provider_seekrflow" not in line]
+    assert foreign == [], foreign
+    # What happened, in the summary.
+    summary = output.split("what happened", 1)[1]
+    for fragment in (
+        "stored as file-",
+        "ingestion 3 of 3 file(s) done",
+        "the training file",
+        "epoch 1",
+        "is ready",
+    ):
+        assert fragment in summary, fragment
