@@ -69,8 +69,15 @@ def list_remote(spec: Any, where: str, *, source_conn_id: str | None) -> list[So
     """
     scheme = _scheme(spec)
     shown = shown_uri(spec)
+    if urlsplit(str(spec)).password is not None:
+        # Airflow would take "conn:secret" as a connection id, miss it, and read without one.
+        raise SeekrFlowConfigError(
+            f"{where}: {shown}: put credentials in an Airflow connection, not in the URI, and name it "
+            f"there ({scheme}://<conn_id>@bucket/key) or in source_conn_id"
+        )
     _require_filesystem(scheme, shown, where)
     root, connection = with_connection(spec, source_conn_id)
+    as_written = own_connection(spec) is not None
     name = shown.rstrip("/").rsplit("/", 1)[-1]
     with explained(where, shown, connection):
         if has_magic(name):
@@ -79,11 +86,12 @@ def list_remote(spec: Any, where: str, *, source_conn_id: str | None) -> list[So
                 raise no_match(where, shown)
         else:
             matches = [root]
-        return [_listed(path, where, connection) for path in matches]
+        return [_listed(path, where, connection, with_conn_shown=as_written) for path in matches]
 
 
-def _listed(path: Any, where: str, connection: str | None) -> Source:
-    shown = shown_uri(path)
+def _listed(path: Any, where: str, connection: str | None, *, with_conn_shown: bool) -> Source:
+    # Named as the user wrote it: a connection this module added is not shown in the URI.
+    shown = shown_uri(path) if with_conn_shown else _without_connection(shown_uri(path))
     if not path.is_file():
         if path.exists():
             raise SeekrFlowInvalidFileError(f"{where}: {shown} is not a file (a folder or prefix?)")
@@ -143,6 +151,13 @@ def shown_uri(spec: Any) -> str:
     if parts.password:
         return text.replace(f":{parts.password}@", ":***@", 1)
     return text
+
+
+def _without_connection(uri: str) -> str:
+    parts = urlsplit(uri)
+    if parts.username is None:
+        return uri
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
 
 
 def _scheme(spec: Any) -> str:
