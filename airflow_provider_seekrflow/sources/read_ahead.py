@@ -5,7 +5,10 @@ from __future__ import annotations
 import queue
 import threading
 from types import TracebackType
-from typing import BinaryIO
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow_provider_seekrflow._client.multipart import ReadableStream
 
 # How long a blocked hand-over waits before it checks whether the reader went away.
 _HANDOVER_POLL_SECONDS = 0.1
@@ -26,7 +29,7 @@ class ReadAhead:
     :param depth: How many pieces may wait for the reader.
     """
 
-    def __init__(self, stream: BinaryIO, chunk_bytes: int, depth: int = 1) -> None:
+    def __init__(self, stream: ReadableStream, chunk_bytes: int, depth: int = 1) -> None:
         self._stream = stream
         self._chunk_bytes = chunk_bytes
         self._pieces: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=depth)

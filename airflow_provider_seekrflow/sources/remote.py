@@ -27,7 +27,7 @@ from airflow_provider_seekrflow.sources import Source, has_magic, no_match
 from airflow_provider_seekrflow.sources.read_ahead import ReadAhead
 
 #: Each read of an object asks for this much, and no more is buffered: the upload's memory bound.
-REMOTE_CHUNK_BYTES = 8 * 1024 * 1024
+REMOTE_CHUNK_BYTES = 4 * 1024 * 1024
 
 #: The connection a provider's own operators use when none is given, by URI scheme.
 DEFAULT_CONN_IDS: dict[str, str] = {
@@ -99,11 +99,12 @@ def _listed(path: Any, where: str, connection: str | None, *, with_conn_shown: b
     size = int(path.stat().st_size)
 
     def open_stream() -> ReadAhead:
-        # No cache of the filesystem's own: each read asks for exactly one piece, where its default
-        # would buffer blocks of its own size (s3fs: 50 MiB). ReadAhead keeps one piece in hand, so
-        # the next download overlaps the upload of the last.
+        # One streamed GET where the filesystem can (s3fs, gcsfs): memory holds only what arrived.
+        # Otherwise ranged reads without the filesystem's own cache, each asking for exactly one
+        # piece, where its default would buffer blocks of its own size (s3fs: 50 MiB). ReadAhead
+        # keeps one piece in hand either way, so the next download overlaps the upload of the last.
         with explained(where, shown, connection):
-            stream = path.open("rb", block_size=REMOTE_CHUNK_BYTES, cache_type="none")
+            stream = open_streamed(path) or path.open("rb", block_size=REMOTE_CHUNK_BYTES, cache_type="none")
         return ReadAhead(stream, REMOTE_CHUNK_BYTES)
 
     return Source(
@@ -115,6 +116,53 @@ def _listed(path: Any, where: str, connection: str | None, *, with_conn_shown: b
         chunk_bytes=REMOTE_CHUNK_BYTES,
         connection=connection,
     )
+
+
+class StreamedObject:
+    """
+    An object read as one streamed GET, on its filesystem's event loop, from a plain thread.
+
+    ``read`` returns what has arrived, up to ``size`` bytes; ``b""`` at the end.
+
+    :param fs: The (async) filesystem.
+    :param handle: Its streamed file, from ``open_async``.
+    """
+
+    def __init__(self, fs: Any, handle: Any) -> None:
+        self._fs = fs
+        self._handle = handle
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Return up to ``size`` bytes of what has arrived (all that is left when ``size`` < 0)."""
+        from fsspec.asyn import sync
+
+        return bytes(sync(self._fs.loop, self._handle.read, size))
+
+    def close(self) -> None:
+        """End the GET."""
+        from fsspec.asyn import sync
+
+        sync(self._fs.loop, self._handle.close)
+
+    def __enter__(self) -> StreamedObject:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_streamed(path: Any) -> StreamedObject | None:
+    """Open an object as one streamed GET when its filesystem can (``open_async``); else None."""
+    fs = getattr(path, "fs", None)
+    if fs is None or not getattr(fs, "async_impl", False) or not hasattr(fs, "open_async"):
+        return None
+    from fsspec.asyn import sync
+
+    try:
+        handle = sync(fs.loop, fs.open_async, path.path, "rb")
+    except NotImplementedError:
+        return None
+    return StreamedObject(fs, handle)
 
 
 def with_connection(spec: Any, source_conn_id: str | None) -> tuple[Any, str | None]:
