@@ -1,6 +1,6 @@
 """Run every benchmark (each in its own process) and print one table of ratios and target verdicts.
 
-    python benchmarks/run_all.py [--only upload,triggerer,parse,status_calls] [--summary-only]
+    python benchmarks/run_all.py [--only upload,s3_stream,triggerer,parse,status_calls] [--summary-only]
 
 ``make bench`` runs this in .venvs/bench. Each script also saves its raw figures as JSON in
 benchmarks/.work/results/; ``--summary-only`` rebuilds the table from those without re-running.
@@ -22,6 +22,7 @@ from _common import BENCH_DIR, RESULTS, machine, work_dir  # noqa: E402
 
 SCRIPTS = {
     "upload": "bench_upload.py",
+    "s3_stream": "bench_s3_stream.py",
     "triggerer": "bench_triggerer.py",
     "parse": "bench_parse.py",
     "status_calls": "bench_status_calls.py",
@@ -59,6 +60,42 @@ def table() -> list[tuple[str, ...]]:
             rows.append(("upload 1 GiB", f"{target}: peak RSS growth MiB", f"{hook['rss_growth_mib']:.1f}",
                          f"requests {peer['rss_growth_mib']:.0f}" if peer else "-", "",
                          "<= 32 MiB", _verdict(hook["rss_growth_mib"] <= 32)))  # fmt: skip
+    s3 = _load("s3_stream")
+    if s3:
+        size = s3.get("object_bytes") or 0
+        label = (
+            f"S3 stream {size / 2**30:.0f} GiB" if size >= 2**30 - 2**24 else f"S3 stream {size >> 20} MiB"
+        )
+        by = {(r["target"], r["kind"]): r for r in s3["rows"]}
+        base = by.get(("sink", s3.get("baseline")))
+        other = next((by[("sink", k)] for k in ("copy-devnull", "copy-devnull-default")
+                      if k != s3.get("baseline") and ("sink", k) in by), None)  # fmt: skip
+        for target in ("sink", "emulator"):
+            prov, local = by.get((target, "provider")), by.get((target, "provider-local"))
+            if not prov:
+                continue
+            if base:
+                ratio = prov["wall_s"] / base["wall_s"]
+                rows.append((label, f"{target}: wall s (MB/s)", f"{prov['wall_s']:.2f} ({prov['mb_s']:.0f})",
+                             f"{base['kind']} {base['wall_s']:.2f} ({base['mb_s']:.0f})", f"{ratio:.2f}x",
+                             "<= 1.25x", _verdict(ratio <= 1.25)))  # fmt: skip
+            refs: tuple = (
+                (other, by.get(("sink", "copy-devnull-stream")), local) if target == "sink" else (local,)
+            )
+            if s3.get("like_for_like") not in (None, s3.get("baseline")):
+                # the copy that reads the object as the provider does (one streamed GET)
+                like = by.get(("sink", s3["like_for_like"]))
+                refs = (like, *(r for r in refs if r is not like)) if like else refs
+            for ref in refs:
+                if ref:
+                    ratio = prov["wall_s"] / ref["wall_s"]
+                    like_for_like = ref["kind"] == s3.get("like_for_like")
+                    rows.append((label, f"{target}: wall s, vs {ref['kind']}" + (" (read as the provider reads)" if like_for_like else ""),
+                                 f"{prov['wall_s']:.2f}", f"{ref['kind']} {ref['wall_s']:.2f}", f"{ratio:.2f}x",
+                                 "<= 1.25x" if like_for_like else "", _verdict(ratio <= 1.25) if like_for_like else "-"))  # fmt: skip
+            rows.append((label, f"{target}: peak RSS growth MiB", f"{prov['rss_growth_mib']:.1f}",
+                         f"{base['kind']} {base['rss_growth_mib']:.1f}" if base else "-", "",
+                         "<= 32 MiB", _verdict(prov["rss_growth_mib"] <= 32)))  # fmt: skip
     tr = _load("triggerer")
     if tr:
         find = {

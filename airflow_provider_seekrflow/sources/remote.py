@@ -26,8 +26,13 @@ from airflow_provider_seekrflow.exceptions import (
 from airflow_provider_seekrflow.sources import Source, has_magic, no_match
 from airflow_provider_seekrflow.sources.read_ahead import ReadAhead
 
-#: Each read of an object asks for this much, and no more is buffered: the upload's memory bound.
+#: Each ranged read of an object asks for this much. Memory holds about five pieces (the one read,
+#: the HTTP client's copy of it, the one waiting, the one sent and the one before it), so 4 MiB stays
+#: well under 32 MiB; smaller pieces cost a request each (1 MiB: four times slower).
 REMOTE_CHUNK_BYTES = 4 * 1024 * 1024
+#: Each read of a streamed GET takes this much of what has arrived: as fast as larger pieces
+#: (benchmarks/README.md, "S3 stream"), at a few MiB of memory.
+STREAMED_CHUNK_BYTES = 1024 * 1024
 
 #: The connection a provider's own operators use when none is given, by URI scheme.
 DEFAULT_CONN_IDS: dict[str, str] = {
@@ -104,8 +109,11 @@ def _listed(path: Any, where: str, connection: str | None, *, with_conn_shown: b
         # piece, where its default would buffer blocks of its own size (s3fs: 50 MiB). ReadAhead
         # keeps one piece in hand either way, so the next download overlaps the upload of the last.
         with explained(where, shown, connection):
-            stream = open_streamed(path) or path.open("rb", block_size=REMOTE_CHUNK_BYTES, cache_type="none")
-        return ReadAhead(stream, REMOTE_CHUNK_BYTES)
+            streamed = open_streamed(path)
+            if streamed is not None:
+                return ReadAhead(streamed, STREAMED_CHUNK_BYTES)
+            ranged = path.open("rb", block_size=REMOTE_CHUNK_BYTES, cache_type="none")
+        return ReadAhead(ranged, REMOTE_CHUNK_BYTES)
 
     return Source(
         name=shown.rstrip("/").rsplit("/", 1)[-1],
