@@ -134,7 +134,7 @@ def test_success_returns_result_pushes_xcoms_and_logs_progress_once(
     for line in lines:
         assert task_logs.occurrences(line) == 1, f"logged more than once: {line!r}"
     # The completed line names the training file (and every other output).
-    (completed,) = [line for line in text.splitlines() if f"Data job {job_id} completed with" in line]
+    completed = next(line for line in text.splitlines() if f"Data job {job_id} completed with" in line)
     assert f"completed with {len(result['output_files'])} output file(s): " in completed
     for output in result["output_files"]:
         assert f"{output['filename']} ({output['id']}, " in completed
