@@ -109,9 +109,10 @@ def test_deferrable_logs_events_seen_before_deferring_once(emu, request, tmp_pat
     n_epochs = 10
     # Warm up: the first dag.test() of a process is seconds slower, time the fine-tune must not spend.
     run_dag(_sensor_dag(request, "", "poke", suffix="warm_up"))
-    emu.configure(fine_tune_duration=10)
+    # Long enough that a slow dag.test() start (Airflow 3.1 under load: several seconds) still
+    # finds it running: epoch 1 ends at 15% + 85%/10 of the run (about 7 s in), the fine-tune 23 s later.
+    emu.configure(fine_tune_duration=30)
     job_id = start_fine_tune(tmp_path, project_id, n_epochs=n_epochs)
-    # Epoch 1 ends at 15% + 85%/10 of the run (about 2.4 s in), the fine-tune 7.6 s later.
     while not SeekrFlowHook().get_fine_tune_events(job_id):
         time.sleep(0.1)
     emu.clear_journal()
