@@ -7,6 +7,7 @@
 #   make typecheck    mypy in each virtualenv
 #   make integration  the slow suite against a real deployment: PostgreSQL + Airflow $(AIRFLOW_HIGH) processes + emulator
 #   make integration-mid  its kill and execution_timeout tests on Airflow $(AIRFLOW_MID) (triggers without a database)
+#   make browser      Airflow $(AIRFLOW_HIGH)'s UI in Debian's Chromium (Playwright) on that deployment; docs/ui.md
 #   make bench        benchmarks/run_all.py (.venvs/bench: Airflow $(AIRFLOW_HIGH) + [bench] extra)
 #   make clean        remove the virtualenvs and caches
 #
@@ -57,10 +58,10 @@ BENCH_STAMP := $(BENCH)/.installed-airflow-$(AIRFLOW_HIGH)
 # which is why the benchmarks get their own venv instead of changing .venvs/af3.
 BENCH_OVERRIDES := typer>=0.15
 
-.PHONY: help test unit venvs venv-af2 venv-af31 venv-af3 lint format typecheck pytest demo integration integration-mid bench clean
+.PHONY: help test unit venvs venv-af2 venv-af31 venv-af3 lint format typecheck pytest demo integration integration-mid browser bench clean
 
 help:
-	@sed -n '2,11s/^# \{0,1\}//p' Makefile \
+	@sed -n '2,12s/^# \{0,1\}//p' Makefile \
 	  | sed -e 's/$$(AIRFLOW_LOW)/$(AIRFLOW_LOW)/g' -e 's/$$(AIRFLOW_MID)/$(AIRFLOW_MID)/g' -e 's/$$(AIRFLOW_HIGH)/$(AIRFLOW_HIGH)/g'
 
 # ----------------------------------------------------------------------------- virtualenvs
@@ -159,6 +160,14 @@ integration: $(if $(filter $(AF31),$(IT_VENV)),venv-af31,venv-af3) $(UV_DEP)
 integration-mid:
 	IT_PG_DB=seekrflow_it_mid $(MAKE) --no-print-directory integration IT_VENV=$(AF31) \
 	  PYTEST_ARGS="-k 'marking_deferred or execution_timeout' $(PYTEST_ARGS)"
+
+# Debian's Chromium (apt-get, as root) and the browser extra (Playwright) into $(AF3) when missing,
+# then tests/browser on the integration harness's deployment, its own database (docs/ui.md).
+# BROWSER_WORK_DIR keeps AIRFLOW_HOME, logs and screenshots/ there; BROWSER_SCREENSHOT_DIR moves those.
+BROWSER_WORK_DIR ?=
+browser: venv-af3 $(UV_DEP)
+	UV="$(UV)" IT_PYTHON="$(CURDIR)/$(AF3)/bin/python" IT_WORK_DIR="$(BROWSER_WORK_DIR)" \
+	  bash scripts/browser/run.sh $(PYTEST_ARGS)
 
 bench: $(BENCH_STAMP)
 	$(BENCH)/bin/python benchmarks/run_all.py

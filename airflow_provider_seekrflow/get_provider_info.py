@@ -8,6 +8,12 @@ from airflow_provider_seekrflow import __version__
 from airflow_provider_seekrflow.connection_form import HIDDEN_FIELDS, RELABELING, conn_fields, placeholders
 
 _PACKAGE = "airflow_provider_seekrflow"
+_ASSET_URIS = {
+    "schemes": ["seekrflow"],
+    "handler": f"{_PACKAGE}.assets.sanitize_uri",
+    "factory": f"{_PACKAGE}.assets.create_asset",
+    "to_openlineage_converter": f"{_PACKAGE}.assets.convert_asset_to_openlineage",
+}
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -61,6 +67,10 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [f"{_PACKAGE}.triggers.job", f"{_PACKAGE}.triggers.alignment"],
             }
         ],
+        # The seekrflow:// URI of training data (airflow_provider_seekrflow.assets): checked when a DAG
+        # declares it, read by OpenLineage; "dataset-uris" is the same for Airflow 2.
+        "asset-uris": [_ASSET_URIS],
+        "dataset-uris": [_ASSET_URIS],
         "connection-types": [
             {
                 "connection-type": "seekrflow",

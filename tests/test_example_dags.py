@@ -21,6 +21,8 @@ EXPECTED = {
     "example_seekrflow_finetune_upload",
     "example_seekrflow_pipeline",
     "example_seekrflow_sensor",
+    "example_seekrflow_training_data",
+    "example_seekrflow_fine_tune_on_new_data",
 }
 
 

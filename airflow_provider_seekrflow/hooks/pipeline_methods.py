@@ -13,6 +13,7 @@ from airflow_provider_seekrflow._client.polling import next_data_job_delay
 from airflow_provider_seekrflow._client.projects import Project
 from airflow_provider_seekrflow._client.sync_client import wait_until
 from airflow_provider_seekrflow.exceptions import SeekrFlowNotFoundError
+from airflow_provider_seekrflow.jobs.progress import ingestion_summary
 
 if TYPE_CHECKING:
     from airflow_provider_seekrflow._client.sync_client import SyncClient
@@ -119,7 +120,15 @@ class PipelineHookMethods:
         :param data_job_id: The job's id.
         """
         detail = self.client.start_data_job(data_job_id)
-        self.log.info("Started data job %s (%s)", data_job_id, detail.status)
+        # With the ingestion outcome: on Airflow 3.3, a task's second deferral (the alignment wait)
+        # reopens the try's trigger log for writing, and the ingestion wait's progress lines are lost
+        # from the task log; this worker line stays.
+        if data_jobs.ingestion_records(detail):
+            self.log.info(
+                "Started data job %s (%s) after %s", data_job_id, detail.status, ingestion_summary(detail)
+            )
+        else:
+            self.log.info("Started data job %s (%s)", data_job_id, detail.status)
         return detail
 
     def cancel_data_job(self, data_job_id: str) -> DataJobDetail:

@@ -24,7 +24,11 @@ from airflow_provider_seekrflow.jobs.errors import (
 from airflow_provider_seekrflow.jobs.kinds import ALIGNMENT
 from airflow_provider_seekrflow.jobs.progress import ProgressLog
 from airflow_provider_seekrflow.jobs.results import completed_line
-from airflow_provider_seekrflow.operators.job_base import EXECUTION_TIMEOUT_MARGIN, SeekrFlowJobOperator
+from airflow_provider_seekrflow.operators.job_base import (
+    EXECUTION_TIMEOUT_MARGIN,
+    FINE_TUNE_FILE_XCOM_KEY,
+    SeekrFlowJobOperator,
+)
 from airflow_provider_seekrflow.vocabulary import AlignmentType
 
 if TYPE_CHECKING:
@@ -38,7 +42,6 @@ __all__ = [
 ]
 
 JOB_ID_XCOM_KEY = "alignment_job_id"
-FINE_TUNE_FILE_XCOM_KEY = "fine_tune_file_id"
 
 
 class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
@@ -50,7 +53,9 @@ class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
     The job id is pushed under the XCom key ``alignment_job_id`` as soon as it exists, and the
     ``fine-tune`` output's id under ``fine_tune_file_id`` when the job completes (both unless
     ``do_xcom_push`` is off). On Airflow 3.3 and later a retry reattaches to the job of the
-    previous try instead of submitting another, unless that job ended unsuccessfully.
+    previous try instead of submitting another, unless that job ended unsuccessfully. The event of
+    each asset (Dataset on Airflow 2) in ``outlets`` carries the training file as
+    ``extra["training_file_id"]`` (:mod:`airflow_provider_seekrflow.assets`).
 
     SeekrFlow's reference marks the generate endpoint deprecated in favour of data jobs.
 
@@ -88,6 +93,7 @@ class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
     kind = ALIGNMENT
     terminal_states = ALIGNMENT.terminal_states
     success_status = ALIGNMENT.success_status
+    announces_training_data = True
 
     def __init__(
         self,
@@ -213,12 +219,23 @@ class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
                 }
         outputs = self.hook.get_alignment_outputs(job_id)
         training_file_id = training_output_id(outputs)
-        self.push_extra_xcom(context, FINE_TUNE_FILE_XCOM_KEY, training_file_id)
         self._result = {
             "job_id": job_id,
             "status": self.success_status,
             "output_files": describe_outputs(outputs),
         }
+        if training_file_id is not None:
+            self.publish_training_file(context, job_id, training_file_id, self._result["output_files"])
         line = completed_line(f"Alignment job {job_id}", self._result["output_files"], training_file_id)
         (self.log.info if training_file_id else self.log.warning)("%s", line)
         return self._result
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """
+        Return this run's OpenLineage datasets: the documents read, the output files made (training file included).
+
+        :param task_instance: The task instance that ended (unused: the operator kept its result).
+        """
+        from airflow_provider_seekrflow.lineage import training_data_lineage
+
+        return training_data_lineage(self)

@@ -18,7 +18,6 @@ from airflow_provider_seekrflow.jobs.kinds import DATA_JOB
 from airflow_provider_seekrflow.jobs.progress import DataJobProgressLog
 from airflow_provider_seekrflow.jobs.results import completed_line, data_job_result
 from airflow_provider_seekrflow.jobs.resume import ResumeAction, ResumeDecision
-from airflow_provider_seekrflow.operators.alignment import FINE_TUNE_FILE_XCOM_KEY
 from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.vocabulary import DataJobStatus, DataJobType
 
@@ -41,8 +40,11 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
     (by default) waits for it, on the worker or deferred. A job that needs review fails the task
     before anything is started, naming every file at fault with the service's error and suggested
     fix, or the missing system prompt (which ``generate_system_prompt=True`` has the service draft).
-    Returns ``{"job_id", "status", "alignment_job_id", "output_files"}`` in every mode, and pushes the
-    ``fine-tune`` output's id under the XCom key ``fine_tune_file_id`` (the file a fine-tune trains on).
+    Returns ``{"job_id", "status", "alignment_job_id", "output_files"}`` in every mode. The job id is
+    pushed under the XCom key ``data_job_id`` as soon as the job exists, and the ``fine-tune`` output's
+    id under ``fine_tune_file_id`` (the file a fine-tune trains on). The event of each asset (Dataset
+    on Airflow 2) in ``outlets`` carries it too, as ``extra["training_file_id"]``, for DAGs scheduled
+    on the asset (:mod:`airflow_provider_seekrflow.assets`).
 
     :param files: Ids of files uploaded with purpose ``alignment``, e.g. the upload operator's
         output; none for ``context_grounded_vector_db``. (templated)
@@ -65,7 +67,8 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
     :param deferrable: Whether to wait in the triggerer rather than on the worker.
     :param poll_interval: The longest time between two status checks, in seconds.
     :param min_poll_interval: The shortest time between two status checks, in seconds.
-    :param timeout: Seconds to wait, ingestion and alignment together, before cancelling the job and failing.
+    :param timeout: Seconds to wait, ingestion and alignment together, before cancelling the job and
+        failing; None waits for ever.
     :param cancel_on_kill: Whether killing the task, or a timeout, cancels the job.
     :param durable: Whether a retry picks up the job of an earlier try (Airflow 3.3+) instead of
         creating another.
@@ -86,6 +89,7 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
     terminal_states = DATA_JOB.terminal_states
     success_status = DATA_JOB.success_status
     finds_unanswered_submissions = True
+    announces_training_data = True
 
     def __init__(
         self,
@@ -333,8 +337,18 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
         """Return ``{"job_id", "status", "alignment_job_id", "output_files"}``; a completed job's training file id goes to XCom."""
         result, training_file_id = data_job_result(self.hook, self.hook.get_data_job(job_id))
         if training_file_id is not None:
-            self.push_extra_xcom(context, FINE_TUNE_FILE_XCOM_KEY, training_file_id)
+            self.publish_training_file(context, job_id, training_file_id, result["output_files"])
         if result["status"] == self.success_status:
             line = completed_line(f"Data job {job_id}", result["output_files"], training_file_id)
             (self.log.info if training_file_id else self.log.warning)("%s", line)
         return result
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """
+        Return this run's OpenLineage datasets: the documents read, the output files made (training file included).
+
+        :param task_instance: The task instance that ended (unused: the operator kept its result).
+        """
+        from airflow_provider_seekrflow.lineage import training_data_lineage
+
+        return training_data_lineage(self)

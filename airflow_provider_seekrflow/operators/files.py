@@ -23,6 +23,8 @@ from airflow_provider_seekrflow.operators.job_base import task_state_store
 from airflow_provider_seekrflow.vocabulary import FilePurpose
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_seekrflow.sources import Source
@@ -133,6 +135,9 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         self.source_conn_id = source_conn_id
         self.hook_params = dict(hook_params or {})
         self.check_content = check_content
+        #: ``(source as shown, local path or None, file id)`` of each file this try stored or reused,
+        #: for OpenLineage; filled as it goes, so a batch that failed half way reports its first half.
+        self.uploaded: list[tuple[str, Path | None, str]] = []
 
     @property
     def validate(self) -> bool:
@@ -162,6 +167,7 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         store = task_state_store(context)
         uploaded = _UploadRecord(store.get(UPLOADED_STATE_KEY) if store is not None else None)
         ids = []
+        self.uploaded = []
         for source in sources:
             stored_id = self._reuse(uploaded.find(self._facts(source)), source)
             if stored_id is None:
@@ -171,7 +177,18 @@ class SeekrFlowUploadFileOperator(BaseOperator):
                     # Recorded file by file, so a retry after a partial batch sends only the rest.
                     store.set(UPLOADED_STATE_KEY, uploaded.entries)
             ids.append(stored_id)
+            self.uploaded.append((source.shown, source.local, stored_id))
         return ids[0] if single else ids
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """
+        Return this run's OpenLineage datasets: each source read (a local file or an object) and each file stored.
+
+        :param task_instance: The task instance that ended (unused: the operator kept what it uploaded).
+        """
+        from airflow_provider_seekrflow.lineage import upload_lineage
+
+        return upload_lineage(self)
 
     def _check(self, sources: list[Source]) -> None:
         """Check what the listing tells of every file, then (``check_content``) read the JSONL ones."""

@@ -45,9 +45,11 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
     :param n_node: Nodes, at least 1; the service's default when None.
     :param learning_rate: The learning rate; the service's default when None.
     :param batch_size: 1 to 1024; the service's default when None.
-    :param lora_config: LoRA settings: ``r``, ``alpha``, ``dropout`` (0-1), ``bias`` (none, all, lora_only).
+    :param lora_config: LoRA settings: ``r``, ``alpha``, ``dropout`` (0-1), ``bias`` (none, all,
+        lora_only); not sent when None.
     :param validation_files: Ids of validation files. (templated)
-    :param fine_tune_type: STANDARD, PREFERENCE or REINFORCEMENT (GRPO is its deprecated name).
+    :param fine_tune_type: STANDARD, PREFERENCE or REINFORCEMENT (GRPO is its deprecated name); the
+        service's default when None.
     :param experiment_name: A suffix for the output model's name.
     :param training_options: Further ``training_config`` fields of the contract, sent as given.
     :param seekrflow_conn_id: The Airflow connection to use. (templated)
@@ -252,3 +254,13 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
         if job.succeeded:
             self.log.info("Fine-tune %s completed: model %s", job_id, result["model_id"])
         return result
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """
+        Return this run's OpenLineage datasets: the training and validation files read, the model made.
+
+        :param task_instance: The task instance that ended (unused: the operator kept its result).
+        """
+        from airflow_provider_seekrflow.lineage import fine_tune_lineage
+
+        return fine_tune_lineage(self)

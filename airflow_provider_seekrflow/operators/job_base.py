@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.common.compat.sdk import BaseOperator, conf
 
+from airflow_provider_seekrflow.assets import announce_training_data, check_outlets_can_be_announced
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.jobs.events import UNTIL_END, Outcome, event_outcome
@@ -27,6 +28,8 @@ except ImportError:  # Airflow 2 only spells it inline (models/baseoperator.py, 
 # The deferred wait ends this much before execution_timeout, so the operator (not Airflow) ends it
 # and can cancel the job; Airflow 2 otherwise fails the task from the scheduler without a word to us.
 EXECUTION_TIMEOUT_MARGIN = timedelta(seconds=30)
+#: The XCom key of the training file (the ``fine-tune`` output) a data job or generate produced.
+FINE_TUNE_FILE_XCOM_KEY = "fine_tune_file_id"
 NO_STATE_STORE_WARNING = (
     "This Airflow has no task state store (it arrives in 3.3): if this task is retried after its job "
     "was submitted, the retry submits a new job rather than reattaching."
@@ -74,6 +77,8 @@ class SeekrFlowJobOperator(BaseOperator):
     #: The statuses a job of this kind never leaves, and the one that is success.
     terminal_states: frozenset[str] = frozenset()
     success_status: str = "completed"
+    #: Whether the job produces training data, announced on the task's asset outlets.
+    announces_training_data: bool = False
     #: What the kind's statuses mean; set by each subclass.
     kind: JobKind
 
@@ -106,6 +111,9 @@ class SeekrFlowJobOperator(BaseOperator):
         self.cancel_on_kill = cancel_on_kill
         self.durable = durable
         self.job_id: str | None = None
+        #: The task's result once it has one, for what runs after it (OpenLineage): not an XCom, so
+        #: it is there with ``do_xcom_push=False`` too.
+        self.last_result: dict[str, Any] | None = None
 
     @cached_property
     def hook(self) -> SeekrFlowHook:
@@ -205,13 +213,16 @@ class SeekrFlowJobOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         """Check the request, then submit, reattach or reuse, and wait as the mode says."""
+        self.last_result = None  # an operator run again in one process reports no earlier run's result
+        if self.announces_training_data:
+            check_outlets_can_be_announced(self.task_id, self.outlets, self.wait_for_completion)
         self.prepare_request()
         decision = self.resume_decision(context)
         if decision.action is ResumeAction.REUSE:
             self.log.info("Using job %s of an earlier try: %s", decision.job_id, decision.reason)
             assert decision.job_id is not None
             self.remember(decision.job_id, context)
-            return self.get_job_result(decision.job_id, context, self.success_status)
+            return self.keep_result(self.get_job_result(decision.job_id, context, self.success_status))
         if decision.action is ResumeAction.REATTACH:
             self.log.info("Reattaching to job %s of an earlier try: %s", decision.job_id, decision.reason)
             assert decision.job_id is not None
@@ -226,7 +237,7 @@ class SeekrFlowJobOperator(BaseOperator):
             job_id = self._submit(context)
         self.remember(job_id, context)
         if not self.wait_for_completion:
-            return self.finish_without_waiting(job_id, context)
+            return self.keep_result(self.finish_without_waiting(job_id, context))
         if self.deferrable:
             deadline = self._deadline(context)
             self.defer(
@@ -235,7 +246,7 @@ class SeekrFlowJobOperator(BaseOperator):
                 # The deadline travels along, so a job waited on in several deferrals keeps one.
                 kwargs={"job_id": job_id, "end_time": deadline},
             )
-        return self.poll_until_complete(job_id, context)
+        return self.keep_result(self.poll_until_complete(job_id, context))
 
     def resume_decision(self, context: Context) -> ResumeDecision:
         """Read the job id an earlier try stored, if any, and decide what this try does."""
@@ -318,6 +329,29 @@ class SeekrFlowJobOperator(BaseOperator):
         if ti is not None and self.do_xcom_push:
             ti.xcom_push(key=key, value=value)
 
+    def publish_training_file(
+        self, context: Context, job_id: str, training_file_id: str, output_files: list[dict[str, Any]]
+    ) -> None:
+        """
+        Push the training file to XCom and into the event of every asset in ``outlets``.
+
+        :param context: The task context.
+        :param job_id: The job that produced the file.
+        :param training_file_id: The ``fine-tune`` output's id.
+        :param output_files: Every output of the job, as the task's result lists them.
+        """
+        self.push_extra_xcom(context, FINE_TUNE_FILE_XCOM_KEY, training_file_id)
+        announced = announce_training_data(
+            context,
+            self.outlets,
+            training_file_id=training_file_id,
+            job_id=job_id,
+            job_kind=self.kind.key,
+            output_file_ids=[output["id"] for output in output_files],
+        )
+        if announced:
+            self.log.info("Training file %s announced on %s", training_file_id, ", ".join(announced))
+
     def _deadline(self, context: Context) -> float | None:
         deadlines = []
         if self.timeout is not None:
@@ -336,7 +370,12 @@ class SeekrFlowJobOperator(BaseOperator):
         if next_method == TRIGGER_FAIL_REPR:
             self.job_id = (next_kwargs or {}).get("job_id") or self._pulled_job_id(context)
             self.cancel("Airflow ended the deferred wait")
-        return super().resume_execution(next_method, next_kwargs, context)
+        return self.keep_result(super().resume_execution(next_method, next_kwargs, context))
+
+    def keep_result(self, result: Any) -> Any:
+        """Keep the task's result in ``last_result`` and return it: a deferred task keeps it when it resumes."""
+        self.last_result = result if isinstance(result, dict) else None
+        return result
 
     def _pulled_job_id(self, context: Context) -> str | None:
         ti = context.get("ti")

@@ -6,12 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_seekrflow._client import data_jobs
 from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
+from airflow_provider_seekrflow.assets import announce_training_data
 from airflow_provider_seekrflow.exceptions import SeekrFlowDataJobNeedsReviewError
 from airflow_provider_seekrflow.jobs.events import UNTIL_END, UNTIL_END_OR_REVIEW
 from airflow_provider_seekrflow.jobs.kinds import DATA_JOB
 from airflow_provider_seekrflow.jobs.progress import DataJobProgressLog
 from airflow_provider_seekrflow.jobs.results import data_job_result
-from airflow_provider_seekrflow.operators.alignment import FINE_TUNE_FILE_XCOM_KEY
+from airflow_provider_seekrflow.operators.job_base import FINE_TUNE_FILE_XCOM_KEY
 from airflow_provider_seekrflow.sensors.job_base import SeekrFlowJobSensor
 from airflow_provider_seekrflow.vocabulary import DataJobStatus
 
@@ -24,7 +25,8 @@ class SeekrFlowDataJobSensor(SeekrFlowJobSensor):
     Wait until a data job completes, and return ``{"job_id", "status", "alignment_job_id", "output_files"}``.
 
     Ingestion and alignment progress go to the task log on change. The ``fine-tune`` output's id is
-    pushed under the XCom key ``fine_tune_file_id``, as the data job operator does. A job that ends
+    pushed under the XCom key ``fine_tune_file_id``, and put into the event of each asset in
+    ``outlets`` (``extra["training_file_id"]``), as the data job operator does. A job that ends
     ``failed``, ``cancelled`` or ``stopped`` fails the task at once; so does one that needs review,
     naming every file at fault (``fail_on_review=False`` keeps waiting for someone to fix and start
     it). ``soft_fail`` skips instead, in every mode. The sensor never cancels or starts the job.
@@ -75,7 +77,20 @@ class SeekrFlowDataJobSensor(SeekrFlowJobSensor):
     def result(self, job: DataJobDetail, context: Context) -> dict[str, Any]:
         """Return the data job operator's result, pushing the training file's id under ``fine_tune_file_id``."""
         result, training_file_id = data_job_result(self.hook, job)
+        if training_file_id is None:
+            return result
         ti = context.get("ti")
-        if training_file_id is not None and ti is not None and self.do_xcom_push:
+        if ti is not None and self.do_xcom_push:
             ti.xcom_push(key=FINE_TUNE_FILE_XCOM_KEY, value=training_file_id)
+        output_ids = [output["id"] for output in result["output_files"]]
+        announced = announce_training_data(
+            context,
+            self.outlets,
+            training_file_id=training_file_id,
+            job_id=job.id,
+            job_kind=self.kind.key,
+            output_file_ids=output_ids,
+        )
+        if announced:
+            self.log.info("Training file %s announced on %s", training_file_id, ", ".join(announced))
         return result

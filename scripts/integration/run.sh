@@ -13,7 +13,8 @@
 # Environment: IT_PYTHON (default .venvs/af3/bin/python, built by `make venv-af3`; `make integration-mid`
 # passes .venvs/af31's), IT_PG_DB (the database, see postgres.sh), IT_WORK_DIR
 # (default: a new /tmp/seekrflow-it.* directory, kept: AIRFLOW_HOME, logs, results.json),
-# IT_SOAK_RUNS (50), IT_SOAK_FAULT_RATE (0.2), UV (uv binary).
+# IT_SOAK_RUNS (50), IT_SOAK_FAULT_RATE (0.2), UV (uv binary), IT_SUITE (integration: the pytest
+# marker and the folder tests/<suite>; scripts/browser/run.sh passes browser).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -23,6 +24,7 @@ if [ ! -x "$py" ]; then
     echo "!!! no Python at $py: run 'make venv-af3' (or venv-af31) first, or set IT_PYTHON" >&2
     exit 2
 fi
+suite="${IT_SUITE:-integration}"
 start=$(date +%s)
 
 echo ">>> PostgreSQL"
@@ -52,11 +54,11 @@ echo ">>> work dir (AIRFLOW_HOME, logs, results.json): $IT_WORK_DIR"
 unset AIRFLOW_CONN_SEEKRFLOW_DEFAULT SEEKR_API_KEY SEEKR_BASE_URL SEEKR_TEAM_ID AIRFLOW__CORE__DAGS_FOLDER \
     AIRFLOW__DATABASE__SQL_ALCHEMY_CONN AIRFLOW_HOME
 rc=0
-"$py" -m pytest -p no:cacheprovider -m integration tests/integration \
+"$py" -m pytest -p no:cacheprovider -m "$suite" "tests/$suite" \
     --junitxml="$IT_WORK_DIR/junit.xml" -o junit_family=xunit2 "$@" || rc=$?
 
 echo
-echo ">>> integration suite: exit $rc, harness run time $(($(date +%s) - start)) s"
+echo ">>> $suite suite: exit $rc, harness run time $(($(date +%s) - start)) s"
 if [ -f "$IT_WORK_DIR/results.json" ]; then
     echo ">>> figures ($IT_WORK_DIR/results.json):"
     cat "$IT_WORK_DIR/results.json"

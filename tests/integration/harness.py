@@ -238,12 +238,19 @@ class Emulator:
 class AirflowAPI:
     """The Airflow 3 public REST API (``/api/v2``), authenticated with a simple-auth-manager token."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, credentials: tuple[str, str] | None = None) -> None:
         self.base_url = base_url
+        self.credentials = credentials
         self.session = requests.Session()
 
     def login(self) -> None:
-        response = requests.get(f"{self.base_url}/auth/token", timeout=30)
+        if self.credentials is None:  # simple_auth_manager_all_admins: a token for the asking
+            response = requests.get(f"{self.base_url}/auth/token", timeout=30)
+        else:
+            username, password = self.credentials
+            response = requests.post(
+                f"{self.base_url}/auth/token", json={"username": username, "password": password}, timeout=30
+            )
         response.raise_for_status()
         self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
 
@@ -346,8 +353,24 @@ class Deployment:
     """The whole deployment; ``start()`` brings it up from an empty database, ``stop()`` tears it down."""
 
     def __init__(
-        self, work: Path, sql_alchemy_conn: str, *, job_duration: float = 8.0, parallelism: int = 24
+        self,
+        work: Path,
+        sql_alchemy_conn: str,
+        *,
+        job_duration: float = 8.0,
+        parallelism: int = 24,
+        users: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
+        dag_ids: Iterable[str] | None = None,
     ) -> None:
+        """
+        Configure the deployment; nothing starts before ``start()``.
+
+        :param users: Simple-auth-manager users (all admins) and their passwords, for a deployment
+            that asks for a login (the browser suite); None: ``simple_auth_manager_all_admins``.
+        :param env: Airflow settings applied over the harness's own (``AIRFLOW__...`` variables).
+        :param dag_ids: The DAGs ``start()`` waits for and unpauses; default: the suite's.
+        """
         self.work = work
         self.sql_alchemy_conn = sql_alchemy_conn
         self.api_key = secrets.token_hex(16)  # 32 chars: long enough for Airflow's secret masker
@@ -357,9 +380,19 @@ class Deployment:
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.parallelism = parallelism
         self.timings: dict[str, float] = {}
-        self.env = self._environment()
+        self.users = dict(users or {})
+        self.passwords_file = work / "simple_auth_manager_passwords.json"
+        self.dag_ids = tuple(
+            dag_ids
+            if dag_ids is not None
+            else (
+                "example_seekrflow_alignment", "it_soak", "it_sync_wait", "it_deferred", "it_exec_timeout",
+                *PIPELINE_DAG_IDS,
+            )
+        )  # fmt: skip
+        self.env = {**self._environment(), **(env or {})}
         self.emulator = Emulator(work, self.api_key, self._emulator_env(), job_duration)
-        self.api = AirflowAPI(self.api_url)
+        self.api = AirflowAPI(self.api_url, next(iter(self.users.items())) if self.users else None)
         airflow = [sys.executable, "-m", "airflow"]
         argv = {
             "api-server": [
@@ -404,7 +437,7 @@ class Deployment:
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
                 "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": str(not self.users),
                 "AIRFLOW__API__BASE_URL": self.api_url,
                 "AIRFLOW__API__PORT": str(self.api_port),
                 "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
@@ -419,6 +452,9 @@ class Deployment:
                 "AIRFLOW__STATE_STORE__CLEAR_ON_SUCCESS": "False",
             }
         )
+        if self.users:  # a login page: these users, all admins, with these passwords
+            env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = ",".join(f"{u}:admin" for u in self.users)
+            env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] = str(self.passwords_file)
         return env
 
     def _emulator_env(self) -> dict[str, str]:
@@ -452,6 +488,8 @@ class Deployment:
             shutil.rmtree(path, ignore_errors=True)
         self.home.mkdir(parents=True)
         self.log_dir.mkdir(parents=True)
+        if self.users:
+            self.passwords_file.write_text(json.dumps(self.users) + "\n")
         t = time.monotonic()
         self.airflow("db", "reset", "--yes", "--skip-init")
         self.airflow("db", "migrate")
@@ -465,11 +503,7 @@ class Deployment:
         self._timed("components_up_s", t)
         self.create_connection()
         t = time.monotonic()
-        dag_ids = (
-            "example_seekrflow_alignment", "it_soak", "it_sync_wait", "it_deferred", "it_exec_timeout",
-            *PIPELINE_DAG_IDS,
-        )  # fmt: skip
-        for dag_id in dag_ids:
+        for dag_id in self.dag_ids:
             wait_for(f"DAG {dag_id} to be parsed", lambda d=dag_id: self.api.get(f"dags/{d}"), 240, 2,
                      self.components["dag-processor"].tail)  # fmt: skip
             self.api.request("PATCH", f"dags/{dag_id}", json={"is_paused": False})

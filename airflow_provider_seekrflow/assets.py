@@ -1,0 +1,211 @@
+"""
+Training data as an Airflow asset (a Dataset on Airflow 2): announce it, schedule on it, read it back.
+
+A data job or generate task with assets in its ``outlets`` fills each asset event's ``extra`` with
+the training file it produced, so a DAG scheduled on that asset fine-tunes on exactly that file::
+
+    TRAINING_DATA = training_data_asset("support-assistant")
+    SeekrFlowDataJobOperator(task_id="make_training_pairs", ..., outlets=[TRAINING_DATA])
+
+    with DAG("fine_tune_on_new_data", schedule=[TRAINING_DATA]):
+        @task
+        def training_file(**context):
+            return training_file_id_from_trigger(context, TRAINING_DATA)
+
+The ``seekrflow`` URI scheme is registered in the provider's metadata (``asset-uris`` and, for
+Airflow 2, ``dataset-uris``): ``seekrflow://<SeekrFlow host>/training-data/<name>``. Its handler
+checks the URI when a DAG declares it, and OpenLineage reads it as the dataset
+``training-data/<name>`` in the namespace of that host, as the operators' own lineage does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_seekrflow._client.config import DEFAULT_BASE_URL
+from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+from airflow_provider_seekrflow.lineage import SCHEME as ASSET_SCHEME
+from airflow_provider_seekrflow.lineage import seekrflow_namespace
+
+if TYPE_CHECKING:
+    from urllib.parse import SplitResult
+
+    from airflow.providers.common.compat.assets import Asset
+
+TRAINING_DATA_PATH = "training-data"
+DEFAULT_HOST = DEFAULT_BASE_URL.split("://", 1)[1]
+
+#: The keys of the ``extra`` an announced asset event carries.
+TRAINING_FILE_ID = "training_file_id"
+JOB_ID = "job_id"
+JOB_KIND = "job_kind"
+OUTPUT_FILE_IDS = "output_file_ids"
+
+
+def training_data_asset(name: str, *, host: str = DEFAULT_HOST) -> Asset:
+    """
+    Return the asset of a pipeline's training data on SeekrFlow.
+
+    :param name: What the training data is for, e.g. ``support-assistant``; letters, digits,
+        ``-``, ``_`` and ``.``.
+    :param host: The SeekrFlow host the data lives on (the connection's host, without scheme);
+        ``flow.seekr.com`` by default. It only names the asset: the connection decides where requests go.
+    """
+    return create_asset(name=name, host=host)
+
+
+def create_asset(*, name: str, host: str = DEFAULT_HOST, extra: dict[str, Any] | None = None) -> Asset:
+    """
+    Build the asset of training data ``name`` on ``host`` (the factory registered for the ``seekrflow`` scheme).
+
+    :param name: What the training data is for.
+    :param host: The SeekrFlow host, without scheme.
+    :param extra: The asset's own ``extra``.
+    """
+    from airflow.providers.common.compat.assets import Asset
+
+    bad = [ch for ch in name if not (ch.isalnum() or ch in "-_.")]
+    if not name or bad:
+        raise SeekrFlowConfigError(
+            f"training_data_asset: name {name!r} must be letters, digits, '-', '_' or '.'"
+            + (f" (found {''.join(sorted(set(bad)))!r})" if bad else "")
+        )
+    if not host or "/" in host or "@" in host:
+        raise SeekrFlowConfigError(
+            f"training_data_asset: host {host!r} must be a host name (and port), e.g. flow.seekr.com"
+        )
+    uri = f"{ASSET_SCHEME}://{host}/{TRAINING_DATA_PATH}/{name}"
+    return Asset(uri, extra=extra) if extra else Asset(uri)
+
+
+def sanitize_uri(uri: SplitResult) -> SplitResult:
+    """
+    Check a ``seekrflow://`` asset URI when a DAG declares it (the handler registered for the scheme).
+
+    :param uri: The URI, split.
+    """
+    if not uri.netloc:
+        raise ValueError(
+            "A seekrflow:// asset URI needs the SeekrFlow host, e.g. seekrflow://flow.seekr.com/..."
+        )
+    if not uri.path.strip("/"):
+        raise ValueError(
+            f"A seekrflow:// asset URI needs a path, e.g. seekrflow://{uri.netloc}/{TRAINING_DATA_PATH}/<name>"
+        )
+    return uri._replace(path="/" + uri.path.strip("/"))
+
+
+def convert_asset_to_openlineage(asset: Any, lineage_context: Any = None) -> Any:
+    """
+    Return the OpenLineage dataset of a ``seekrflow://`` asset (the converter registered for the scheme).
+
+    :param asset: The asset.
+    :param lineage_context: Unused; the converter's signature.
+    """
+    from urllib.parse import urlsplit
+
+    from airflow.providers.common.compat.openlineage.facet import Dataset
+
+    parts = urlsplit(asset.uri)
+    # The namespace the operators' own lineage gives that host, so both name one dataset alike.
+    return Dataset(namespace=seekrflow_namespace(parts.netloc), name=parts.path.strip("/"))
+
+
+def asset_outlets(outlets: Iterable[Any] | None) -> list[Any]:
+    """
+    Return the assets (Datasets on Airflow 2) among a task's outlets; aliases and other lineage objects are left out.
+
+    :param outlets: The task's ``outlets``.
+    """
+    from airflow.providers.common.compat.assets import Asset
+
+    return [outlet for outlet in outlets or () if isinstance(outlet, Asset)]
+
+
+def check_outlets_can_be_announced(task_id: str, outlets: Iterable[Any] | None, waits: bool) -> None:
+    """
+    Refuse asset outlets on a task that ends before its training data exists.
+
+    Airflow records an event for every outlet when the task succeeds; without waiting for the job,
+    that event would schedule the downstream DAG with no training file to read.
+
+    :param task_id: The task, for the message.
+    :param outlets: The task's ``outlets``.
+    :param waits: Whether the task waits for the job to complete.
+    """
+    assets = asset_outlets(outlets)
+    if assets and not waits:
+        raise SeekrFlowConfigError(
+            f"outlets: task {task_id!r} announces {', '.join(a.uri for a in assets)} but does not wait "
+            "for its job (wait_for_completion=False), so the event would carry no training file; "
+            "wait for completion, or move the outlets to the task that waits (a sensor)"
+        )
+
+
+def announce_training_data(
+    context: Mapping[str, Any],
+    outlets: Iterable[Any] | None,
+    *,
+    training_file_id: str,
+    job_id: str,
+    job_kind: str,
+    output_file_ids: list[str],
+) -> list[str]:
+    """
+    Put the training file into the ``extra`` of every asset event this task emits; return the assets' URIs.
+
+    :param context: The task context, whose ``outlet_events`` Airflow records when the task succeeds.
+    :param outlets: The task's ``outlets``.
+    :param training_file_id: The file a fine-tune trains on.
+    :param job_id: The job that produced it.
+    :param job_kind: ``data_job`` or ``alignment``.
+    :param output_file_ids: Every output file of the job.
+    """
+    assets = asset_outlets(outlets)
+    events = context.get("outlet_events")
+    if not assets or events is None:
+        return []
+    for asset in assets:
+        events[asset].extra.update(
+            {
+                TRAINING_FILE_ID: training_file_id,
+                JOB_ID: job_id,
+                JOB_KIND: job_kind,
+                OUTPUT_FILE_IDS: list(output_file_ids),
+            }
+        )
+    return [asset.uri for asset in assets]
+
+
+def training_file_id_from_trigger(context: Mapping[str, Any], asset: Any = None) -> str:
+    """
+    Return the training file of the asset event that triggered this run (the newest, when several did).
+
+    :param context: The task context (``triggering_asset_events``; ``triggering_dataset_events`` on Airflow 2).
+    :param asset: Only read events of this asset; any event carrying a training file otherwise.
+    """
+    events: Any = context.get("triggering_asset_events")
+    if events is None:
+        events = context.get("triggering_dataset_events") or {}
+    wanted = getattr(asset, "uri", asset)
+    found: list[tuple[Any, str]] = []
+    for key in events:
+        # Airflow 3 keys the events by asset, Airflow 2 by URI.
+        uri = key if isinstance(key, str) else getattr(key, "uri", None)
+        if wanted is not None and uri != wanted:
+            continue
+        for event in events[key]:
+            file_id = (getattr(event, "extra", None) or {}).get(TRAINING_FILE_ID)
+            if file_id:
+                found.append((getattr(event, "timestamp", None), str(file_id)))
+    if not found:
+        run = context.get("dag_run")
+        raise SeekrFlowConfigError(
+            f"No triggering asset event{f' of {wanted}' if wanted else ''} carries a {TRAINING_FILE_ID!r}"
+            f" (run {getattr(run, 'run_id', '?')!r}, run type {getattr(run, 'run_type', '?')!s}): this run "
+            "was not started by a data job or generate task announcing its training data; trigger it "
+            "through the asset, or pass the training file ids yourself"
+        )
+    found.sort(key=lambda item: (item[0] is not None, item[0] or 0))
+    return found[-1][1]

@@ -1,0 +1,152 @@
+"""Session fixtures of the browser suite: the integration harness's deployment, and Chromium on its UI.
+
+The deployment is ``tests.integration.harness.Deployment`` (PostgreSQL, api-server, scheduler with
+LocalExecutor, triggerer, dag-processor, the emulator), set up for a person at a browser:
+
+- a login page: the simple auth manager with one admin user and a password of this session (not
+  ``simple_auth_manager_all_admins``);
+- only the repository's ``example_dags/`` bundle, and new DAGs paused, so the UI unpauses the pipeline;
+- ``[core] test_connection = Enabled`` for ``airflow connections test``.
+
+Environment: ``IT_SQL_ALCHEMY_CONN`` (default: ``scripts/integration/postgres.sh`` with ``IT_PG_DB``,
+default ``seekrflow_browser``), ``IT_WORK_DIR`` (default: a new temporary directory, kept),
+``BROWSER_SCREENSHOT_DIR`` (default ``<work>/screenshots``), ``BROWSER_CHROMIUM`` (default
+``/usr/bin/chromium``). ``scripts/browser/run.sh`` (``make browser``) sets them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser.ui import CHROMIUM_ARGS, UI, VIEWPORT
+from tests.integration.harness import EXAMPLE_DAGS, REPO, Deployment, wait_for
+
+PIPELINE_DAG = "example_seekrflow_pipeline"
+USERNAME = "admin"
+
+
+def _sql_alchemy_conn() -> str:
+    url = os.environ.get("IT_SQL_ALCHEMY_CONN")
+    if url:
+        return url
+    out = subprocess.run(
+        ["bash", str(REPO / "scripts" / "integration" / "postgres.sh")],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "IT_PG_DB": os.environ.get("IT_PG_DB", "seekrflow_browser")},
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def figures():
+    """Measured figures; written to ``<work>/results.json`` at the end of the session."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def deployment(figures):
+    work = Path(os.environ.get("IT_WORK_DIR") or tempfile.mkdtemp(prefix="seekrflow-browser-"))
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    bundles = [
+        {
+            "name": "seekrflow_examples",
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(EXAMPLE_DAGS), "refresh_interval": 0},
+        }
+    ]
+    dep = Deployment(
+        work,
+        _sql_alchemy_conn(),
+        job_duration=4.0,
+        parallelism=4,  # one pipeline run at a time: fewer idle LocalExecutor workers on a shared machine
+        users={USERNAME: secrets.token_urlsafe(12)},
+        env={
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles),
+        },
+        dag_ids=(),
+    )
+    figures["work_dir"] = str(work)
+    try:
+        dep.start()
+        wait_for(
+            f"DAG {PIPELINE_DAG} to be parsed",
+            lambda: dep.api.get(f"dags/{PIPELINE_DAG}"),
+            240,
+            2,
+            dep.components["dag-processor"].tail,
+        )
+        figures["startup"] = {**dep.timings, "until_pipeline_parsed_s": round(time.monotonic() - started, 1)}
+        yield dep
+    finally:
+        dep.stop()
+        figures["harness_wall_s"] = round(time.monotonic() - started, 1)
+        (work / "results.json").write_text(json.dumps(figures, indent=2, sort_keys=True, default=str))
+
+
+@pytest.fixture(scope="session")
+def password(deployment) -> str:
+    return deployment.users[USERNAME]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("BROWSER_CHROMIUM", "/usr/bin/chromium")
+    if not os.access(executable, os.X_OK):
+        pytest.fail(f"no Chromium at {executable}: run scripts/browser/install_chromium.sh (make browser)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def shots_root(deployment) -> Path:
+    root = Path(os.environ.get("BROWSER_SCREENSHOT_DIR") or deployment.work / "screenshots")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def ui_session(deployment, chromium, shots_root):
+    """One browser context (one login) for the whole tour."""
+    context = chromium.new_context(
+        viewport=VIEWPORT, locale="en-US", timezone_id="UTC", reduced_motion="reduce", color_scheme="light"
+    )
+    try:
+        yield UI(context, deployment.api_url, shots_root)
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def ui(ui_session, request, capsys):
+    """The tour's tab, its screenshots going to ``<screenshot dir>/<test name>/`` (printed after the test)."""
+    folder = ui_session.use_shots_dir(request.node.name)
+    for old in folder.glob("*.png"):
+        old.unlink()
+    yield ui_session
+    with capsys.disabled():
+        print(f"\n>>> screenshots of {request.node.name}: {folder} ({len(list(folder.glob('*.png')))} PNG)")
+
+
+@pytest.fixture(scope="session")
+def tour():
+    """What one test leaves for the next (the pipeline's run id); each test also works alone."""
+    return {}
