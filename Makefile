@@ -8,6 +8,7 @@
 #   make integration  the slow suite against a real deployment: PostgreSQL + Airflow $(AIRFLOW_HIGH) processes + emulator
 #   make integration-mid  its kill and execution_timeout tests on Airflow $(AIRFLOW_MID) (triggers without a database)
 #   make browser      Airflow $(AIRFLOW_HIGH)'s UI in Debian's Chromium (Playwright) on that deployment; docs/ui.md
+#   make distributed  CeleryExecutor + Redis, 2 Celery workers, 2 triggerers, a pipeline batch (docs/reliability.md)
 #   make bench        benchmarks/run_all.py (.venvs/bench: Airflow $(AIRFLOW_HIGH) + [bench] extra)
 #   make clean        remove the virtualenvs and caches
 #
@@ -58,10 +59,10 @@ BENCH_STAMP := $(BENCH)/.installed-airflow-$(AIRFLOW_HIGH)
 # which is why the benchmarks get their own venv instead of changing .venvs/af3.
 BENCH_OVERRIDES := typer>=0.15
 
-.PHONY: help test unit venvs venv-af2 venv-af31 venv-af3 lint format typecheck pytest demo integration integration-mid browser bench clean
+.PHONY: help test unit venvs venv-af2 venv-af31 venv-af3 lint format typecheck pytest demo integration integration-mid browser distributed bench clean
 
 help:
-	@sed -n '2,12s/^# \{0,1\}//p' Makefile \
+	@sed -n '2,13s/^# \{0,1\}//p' Makefile \
 	  | sed -e 's/$$(AIRFLOW_LOW)/$(AIRFLOW_LOW)/g' -e 's/$$(AIRFLOW_MID)/$(AIRFLOW_MID)/g' -e 's/$$(AIRFLOW_HIGH)/$(AIRFLOW_HIGH)/g'
 
 # ----------------------------------------------------------------------------- virtualenvs
@@ -168,6 +169,14 @@ BROWSER_WORK_DIR ?=
 browser: venv-af3 $(UV_DEP)
 	UV="$(UV)" IT_PYTHON="$(CURDIR)/$(AF3)/bin/python" IT_WORK_DIR="$(BROWSER_WORK_DIR)" \
 	  bash scripts/browser/run.sh $(PYTEST_ARGS)
+
+# Airflow on CeleryExecutor (issue 13): Debian's Redis (apt-get, as root) as broker and the celery
+# extra installed into $(AF3) when missing, then tests/distributed on its own database.
+# DISTRIBUTED_WORK_DIR keeps AIRFLOW_HOME, logs (one per worker and triggerer) and results.json there.
+DISTRIBUTED_WORK_DIR ?=
+distributed: venv-af3 $(UV_DEP)
+	UV="$(UV)" IT_PYTHON="$(CURDIR)/$(AF3)/bin/python" IT_WORK_DIR="$(DISTRIBUTED_WORK_DIR)" \
+	  IT_SUITE=distributed IT_PG_DB=seekrflow_dist bash scripts/integration/run.sh $(PYTEST_ARGS)
 
 bench: $(BENCH_STAMP)
 	$(BENCH)/bin/python benchmarks/run_all.py

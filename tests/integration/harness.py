@@ -4,7 +4,12 @@
 
 - the SeekrFlow emulator (``python -m airflow_provider_seekrflow.emulator``, own data dir, fixed port);
 - ``airflow api-server``, ``airflow scheduler`` (LocalExecutor), ``airflow triggerer`` and
-  ``airflow dag-processor``, all sharing one AIRFLOW_HOME and a PostgreSQL metadata database.
+  ``airflow dag-processor``, all sharing one AIRFLOW_HOME and a PostgreSQL metadata database;
+- or, with ``executor="CeleryExecutor"`` (tests/distributed), the scheduler hands tasks to N
+  ``airflow celery worker`` processes through a private Redis (scripts/integration/redis.sh), with
+  the Celery results in the metadata database, and M ``airflow triggerer`` processes share the
+  deferred waits (Airflow's HA triggerer). Each worker and triggerer has its own hostname
+  (tests/integration/hostnames.py), so ``task_instance.hostname`` and ``job.hostname`` say which one.
 
 DAGs come from two local bundles: the repository's ``example_dags/`` and the harness's
 ``tests/integration/dags/``. The SeekrFlow connection is created through the REST API (so the
@@ -35,6 +40,7 @@ HARNESS_DAGS = Path(__file__).resolve().parent / "dags"
 EXAMPLE_DAGS = REPO / "example_dags"
 DOCUMENTS = EXAMPLE_DAGS / "data" / "documents"
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "triggerer", "dag-processor")
+REDIS_SH = REPO / "scripts" / "integration" / "redis.sh"
 TERMINAL_RUN_STATES = ("success", "failed")
 # tests/integration/dags/seekrflow_pipeline_dags.py: upload -> data job -> fine-tune.
 PIPELINE_DAG_IDS = ("it_pipeline_soak", "it_pipeline_deferred", "it_pipeline_exec_timeout")
@@ -235,6 +241,36 @@ class Emulator:
         return self.api(f"fine-tunes/{fine_tune_id}")
 
 
+class Redis:
+    """The Celery broker: a private redis-server that scripts/integration/redis.sh starts and stops."""
+
+    def __init__(self, work: Path) -> None:
+        self.dir = work / "redis"
+        self.url = ""
+
+    def _script(self, action: str) -> str:
+        result = subprocess.run(  # noqa: S603
+            ["bash", str(REDIS_SH), action], env={**os.environ, "IT_REDIS_DIR": str(self.dir)},
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeError(f"redis.sh {action} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+        return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+
+    def start(self) -> None:
+        self.url = self._script("start")
+
+    def stop(self) -> None:
+        self._script("stop")
+
+    @property
+    def pid(self) -> int | None:
+        try:
+            return int((self.dir / "redis.pid").read_text())
+        except (OSError, ValueError):
+            return None
+
+
 class AirflowAPI:
     """The Airflow 3 public REST API (``/api/v2``), authenticated with a simple-auth-manager token."""
 
@@ -362,6 +398,12 @@ class Deployment:
         users: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
         dag_ids: Iterable[str] | None = None,
+        executor: str = "LocalExecutor",
+        celery_workers: int = 2,
+        worker_concurrency: int = 4,
+        broker_url: str | None = None,
+        triggerers: int = 1,
+        triggerer_capacity: int | None = None,
     ) -> None:
         """
         Configure the deployment; nothing starts before ``start()``.
@@ -370,6 +412,14 @@ class Deployment:
             that asks for a login (the browser suite); None: ``simple_auth_manager_all_admins``.
         :param env: Airflow settings applied over the harness's own (``AIRFLOW__...`` variables).
         :param dag_ids: The DAGs ``start()`` waits for and unpauses; default: the suite's.
+        :param executor: ``LocalExecutor`` (the scheduler runs the tasks) or ``CeleryExecutor``:
+            ``celery_workers`` worker processes (``worker-1``...), ``worker_concurrency`` tasks each.
+        :param broker_url: The Celery broker; None: a private Redis, started and stopped with the rest.
+        :param triggerers: How many ``airflow triggerer`` processes; one is ``triggerer``, several are
+            ``triggerer-1``, ``triggerer-2``... (``self.triggerers`` lists the names).
+        :param triggerer_capacity: ``airflow triggerer --capacity`` (None: Airflow's default, 1000). A
+            triggerer takes every unassigned trigger up to its capacity when it polls, so a burst of
+            waits lands on one triggerer unless the capacity splits it.
         """
         self.work = work
         self.sql_alchemy_conn = sql_alchemy_conn
@@ -390,7 +440,14 @@ class Deployment:
                 *PIPELINE_DAG_IDS,
             )
         )  # fmt: skip
-        self.env = {**self._environment(), **(env or {})}
+        self.celery = executor == "CeleryExecutor"
+        self.redis = Redis(work) if self.celery and broker_url is None else None
+        self.broker_url = broker_url or ""
+        self.workers = [f"worker-{i}" for i in range(1, celery_workers + 1)] if self.celery else []
+        self.triggerers = (
+            ["triggerer"] if triggerers == 1 else [f"triggerer-{i}" for i in range(1, triggerers + 1)]
+        )
+        self.env = {**self._environment(), **self._distributed_environment(executor), **(env or {})}
         self.emulator = Emulator(work, self.api_key, self._emulator_env(), job_duration)
         self.api = AirflowAPI(self.api_url, next(iter(self.users.items())) if self.users else None)
         airflow = [sys.executable, "-m", "airflow"]
@@ -406,12 +463,34 @@ class Deployment:
                 "2",
             ],
             "scheduler": [*airflow, "scheduler"],
-            "triggerer": [*airflow, "triggerer"],
             "dag-processor": [*airflow, "dag-processor"],
         }
         self.components = {
-            name: Process(name, argv[name], self.env, self.log_dir) for name in AIRFLOW_COMPONENTS
+            name: Process(name, argv[name], self.env, self.log_dir) for name in ("api-server", "scheduler")
         }
+        # Several workers or triggerers on one machine: each its own hostname, log-server port and pid.
+        distinct = self.celery or len(self.triggerers) > 1
+        for name in self.triggerers:
+            own = {"IT_HOSTNAME": name, "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port())}
+            capacity = ["--capacity", str(triggerer_capacity)] if triggerer_capacity else []
+            self.components[name] = Process(
+                name,
+                [*airflow, "triggerer", *capacity],
+                {**self.env, **own} if distinct else self.env,
+                self.log_dir,
+            )
+        self.components["dag-processor"] = Process(
+            "dag-processor", argv["dag-processor"], self.env, self.log_dir
+        )
+        for name in self.workers:
+            own = {"IT_HOSTNAME": name, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
+            self.components[name] = Process(
+                name,
+                [*airflow, "celery", "worker", "--celery-hostname", f"{name}@%h",
+                 "--concurrency", str(worker_concurrency)],
+                {**self.env, **own},
+                self.log_dir,
+            )  # fmt: skip
 
     # -- configuration ---------------------------------------------------------------------------
     def _environment(self) -> dict[str, str]:
@@ -457,6 +536,31 @@ class Deployment:
             env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] = str(self.passwords_file)
         return env
 
+    def _distributed_environment(self, executor: str) -> dict[str, str]:
+        """Settings of a deployment with several workers or triggerers (nothing for today's shape)."""
+        env: dict[str, str] = {}
+        if self.celery or len(self.triggerers) > 1:
+            env["AIRFLOW__CORE__HOSTNAME_CALLABLE"] = "tests.integration.hostnames.component_hostname"
+        if not self.celery:
+            return env
+        # Celery keeps its results in the metadata database, as the issue's production shape does. The
+        # driver stays named: a bare postgresql:// means psycopg (3) to this SQLAlchemy, not installed.
+        result_backend = "db+" + self.sql_alchemy_conn
+        env.update(
+            {
+                "AIRFLOW__CORE__EXECUTOR": executor,
+                "AIRFLOW__CELERY__RESULT_BACKEND": result_backend,
+                # Sending a task to the broker may take more than the default 1 s on a loaded 2-core machine.
+                "AIRFLOW__CELERY__OPERATION_TIMEOUT": "10",
+                # Airflow's default, said explicitly (else every component warns): a task whose worker died
+                # unacknowledged is redelivered by Redis only after this long.
+                "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "86400",
+            }
+        )
+        if self.broker_url:
+            env["AIRFLOW__CELERY__BROKER_URL"] = self.broker_url
+        return env
+
     def _emulator_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SEEKR"))}
         env["PYTHONPATH"] = self.env["PYTHONPATH"]
@@ -495,9 +599,18 @@ class Deployment:
         self.airflow("db", "migrate")
         self._timed("db_migrate_s", t)
         self.emulator.start()
+        if self.redis is not None:
+            t = time.monotonic()
+            self.redis.stop()  # a broker left running in this work dir may still hold old messages
+            self.redis.start()
+            self.broker_url = self.redis.url
+            for process in self.components.values():  # the URL is known only now: a free port
+                process.env["AIRFLOW__CELERY__BROKER_URL"] = self.broker_url
+            self.env["AIRFLOW__CELERY__BROKER_URL"] = self.broker_url
+            self._timed("redis_up_s", t)
         t = time.monotonic()
-        for name in AIRFLOW_COMPONENTS:
-            self.components[name].start()
+        for component in self.components.values():
+            component.start()
         wait_for("the API server", self._api_ready, 180, 1, self.components["api-server"].tail)
         self.api.login()
         self._timed("components_up_s", t)
@@ -509,6 +622,10 @@ class Deployment:
             self.api.request("PATCH", f"dags/{dag_id}", json={"is_paused": False})
         self._timed("dags_parsed_s", t)
         self.wait_triggerer_alive()
+        if self.celery or len(self.triggerers) > 1:
+            t = time.monotonic()
+            self.wait_distributed_ready()
+            self._timed("workers_and_triggerers_up_s", t)
         self._timed("deployment_up_s", started)
 
     def _api_ready(self) -> bool:
@@ -526,7 +643,7 @@ class Deployment:
             lambda: self.health().get("triggerer", {}).get("status") == "healthy",
             timeout,
             1,
-            self.components["triggerer"].tail,
+            self.components[self.triggerers[0]].tail,
         )
 
     def create_connection(self) -> None:
@@ -545,9 +662,12 @@ class Deployment:
         )
 
     def stop(self) -> None:
-        for name in ("scheduler", "triggerer", "dag-processor", "api-server"):
+        # The scheduler first (nothing new is queued), the api-server last (tasks report to it).
+        for name in ("scheduler", *self.workers, *self.triggerers, "dag-processor", "api-server"):
             self.components[name].stop()
         self.emulator.process.stop()
+        if self.redis is not None:
+            self.redis.stop()
 
     def restart_component(self, name: str, down_for: float = 0.0) -> None:
         """SIGKILL a component (a crash), wait ``down_for`` seconds, start it again."""
@@ -555,6 +675,77 @@ class Deployment:
         component.kill()
         time.sleep(down_for)
         component.start()
+
+    # -- several workers and triggerers ----------------------------------------------------------------
+    def wait_distributed_ready(self, timeout: float = 180) -> None:
+        """Every Celery worker answers a ping through the broker; every triggerer heartbeats."""
+        wait_for(
+            f"Celery workers {self.workers} to answer",
+            lambda: set(self.workers) <= set(self.celery_workers_alive()),
+            timeout, 2, lambda: "\n".join(self.components[w].tail(15) for w in self.workers),
+        )  # fmt: skip
+        wait_for(
+            f"triggerers {self.triggerers} to heartbeat",
+            lambda: set(self.triggerers) <= set(self.triggerers_alive()),
+            timeout, 2, lambda: "\n".join(self.components[t].tail(15) for t in self.triggerers),
+        )  # fmt: skip
+
+    def celery_workers_alive(self, timeout: float = 3.0) -> list[str]:
+        """The workers that answer ``celery inspect ping`` (names before the ``@``: ``worker-1``)."""
+        from celery import Celery
+
+        app = Celery(broker=self.broker_url)
+        try:
+            replies = app.control.ping(timeout=timeout)
+        finally:
+            app.close()
+        return sorted(name.split("@", 1)[0] for reply in replies for name in reply)
+
+    def db_query(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        """Rows of a query on the metadata database (psycopg2, which run.sh installs), as dicts."""
+        import psycopg2
+
+        dsn = self.sql_alchemy_conn.replace("postgresql+psycopg2://", "postgresql://", 1)
+        with psycopg2.connect(dsn) as db, db.cursor() as cursor:
+            cursor.execute(sql, tuple(params))
+            columns = [c.name for c in cursor.description]
+            rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        db.close()
+        return rows
+
+    def triggerers_alive(self, within: float = 15.0) -> dict[str, int]:
+        """Running triggerer jobs that heartbeat within ``within`` seconds: hostname -> job id."""
+        rows = self.db_query(
+            "select id, hostname from job where job_type = 'TriggererJob' and state = 'running'"
+            " and latest_heartbeat > now() - make_interval(secs => %s)",
+            (within,),
+        )
+        return {row["hostname"]: row["id"] for row in rows}
+
+    def triggers_by_triggerer(self) -> dict[str, list[dict[str, Any]]]:
+        """
+        Every trigger row, grouped by the hostname of the triggerer job holding it (``unassigned``).
+
+        The hostname is the component's name (``triggerer-1``...: hostnames.py); the ``job`` table
+        has no pid. Each row: ``trigger_id``, ``classpath``, ``triggerer_job_id`` and ``job_state`` of
+        that job, its ``heartbeat_age_s``, and the deferred task (``dag_id``, ``run_id``, ``task_id``;
+        None for a trigger without one). A killed triggerer's triggers stay with its dead job until a
+        live triggerer takes them over (``[triggerer] triggerer_health_check_threshold``); a restarted
+        triggerer is a new job with the same hostname: compare ``triggerer_job_id`` with
+        ``triggerers_alive()`` or look at ``heartbeat_age_s`` to tell the two apart.
+        """
+        rows = self.db_query(
+            "select t.id as trigger_id, t.classpath, t.triggerer_id as triggerer_job_id, j.hostname,"
+            " j.state as job_state,"
+            " extract(epoch from now() - j.latest_heartbeat)::float as heartbeat_age_s,"
+            " ti.dag_id, ti.run_id, ti.task_id"
+            " from trigger t left join job j on j.id = t.triggerer_id"
+            " left join task_instance ti on ti.trigger_id = t.id order by t.id"
+        )
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            grouped.setdefault(row.pop("hostname") or "unassigned", []).append(row)
+        return grouped
 
     # -- helpers for tests -----------------------------------------------------------------------------
     def make_documents(self, tag: str) -> Path:

@@ -1,0 +1,106 @@
+"""Session fixtures of the distributed suite: Airflow 3.3 on CeleryExecutor, as production runs it.
+
+The deployment is ``tests.integration.harness.Deployment`` with ``executor="CeleryExecutor"``
+(issue 13): PostgreSQL as metadata DB and Celery result backend (``db+postgresql://``), a private
+Redis (Debian's ``redis-server``, scripts/integration/redis.sh) as broker, ``airflow scheduler``,
+``airflow dag-processor``, ``airflow api-server`` (2 workers), two ``airflow celery worker``
+processes (``worker-1``, ``worker-2``) and two ``airflow triggerer`` processes (``triggerer-1``,
+``triggerer-2``: Airflow's HA triggerer), and the emulator as SeekrFlow. Each is its own process
+with its own log under ``<work>/logs``; ``Deployment.stop()`` stops them all, Redis included.
+
+Settings, sized for a 2-core machine:
+
+- ``[celery] worker_concurrency`` 4 per worker (8 task slots): every running task is a Celery pool
+  process plus its task process, and most of a task's life here is start-up CPU, so more slots
+  would only queue on the 2 cores;
+- ``[core] parallelism`` 16: the scheduler may have 8 tasks running and 8 queued in Redis, so a
+  freed slot never waits for a scheduler loop; deferred tasks hold no slot;
+- ``[celery] operation_timeout`` 10 s (default 1 s): sending to Redis on a loaded machine;
+- triggerers with the default capacity (1000 each): which one takes a new trigger is whichever
+  polls first, so the waits spread over both by chance, as in production;
+- the emulator's jobs scaled down (data job ingestion 2 s, alignment 6 s, fine-tune 10 s).
+
+Environment: ``IT_SQL_ALCHEMY_CONN`` (default: ``scripts/integration/postgres.sh`` with ``IT_PG_DB``,
+default ``seekrflow_dist``: its own database, so it never resets an integration run's),
+``IT_WORK_DIR`` (default: a new temporary directory, kept; Redis lives in ``<work>/redis``),
+``IT_DIST_RUNS`` (8), ``IT_DIST_FAULT_RATE`` (0.1). ``make distributed`` sets them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.harness import REPO, Deployment
+
+CELERY_WORKERS, WORKER_CONCURRENCY, TRIGGERERS, PARALLELISM = 2, 4, 2, 16
+PIPELINE_DAG = "it_pipeline_soak"
+
+
+def _sql_alchemy_conn() -> str:
+    url = os.environ.get("IT_SQL_ALCHEMY_CONN")
+    if url:
+        return url
+    out = subprocess.run(
+        ["bash", str(REPO / "scripts" / "integration" / "postgres.sh")],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "IT_PG_DB": os.environ.get("IT_PG_DB", "seekrflow_dist")},
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def figures():
+    """Measured figures; written to ``<work>/results.json`` at the end of the session."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def deployment(figures):
+    work = Path(os.environ.get("IT_WORK_DIR") or tempfile.mkdtemp(prefix="seekrflow-dist-"))
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    dep = Deployment(
+        work,
+        _sql_alchemy_conn(),
+        job_duration=6.0,
+        parallelism=PARALLELISM,
+        dag_ids=(PIPELINE_DAG,),
+        executor="CeleryExecutor",
+        celery_workers=CELERY_WORKERS,
+        worker_concurrency=WORKER_CONCURRENCY,
+        triggerers=TRIGGERERS,
+    )
+    figures["work_dir"] = str(work)
+    figures["settings"] = {
+        "executor": "CeleryExecutor",
+        "celery_workers": CELERY_WORKERS,
+        "worker_concurrency": WORKER_CONCURRENCY,
+        "triggerers": TRIGGERERS,
+        "parallelism": PARALLELISM,
+    }
+    try:
+        dep.start()
+        figures["startup"] = dict(dep.timings)
+        yield dep
+    finally:
+        dep.stop()
+        figures["harness_wall_s"] = round(time.monotonic() - started, 1)
+        (work / "results.json").write_text(json.dumps(figures, indent=2, sort_keys=True, default=str))
+
+
+@pytest.fixture
+def emulator(deployment):
+    """The emulator with an empty journal, no faults and the start-up config; faults cleared after."""
+    deployment.emulator.reset()
+    yield deployment.emulator
+    if deployment.emulator.process.alive:
+        deployment.emulator.reset()
