@@ -12,7 +12,10 @@
 # Environment:
 #   PYTEST_ARGS     extra arguments for every pytest run (word-split)
 #   ALLOW_NO_TESTS  if 1, pytest's "no tests collected" (exit 5) counts as success
-#   PYTEST_MATRIX_JOBS  how many versions run at once (default: all of them; 1 = one after another)
+#   PYTEST_MATRIX_JOBS  how many runs at once (default: all of them; 1 = one after another)
+#   PYTEST_MATRIX_SHARDS  e.g. "airflow-3.1.8=2": split that version's test files over 2 runs (round
+#                   robin over the sorted files, so each folder's files alternate), each with its own
+#                   AIRFLOW_HOME; its summary lines are LABEL.1of2 and LABEL.2of2
 #
 # Exit status: non-zero if any run failed.
 set -euo pipefail
@@ -30,8 +33,19 @@ trap 'rm -rf "$work"' EXIT
 
 read -r -a extra_args <<<"${PYTEST_ARGS:-}"
 
-jobs="${PYTEST_MATRIX_JOBS:-$#}"
-[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+# The test files a shard runs: every test module outside the suites that need a real deployment.
+test_files=()
+while IFS= read -r file; do test_files+=("$file"); done < <(
+    find tests -name 'test_*.py' -not -path 'tests/integration/*' -not -path 'tests/browser/*' \
+        -not -path 'tests/distributed/*' | LC_ALL=C sort
+)
+shards_of() {  # shards_of LABEL: how many runs PYTEST_MATRIX_SHARDS gives that version (1 by default)
+    local entry
+    for entry in ${PYTEST_MATRIX_SHARDS:-}; do
+        if [ "${entry%%=*}" = "$1" ]; then echo "${entry#*=}"; return; fi
+    done
+    echo 1
+}
 
 # run_one LABEL PY HOME: the whole run of one version; its output to HOME/pytest.log, its exit
 # status to HOME/rc.
@@ -59,33 +73,55 @@ run_one() {
             exit 3
         fi
         echo ">>> $label: metadata DB ready in $(($(date +%s) - start))s ($home)"
-        exec "$py" -m pytest -p no:cacheprovider --junitxml="$home/junit.xml" "${extra_args[@]}"
+        files=()
+        if [ -f "$home/files" ]; then
+            while IFS= read -r file; do files+=("$file"); done <"$home/files"
+        fi
+        exec "$py" -m pytest -p no:cacheprovider --junitxml="$home/junit.xml" "${extra_args[@]}" "${files[@]}"
     ) >"$home/pytest.log" 2>&1 </dev/null || rc=$?
     echo "$rc" >"$home/rc"
 }
 
 labels=()
-started_at=$(date +%s)
+runs=()  # label|python|home of each run, a version's shards one after another
 for spec in "$@"; do
     venv="${spec%%=*}"
     label="${spec#*=}"
     [ "$label" = "$spec" ] && label="$(basename "$venv")"
-    labels+=("$label")
-    home="$work/$label"
-    mkdir -p "$home"
     py="$repo_root/$venv/bin/python"
     [ -x "$py" ] || py="$venv/bin/python"
-    if [ ! -x "$py" ]; then
-        echo "!!! $label: no python in $venv" >"$home/pytest.log"
-        echo 1 >"$home/rc"
-        continue
-    fi
+    shards="$(shards_of "$label")"
+    for ((shard = 1; shard <= shards; shard++)); do
+        run_label="$label"
+        [ "$shards" -gt 1 ] && run_label="$label.${shard}of$shards"
+        home="$work/$run_label"
+        mkdir -p "$home"
+        labels+=("$run_label")
+        if [ ! -x "$py" ]; then
+            echo "!!! $run_label: no python in $venv" >"$home/pytest.log"
+            echo 1 >"$home/rc"
+            continue
+        fi
+        if [ "$shards" -gt 1 ]; then
+            for i in "${!test_files[@]}"; do
+                if [ $((i % shards + 1)) -eq "$shard" ]; then echo "${test_files[$i]}"; fi
+            done >"$home/files"
+        fi
+        runs+=("$run_label|$py|$home")
+    done
+done
+
+jobs="${PYTEST_MATRIX_JOBS:-${#runs[@]}}"
+[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+started_at=$(date +%s)
+for run in "${runs[@]}"; do
+    IFS='|' read -r run_label py home <<<"$run"
     # At most $jobs runs at once.
     while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
         wait -n || true
     done
-    echo ">>> $label: pytest started ($venv)"
-    run_one "$label" "$py" "$home" &
+    echo ">>> $run_label: pytest started ($py)"
+    run_one "$run_label" "$py" "$home" &
 done
 # Say when each run ends, for a reader watching CI; the logs follow once all have ended.
 while [ "$(jobs -rp | wc -l)" -gt 0 ]; do
