@@ -38,8 +38,11 @@ class _UploadRecord:
     The task state store's list of the files earlier tries uploaded, one readable entry each.
 
     An entry reads ``{"source", "bytes", "purpose", "vector_database_id", "file_id"}``, so the
-    UI's task state view shows what was uploaded. The mapping an earlier release stored (keys
-    were JSON arrays of the same facts) is read too, so a retry after an upgrade still finds them.
+    UI's task state view shows what was uploaded. Before a file is sent, an entry with ``sent_at``
+    and no ``file_id`` notes it: a try killed while the file was in flight (its worker lost, the
+    task marked failed) leaves that note, and its retry asks the service for a file stored since
+    then instead of sending it again. The mapping an earlier release stored (keys were JSON arrays
+    of the same facts) is read too, so a retry after an upgrade still finds them.
     """
 
     def __init__(self, stored: Any) -> None:
@@ -55,15 +58,36 @@ class _UploadRecord:
                 facts = {"source": source, "bytes": size, "purpose": purpose}
                 self.add({**facts, "vector_database_id": vector_database_id}, file_id)
 
+    @staticmethod
+    def _matches(entry: dict[str, Any], facts: dict[str, Any]) -> bool:
+        return all(entry.get(name) == value for name, value in facts.items())
+
     def find(self, facts: dict[str, Any]) -> str | None:
         """Return the file id recorded for these facts, if any."""
         for entry in self.entries:
-            if all(entry.get(name) == value for name, value in facts.items()):
+            if entry.get("file_id") and self._matches(entry, facts):
                 return str(entry["file_id"])
         return None
 
+    def sent_without_answer(self, facts: dict[str, Any]) -> datetime | None:
+        """Return when an earlier try began sending these facts and never recorded an answer (the earliest)."""
+        times = []
+        for entry in self.entries:
+            if entry.get("file_id") or not self._matches(entry, facts):
+                continue
+            try:
+                times.append(datetime.fromisoformat(str(entry["sent_at"])))
+            except (KeyError, ValueError):
+                continue
+        return min(times, default=None)
+
+    def note_sending(self, facts: dict[str, Any], when: datetime) -> None:
+        """Note that these facts are about to be sent (replaced by ``add`` once the answer is in)."""
+        self.entries.append({**facts, "sent_at": when.isoformat()})
+
     def add(self, facts: dict[str, Any], file_id: str) -> None:
-        """Record an upload."""
+        """Record an upload, in place of the notes of its sending."""
+        self.entries = [e for e in self.entries if e.get("file_id") or not self._matches(e, facts)]
         self.entries.append({**facts, "file_id": file_id})
 
 
@@ -78,7 +102,8 @@ class SeekrFlowUploadFileOperator(BaseOperator):
     uploaded, and a refused object in a bucket is never downloaded. Objects in a bucket are
     streamed straight into the upload, never staged on local disk. On Airflow 3.3 and later each
     stored id is kept in the task state store, so a retry after a partial batch uploads only the
-    files still missing.
+    files still missing; a file in flight when its try was killed is noted there before it is sent,
+    and the retry reuses what the service stored of it since then instead of sending it again.
 
     An object-storage source is read with, first match wins: the connection it names itself
     (``s3://my_aws@bucket/key``, ``ObjectStoragePath(..., conn_id="my_aws")``), then
@@ -169,10 +194,18 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         ids = []
         self.uploaded = []
         for source in sources:
-            stored_id = self._reuse(uploaded.find(self._facts(source)), source)
+            facts = self._facts(source)
+            stored_id = self._reuse(uploaded.find(facts), source)
             if stored_id is None:
-                stored_id = self._upload(source, started)
-                uploaded.add(self._facts(source), stored_id)
+                stored_id = self._find_unanswered(uploaded.sent_without_answer(facts), source)
+                if stored_id is None:
+                    if store is not None:
+                        # Noted before sending: if this try dies with the file in flight, the retry
+                        # looks for it on the service instead of storing it twice.
+                        uploaded.note_sending(facts, datetime.now(timezone.utc))
+                        store.set(UPLOADED_STATE_KEY, uploaded.entries)
+                    stored_id = self._upload(source, started)
+                uploaded.add(facts, stored_id)
                 if store is not None:
                     # Recorded file by file, so a retry after a partial batch sends only the rest.
                     store.set(UPLOADED_STATE_KEY, uploaded.entries)
@@ -238,6 +271,23 @@ class SeekrFlowUploadFileOperator(BaseOperator):
             return None
         self.log.info("%s: already uploaded by an earlier try as %s", source.name, file_id)
         return file_id
+
+    def _find_unanswered(self, sent_at: datetime | None, source: Source) -> str | None:
+        """Return the file an earlier try sent at ``sent_at`` and ended before hearing of, if the service stored it."""
+        if sent_at is None:
+            return None
+        found = self.hook.find_uploaded_file(source.name, source.size, self.purpose, since=sent_at)
+        if found is None:
+            self.log.info(
+                "%s: an earlier try was sending it when it ended; not stored, sending it", source.name
+            )
+            return None
+        self.log.info(
+            "%s: an earlier try was sending it when it ended; the service stored it as %s, reusing it",
+            source.name,
+            found.id,
+        )
+        return found.id
 
     def _upload(self, source: Source, started: datetime) -> str:
         if source.local is None:

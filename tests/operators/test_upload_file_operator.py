@@ -260,6 +260,48 @@ def test_retry_after_a_partial_batch_uploads_only_the_rest(emu, request, tmp_pat
         assert count(emu, "upload_file") == 4
 
 
+class CrashInFlight(SeekrFlowUploadFileOperator):
+    """Test double of a worker killed with a file in flight: the service stores the second file, the try dies before its answer."""
+
+    def _upload(self, source, started):
+        stored_id = super()._upload(source, started)
+        if self._try_number == 1 and source.name == "flight-two.md":
+            raise RuntimeError(
+                f"simulated worker crash: {source.name} stored as {stored_id}, answer never seen"
+            )
+        return stored_id
+
+    def execute(self, context):
+        self._try_number = context["ti"].try_number
+        return super().execute(context)
+
+
+def test_retry_after_a_try_killed_mid_upload_reuses_the_file_the_service_stored(emu, request, tmp_path):
+    from datetime import timedelta
+
+    paths = [str(document(tmp_path, name)) for name in ("flight-one.md", "flight-two.md", "flight-three.md")]
+    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
+        CrashInFlight(task_id="upload", file_path=paths, retries=1, retry_delay=timedelta(seconds=0))
+    dr = run_dag(dag)
+
+    assert states(dr) == {"upload": "success"}
+    ids = xcom(dr, "upload")
+    assert _filenames(ids) == ["flight-one.md", "flight-two.md", "flight-three.md"]
+    stored = sorted(f.filename for f in SeekrFlowHook().list_files() if f.filename.startswith("flight-"))
+    if AIRFLOW_V3_3:
+        # The first try noted flight-two.md before sending it: its retry found the stored file instead
+        # of sending it again. One upload call per file, one stored file per file.
+        assert count(emu, "upload_file") == 3
+        assert stored == ["flight-one.md", "flight-three.md", "flight-two.md"]
+        record = _task_state(dr, "upload", "uploaded_files")
+        assert [entry["file_id"] for entry in record] == ids
+        assert not any("sent_at" in entry for entry in record)  # the notes gave way to the records
+    else:
+        # Without a task state store nothing tells the retry: the whole batch goes again.
+        assert count(emu, "upload_file") == 5
+        assert stored.count("flight-two.md") == 2
+
+
 def test_validate_is_a_deprecated_name_of_check_content():
     with pytest.warns(AirflowProviderDeprecationWarning, match="use check_content"):
         operator = SeekrFlowUploadFileOperator(task_id="upload", file_path="x.jsonl", validate=False)

@@ -21,3 +21,33 @@ def test_entries_read_plainly_and_are_found_by_their_facts():
 def test_the_mapping_an_earlier_release_stored_is_still_read():
     key = json.dumps(["alignment", None, "/data/a.md", 12], separators=(",", ":"))
     assert _UploadRecord({key: "file-1", "not json": "file-2"}).find(FACTS) == "file-1"
+
+
+def test_a_sending_note_is_not_an_upload_and_gives_way_to_the_record():
+    from datetime import datetime, timedelta, timezone
+
+    first = datetime(2026, 12, 3, 23, 59, 48, tzinfo=timezone.utc)
+    record = _UploadRecord(None)
+    record.note_sending(FACTS, first)
+    # A killed try's retry reads it back: sent, never answered.
+    again = _UploadRecord(record.entries)
+    assert again.find(FACTS) is None
+    assert again.sent_without_answer(FACTS) == first
+    assert again.sent_without_answer({**FACTS, "bytes": 13}) is None
+    # A second try's note too: the earliest is when the file may first have been stored.
+    again.note_sending(FACTS, first + timedelta(seconds=50))
+    assert again.sent_without_answer(FACTS) == first
+    # The answer replaces every note of that file, and only that file's.
+    other = {**FACTS, "source": "/data/b.md"}
+    again.note_sending(other, first)
+    again.add(FACTS, "file-1")
+    assert again.find(FACTS) == "file-1"
+    assert again.sent_without_answer(FACTS) is None
+    assert again.sent_without_answer(other) == first
+    assert [e.get("file_id") for e in again.entries] == [None, "file-1"]
+
+
+def test_a_note_with_an_unreadable_time_is_ignored():
+    record = _UploadRecord([{**FACTS, "sent_at": "not a time"}, {**FACTS}])
+    assert record.sent_without_answer(FACTS) is None
+    assert record.find(FACTS) is None
