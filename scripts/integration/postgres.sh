@@ -32,8 +32,9 @@ if [ "${status%%,*}" != "online" ]; then
     echo ">>> starting PostgreSQL cluster $version/$cluster on port $port" >&2
     # The server outlives this script: it must not inherit the caller's open files (a lock a CI
     # runner or `flock` holds on fd 3 and up would stay held for as long as PostgreSQL runs).
+    # Exit status 2: "already running" (started since pg_lsclusters looked): that is fine too.
     as_root python3 -c 'import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:], close_fds=True))' \
-        pg_ctlcluster "$version" "$cluster" start >&2
+        pg_ctlcluster "$version" "$cluster" start >&2 || [ $? -eq 2 ]
 fi
 for _ in $(seq 1 60); do
     as_postgres psql -p "$port" -Atqc "select 1" >/dev/null 2>&1 && break

@@ -22,7 +22,7 @@
 # (default: a new /tmp/seekrflow-it.* directory, kept: AIRFLOW_HOME, logs, results.json),
 # IT_SOAK_RUNS (50), IT_SOAK_FAULT_RATE (0.2), UV (uv binary), IT_SUITE (integration: the pytest
 # marker and the folder tests/<suite>; scripts/browser/run.sh passes browser, make distributed
-# passes distributed), IT_DIST_RUNS (8), IT_DIST_FAULT_RATE (0.1).
+# passes distributed), IT_DIST_RUNS (40: the load batch), IT_DIST_FAULT_RATE (0.2).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."

@@ -18,12 +18,14 @@ Settings, sized for a 2-core machine:
 - ``[celery] operation_timeout`` 10 s (default 1 s): sending to Redis on a loaded machine;
 - triggerers with the default capacity (1000 each): which one takes a new trigger is whichever
   polls first, so the waits spread over both by chance, as in production;
-- the emulator's jobs scaled down (data job ingestion 2 s, alignment 6 s, fine-tune 10 s).
+- the emulator's jobs scaled down (data job ingestion 2 s, alignment 6 s, fine-tune 10 s);
+- ``[scheduler] task_instance_heartbeat_timeout`` 40 s (default 300 s): how soon a killed worker's
+  task tries are failed and retried (test_04).
 
 Environment: ``IT_SQL_ALCHEMY_CONN`` (default: ``scripts/integration/postgres.sh`` with ``IT_PG_DB``,
 default ``seekrflow_dist``: its own database, so it never resets an integration run's),
 ``IT_WORK_DIR`` (default: a new temporary directory, kept; Redis lives in ``<work>/redis``),
-``IT_DIST_RUNS`` (8), ``IT_DIST_FAULT_RATE`` (0.1). ``make distributed`` sets them.
+``IT_DIST_RUNS`` (40, the load batch of test_02), ``IT_DIST_FAULT_RATE`` (0.2).
 """
 
 from __future__ import annotations
@@ -37,10 +39,27 @@ from pathlib import Path
 
 import pytest
 
+from tests.distributed.load_metrics import LAG_LOG_THRESHOLD_S
 from tests.integration.harness import REPO, Deployment
 
 CELERY_WORKERS, WORKER_CONCURRENCY, TRIGGERERS, PARALLELISM = 2, 4, 2, 16
 PIPELINE_DAG = "it_pipeline_soak"
+# The load (test_02), the sync waits a worker's loss interrupts (test_04), the kill and execution_timeout
+# DAGs of the integration suite (test_05): tests/integration/dags/seekrflow_pipeline_dags.py.
+SCALE_DAG, SYNC_DAG = "it_pipeline_scale", "it_pipeline_sync"
+DAG_IDS = (PIPELINE_DAG, SCALE_DAG, SYNC_DAG, "it_pipeline_deferred", "it_pipeline_exec_timeout")
+# A task try whose worker died (SIGKILL: no heartbeat, no failure report) is failed by the scheduler
+# after this many seconds without a heartbeat, and its retry queued (Airflow's default: 300 s).
+# Redis would redeliver the dead worker's unacknowledged message only after the visibility timeout
+# (a day), and Airflow refuses to start a try that is no longer queued anyway: the heartbeat timeout
+# is how a lost worker's work is resumed.
+TASK_HEARTBEAT_TIMEOUT_S = 40
+DISTRIBUTED_ENV = {
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(TASK_HEARTBEAT_TIMEOUT_S),
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+    # Airflow's watchdog logs every event-loop lag above this (default 0.2 s): load_metrics.loop_lag.
+    "AIRFLOW__TRIGGERER__BLOCKED_MAIN_THREAD_WARNING_THRESHOLD": str(LAG_LOG_THRESHOLD_S),
+}
 
 
 def _sql_alchemy_conn() -> str:
@@ -73,7 +92,8 @@ def deployment(figures):
         _sql_alchemy_conn(),
         job_duration=6.0,
         parallelism=PARALLELISM,
-        dag_ids=(PIPELINE_DAG,),
+        dag_ids=DAG_IDS,
+        env=DISTRIBUTED_ENV,
         executor="CeleryExecutor",
         celery_workers=CELERY_WORKERS,
         worker_concurrency=WORKER_CONCURRENCY,
@@ -86,6 +106,7 @@ def deployment(figures):
         "worker_concurrency": WORKER_CONCURRENCY,
         "triggerers": TRIGGERERS,
         "parallelism": PARALLELISM,
+        "task_instance_heartbeat_timeout_s": TASK_HEARTBEAT_TIMEOUT_S,
     }
     try:
         dep.start()

@@ -596,6 +596,8 @@ class Deployment:
             self.passwords_file.write_text(json.dumps(self.users) + "\n")
         t = time.monotonic()
         self.airflow("db", "reset", "--yes", "--skip-init")
+        if self.celery:  # Celery's result tables are not Airflow's: `db reset` keeps them, and their rows
+            self._drop_tables("celery_taskmeta", "celery_tasksetmeta")  # of every earlier session
         self.airflow("db", "migrate")
         self._timed("db_migrate_s", t)
         self.emulator.start()
@@ -712,6 +714,15 @@ class Deployment:
             rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
         db.close()
         return rows
+
+    def _drop_tables(self, *tables: str) -> None:
+        import psycopg2
+
+        dsn = self.sql_alchemy_conn.replace("postgresql+psycopg2://", "postgresql://", 1)
+        with psycopg2.connect(dsn) as db, db.cursor() as cursor:
+            for table in tables:
+                cursor.execute(f"drop table if exists {table}")  # noqa: S608 (our own table names)
+        db.close()
 
     def triggerers_alive(self, within: float = 15.0) -> dict[str, int]:
         """Running triggerer jobs that heartbeat within ``within`` seconds: hostname -> job id."""

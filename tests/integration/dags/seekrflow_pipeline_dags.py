@@ -73,8 +73,7 @@ def _pipeline(
             job_type="principle_files",
             instructions=INSTRUCTIONS,
             system_prompt="You are Northwind Outfitters' friendly support assistant.",
-            deferrable=True,
-            **(data_job or {}),
+            **{"deferrable": True, **(data_job or {})},
         )
         tune = SeekrFlowFineTuneOperator(
             task_id="fine_tune",
@@ -87,8 +86,7 @@ def _pipeline(
             lora_config={"r": 8, "alpha": 32, "dropout": 0.1, "bias": "none"},
             accel_type="H100",
             n_accel=1,
-            deferrable=True,
-            **(fine_tune or {}),
+            **{"deferrable": True, **(fine_tune or {})},
         )
         report_model(tune.output)
     return dag
@@ -128,4 +126,24 @@ it_pipeline_exec_timeout = _pipeline(
         "min_poll_interval": 1,
         "execution_timeout": PIPELINE_FINE_TUNE_EXECUTION_TIMEOUT,
     },
+)
+
+# 4. The distributed suite (tests/distributed, CeleryExecutor). The load: as the soak, with room for
+# the whole batch to be active at once (the waits then pile up in the two triggerers).
+it_pipeline_scale = _pipeline(
+    "it_pipeline_scale",
+    max_active_runs=256,
+    default_args={"retries": 3, "retry_delay": timedelta(seconds=3)},
+    data_job={"poll_interval": 5, "min_poll_interval": 2},
+    fine_tune={"poll_interval": 5, "min_poll_interval": 2},
+)
+
+# 5. Waiting on the worker (deferrable=False), retries on every task: a Celery worker killed during the
+# upload or the data job's wait leaves its try to the scheduler's heartbeat timeout; the retry must
+# finish the work without uploading a file or creating a job again.
+it_pipeline_sync = _pipeline(
+    "it_pipeline_sync",
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=2)},
+    data_job={"poll_interval": 2, "min_poll_interval": 1, "deferrable": False},
+    fine_tune={"poll_interval": 2, "min_poll_interval": 1, "deferrable": False},
 )
