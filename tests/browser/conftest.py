@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -27,24 +26,10 @@ from pathlib import Path
 import pytest
 
 from tests.browser.ui import CHROMIUM_ARGS, UI, VIEWPORT
-from tests.integration.harness import EXAMPLE_DAGS, REPO, Deployment, wait_for
+from tests.integration.harness import EXAMPLE_DAGS, Deployment, metadata_db_url, wait_for
 
 PIPELINE_DAG = "example_seekrflow_pipeline"
 USERNAME = "admin"
-
-
-def _sql_alchemy_conn() -> str:
-    url = os.environ.get("IT_SQL_ALCHEMY_CONN")
-    if url:
-        return url
-    out = subprocess.run(
-        ["bash", str(REPO / "scripts" / "integration" / "postgres.sh")],
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "IT_PG_DB": os.environ.get("IT_PG_DB", "seekrflow_browser")},
-    )
-    return out.stdout.strip().splitlines()[-1]
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +52,7 @@ def deployment(figures):
     ]
     dep = Deployment(
         work,
-        _sql_alchemy_conn(),
+        metadata_db_url("seekrflow_browser"),
         job_duration=4.0,
         parallelism=4,  # one pipeline run at a time: fewer idle LocalExecutor workers on a shared machine
         users={USERNAME: secrets.token_urlsafe(12)},

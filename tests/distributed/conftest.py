@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -40,7 +39,7 @@ from pathlib import Path
 import pytest
 
 from tests.distributed.load_metrics import LAG_LOG_THRESHOLD_S
-from tests.integration.harness import REPO, Deployment
+from tests.integration.harness import Deployment, metadata_db_url
 
 CELERY_WORKERS, WORKER_CONCURRENCY, TRIGGERERS, PARALLELISM = 2, 4, 2, 16
 PIPELINE_DAG = "it_pipeline_soak"
@@ -62,20 +61,6 @@ DISTRIBUTED_ENV = {
 }
 
 
-def _sql_alchemy_conn() -> str:
-    url = os.environ.get("IT_SQL_ALCHEMY_CONN")
-    if url:
-        return url
-    out = subprocess.run(
-        ["bash", str(REPO / "scripts" / "integration" / "postgres.sh")],
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "IT_PG_DB": os.environ.get("IT_PG_DB", "seekrflow_dist")},
-    )
-    return out.stdout.strip().splitlines()[-1]
-
-
 @pytest.fixture(scope="session")
 def figures():
     """Measured figures; written to ``<work>/results.json`` at the end of the session."""
@@ -89,7 +74,7 @@ def deployment(figures):
     started = time.monotonic()
     dep = Deployment(
         work,
-        _sql_alchemy_conn(),
+        metadata_db_url("seekrflow_dist"),
         job_duration=6.0,
         parallelism=PARALLELISM,
         dag_ids=DAG_IDS,

@@ -13,27 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import REPO, Deployment
-
-
-def _sql_alchemy_conn() -> str:
-    url = os.environ.get("IT_SQL_ALCHEMY_CONN")
-    if url:
-        return url
-    out = subprocess.run(
-        ["bash", str(REPO / "scripts" / "integration" / "postgres.sh")],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip().splitlines()[-1]
+from tests.integration.harness import Deployment, metadata_db_url
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +34,7 @@ def deployment(figures):
     work = Path(os.environ.get("IT_WORK_DIR") or tempfile.mkdtemp(prefix="seekrflow-it-"))
     work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    dep = Deployment(work, _sql_alchemy_conn(), job_duration=8.0)
+    dep = Deployment(work, metadata_db_url(), job_duration=8.0)
     figures["work_dir"] = str(work)
     try:
         dep.start()

@@ -46,6 +46,26 @@ TERMINAL_RUN_STATES = ("success", "failed")
 PIPELINE_DAG_IDS = ("it_pipeline_soak", "it_pipeline_deferred", "it_pipeline_exec_timeout")
 
 
+def metadata_db_url(default_db: str | None = None) -> str:
+    """
+    The PostgreSQL URL a suite's deployment uses: ``IT_SQL_ALCHEMY_CONN``, else scripts/integration/postgres.sh's.
+
+    :param default_db: The database when ``IT_PG_DB`` is not set (each suite its own, so one never
+        resets another's); None: postgres.sh's default.
+    """
+    url = os.environ.get("IT_SQL_ALCHEMY_CONN")
+    if url:
+        return url
+    env = dict(os.environ)
+    if default_db is not None:
+        env["IT_PG_DB"] = os.environ.get("IT_PG_DB", default_db)
+    out = subprocess.run(
+        ["bash", str(REPO / "scripts" / "integration" / "postgres.sh")],
+        check=True, capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    return out.stdout.strip().splitlines()[-1]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
