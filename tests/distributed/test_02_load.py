@@ -78,7 +78,7 @@ def test_load_batch_of_pipelines_under_faults_on_two_workers_and_two_triggerers(
         for host, count in held.items():
             peak[host] = max(peak[host], count)
         peak_total = max(peak_total, sum(held.values()))
-        listed = api.get(f"dags/{SCALE_DAG}/dagRuns", limit=1000)["dag_runs"]
+        listed = api.dag_runs(SCALE_DAG)
         runs.update({r["dag_run_id"]: r for r in listed if r["dag_run_id"] in confs})
         return sum(r["state"] in ("success", "failed") for r in runs.values()) == RUNS
 

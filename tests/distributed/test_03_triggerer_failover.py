@@ -133,7 +133,7 @@ def test_triggerer_sigkill_hands_every_wait_to_the_other_triggerer(deployment, e
     runs: dict[str, str] = {}
 
     def all_done() -> bool:
-        listed = api.get(f"dags/{PIPELINE_DAG}/dagRuns", limit=1000)["dag_runs"]
+        listed = api.dag_runs(PIPELINE_DAG)
         runs.update({r["dag_run_id"]: r["state"] for r in listed if r["dag_run_id"] in batch})
         return sum(state in ("success", "failed") for state in runs.values()) == RUNS
 

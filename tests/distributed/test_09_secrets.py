@@ -138,7 +138,7 @@ def _run_batch_sampling(deployment) -> dict:
         seen["trigger_rows_read"] += len(triggers)
         if found := _hits(repr(triggers).encode(), needles):
             hits["trigger table"] = found
-        listed = api.get(f"dags/{PIPELINE_DAG}/dagRuns", limit=1000)["dag_runs"]
+        listed = api.dag_runs(PIPELINE_DAG)
         states.update({r["dag_run_id"]: r["state"] for r in listed if r["dag_run_id"] in tags})
         return sum(s in ("success", "failed") for s in states.values()) == RUNS
 

@@ -335,6 +335,15 @@ class AirflowAPI:
             "POST", f"dags/{dag_id}/dagRuns", json={"dag_run_id": run_id, "logical_date": None, "conf": conf}
         )
 
+    def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
+        """Every run of the DAG, page by page (the API returns at most ``[api] maximum_page_limit``, 100)."""
+        runs: list[dict[str, Any]] = []
+        while True:
+            page = self.get(f"dags/{dag_id}/dagRuns", limit=100, offset=len(runs), order_by="id")
+            runs += page["dag_runs"]
+            if not page["dag_runs"] or len(runs) >= page["total_entries"]:
+                return runs
+
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self.get(f"dags/{dag_id}/dagRuns/{self.q(run_id)}")["state"]
 

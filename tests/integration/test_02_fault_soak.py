@@ -58,7 +58,7 @@ def test_fault_soak(deployment, emulator, figures):
     states: dict[str, str] = {}
 
     def all_done() -> bool:
-        runs = api.get(f"dags/{DAG}/dagRuns", limit=1000)["dag_runs"]
+        runs = api.dag_runs(DAG)
         states.update({r["dag_run_id"]: r["state"] for r in runs if r["dag_run_id"] in confs})
         return sum(s in ("success", "failed") for s in states.values()) == RUNS
 

@@ -53,7 +53,7 @@ def test_pipeline_fault_soak(deployment, emulator, figures):
     runs: dict[str, dict] = {}
 
     def all_done() -> bool:
-        listed = api.get(f"dags/{DAG}/dagRuns", limit=1000)["dag_runs"]
+        listed = api.dag_runs(DAG)
         runs.update({r["dag_run_id"]: r for r in listed if r["dag_run_id"] in confs})
         return sum(r["state"] in ("success", "failed") for r in runs.values()) == RUNS
 

@@ -49,7 +49,7 @@ def test_api_key_in_no_table_and_no_log(deployment, figures):
     needles = (key, key.encode().hex())
 
     # Make sure at least one full pipeline ran in this session, whatever else was selected.
-    ran = deployment.api.get("dags/it_deferred/dagRuns", limit=1000)["dag_runs"]
+    ran = deployment.api.dag_runs("it_deferred")
     if not any(r["state"] == "success" for r in ran):
         deployment.emulator.reset(job_duration=5.0)
         deployment.api.trigger("it_deferred", "secrets-run", deployment.conf("secrets-run"))
