@@ -17,7 +17,8 @@ Settings, sized for a 2-core machine:
   freed slot never waits for a scheduler loop; deferred tasks hold no slot;
 - ``[celery] operation_timeout`` 10 s (default 1 s): sending to Redis on a loaded machine;
 - triggerers with the default capacity (1000 each): which one takes a new trigger is whichever
-  polls first, so the waits spread over both by chance, as in production;
+  polls first, as in production, so a burst of waits often lands on one; the tests that need both
+  to hold waits steer them (tests/distributed/steering.py);
 - the emulator's jobs scaled down (data job ingestion 2 s, alignment 6 s, fine-tune 10 s);
 - ``[scheduler] task_instance_heartbeat_timeout`` 40 s (default 300 s): how soon a killed worker's
   task tries are failed and retried (test_04).

@@ -1,9 +1,10 @@
 """Triggerer failover: SIGKILL one of the two triggerers while it holds about half the waits.
 
 A batch of ``it_pipeline_soak`` runs is triggered with a long alignment (so the data job's waits are
-held for a while). Once both triggerers hold some of the batch's waits, the one holding more (30-70 %
-of them) is killed with SIGKILL, its whole process group at once: no goodbye, its job row just stops
-heartbeating. Airflow's HA triggerer must then hand every one of its triggers to the survivor after
+held for a while). Waits clump on one triggerer, so while one holds more than 70 % of them it is
+frozen in short pulses and new waits go to the other. Once both hold some of the batch's waits, the
+one holding more (30-70 % of them) is killed with SIGKILL, its whole process group at once: no
+goodbye, its job row just stops heartbeating. Airflow's HA triggerer must then hand every one of its triggers to the survivor after
 ``[triggerer] triggerer_health_check_threshold`` (15 s in the harness).
 
 Measured per wait of the killed triggerer, from the kill: when the survivor holds its trigger (the
@@ -23,6 +24,7 @@ import pytest
 
 from tests.distributed.conftest import PIPELINE_DAG
 from tests.distributed.load_metrics import STATUS_ROUTES
+from tests.distributed.steering import PulsedFreeze
 from tests.integration.harness import wait_for
 from tests.integration.pipeline_checks import DATA_JOB_TASK, check_pipeline_runs
 
@@ -31,6 +33,7 @@ pytestmark = [pytest.mark.distributed, pytest.mark.timeout(900)]
 RUNS = 12
 PREFIX = "failover-"
 HEALTH_CHECK_THRESHOLD_S = 15  # harness: AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD
+STEER_FROM = 3  # waits held before a lopsided share is steered
 
 
 def _held(deployment, tags: set[str]) -> dict[str, dict[int, dict]]:
@@ -81,7 +84,10 @@ def test_triggerer_sigkill_hands_every_wait_to_the_other_triggerer(deployment, e
         api.trigger(PIPELINE_DAG, tag, deployment.conf(tag))
 
     # Both triggerers hold waits, the bigger share between 30 and 70 % of at least half the batch.
+    # Waits clump on one triggerer (a CI run put all twelve on one): while one holds more than 70 %,
+    # it is frozen in pulses so most new waits go to the other (tests/distributed/steering.py).
     picked: dict[str, dict[int, dict]] = {}
+    steering: dict[str, PulsedFreeze] = {}
 
     def split_reached() -> bool:
         held = _held(deployment, batch)
@@ -90,10 +96,21 @@ def test_triggerer_sigkill_hands_every_wait_to_the_other_triggerer(deployment, e
         if total >= RUNS // 2 and min(counts.values()) > 0 and max(counts.values()) <= 0.7 * total:
             picked.update(held)
             return True
+        crowded = max(counts, key=lambda host: counts[host])
+        if total >= STEER_FROM and counts[crowded] > 0.7 * total and crowded not in steering:
+            for pulse in steering.values():
+                pulse.stop()
+            steering.clear()
+            steering[crowded] = PulsedFreeze(deployment.components[crowded])
         return False
 
-    wait_for("both triggerers to hold about half of the batch's waits", split_reached, 300, 0.5,
-             lambda: str({h: len(r) for h, r in _held(deployment, batch).items()}))  # fmt: skip
+    try:
+        wait_for("both triggerers to hold about half of the batch's waits", split_reached, 300, 0.5,
+                 lambda: str({h: len(r) for h, r in _held(deployment, batch).items()}))  # fmt: skip
+    finally:
+        frozen_s = {host: round(pulse.frozen_s, 1) for host, pulse in steering.items()}
+        for pulse in steering.values():
+            pulse.stop()
     counts = {host: len(picked.get(host, {})) for host in deployment.triggerers}
     victim = max(counts, key=lambda host: counts[host])
     survivor = next(host for host in deployment.triggerers if host != victim)
@@ -163,6 +180,7 @@ def test_triggerer_sigkill_hands_every_wait_to_the_other_triggerer(deployment, e
         "waits_held_at_kill": counts,
         "killed": victim,
         "victim_share_pct": round(100 * counts[victim] / sum(counts.values()), 1),
+        "steered_away_from_s": frozen_s,
         "health_check_threshold_s": HEALTH_CHECK_THRESHOLD_S,
         "victim_heartbeat_age_at_kill_s": round(heartbeat_age, 1),
         "waits_taken_over": len(taken_over),

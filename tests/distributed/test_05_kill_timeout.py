@@ -21,14 +21,13 @@ new waits are held, so they land on the other (at most ``MAX_ROUNDS``). Figures:
 from __future__ import annotations
 
 import collections
-import contextlib
 import os
-import signal
 import statistics
 import time
 
 import pytest
 
+from tests.distributed.steering import frozen
 from tests.integration.harness import wait_for
 from tests.integration.test_04_pipeline_kill_timeout import (
     DATA_JOB_TASK,
@@ -137,16 +136,6 @@ def watch(deployment, emulator, dag: str, runs: dict[str, dict], done, timeout: 
 
     wait_for(f"{dag} runs", step, timeout, 1,
              lambda: str({tag: {k: v for k, v in r.items() if k != "held_by"} for tag, r in runs.items()}))  # fmt: skip
-
-
-@contextlib.contextmanager
-def frozen(component):
-    """SIGSTOP the component's process group for the block (a hung machine), SIGCONT after."""
-    os.killpg(component.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.killpg(component.pid, signal.SIGCONT)
 
 
 def rounds(deployment, emulator, dag: str, prefix: str, play) -> list[dict]:
