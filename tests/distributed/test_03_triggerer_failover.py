@@ -87,7 +87,7 @@ def test_triggerer_sigkill_hands_every_wait_to_the_other_triggerer(deployment, e
     # Waits clump on one triggerer (a CI run put all twelve on one): while one holds more than 70 %,
     # it is frozen in pulses so most new waits go to the other (tests/distributed/steering.py).
     picked: dict[str, dict[int, dict]] = {}
-    steering: dict[str, PulsedFreeze] = {}
+    pulses: list[PulsedFreeze] = []  # the last one is steering, if any
 
     def split_reached() -> bool:
         held = _held(deployment, batch)
@@ -97,20 +97,22 @@ def test_triggerer_sigkill_hands_every_wait_to_the_other_triggerer(deployment, e
             picked.update(held)
             return True
         crowded = max(counts, key=lambda host: counts[host])
-        if total >= STEER_FROM and counts[crowded] > 0.7 * total and crowded not in steering:
-            for pulse in steering.values():
+        steering = pulses[-1].component.name if pulses else None
+        if total >= STEER_FROM and counts[crowded] > 0.7 * total and crowded != steering:
+            for pulse in pulses:
                 pulse.stop()
-            steering.clear()
-            steering[crowded] = PulsedFreeze(deployment.components[crowded])
+            pulses.append(PulsedFreeze(deployment.components[crowded]))
         return False
 
     try:
         wait_for("both triggerers to hold about half of the batch's waits", split_reached, 300, 0.5,
                  lambda: str({h: len(r) for h, r in _held(deployment, batch).items()}))  # fmt: skip
     finally:
-        frozen_s = {host: round(pulse.frozen_s, 1) for host, pulse in steering.items()}
-        for pulse in steering.values():
+        for pulse in pulses:
             pulse.stop()
+    frozen_s: dict[str, float] = collections.defaultdict(float)
+    for pulse in pulses:
+        frozen_s[pulse.component.name] = round(frozen_s[pulse.component.name] + pulse.frozen_s, 1)
     counts = {host: len(picked.get(host, {})) for host in deployment.triggerers}
     victim = max(counts, key=lambda host: counts[host])
     survivor = next(host for host in deployment.triggerers if host != victim)
@@ -180,7 +182,7 @@ def test_triggerer_sigkill_hands_every_wait_to_the_other_triggerer(deployment, e
         "waits_held_at_kill": counts,
         "killed": victim,
         "victim_share_pct": round(100 * counts[victim] / sum(counts.values()), 1),
-        "steered_away_from_s": frozen_s,
+        "steered_away_from_s": dict(frozen_s),
         "health_check_threshold_s": HEALTH_CHECK_THRESHOLD_S,
         "victim_heartbeat_age_at_kill_s": round(heartbeat_age, 1),
         "waits_taken_over": len(taken_over),
