@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import pytest
 
 from tests.browser.ui import CHROMIUM_ARGS, UI, VIEWPORT
 from tests.integration.harness import EXAMPLE_DAGS, Deployment, metadata_db_url, wait_for
+from tests.integration.lifecycle import running, work_dir
 
 PIPELINE_DAG = "example_seekrflow_pipeline"
 USERNAME = "admin"
@@ -40,8 +40,6 @@ def figures():
 
 @pytest.fixture(scope="session")
 def deployment(figures):
-    work = Path(os.environ.get("IT_WORK_DIR") or tempfile.mkdtemp(prefix="seekrflow-browser-"))
-    work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     bundles = [
         {
@@ -51,7 +49,7 @@ def deployment(figures):
         }
     ]
     dep = Deployment(
-        work,
+        work_dir("seekrflow-browser-"),
         metadata_db_url("seekrflow_browser"),
         job_duration=4.0,
         parallelism=4,  # one pipeline run at a time: fewer idle LocalExecutor workers on a shared machine
@@ -63,9 +61,7 @@ def deployment(figures):
         },
         dag_ids=(),
     )
-    figures["work_dir"] = str(work)
-    try:
-        dep.start()
+    with running(dep, figures):
         wait_for(
             f"DAG {PIPELINE_DAG} to be parsed",
             lambda: dep.api.get(f"dags/{PIPELINE_DAG}"),
@@ -73,12 +69,8 @@ def deployment(figures):
             2,
             dep.components["dag-processor"].tail,
         )
-        figures["startup"] = {**dep.timings, "until_pipeline_parsed_s": round(time.monotonic() - started, 1)}
+        figures["startup"]["until_pipeline_parsed_s"] = round(time.monotonic() - started, 1)
         yield dep
-    finally:
-        dep.stop()
-        figures["harness_wall_s"] = round(time.monotonic() - started, 1)
-        (work / "results.json").write_text(json.dumps(figures, indent=2, sort_keys=True, default=str))
 
 
 @pytest.fixture(scope="session")

@@ -31,16 +31,11 @@ default ``seekrflow_dist``: its own database, so it never resets an integration 
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-import time
-from pathlib import Path
-
 import pytest
 
 from tests.distributed.load_metrics import LAG_LOG_THRESHOLD_S
 from tests.integration.harness import Deployment, metadata_db_url
+from tests.integration.lifecycle import running, work_dir
 
 CELERY_WORKERS, WORKER_CONCURRENCY, TRIGGERERS, PARALLELISM = 2, 4, 2, 16
 PIPELINE_DAG = "it_pipeline_soak"
@@ -70,11 +65,8 @@ def figures():
 
 @pytest.fixture(scope="session")
 def deployment(figures):
-    work = Path(os.environ.get("IT_WORK_DIR") or tempfile.mkdtemp(prefix="seekrflow-dist-"))
-    work.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
     dep = Deployment(
-        work,
+        work_dir("seekrflow-dist-"),
         metadata_db_url("seekrflow_dist"),
         job_duration=6.0,
         parallelism=PARALLELISM,
@@ -85,7 +77,6 @@ def deployment(figures):
         worker_concurrency=WORKER_CONCURRENCY,
         triggerers=TRIGGERERS,
     )
-    figures["work_dir"] = str(work)
     figures["settings"] = {
         "executor": "CeleryExecutor",
         "celery_workers": CELERY_WORKERS,
@@ -94,14 +85,8 @@ def deployment(figures):
         "parallelism": PARALLELISM,
         "task_instance_heartbeat_timeout_s": TASK_HEARTBEAT_TIMEOUT_S,
     }
-    try:
-        dep.start()
-        figures["startup"] = dict(dep.timings)
+    with running(dep, figures):
         yield dep
-    finally:
-        dep.stop()
-        figures["harness_wall_s"] = round(time.monotonic() - started, 1)
-        (work / "results.json").write_text(json.dumps(figures, indent=2, sort_keys=True, default=str))
 
 
 @pytest.fixture

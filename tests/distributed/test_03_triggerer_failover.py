@@ -26,7 +26,7 @@ from tests.distributed.conftest import PIPELINE_DAG
 from tests.distributed.load_metrics import STATUS_ROUTES
 from tests.distributed.steering import PulsedFreeze
 from tests.integration.harness import wait_for
-from tests.integration.pipeline_checks import DATA_JOB_TASK, check_pipeline_runs
+from tests.integration.pipeline_checks import DATA_JOB_TASK, assert_every_run_whole, check_pipeline_runs
 
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(900)]
 
@@ -195,11 +195,7 @@ def test_triggerer_sigkill_hands_every_wait_to_the_other_triggerer(deployment, e
         "runs_with_problems": problems,
     }
     print(figures["triggerer_failover"])
-    assert not failed, f"runs that failed: {failed}"
-    assert not problems, f"runs with duplicates, losses or wrong links: {problems}"
-    assert {records[k] for k in ("data_jobs", "alignment_jobs", "fine_tunes", "fine_tunes_completed")} == {
-        RUNS
-    }
+    assert_every_run_whole(failed, problems, records, RUNS)
     assert len(taken_over) >= len(victim_waits) - len(ended_first) and taken_over, figures[
         "triggerer_failover"
     ]

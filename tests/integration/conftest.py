@@ -11,15 +11,10 @@ Environment:
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-import time
-from pathlib import Path
-
 import pytest
 
 from tests.integration.harness import Deployment, metadata_db_url
+from tests.integration.lifecycle import running, work_dir
 
 
 @pytest.fixture(scope="session")
@@ -31,20 +26,9 @@ def figures():
 
 @pytest.fixture(scope="session")
 def deployment(figures):
-    work = Path(os.environ.get("IT_WORK_DIR") or tempfile.mkdtemp(prefix="seekrflow-it-"))
-    work.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-    dep = Deployment(work, metadata_db_url(), job_duration=8.0)
-    figures["work_dir"] = str(work)
-    try:
-        dep.start()
-        figures["startup"] = dict(dep.timings)
+    dep = Deployment(work_dir("seekrflow-it-"), metadata_db_url(), job_duration=8.0)
+    with running(dep, figures, echo="integration figures"):
         yield dep
-    finally:
-        dep.stop()
-        figures["harness_wall_s"] = round(time.monotonic() - started, 1)
-        (work / "results.json").write_text(json.dumps(figures, indent=2, sort_keys=True, default=str))
-        print(f"\nintegration figures: {work / 'results.json'}\n{json.dumps(figures, indent=2, default=str)}")
 
 
 @pytest.fixture

@@ -38,6 +38,15 @@ def fault_rules(rate: float) -> list[dict]:
         ]
     for route in (*ONCE_ROUTES, "upload_file"):
         rules.append({"route": route, "kind": "drop_after", "rate": 0.1})
+    return rules + everywhere(rate)
+
+
+def everywhere(rate: float) -> list[dict]:
+    """Rules for every route whose first-match-wins chain faults ``rate`` of all requests, in equal shares per kind.
+
+    Each rule's rate is conditional on the earlier ones not having fired. Shared with the single-task
+    fault soak (tests/integration/test_02_fault_soak.py).
+    """
     shared = [
         {"kind": "429", "retry_after": 1},
         {"kind": "500"},
@@ -48,9 +57,9 @@ def fault_rules(rate: float) -> list[dict]:
         {"kind": "drop_before"},
     ]
     share = rate / len(shared)
-    for i, rule in enumerate(shared):
-        rules.append({"route": "*", "rate": round(share / (1 - i * share), 6), **rule})
-    return rules
+    return [
+        {"route": "*", "rate": round(share / (1 - i * share), 6), **rule} for i, rule in enumerate(shared)
+    ]
 
 
 def check_pipeline_runs(
@@ -129,3 +138,15 @@ def check_pipeline_runs(
         "lost_files": lost_files,
     }
     return {tag: p for tag, p in problems.items() if p}, counts
+
+
+def assert_every_run_whole(
+    failed: list[str], problems: dict[str, list[str]], records: dict[str, int], runs: int
+) -> None:
+    """Every run succeeded with its three files and one data job, alignment job, project and fine-tune."""
+    assert not failed, f"runs that failed: {failed}"
+    assert not problems, f"runs with duplicates, losses or wrong links: {problems}"
+    assert records["alignment_files_stored"] == 3 * runs, records
+    assert records["duplicate_files"] == records["lost_files"] == 0, records
+    whole = ("data_jobs", "alignment_jobs", "projects", "fine_tunes", "fine_tunes_completed")
+    assert {records[k] for k in whole} == {runs}, records

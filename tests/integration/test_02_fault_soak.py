@@ -15,6 +15,7 @@ import time
 import pytest
 
 from tests.integration.harness import wait_for
+from tests.integration.pipeline_checks import everywhere
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
@@ -29,20 +30,7 @@ def fault_rules(rate: float) -> list[dict]:
     ``upload_file:drop_after`` comes first (the file is stored, the answer lost), then the kinds every
     route gets; each rule's rate is conditional on the earlier ones not having fired.
     """
-    shared = [
-        {"kind": "429", "retry_after": 1},
-        {"kind": "500"},
-        {"kind": "502"},
-        {"kind": "503"},
-        {"kind": "delay", "delay": 1.0},
-        {"kind": "delay", "delay": 2.0},
-        {"kind": "drop_before"},
-    ]
-    share = rate / len(shared)
-    rules = [{"route": "upload_file", "kind": "drop_after", "rate": 0.1}]
-    for i, rule in enumerate(shared):
-        rules.append({"route": "*", "rate": round(share / (1 - i * share), 6), **rule})
-    return rules
+    return [{"route": "upload_file", "kind": "drop_after", "rate": 0.1}, *everywhere(rate)]
 
 
 def test_fault_soak(deployment, emulator, figures):
