@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 
 from tests.distributed.conftest import SYNC_DAG, TASK_HEARTBEAT_TIMEOUT_S
-from tests.integration.harness import TERMINAL_RUN_STATES, wait_for
+from tests.integration.airflow_api import TERMINAL_RUN_STATES
+from tests.integration.harness import wait_for
 from tests.integration.pipeline_checks import ONCE_ROUTES, check_pipeline_runs
 
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(900)]
