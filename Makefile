@@ -10,10 +10,12 @@
 #   make browser      Airflow $(AIRFLOW_HIGH)'s UI in Debian's Chromium (Playwright) on that deployment; docs/ui.md
 #   make distributed  CeleryExecutor + Redis, 2 workers, 2 triggerers: load, failover, worker loss, kills, secrets
 #   make bench        benchmarks/run_all.py (.venvs/bench: Airflow $(AIRFLOW_HIGH) + [bench] extra)
+#   make lock         re-resolve the pinned sets in locks/ (newest versions); review their diff like code
+#   make test-latest  the pytest matrix on the newest packages instead of the locks: what broke, what moved
 #   make clean        remove the virtualenvs and caches
 #
-# Needs only Python >= 3.10 with pip/venv: uv is bootstrapped into .venvs/bootstrap if it
-# is not on PATH. Everything else is installed into .venvs/ from PyPI.
+# Needs Python 3.10, 3.12 and 3.13 (pyenv's will do) with pip/venv: uv is bootstrapped into
+# .venvs/bootstrap at a pinned version. Every venv installs from its locked set in locks/.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -21,11 +23,19 @@ SHELL := /bin/bash
 .DELETE_ON_ERROR:
 
 PYTHON ?= python3
-AIRFLOW_LOW ?= 2.11.2
+# What each venv is locked for (Airflow, Python, extras): locks/targets.sh, read here and by scripts/lock.sh.
+target = $(shell . locks/targets.sh && echo "$$$(1)")
+AIRFLOW_LOW := $(call target,AF2_AIRFLOW)
 # 3.0-3.2 run triggers as API clients without database access: the middle of the matrix.
-AIRFLOW_MID ?= 3.1.8
-AIRFLOW_HIGH ?= 3.3.2
+AIRFLOW_MID := $(call target,AF31_AIRFLOW)
+AIRFLOW_HIGH := $(call target,AF3_AIRFLOW)
+PYTHON_LOW := $(call target,AF2_PYTHON)
+PYTHON_MID := $(call target,AF31_PYTHON)
+PYTHON_HIGH := $(call target,AF3_PYTHON)
+PYTHON_BENCH := $(call target,BENCH_PYTHON)
 VENVS ?= .venvs
+# The uv that bootstraps when none is on PATH: pinned, as everything else is.
+UV_VERSION ?= 0.13.9
 AF2 := $(VENVS)/af2
 AF31 := $(VENVS)/af31
 AF3 := $(VENVS)/af3
@@ -49,58 +59,60 @@ endif
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-AF2_STAMP := $(AF2)/.installed-airflow-$(AIRFLOW_LOW)
-AF31_STAMP := $(AF31)/.installed-airflow-$(AIRFLOW_MID)
-AF3_STAMP := $(AF3)/.installed-airflow-$(AIRFLOW_HIGH)
+AF2_STAMP := $(AF2)/.installed-lock
+AF31_STAMP := $(AF31)/.installed-lock
+AF3_STAMP := $(AF3)/.installed-lock
+# seekrai pins httpx<0.28 (and typer, overridden in its lock), which is why the benchmarks get
+# their own venv instead of changing .venvs/af3.
 BENCH := $(VENVS)/bench
-BENCH_STAMP := $(BENCH)/.installed-airflow-$(AIRFLOW_HIGH)
-# seekrai (<= 0.35) pins typer<0.13, Airflow 3's fastapi-cli needs typer>=0.15: seekrai only
-# uses typer for its CLI, so the bench venv overrides that pin. seekrai also pins httpx<0.28,
-# which is why the benchmarks get their own venv instead of changing .venvs/af3.
-BENCH_OVERRIDES := typer>=0.15
+BENCH_STAMP := $(BENCH)/.installed-lock
 
-.PHONY: help test unit venvs venv-af2 venv-af31 venv-af3 lint format typecheck pytest demo integration integration-mid browser distributed bench clean
+.PHONY: help test unit venvs venv-af2 venv-af31 venv-af3 lint format typecheck pytest demo integration integration-mid browser distributed bench lock test-latest clean
 
 help:
-	@sed -n '2,13s/^# \{0,1\}//p' Makefile \
+	@sed -n '2,15s/^# \{0,1\}//p' Makefile \
 	  | sed -e 's/$$(AIRFLOW_LOW)/$(AIRFLOW_LOW)/g' -e 's/$$(AIRFLOW_MID)/$(AIRFLOW_MID)/g' -e 's/$$(AIRFLOW_HIGH)/$(AIRFLOW_HIGH)/g'
 
 # ----------------------------------------------------------------------------- virtualenvs
 
 $(VENVS)/bootstrap/bin/uv:
-	@echo ">>> uv not found on PATH: bootstrapping it into $(VENVS)/bootstrap"
+	@echo ">>> uv not found on PATH: bootstrapping uv $(UV_VERSION) into $(VENVS)/bootstrap"
 	$(PYTHON) -m venv $(VENVS)/bootstrap
-	$(VENVS)/bootstrap/bin/pip install --quiet --disable-pip-version-check uv
+	$(VENVS)/bootstrap/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	@$@ --version
 
-# $(call install_venv,<venv dir>,<airflow version>,<extras>[,<extra uv pip install args>])
-# One `uv pip install` of the package (editable) with its extras and the Airflow pin; the
-# stamp file (named after the Airflow version, newer than pyproject.toml) makes re-runs free.
+# $(call install_venv,<venv dir>,<Python X.Y>,<lock file>)
+# The venv gets exactly the locked set (uv pip sync: nothing more, nothing less), then the package
+# itself, editable and without dependencies, built by the locked build backend. A venv of another
+# Python is made anew. The stamp (newer than the lock and pyproject.toml) makes re-runs free.
 define install_venv
-	@echo ">>> $(1): apache-airflow==$(2) + -e .[$(3)] (uv: $(UV))"
+	@echo ">>> $(1): Python $(2), $(3) (uv: $(UV))"
 	@start=$$(date +%s); \
-	if [ ! -x "$(1)/bin/python" ]; then \
-	  $(UV) venv --quiet --python "$$(command -v $(PYTHON))" "$(1)"; \
+	interpreter="$$(UV="$(UV)" bash scripts/find_python.sh $(2))"; \
+	if [ -x "$(1)/bin/python" ] && ! "$(1)/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(,),$(2))))' 2>/dev/null; then \
+	  echo ">>> $(1) is not Python $(2): made anew"; rm -rf "$(1)"; \
 	fi; \
-	$(UV) pip install --quiet --python "$(1)/bin/python" -e ".[$(3)]" "apache-airflow==$(2)" $(4); \
-	rm -f $(1)/.installed-airflow-*; \
-	touch "$(1)/.installed-airflow-$(2)"; \
+	if [ ! -x "$(1)/bin/python" ]; then \
+	  $(UV) venv --quiet --python "$$interpreter" "$(1)"; \
+	fi; \
+	$(UV) pip sync --quiet --python "$(1)/bin/python" "$(3)"; \
+	$(UV) pip install --quiet --python "$(1)/bin/python" --no-deps --build-constraints locks/build.txt -e .; \
+	rm -f $(1)/.installed-*; \
+	touch "$(1)/.installed-lock"; \
 	echo ">>> $(1) ready in $$(( $$(date +%s) - start ))s"
 endef
 
-$(AF2_STAMP): pyproject.toml $(UV_DEP)
-	$(call install_venv,$(AF2),$(AIRFLOW_LOW),test$(,)emulator)
+$(AF2_STAMP): locks/af2.txt locks/build.txt pyproject.toml $(UV_DEP)
+	$(call install_venv,$(AF2),$(PYTHON_LOW),locks/af2.txt)
 
-$(AF31_STAMP): pyproject.toml $(UV_DEP)
-	$(call install_venv,$(AF31),$(AIRFLOW_MID),test$(,)emulator)
+$(AF31_STAMP): locks/af31.txt locks/build.txt pyproject.toml $(UV_DEP)
+	$(call install_venv,$(AF31),$(PYTHON_MID),locks/af31.txt)
 
-$(AF3_STAMP): pyproject.toml $(UV_DEP)
-	$(call install_venv,$(AF3),$(AIRFLOW_HIGH),test$(,)emulator)
+$(AF3_STAMP): locks/af3.txt locks/build.txt pyproject.toml $(UV_DEP)
+	$(call install_venv,$(AF3),$(PYTHON_HIGH),locks/af3.txt)
 
-$(BENCH_STAMP): pyproject.toml $(UV_DEP)
-	@mkdir -p $(VENVS)
-	@printf '%s\n' $(BENCH_OVERRIDES) > $(VENVS)/bench-overrides.txt
-	$(call install_venv,$(BENCH),$(AIRFLOW_HIGH),test$(,)emulator$(,)bench,--overrides $(VENVS)/bench-overrides.txt)
+$(BENCH_STAMP): locks/bench.txt locks/build.txt pyproject.toml $(UV_DEP)
+	$(call install_venv,$(BENCH),$(PYTHON_BENCH),locks/bench.txt)
 
 venv-af2: $(AF2_STAMP)
 venv-af31: $(AF31_STAMP)
@@ -125,9 +137,10 @@ typecheck: venvs
 	@echo ">>> mypy (Airflow $(AIRFLOW_LOW))"
 	$(AF2)/bin/mypy
 
-# The versions run concurrently; Airflow $(AIRFLOW_MID)'s run, the longest (dag.test() is slowest there:
-# 17 min against 10-12 for the others), is split in two halves, each with its own metadata DB.
-PYTEST_MATRIX_SHARDS ?= airflow-$(AIRFLOW_MID)=2
+# The versions run concurrently; Airflow $(AIRFLOW_MID)'s and $(AIRFLOW_HIGH)'s runs, the longest (on Python
+# 3.12 and 3.13: 15 and 17 min whole against 14 for 2.11), are each split in two halves, each half with
+# its own metadata DB. Most of a run is waiting on emulated jobs, so five runs share 2 cores well.
+PYTEST_MATRIX_SHARDS ?= airflow-$(AIRFLOW_MID)=2 airflow-$(AIRFLOW_HIGH)=2
 pytest: venvs
 	bash scripts/install_test_tools.sh
 	PYTEST_ARGS="$(PYTEST_ARGS)" PYTEST_MATRIX_SHARDS="$(PYTEST_MATRIX_SHARDS)" bash scripts/pytest_matrix.sh \
@@ -157,6 +170,7 @@ INTEGRATION_WORK_DIR ?=
 IT_VENV ?= $(AF3)
 integration: $(if $(filter $(AF31),$(IT_VENV)),venv-af31,venv-af3) $(UV_DEP)
 	UV="$(UV)" IT_PYTHON="$(CURDIR)/$(IT_VENV)/bin/python" IT_WORK_DIR="$(INTEGRATION_WORK_DIR)" \
+	  IT_LOCK="locks/$(notdir $(IT_VENV))-deploy.txt" \
 	  bash scripts/integration/run.sh $(PYTEST_ARGS)
 
 # Airflow 3.0-3.2 run triggers as API clients without database access: kill while deferred and
@@ -170,7 +184,7 @@ integration-mid:
 # BROWSER_WORK_DIR keeps AIRFLOW_HOME, logs and screenshots/ there; BROWSER_SCREENSHOT_DIR moves those.
 BROWSER_WORK_DIR ?=
 browser: venv-af3 $(UV_DEP)
-	UV="$(UV)" IT_PYTHON="$(CURDIR)/$(AF3)/bin/python" IT_WORK_DIR="$(BROWSER_WORK_DIR)" \
+	UV="$(UV)" IT_PYTHON="$(CURDIR)/$(AF3)/bin/python" IT_WORK_DIR="$(BROWSER_WORK_DIR)" IT_LOCK=locks/af3-deploy.txt \
 	  bash scripts/browser/run.sh $(PYTEST_ARGS)
 
 # Airflow on CeleryExecutor (issue 13): Debian's Redis (apt-get, as root) as broker and the celery
@@ -178,11 +192,27 @@ browser: venv-af3 $(UV_DEP)
 # DISTRIBUTED_WORK_DIR keeps AIRFLOW_HOME, logs (one per worker and triggerer) and results.json there.
 DISTRIBUTED_WORK_DIR ?=
 distributed: venv-af3 $(UV_DEP)
-	UV="$(UV)" IT_PYTHON="$(CURDIR)/$(AF3)/bin/python" IT_WORK_DIR="$(DISTRIBUTED_WORK_DIR)" \
+	UV="$(UV)" IT_PYTHON="$(CURDIR)/$(AF3)/bin/python" IT_WORK_DIR="$(DISTRIBUTED_WORK_DIR)" IT_LOCK=locks/af3-deploy.txt \
 	  IT_SUITE=distributed IT_PG_DB=seekrflow_dist bash scripts/integration/run.sh $(PYTEST_ARGS)
 
 bench: $(BENCH_STAMP)
 	$(BENCH)/bin/python benchmarks/run_all.py
+
+# ----------------------------------------------------------------------------- dependencies
+
+# Re-resolve every set in locks/ on purpose (newest versions that fit pyproject.toml, the Airflow pins
+# and the known breaks in locks/targets.sh). `make lock LOCK_UPGRADE=0` keeps the pins that still fit.
+LOCK_UPGRADE ?= 1
+lock: $(UV_DEP)
+	UV="$(UV)" LOCK_UPGRADE="$(LOCK_UPGRADE)" bash scripts/lock.sh
+
+# The matrix on what PyPI has today (no lock, no known-break constraints), in .venvs/latest-*: each
+# version's failures in a few lines, the packages that moved against its lock, and whether each known
+# break still breaks. Not part of .ci/run: it watches the registry; it does not gate a change.
+test-latest: $(UV_DEP)
+	bash scripts/install_test_tools.sh
+	UV="$(UV)" VENVS="$(VENVS)" PYTEST_ARGS="$(PYTEST_ARGS)" PYTEST_MATRIX_SHARDS="$(PYTEST_MATRIX_SHARDS)" \
+	  bash scripts/test_latest.sh
 
 clean:
 	rm -rf $(VENVS) .pytest_cache .mypy_cache .ruff_cache .demo build dist benchmarks/.work

@@ -16,6 +16,8 @@
 #   PYTEST_MATRIX_SHARDS  e.g. "airflow-3.1.8=2": split that version's test files over 2 runs (round
 #                   robin over the sorted files, so each folder's files alternate), each with its own
 #                   AIRFLOW_HOME; its summary lines are LABEL.1of2 and LABEL.2of2
+#   PYTEST_MATRIX_WORK  keep each run's folder (LABEL/junit.xml, pytest.log) here instead of a removed
+#                   temporary one (scripts/test_latest.sh reads the JUnit reports)
 #
 # Exit status: non-zero if any run failed.
 set -euo pipefail
@@ -28,8 +30,13 @@ if [ "$#" -eq 0 ]; then
     exit 2
 fi
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/seekrflow-pytest.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+if [ -n "${PYTEST_MATRIX_WORK:-}" ]; then
+    work="$PYTEST_MATRIX_WORK"
+    mkdir -p "$work"
+else
+    work="$(mktemp -d "${TMPDIR:-/tmp}/seekrflow-pytest.XXXXXX")"
+    trap 'rm -rf "$work"' EXIT
+fi
 
 read -r -a extra_args <<<"${PYTEST_ARGS:-}"
 

@@ -164,7 +164,7 @@ class SyncClient(PipelineOperations):
 
         def attempt() -> Path:
             partial = target.with_name(f".{target.name}.{os.getpid()}.part")
-            response = self.transport.send(endpoint, path, stream=True)
+            response = self.transport.open(endpoint, path)
             try:
                 with open(partial, "wb") as handle:
                     for chunk in response.iter_content(DOWNLOAD_CHUNK_BYTES):

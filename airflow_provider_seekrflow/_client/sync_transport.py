@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -20,6 +21,21 @@ if TYPE_CHECKING:
     from airflow_provider_seekrflow._client.multipart import MultipartFileBody
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """
+    The service's answer to one request, its body read (and capped) in full.
+
+    :param status_code: The HTTP status.
+    :param headers: The response headers (case-insensitive, as requests gives them).
+    :param content: The body, at most ``MAX_JSON_BODY_BYTES + 1`` bytes of it.
+    """
+
+    status_code: int
+    headers: Any
+    content: bytes
 
 
 class SyncTransport(TransportSettings):
@@ -54,7 +70,22 @@ class SyncTransport(TransportSettings):
             self.session.close()
             del self.__dict__["session"]
 
-    def send(
+    def send(self, endpoint: Endpoint, path: str, **request: Any) -> Answer:
+        """
+        Send one request, once, and return the answer with its body read; an error status raises its mapped exception.
+
+        :param endpoint: The operation.
+        :param path: The request path, ids filled in.
+        :param request: The rest of the request, as :meth:`open` takes it.
+        """
+        response = self.open(endpoint, path, **request)
+        try:
+            # Read here, capped, rather than through requests' .content, which would read any length.
+            return Answer(response.status_code, response.headers, self._read_capped(response, endpoint, path))
+        finally:
+            response.close()
+
+    def open(
         self,
         endpoint: Endpoint,
         path: str,
@@ -63,10 +94,11 @@ class SyncTransport(TransportSettings):
         json: Any = None,
         body: MultipartFileBody | None = None,
         read_timeout: float | None = None,
-        stream: bool = False,
     ) -> requests.Response:
         """
-        Send one request, once, and return the answer; an error status raises its mapped exception.
+        Send one request, once, and return the response with its body unread, for the caller to stream and close.
+
+        An error status raises its mapped exception (its body read, capped, for the message).
 
         :param endpoint: The operation.
         :param path: The request path, ids filled in.
@@ -74,7 +106,6 @@ class SyncTransport(TransportSettings):
         :param json: A JSON body.
         :param body: A streamed multipart body instead.
         :param read_timeout: The read timeout, when not the connection's.
-        :param stream: Leave the body unread, for the caller to stream.
         """
         import requests
 
@@ -106,12 +137,11 @@ class SyncTransport(TransportSettings):
                 body=content,
                 conn_id=self.conn_id,
             )
-        if not stream:
-            response._content = self._read_capped(response, endpoint, path)
-            response.close()
         return response
 
     def _read_capped(self, response: requests.Response, endpoint: Endpoint, path: str) -> bytes:
+        # Through urllib3 with decode_content: from urllib3 2.6 on, a read of n bytes decompresses
+        # only about n, so a compressed bomb is cut at the cap as a plain body is.
         try:
             content = response.raw.read(MAX_JSON_BODY_BYTES + 1, decode_content=True)
         except Exception as err:  # urllib3 raises its own errors when the body is cut short

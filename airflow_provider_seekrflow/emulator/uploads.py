@@ -13,12 +13,8 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
-
-try:
-    from python_multipart.multipart import MultipartParser, parse_options_header
-except ImportError:  # older python-multipart only ships the ``multipart`` name
-    from multipart.multipart import MultipartParser, parse_options_header  # type: ignore[no-redef]
 
 from airflow_provider_seekrflow import validation
 from airflow_provider_seekrflow.emulator.refusals import missing, value_error

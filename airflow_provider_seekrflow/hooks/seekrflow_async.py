@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_seekrflow._client import alignment, data_jobs, files, fine_tunes
 from airflow_provider_seekrflow._client.async_transport import AsyncTransport
@@ -108,10 +108,10 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
         return config
 
     async def _lookup_config(self) -> ClientConfig:
-        from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+        from airflow.providers.common.compat.connection import get_async_connection
 
         conn = await get_async_connection(self.seekrflow_conn_id, hook=self)
-        return self._config_from(conn, await get_async_extra_dejson(conn))
+        return self._config_from(conn, await _extra_dejson(conn))
 
     async def transport(self) -> AsyncTransport:
         """Return the transport of this hook's connection, held for as long as the hook is (``async with``)."""
@@ -211,3 +211,25 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
             if err.status_code != fine_tunes.METHOD_NOT_ALLOWED:
                 raise
         return await self._call(fine_tunes.cancel(fine_tune_id, method="POST"))
+
+
+async def _extra_dejson(conn: Any) -> dict[str, Any]:
+    """
+    Return the connection's extra as a dict without blocking the event loop on the secrets masker.
+
+    :param conn: The connection.
+    """
+    try:
+        from airflow.providers.common.compat.connection import (  # type: ignore[attr-defined]
+            get_async_extra_dejson,
+        )
+    except ImportError:
+        # common-compat before 1.23 (the newest on Python 3.10 is 1.20) lacks it: do what it does.
+        # extra_dejson masks secrets through a synchronous call to the supervisor, which must not
+        # run on the loop while another call is in flight there.
+        if hasattr(conn, "aextra_dejson"):
+            return await conn.aextra_dejson()
+        from asgiref.sync import sync_to_async
+
+        return await sync_to_async(lambda: conn.extra_dejson)()
+    return await get_async_extra_dejson(conn)

@@ -4,8 +4,8 @@
 # triggerer, dag-processor, the emulator as SeekrFlow).
 #
 #   1. Chromium: scripts/browser/install_chromium.sh (apt-get as root, when missing);
-#   2. Playwright: the `browser` extra, installed into the Airflow venv when it is missing (its wheel
-#      bundles the driver; Playwright's own browser download is not used);
+#   2. Playwright: the `browser` extra, in the venv's locked deploy set that run.sh installs (its
+#      wheel bundles the driver; Playwright's own browser download is not used);
 #   3. scripts/integration/run.sh with IT_SUITE=browser: PostgreSQL, its drivers, then
 #      pytest -m browser tests/browser.
 #
@@ -28,19 +28,6 @@ fi
 echo ">>> Chromium"
 BROWSER_CHROMIUM="$(bash scripts/browser/install_chromium.sh | tail -n 1)"
 export BROWSER_CHROMIUM
-
-if ! "$py" -c "import playwright.sync_api" 2>/dev/null; then
-    uv="${UV:-}"
-    if [ -z "$uv" ]; then
-        if uv --version >/dev/null 2>&1; then uv=uv; else uv="$repo_root/.venvs/bootstrap/bin/uv"; fi
-    fi
-    echo ">>> installing the browser extra (playwright) into $(dirname "$(dirname "$py")")"
-    if [ -x "$uv" ] || command -v "$uv" >/dev/null 2>&1; then
-        "$uv" pip install --quiet --python "$py" -e ".[browser]"
-    else
-        "$py" -m pip install --quiet -e ".[browser]"
-    fi
-fi
 
 export IT_PG_DB="${IT_PG_DB:-seekrflow_browser}"
 IT_WORK_DIR="${IT_WORK_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/seekrflow-browser.XXXXXX")}"

@@ -3,23 +3,24 @@
 #
 #   1. PostgreSQL: installed with apt-get if missing, cluster started, role + database created
 #      (scripts/integration/postgres.sh);
-#   2. the PostgreSQL drivers (psycopg2-binary, asyncpg) installed into the Airflow venv;
+#   2. the PostgreSQL drivers (psycopg2-binary, asyncpg) installed into the Airflow venv from its lock;
 #   3. pytest -m integration tests/integration: the session fixture resets the metadata DB and
 #      starts the emulator, api-server, scheduler (LocalExecutor), triggerer and dag-processor as
 #      separate processes, then the tests drive DAG runs through the REST API.
 #
+# Step 2 installs the venv's locked deploy set (IT_LOCK, default locks/<venv>-deploy.txt): the
+# `deployment` extra (the drivers), and for Airflow 3.3 also `browser` (Playwright) and `celery`.
+#
 # With IT_SUITE=distributed (make distributed, tests/distributed: CeleryExecutor), also, before 3:
 # Redis installed if missing (scripts/integration/redis.sh install; the harness starts and stops a
-# private server in $IT_WORK_DIR/redis, and this script stops it again on exit, whatever happened)
-# and the `celery` extra (apache-airflow-providers-celery, celery[redis]) installed into the Airflow
-# venv when missing, its Airflow version pinned to the installed one; the database defaults to
-# seekrflow_dist.
+# private server in $IT_WORK_DIR/redis, and this script stops it again on exit, whatever happened);
+# the database defaults to seekrflow_dist.
 #
 #   scripts/integration/run.sh [pytest args...]      e.g. -k soak, -x
 #
 # Environment: IT_PYTHON (default .venvs/af3/bin/python, built by `make venv-af3`; `make integration-mid`
 # passes .venvs/af31's), IT_PG_DB (the database, see postgres.sh), IT_WORK_DIR
-# (default: a new /tmp/seekrflow-it.* directory, kept: AIRFLOW_HOME, logs, results.json),
+# (default: a new /tmp/seekrflow-it.* directory, kept: AIRFLOW_HOME, logs, results.json), IT_LOCK,
 # IT_SOAK_RUNS (50), IT_SOAK_FAULT_RATE (0.2), UV (uv binary), IT_SUITE (integration: the pytest
 # marker and the folder tests/<suite>; scripts/browser/run.sh passes browser, make distributed
 # passes distributed), IT_DIST_RUNS (40: the load batch), IT_DIST_FAULT_RATE (0.2).
@@ -43,36 +44,24 @@ IT_SQL_ALCHEMY_CONN="$(bash scripts/integration/postgres.sh | tail -n 1)"
 export IT_SQL_ALCHEMY_CONN
 echo ">>> metadata DB: ${IT_SQL_ALCHEMY_CONN%%://*}://...@${IT_SQL_ALCHEMY_CONN##*@}"
 
-# pip_install <package>...: into the Airflow venv, with uv when there is one.
-pip_install() {
-    local uv="${UV:-}"
-    if [ -z "$uv" ]; then
-        if uv --version >/dev/null 2>&1; then uv=uv; else uv="$repo_root/.venvs/bootstrap/bin/uv"; fi
-    fi
-    if [ -x "$uv" ] || command -v "$uv" >/dev/null 2>&1; then
-        "$uv" pip install --quiet --python "$py" "$@"
-    else
-        "$py" -m pip install --quiet "$@"
-    fi
-}
-
-if ! "$py" -c "import psycopg2, asyncpg" 2>/dev/null; then
-    echo ">>> installing psycopg2-binary and asyncpg into $(dirname "$(dirname "$py")")"
-    pip_install psycopg2-binary asyncpg
+# The deployment's additions (PostgreSQL drivers; Playwright and Celery for Airflow 3.3) from the
+# venv's locked deploy set, resolved under its base set's pins: installing it adds packages and
+# moves none. uv pip install is a no-op in about a second when all is there.
+lock="${IT_LOCK:-$repo_root/locks/$(basename "$(dirname "$(dirname "$py")")")-deploy.txt}"
+if [ ! -f "$lock" ]; then
+    echo "!!! no locked deploy set at $lock (locks/targets.sh *_DEPLOY_EXTRAS; make lock)" >&2
+    exit 2
 fi
+uv="${UV:-}"
+if [ -z "$uv" ]; then
+    if uv --version >/dev/null 2>&1; then uv=uv; else uv="$repo_root/.venvs/bootstrap/bin/uv"; fi
+fi
+echo ">>> installing $(basename "$lock") into $(dirname "$(dirname "$py")")"
+"$uv" pip install --quiet --python "$py" -r "$lock"
 
 if [ "$suite" = distributed ]; then
     echo ">>> Redis"
     bash scripts/integration/redis.sh install
-    # The provider, the redis client, and a Celery the provider can import (pyproject.toml: <5.7);
-    # read from the installed metadata, as importing Airflow here would write an airflow.cfg.
-    if ! "$py" -c "import sys; from importlib.metadata import version; version('apache-airflow-providers-celery')
-version('redis'); v = tuple(int(x) for x in version('celery').split('.')[:2]); sys.exit(not (5, 5) <= v < (5, 7))" \
-        2>/dev/null; then
-        airflow_version="$("$py" -c 'from importlib.metadata import version; print(version("apache-airflow"))')"
-        echo ">>> installing the celery extra into $(dirname "$(dirname "$py")") (Airflow $airflow_version kept)"
-        pip_install -e ".[celery]" "apache-airflow==$airflow_version"
-    fi
 fi
 
 IT_WORK_DIR="${IT_WORK_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/seekrflow-it.XXXXXX")}"
