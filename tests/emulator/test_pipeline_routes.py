@@ -587,15 +587,18 @@ def test_cli_flags_for_the_pipeline_timing_parse():
 
 @pytest.mark.parametrize("in_subprocess", [False, True], ids=["thread", "subprocess-cli-flags"])
 def test_a_restarted_emulator_carries_on_with_data_jobs_projects_and_fine_tunes(tmp_path, in_subprocess):
+    # Ingestion outlasts the restart: a subprocess emulator takes several seconds to come back on a
+    # loaded CI machine (a 4 s window was over before it answered again, in a CI run of 5 pytest runs
+    # on 2 cores).
     with SeekrFlowEmulator(
         api_key="restart-key",
         data_dir=str(tmp_path),
         job_duration=1.0,
-        ingestion_seconds=4.0,
+        ingestion_seconds=15.0,
         fine_tune_duration=4.0,
         subprocess=in_subprocess,
     ) as emu:
-        assert (emu.config()["ingestion_seconds"], emu.config()["fine_tune_duration"]) == (4.0, 4.0)
+        assert (emu.config()["ingestion_seconds"], emu.config()["fine_tune_duration"]) == (15.0, 4.0)
         job = create_data_job(emu, system_prompt=SYSTEM_PROMPT)
         act(emu, job.id, "add-files", {"file_ids": [upload(emu, "slow.txt", REFUNDS_TXT)]})
         project = create_project(emu)
@@ -607,7 +610,9 @@ def test_a_restarted_emulator_carries_on_with_data_jobs_projects_and_fine_tunes(
 
         assert get_data_job(emu, job.id).status == "file_processing"
         assert (
-            poll(lambda: get_data_job(emu, job.id), lambda d: d.status != "file_processing")[-1].status
+            poll(lambda: get_data_job(emu, job.id), lambda d: d.status != "file_processing", timeout=40)[
+                -1
+            ].status
             == "ready_to_start"
         )
         assert (

@@ -86,7 +86,10 @@ def snapshot(emu) -> dict:
 
 @pytest.fixture
 def emu(clean_emulator):
-    clean_emulator.configure(job_duration=30.0)  # jobs stay running through the test
+    # Jobs stay in one status through a test, so a snapshot sees only what requests changed: they are
+    # `pending` for the first 5 % of this (30 s), longer than a loaded CI machine takes for the route
+    # loops below (a 30 s duration's 1.5 s was not enough with 5 pytest runs on 2 cores).
+    clean_emulator.configure(job_duration=600.0)
     return clean_emulator
 
 
