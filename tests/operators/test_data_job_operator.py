@@ -333,9 +333,11 @@ def test_timeout_counts_ingestion_and_alignment_together(emu, request, documents
     """The documented limit is for the whole wait: ingestion time is not given back when the alignment starts.
 
     A limit per wait would cancel no sooner than ``timeout`` after the alignment started. The bound on
-    the whole wait leaves room for the resume latency of ``dag.test()`` (about 2 s per deferral on 3.1).
+    the whole wait leaves room for the resume latency of ``dag.test()`` (about 2 s per deferral on 3.1,
+    near 6 s in all on a loaded CI machine: 13.8 s against a limit of 8). The limit is 16 s, so that a
+    restarted limit (cancelled 16 s or more after the start) stays apart from that latency.
     """
-    timeout = 8.0
+    timeout = 16.0
     emu.configure(job_duration=60, ingestion_seconds=timeout / 2)
     recorder = FailureRecorder()
     dr = run_dag(
@@ -359,7 +361,7 @@ def test_timeout_counts_ingestion_and_alignment_together(emu, request, documents
         f"cancelled {after_start:.1f} s after the alignment started: the limit of {timeout} s restarted"
     )
     waited = cancelled["ts"] - submitted["ts"]
-    assert waited < timeout + 5.0, (
+    assert waited < timeout + 8.0, (
         f"cancelled {waited:.1f} s after the job was created; the limit is {timeout} s"
     )
 
