@@ -16,6 +16,9 @@
 #   PYTEST_MATRIX_SHARDS  e.g. "airflow-3.1.8=2": split that version's test files over 2 runs (round
 #                   robin over the sorted files, so each folder's files alternate), each with its own
 #                   AIRFLOW_HOME; its summary lines are LABEL.1of2 and LABEL.2of2
+#   PYTEST_MATRIX_ONCE  "LABEL=PATH PATH...": tests whose outcome does not depend on the Airflow version
+#                   (a folder, a file, or a file::test) run only in LABEL's runs; the others ignore or
+#                   deselect them
 #   PYTEST_MATRIX_WORK  keep each run's folder (LABEL/junit.xml, pytest.log) here instead of a removed
 #                   temporary one (scripts/test_latest.sh reads the JUnit reports)
 #
@@ -84,7 +87,14 @@ run_one() {
         if [ -f "$home/files" ]; then
             while IFS= read -r file; do files+=("$file"); done <"$home/files"
         fi
-        exec "$py" -m pytest -p no:cacheprovider --junitxml="$home/junit.xml" "${extra_args[@]}" "${files[@]}"
+        skip_args=()
+        if [ -f "$home/skip" ]; then
+            while IFS= read -r path; do
+                if [[ "$path" == *::* ]]; then skip_args+=(--deselect "$path"); else skip_args+=(--ignore "$path"); fi
+            done <"$home/skip"
+        fi
+        exec "$py" -m pytest -p no:cacheprovider --junitxml="$home/junit.xml" "${extra_args[@]}" \
+            "${skip_args[@]}" "${files[@]}"
     ) >"$home/pytest.log" 2>&1 </dev/null || rc=$?
     echo "$rc" >"$home/rc"
 }
@@ -109,9 +119,22 @@ for spec in "$@"; do
             echo 1 >"$home/rc"
             continue
         fi
+        once_label="${PYTEST_MATRIX_ONCE%%=*}"
+        skipped=()
+        if [ -n "${PYTEST_MATRIX_ONCE:-}" ] && [ "$label" != "$once_label" ]; then
+            read -r -a skipped <<<"${PYTEST_MATRIX_ONCE#*=}"
+            printf '%s\n' "${skipped[@]}" >"$home/skip"
+        fi
         if [ "$shards" -gt 1 ]; then
             for i in "${!test_files[@]}"; do
-                if [ $((i % shards + 1)) -eq "$shard" ]; then echo "${test_files[$i]}"; fi
+                if [ $((i % shards + 1)) -eq "$shard" ]; then
+                    # a whole file or folder left to another version is not passed at all
+                    keep=1
+                    for path in "${skipped[@]}"; do
+                        [[ "$path" != *::* && "${test_files[$i]}" == "$path"* ]] && keep=0
+                    done
+                    [ "$keep" -eq 1 ] && echo "${test_files[$i]}"
+                fi
             done >"$home/files"
         fi
         runs+=("$run_label|$py|$home")
