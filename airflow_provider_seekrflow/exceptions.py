@@ -106,6 +106,29 @@ class SeekrFlowConnectionError(SeekrFlowError):
         self.timed_out = timed_out
 
 
+class SeekrFlowDeadlineError(SeekrFlowConnectionError):
+    """
+    The time left to the wait (its ``timeout``, or the task's ``execution_timeout`` less its margin)
+    ran out while a request was in flight; never retried, since no time is left for another try.
+    """
+
+    def __init__(self, message: str, **kwargs) -> None:
+        kwargs.setdefault("may_have_reached_service", True)
+        super().__init__(message, timed_out=True, **kwargs)
+
+
+class SeekrFlowAmbiguousResultError(SeekrFlowConnectionError):
+    """
+    An answer was lost and the service lists more than one object that this request could have made.
+
+    Never retried and never adopted: resending could do the work twice, and adopting one could
+    attach the task to another run's work. The message names the candidates so a person can decide.
+    """
+
+    def __init__(self, message: str, **kwargs) -> None:
+        super().__init__(message, may_have_reached_service=True, **kwargs)
+
+
 class SeekrFlowTLSError(SeekrFlowConnectionError):
     """
     The TLS handshake with the host failed: it does not speak TLS, or its certificate is not trusted.
