@@ -108,8 +108,10 @@ class SeekrFlowConnectionError(SeekrFlowError):
 
 class SeekrFlowDeadlineError(SeekrFlowConnectionError):
     """
-    The time left to the wait (its ``timeout``, or the task's ``execution_timeout`` less its margin)
-    ran out while a request was in flight; never retried, since no time is left for another try.
+    The wait's time ran out while a request was in flight.
+
+    The time left is the wait's ``timeout``, or the task's ``execution_timeout`` less its margin.
+    Never retried: no time is left for another try.
     """
 
     def __init__(self, message: str, **kwargs) -> None:

@@ -127,14 +127,14 @@ def _line_validator(kind: str) -> Callable[[Any], Any]:
 
 
 class FileCheckError(ValueError):
-    """A file fails a local check. ``str(err)`` names the file (and line) and the fault."""
+    """A file fails a local check. ``str(err)`` names the file as given (and the line) and the fault."""
 
     def __init__(self, file: str, reason: str, line: int | None = None) -> None:
         self.file = file
         self.line = line
         self.reason = reason
-        name = os.path.basename(file) or file
-        where = f"{name} line {line}" if line is not None else name
+        # The path as the caller gave it: a bare name cannot tell /data/docs/a.md from /data/old/a.md.
+        where = f"{file} line {line}" if line is not None else file
         super().__init__(f"{where}: {reason}")
 
     def __reduce__(self):  # keep picklable (custom __init__ signature)

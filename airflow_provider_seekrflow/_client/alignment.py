@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
 from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
 from airflow_provider_seekrflow._client.file_ids import checked_file_ids
+from airflow_provider_seekrflow._client.lost_answers import Snapshot, adopt, matches_echoed_fields
 from airflow_provider_seekrflow._client.service_model import (
-    CLOCK_SKEW_ALLOWANCE,
     NumberOrText,
     OptionalDatetime,
     OptionalInt,
     OptionalNumber,
     ServiceModel,
-    as_utc,
     config_error,
     percent,
 )
@@ -183,39 +181,28 @@ def get_outputs(job_id: str) -> Call[list[AlignmentOutput]]:
     return Call(GET_ALIGNMENT_OUTPUTS, list[AlignmentOutput], ids={"job_id": job_id})
 
 
-LostJobVerdict = Literal["found", "absent", "unknown"]
-
-
 def find_lost_job(
-    jobs: Iterable[AlignmentJob], body: dict[str, Any], *, since: datetime
-) -> tuple[AlignmentJob | None, LostJobVerdict]:
+    jobs: Iterable[AlignmentJob], body: dict[str, Any], snapshot: Snapshot
+) -> tuple[AlignmentJob | None, bool]:
     """
-    Find the job a generate request whose answer was lost may have created.
+    Find the job a generate request whose answer was lost made.
 
-    Return the job and ``"found"``; or None and ``"absent"`` when the service echoes each job's
-    request and none matches, so sending it again is safe; or None and ``"unknown"`` when its
-    jobs do not say what they were asked, so a second submission could duplicate the first.
+    Return the one new job that matches the request and False; or None and True when the service
+    made no new job that could be it, so sending it again is safe.
 
-    :param jobs: The service's alignment jobs.
+    :param jobs: The service's alignment jobs, listed after the answer was lost.
     :param body: The generate request that was sent.
-    :param since: When it was sent; a little clock skew is allowed for.
+    :param snapshot: The jobs listed before it was sent.
+    :raises SeekrFlowAmbiguousResultError: More than one new job may be it, or a new job does not
+        echo its request, so a second submission could duplicate the first.
     """
-    earliest = as_utc(since) - CLOCK_SKEW_ALLOWANCE
-    echoes_request = False
-    for job in jobs:
-        extra = job.model_extra or {}
-        if not all(name in extra for name in _ECHOED_REQUEST_FIELDS):
-            continue
-        echoes_request = True
-        created = as_utc(job.created_at) if job.created_at is not None else None
-        if (
-            (created is None or created >= earliest)
-            and extra["instructions"] == body["instructions"]
-            and list(extra["files"]) == body["files"]
-            and extra.get("type", body["type"]) == body["type"]
-        ):
-            return job, "found"
-    return None, "absent" if echoes_request else "unknown"
+    verdict = adopt(
+        jobs,
+        snapshot,
+        lambda job: matches_echoed_fields(job.model_dump(), body, required=_ECHOED_REQUEST_FIELDS),
+        what="alignment generate",
+    )
+    return verdict.found, verdict.absent
 
 
 def describe_outputs(outputs: Iterable[AlignmentOutput]) -> list[dict[str, Any]]:

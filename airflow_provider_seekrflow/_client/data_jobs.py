@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from pydantic import Field
 
 from airflow_provider_seekrflow._client.alignment import AlignmentJob
 from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
+from airflow_provider_seekrflow._client.lost_answers import Snapshot, adopt, matches_echoed_fields
 from airflow_provider_seekrflow._client.service_model import (
-    CLOCK_SKEW_ALLOWANCE,
     OptionalDatetime,
     OptionalInt,
     ServiceModel,
-    as_utc,
     config_error,
 )
 from airflow_provider_seekrflow.vocabulary import DataJobStatus, DataJobType
@@ -247,23 +245,21 @@ def generate_system_prompt(instructions: str, document_summary: str | None = Non
 # -- readings of a job (pure) --------------------------------------------------------------------
 
 
-def find_lost_job(jobs: Iterable[DataJob], name: str, job_type: str, *, since: datetime) -> DataJob | None:
+def find_lost_job(jobs: Iterable[DataJob], body: dict[str, Any], snapshot: Snapshot) -> DataJob | None:
     """
-    Return the job a create request whose answer was lost made, if the service lists it.
+    Return the job a create request whose answer was lost made: the one new job that matches it.
 
-    :param jobs: The service's data jobs, newest first.
-    :param name: The name the request gave the job.
-    :param job_type: The request's job type.
-    :param since: When the request was sent; a little clock skew is allowed for.
+    :param jobs: The service's data jobs, listed after the answer was lost.
+    :param body: The create request (its name, type, prompt, instructions and database are compared).
+    :param snapshot: The jobs listed before it was sent.
+    :raises SeekrFlowAmbiguousResultError: More than one new job matches.
     """
-    earliest = as_utc(since) - CLOCK_SKEW_ALLOWANCE
-    for job in jobs:
-        created = as_utc(job.created_at) if job.created_at is not None else None
-        if created is not None and created < earliest:
-            break
-        if job.name == name and job.job_type in (None, job_type):
-            return job
-    return None
+    return adopt(
+        jobs,
+        snapshot,
+        lambda job: matches_echoed_fields(job.model_dump(), body, required=("name",)),
+        what=f"data job create ({body['name']!r})",
+    ).found
 
 
 def attached_file_ids(detail: DataJobDetail) -> set[str]:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from pathlib import PurePosixPath
 
 from pydantic import Field
 
 from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
+from airflow_provider_seekrflow._client.lost_answers import Snapshot, adopt
 from airflow_provider_seekrflow._client.service_model import (
-    CLOCK_SKEW_ALLOWANCE,
     OptionalDatetime,
     OptionalInt,
     ServiceModel,
-    as_utc,
 )
 
 UPLOAD_FILE = Endpoint("upload_file", "PUT", "/v1/flow/files", repeatable=False)
@@ -114,24 +112,32 @@ def lost_upload_search(purpose: str) -> Call[SeekrFlowFileList]:
 
 
 def find_lost_upload(
-    newest_first: Iterable[SeekrFlowFile], filename: str, size: int, *, since: datetime
+    listed: Iterable[SeekrFlowFile],
+    filename: str,
+    size: int,
+    snapshot: Snapshot,
+    *,
+    exclude: Iterable[str] = (),
 ) -> SeekrFlowFile | None:
     """
-    Return the newest file of this name and size created since ``since``, if any.
+    Return the file an upload whose answer was lost stored: the one new file of this name and size.
 
-    :param newest_first: Stored files of the upload's purpose, newest first.
+    :param listed: Stored files of the upload's purpose, listed after the answer was lost.
     :param filename: The name the upload stored the file under.
     :param size: The file's size in bytes.
-    :param since: When the upload started; a little clock skew is allowed for.
+    :param snapshot: The files listed before the upload was sent.
+    :param exclude: Ids the task already holds (files stored earlier in its batch).
+    :raises SeekrFlowAmbiguousResultError: More than one new file may be it.
     """
-    earliest = as_utc(since) - CLOCK_SKEW_ALLOWANCE
-    for stored in newest_first:
-        created = as_utc(stored.created_at) if stored.created_at is not None else None
-        if created is not None and created < earliest:
-            break
-        if stored.filename == filename and stored.bytes == size and not stored.deleted:
-            return stored
-    return None
+
+    def matches(stored: SeekrFlowFile) -> bool | None:
+        if stored.deleted:
+            return False
+        if stored.filename is None or stored.bytes is None:
+            return None  # cannot be told apart from this upload
+        return stored.filename == filename and stored.bytes == size
+
+    return adopt(listed, snapshot, matches, what=f"upload of {filename}", exclude=exclude).found
 
 
 def local_name(name: str | None, fallback: str) -> str:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
 from pydantic import Field
 
 from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
 from airflow_provider_seekrflow._client.file_ids import checked_file_ids
+from airflow_provider_seekrflow._client.lost_answers import Snapshot, adopt, matches_echoed_fields
 from airflow_provider_seekrflow._client.service_model import (
-    CLOCK_SKEW_ALLOWANCE,
     OptionalDatetime,
     OptionalInt,
     OptionalNumber,
     ServiceModel,
-    as_utc,
     config_error,
 )
 from airflow_provider_seekrflow.vocabulary import LORA_BIASES, AcceleratorType, FineTuneStatus, FineTuneType
@@ -244,24 +242,26 @@ def events(fine_tune_id: str) -> Call[FineTuneEvents]:
     return Call(LIST_FINE_TUNE_EVENTS, FineTuneEvents, ids={"fine_tune_id": fine_tune_id})
 
 
-def find_lost_job(jobs: Iterable[FineTune], body: dict[str, Any], *, since: datetime) -> FineTune | None:
+def find_lost_job(jobs: Iterable[FineTune], body: dict[str, Any], snapshot: Snapshot) -> FineTune | None:
     """
-    Return the fine-tune a create request whose answer was lost made, if the service lists it.
+    Return the fine-tune a create request whose answer was lost made: the one new fine-tune that matches it.
 
-    :param jobs: The service's fine-tunes.
+    The whole request is compared as far as the service echoes it: the project, the model, the
+    training files and every hyperparameter, so a sweep's siblings are told apart.
+
+    :param jobs: The service's fine-tunes, listed after the answer was lost.
     :param body: The create request that was sent.
-    :param since: When it was sent; a little clock skew is allowed for.
+    :param snapshot: The fine-tunes listed before it was sent.
+    :raises SeekrFlowAmbiguousResultError: More than one new fine-tune matches.
     """
-    earliest = as_utc(since) - CLOCK_SKEW_ALLOWANCE
-    training = body["training_config"]
-    for job in jobs:
-        created = as_utc(job.created_at) if job.created_at is not None else None
-        if created is not None and created < earliest:
-            continue
-        if (
-            job.project_id in (None, body["project_id"])
-            and job.model == training["model"]
-            and list(job.training_files or []) == training["training_files"]
-        ):
-            return job
-    return None
+    sent = {
+        **(body.get("infrastructure_config") or {}),
+        **body["training_config"],
+        "project_id": body["project_id"],
+    }
+    return adopt(
+        jobs,
+        snapshot,
+        lambda job: matches_echoed_fields(job.model_dump(), sent, required=("model",)),
+        what=f"fine-tune create ({body['training_config']['model']})",
+    ).found

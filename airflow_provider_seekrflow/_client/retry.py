@@ -9,16 +9,56 @@ from typing import Any
 
 import tenacity
 
+from airflow_provider_seekrflow._client import deadline
 from airflow_provider_seekrflow._client.config import ClientConfig
 from airflow_provider_seekrflow._client.endpoints import Endpoint
 from airflow_provider_seekrflow._client.errors import RETRYABLE_STATUSES
 from airflow_provider_seekrflow.exceptions import (
+    SeekrFlowAmbiguousResultError,
     SeekrFlowAPIError,
     SeekrFlowConnectionError,
+    SeekrFlowDeadlineError,
+    SeekrFlowError,
     SeekrFlowRateLimitError,
     SeekrFlowServerError,
     SeekrFlowTLSError,
 )
+
+# The answers that say the service did nothing (429: slow down; 503: overloaded, the reference's
+# word), so any request may be sent again. Every other 5xx may come after the service acted.
+NOT_ACTED_STATUSES = frozenset({429, 503})
+
+
+def answer_may_be_lost(error: BaseException) -> bool:
+    """
+    Return whether ``error`` leaves it unknown if the service acted on the request.
+
+    A dropped connection after the request was sent, or a 500/502/504 (a gateway may answer one
+    after the service behind it acted): a request that must not be repeated is then looked for
+    on the service instead of being sent again.
+
+    :param error: What the request raised.
+    """
+    if isinstance(error, SeekrFlowConnectionError):
+        return error.may_have_reached_service and not isinstance(
+            error, (SeekrFlowDeadlineError, SeekrFlowAmbiguousResultError)
+        )
+    if isinstance(error, SeekrFlowAPIError):
+        return error.status_code in RETRYABLE_STATUSES and error.status_code not in NOT_ACTED_STATUSES
+    return False
+
+
+def resendable(error: SeekrFlowError) -> SeekrFlowConnectionError:
+    """
+    Return the error of a request whose lost answer was checked: the service provably did nothing.
+
+    The retry policy sends such a request again, even one that must not be repeated.
+
+    :param error: The ambiguous failure (a dropped connection or a 500/502/504).
+    """
+    return SeekrFlowConnectionError(
+        str(error), may_have_reached_service=False, method=error.method, path=error.path
+    )
 
 
 @dataclass(frozen=True)
@@ -28,7 +68,8 @@ class RetryPolicy:
 
     Connection failures and 429/500/502/503/504 answers are retried with exponential backoff and
     full jitter; a ``Retry-After`` from the service is honoured up to ``max_retry_after``. A request
-    the service may already have acted on is repeated only when its endpoint is repeatable.
+    the service may already have acted on (a dropped connection after sending, a 500/502/504) is
+    repeated only when its endpoint is repeatable; the others are reconciled by the client first.
 
     :param max_retries: Retries after the first try; 0 disables retrying.
     :param initial_delay: Backoff ceiling of the first retry, in seconds.
@@ -43,12 +84,16 @@ class RetryPolicy:
 
     def should_retry(self, error: BaseException, endpoint: Endpoint) -> bool:
         """Return whether ``error`` from ``endpoint`` is worth another try."""
-        if isinstance(error, SeekrFlowTLSError):
-            return False  # the handshake would fail the same way again
+        if isinstance(error, (SeekrFlowTLSError, SeekrFlowDeadlineError, SeekrFlowAmbiguousResultError)):
+            # The handshake would fail the same way again; no time is left; resending could duplicate.
+            return False
         if isinstance(error, SeekrFlowConnectionError):
             return endpoint.repeatable or not error.may_have_reached_service
         if isinstance(error, SeekrFlowAPIError):
-            return error.status_code in RETRYABLE_STATUSES
+            if error.status_code in NOT_ACTED_STATUSES:
+                return True
+            # A 500/502/504 may come after the service acted: only a request harmless to repeat goes again.
+            return error.status_code in RETRYABLE_STATUSES and endpoint.repeatable
         return False
 
     def delay(self, retry_number: int, error: BaseException | None) -> float:
@@ -70,7 +115,9 @@ class RetryPolicy:
 
         def wait(state: tenacity.RetryCallState) -> float:
             error = state.outcome.exception() if state.outcome else None
-            return self.delay(state.attempt_number, error)
+            # Never past the wait's deadline: the next try then finds no time left and raises
+            # SeekrFlowDeadlineError (never retried), ending the wait as a timeout on time.
+            return deadline.cap(self.delay(state.attempt_number, error)) or 0.0
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
@@ -79,7 +126,7 @@ class RetryPolicy:
                 "%s %s failed (%s); retry %d of %d in %.1f s",
                 endpoint.method,
                 endpoint.path,
-                _short(error),
+                short_reason(error),
                 state.attempt_number,
                 self.max_retries,
                 sleep,
@@ -94,7 +141,7 @@ class RetryPolicy:
         }
 
 
-def _short(error: BaseException | None) -> str:
+def short_reason(error: BaseException | None) -> str:
     if error is None:
         return "no error"
     status = getattr(error, "status_code", None)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from airflow_provider_seekrflow._client import alignment, files
 from airflow_provider_seekrflow._client.endpoints import Call
 from airflow_provider_seekrflow._client.errors import read_answer
+from airflow_provider_seekrflow._client.lost_answers import Snapshot
 from airflow_provider_seekrflow._client.multipart import (
     CHUNK_BYTES,
     FileSource,
@@ -25,10 +25,16 @@ from airflow_provider_seekrflow._client.multipart import (
     UploadProgress,
 )
 from airflow_provider_seekrflow._client.polling import next_poll_delay
+from airflow_provider_seekrflow._client.retry import answer_may_be_lost, resendable
 from airflow_provider_seekrflow._client.sync_pipeline import PipelineOperations
 from airflow_provider_seekrflow._client.sync_transport import SyncTransport
 from airflow_provider_seekrflow._client.transport_errors import from_requests_error
-from airflow_provider_seekrflow.exceptions import SeekrFlowAlignmentJobTimeoutError, SeekrFlowConnectionError
+from airflow_provider_seekrflow._client.waiting import limit_text, wait_until
+from airflow_provider_seekrflow.exceptions import (
+    SeekrFlowAlignmentJobTimeoutError,
+    SeekrFlowConnectionError,
+    SeekrFlowError,
+)
 
 T = TypeVar("T")
 
@@ -64,25 +70,28 @@ class SyncClient(PipelineOperations):
         filename: str,
         size: int,
         vector_database_id: str | None = None,
-        since: datetime | None = None,
+        snapshot: Snapshot | None = None,
+        exclude: Iterable[str] = (),
         chunk_bytes: int = CHUNK_BYTES,
     ) -> files.SeekrFlowFile:
         """
         Stream a file to the service and return the stored file, never storing it twice.
 
-        When the connection drops after the body was sent, the service may have stored the file;
-        before sending it again, the newest files of the purpose are searched for one of the same
-        name and size created since ``since``, and that one is returned instead.
+        When the answer is lost (the connection drops after the body was sent, or a 500/502/504),
+        the service may have stored the file; before sending it again, the newest files of the
+        purpose are searched for the one new file of the same name and size, which is returned
+        instead. When that search fails or finds more than one, the upload fails and is not resent.
 
         :param source: The local file, or a callable opening a fresh stream of it (each try re-opens it).
         :param purpose: What the file is for.
         :param filename: The name to store it under.
         :param size: Its size in bytes.
         :param vector_database_id: Optional vector database to add an alignment document to.
-        :param since: The earliest creation time of a file an earlier ambiguous try may have stored.
+        :param snapshot: The files of the purpose listed before the upload (taken now when not given).
+        :param exclude: Ids the caller already holds (files stored earlier in its batch): never adopted.
         :param chunk_bytes: How much of the file is read (and held) at a time.
         """
-        started = since or datetime.now(timezone.utc)
+        before = snapshot or self.snapshot_files(purpose)
         fields = {"purpose": purpose, "filename": filename}
         if vector_database_id:
             fields["vector_database_id"] = vector_database_id
@@ -93,7 +102,7 @@ class SyncClient(PipelineOperations):
         def progress() -> UploadProgress:
             return UploadProgress(size, lambda message: self.log.info("%s: %s", filename, message))
 
-        def attempt() -> files.SeekrFlowFile:
+        def send() -> files.SeekrFlowFile:
             body = MultipartFileBody(
                 fields,
                 file_field="files",
@@ -103,20 +112,7 @@ class SyncClient(PipelineOperations):
                 progress=progress,
                 chunk_bytes=chunk_bytes,
             )
-            try:
-                response = self.transport.send(endpoint, path, body=body, read_timeout=read_timeout)
-            except SeekrFlowConnectionError as err:
-                if not err.may_have_reached_service:
-                    raise
-                stored = self._look_for_lost_upload(filename, size, purpose, started, err.timed_out)
-                if stored is not None:
-                    self.log.warning(
-                        "%s: the upload's answer was lost, but the service stored it as %s; using that file",
-                        filename,
-                        stored.id,
-                    )
-                    return stored
-                raise _safe_to_resend(err) from None
+            response = self.transport.send(endpoint, path, body=body, read_timeout=read_timeout)
             return read_answer(
                 files.SeekrFlowFile,
                 method=endpoint.method,
@@ -126,29 +122,72 @@ class SyncClient(PipelineOperations):
                 body=response.content,
             )
 
+        def attempt() -> files.SeekrFlowFile:
+            try:
+                return send()
+            except SeekrFlowError as err:
+                if not answer_may_be_lost(err):
+                    raise
+                timed_out = isinstance(err, SeekrFlowConnectionError) and err.timed_out
+                stored = self._look_up(
+                    endpoint.method,
+                    path,
+                    err,
+                    lambda: self._look_for_lost_upload(filename, size, purpose, before, exclude, timed_out),
+                )
+                if stored is not None:
+                    return stored
+                raise resendable(err) from None
+
         stored = self.transport.retrying(endpoint, attempt)
         self.log.info(
             "%s: stored as %s (%s bytes, purpose %s)", filename, stored.id, stored.bytes, stored.purpose
         )
         return stored
 
+    def snapshot_files(self, purpose: str) -> Snapshot:
+        """Return the ids of the newest files of ``purpose`` listed now, to tell a new one from them later."""
+        listed = self.call(files.lost_upload_search(purpose)).data
+        return Snapshot.of(listed, page_size=files.LOST_UPLOAD_SEARCH_DEPTH)
+
     def _look_for_lost_upload(
-        self, filename: str, size: int, purpose: str, since: datetime, keep_looking: bool
+        self,
+        filename: str,
+        size: int,
+        purpose: str,
+        snapshot: Snapshot,
+        exclude: Iterable[str],
+        keep_looking: bool,
     ) -> files.SeekrFlowFile | None:
         # After a timeout the service may still be storing the file; give it a little while to appear.
         for pause in LOST_UPLOAD_LOOKUP_PAUSES if keep_looking else (0.0,):
             time.sleep(pause)
-            stored = self.find_uploaded_file(filename, size, purpose, since=since)
+            stored = self.find_uploaded_file(filename, size, purpose, snapshot=snapshot, exclude=exclude)
             if stored is not None:
                 return stored
         return None
 
     def find_uploaded_file(
-        self, filename: str, size: int, purpose: str, *, since: datetime
+        self,
+        filename: str,
+        size: int,
+        purpose: str,
+        *,
+        snapshot: Snapshot,
+        exclude: Iterable[str] = (),
     ) -> files.SeekrFlowFile | None:
-        """Return the newest file of this name, size and purpose created since ``since``, if any."""
+        """
+        Return the one file of this name, size and purpose stored since ``snapshot`` was taken, if any.
+
+        :param filename: The name the upload stored the file under.
+        :param size: Its size in bytes.
+        :param purpose: Its purpose.
+        :param snapshot: The files listed before the upload was sent.
+        :param exclude: Ids never to adopt (already held by the caller).
+        :raises SeekrFlowAmbiguousResultError: More than one new file may be it.
+        """
         newest = self.call(files.lost_upload_search(purpose)).data
-        return files.find_lost_upload(newest, filename, size, since=since)
+        return files.find_lost_upload(newest, filename, size, snapshot, exclude=exclude)
 
     def download_file(self, file_id: str, target: Path) -> Path:
         """
@@ -195,31 +234,29 @@ class SyncClient(PipelineOperations):
         """
         Start an alignment job from a checked request body, never starting it twice.
 
-        When the answer is lost, the service's jobs are searched for the one this request made;
-        the request is sent again only when the service provably has none.
+        When the answer is lost, the jobs made since a snapshot taken before sending are searched
+        for the one this request made; the request is sent again only when the service provably
+        has none, and a failed or ambiguous search fails the call without resending.
 
         :param body: A body from :func:`alignment.generate_request`.
         """
-        started = datetime.now(timezone.utc)
+        before = Snapshot.of(self.call(alignment.list_jobs()).data)
         call = alignment.generate(body)
+
+        def lookup() -> alignment.AlignmentJob | None:
+            found, _absent = alignment.find_lost_job(self.call(alignment.list_jobs()).data, body, before)
+            return found
 
         def attempt() -> alignment.AlignmentJob:
             try:
                 return self.transport.call_once(call)
-            except SeekrFlowConnectionError as err:
-                if not err.may_have_reached_service:
+            except SeekrFlowError as err:
+                if not answer_may_be_lost(err):
                     raise
-                found, verdict = alignment.find_lost_job(
-                    self.call(alignment.list_jobs()).data, body, since=started
-                )
+                found = self._look_up(call.endpoint.method, call.path, err, lookup)
                 if found is not None:
-                    self.log.warning(
-                        "The answer to generate was lost, but job %s was created; using it", found.id
-                    )
                     return found
-                if verdict == "absent":
-                    raise _safe_to_resend(err) from None
-                raise
+                raise resendable(err) from None
 
         return self.transport.retrying(call.endpoint, attempt)
 
@@ -234,11 +271,12 @@ class SyncClient(PipelineOperations):
     ) -> alignment.AlignmentJob:
         """Block until the job ends and return it; see ``SeekrFlowHook.wait_for_alignment_job``."""
 
-        def timed_out(job: alignment.AlignmentJob) -> Exception:
+        def timed_out(job: alignment.AlignmentJob | None) -> Exception:
+            seen = job.describe() if job is not None else "no status read in time"
             return SeekrFlowAlignmentJobTimeoutError(
-                f"Alignment job {job_id} did not finish within {timeout:g} s ({job.describe()})",
+                f"Alignment job {job_id} did not finish {limit_text(timeout)} ({seen})",
                 job_id=job_id,
-                status=job.status,
+                status=job.status if job is not None else "unknown",
             )
 
         return wait_until(
@@ -251,45 +289,3 @@ class SyncClient(PipelineOperations):
             timed_out=timed_out,
             on_poll=on_poll,
         )
-
-
-def wait_until(
-    fetch: Callable[[], T],
-    *,
-    done: Callable[[T], bool],
-    delay: Callable[[T], float],
-    timeout: float | None,
-    timed_out: Callable[[T], Exception],
-    on_poll: Callable[[T], None] | None = None,
-) -> T:
-    """
-    Read a job until ``done`` holds and return it, sleeping as ``delay`` says; the blocking wait of every job kind.
-
-    :param fetch: Reads the job.
-    :param done: Whether the wait is over.
-    :param delay: Seconds to sleep before the next read.
-    :param timeout: Give up after this many seconds (monotonic clock); None waits for ever.
-    :param timed_out: Returns the exception to raise when time runs out, given the job as last read.
-    :param on_poll: Called with the job after every read.
-    """
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        job = fetch()
-        if on_poll:
-            on_poll(job)
-        if done(job):
-            return job
-        pause = delay(job)
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise timed_out(job)
-            pause = min(pause, left)
-        time.sleep(pause)
-
-
-def _safe_to_resend(err: SeekrFlowConnectionError) -> SeekrFlowConnectionError:
-    # Verified absent on the service, so the retry policy may send the request again.
-    return SeekrFlowConnectionError(
-        str(err), may_have_reached_service=False, method=err.method, path=err.path
-    )

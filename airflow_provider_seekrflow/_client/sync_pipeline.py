@@ -3,21 +3,29 @@ The blocking client's data-job, fine-tune and project operations, each done once
 
 Every request that is not harmless to repeat (create, add files, start) is reconciled against what
 the service lists before it is sent again: the job, the attached files or the started run that a
-lost answer hid is used instead of a second one.
+lost answer (a dropped connection, or a 500/502/504 after the service acted) hid is used instead
+of a second one. A create is matched only against the objects that are new since a snapshot taken
+before it was sent (:mod:`~airflow_provider_seekrflow._client.lost_answers`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from airflow_provider_seekrflow._client import data_jobs, fine_tunes, projects
 from airflow_provider_seekrflow._client.endpoints import Call
+from airflow_provider_seekrflow._client.lost_answers import Snapshot
+from airflow_provider_seekrflow._client.retry import answer_may_be_lost, resendable, short_reason
 from airflow_provider_seekrflow._client.sync_transport import SyncTransport
-from airflow_provider_seekrflow.exceptions import SeekrFlowAPIError, SeekrFlowConnectionError, SeekrFlowError
+from airflow_provider_seekrflow.exceptions import (
+    SeekrFlowAmbiguousResultError,
+    SeekrFlowAPIError,
+    SeekrFlowError,
+)
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class PipelineOperations:
@@ -30,60 +38,76 @@ class PipelineOperations:
         """
         Send a call that must not happen twice; when its answer is lost, ``lookup`` tells what it did.
 
+        A lost answer is a dropped connection after sending or a 500/502/504 (a gateway may answer
+        one after the service acted). When the lookup fails too, the ambiguous error stands and the
+        call is not sent again.
+
         :param call: The call.
         :param lookup: Returns what the call made or changed when the service shows it, else None
-            (the service provably does not have it, so the call is sent again).
+            (the service provably does not have it, so the call is sent again); raises
+            ``SeekrFlowAmbiguousResultError`` when it cannot tell.
         """
 
         def attempt() -> T:
             try:
                 return self.transport.call_once(call)
-            except SeekrFlowConnectionError as err:
-                if not err.may_have_reached_service:
+            except SeekrFlowError as err:
+                if not answer_may_be_lost(err):
                     raise
-                try:
-                    found = lookup()
-                except SeekrFlowError as lookup_err:
-                    # Still unknown whether the service did it: the ambiguous error stands, never resent.
-                    self.log.warning(
-                        "Could not check whether %s %s was done: %s",
-                        call.endpoint.method,
-                        call.path,
-                        lookup_err,
-                    )
-                    raise err from lookup_err
+                found = self._look_up(call.endpoint.method, call.path, err, lookup)
                 if found is not None:
-                    self.log.warning(
-                        "The answer to %s %s was lost, but the service did it; using that",
-                        call.endpoint.method,
-                        call.path,
-                    )
                     return found
-                raise SeekrFlowConnectionError(
-                    str(err), may_have_reached_service=False, method=err.method, path=err.path
-                ) from None
+                raise resendable(err) from None
 
         return self.transport.retrying(call.endpoint, attempt)
 
+    def _look_up(
+        self, method: str, path: str, err: SeekrFlowError, lookup: Callable[[], R | None]
+    ) -> R | None:
+        """Return what a request whose answer was lost made, or None when it provably made nothing; never resend on doubt."""
+        try:
+            found = lookup()
+        except SeekrFlowAmbiguousResultError:
+            raise
+        except SeekrFlowError as lookup_err:
+            # Still unknown whether the service did it: the ambiguous error stands, never resent.
+            self.log.warning("Could not check whether %s %s was done: %s", method, path, lookup_err)
+            raise err from lookup_err
+        if found is not None:
+            self.log.warning(
+                "The answer to %s %s was lost (%s), but the service did it; using that",
+                method,
+                path,
+                short_reason(err),
+            )
+        return found
+
     # -- data jobs ------------------------------------------------------------------------------
 
-    def create_data_job(self, body: dict[str, Any]) -> data_jobs.DataJob:
-        """Create a data job from a checked body, never twice."""
-        since = datetime.now(timezone.utc)
-        return self._once(
-            data_jobs.create(body), lambda: self.find_created_data_job(body["name"], body["job_type"], since)
-        )
-
-    def find_created_data_job(self, name: str, job_type: str, since: datetime) -> data_jobs.DataJob | None:
-        """
-        Return the data job a create request sent at ``since`` made, if the service lists it.
-
-        :param name: The name the request gave the job.
-        :param job_type: The request's job type.
-        :param since: When it was sent.
-        """
+    def snapshot_data_jobs(self, job_type: str) -> Snapshot:
+        """Return the ids of the data jobs of ``job_type`` listed now, to tell a new one from them later."""
         listed = self.transport.call(data_jobs.list_jobs(job_type=job_type)).data
-        return data_jobs.find_lost_job(listed, name, job_type, since=since)
+        return Snapshot.of(listed, page_size=data_jobs.LIST_LIMIT)
+
+    def create_data_job(self, body: dict[str, Any], snapshot: Snapshot | None = None) -> data_jobs.DataJob:
+        """
+        Create a data job from a checked body, never twice.
+
+        :param body: The create request.
+        :param snapshot: The data jobs listed before it is sent (taken now when not given).
+        """
+        before = snapshot or self.snapshot_data_jobs(body["job_type"])
+        return self._once(data_jobs.create(body), lambda: self.find_created_data_job(body, before))
+
+    def find_created_data_job(self, body: dict[str, Any], snapshot: Snapshot) -> data_jobs.DataJob | None:
+        """
+        Return the data job a create request made, if the service lists exactly one new job matching it.
+
+        :param body: The create request.
+        :param snapshot: The data jobs listed before it was sent.
+        """
+        listed = self.transport.call(data_jobs.list_jobs(job_type=body["job_type"])).data
+        return data_jobs.find_lost_job(listed, body, snapshot)
 
     def add_data_job_files(
         self, data_job_id: str, file_ids: list[str], method: str
@@ -138,20 +162,29 @@ class PipelineOperations:
 
     # -- fine-tunes -----------------------------------------------------------------------------
 
-    def create_fine_tune(self, body: dict[str, Any]) -> fine_tunes.FineTune:
-        """Create a fine-tune from a checked body, never twice."""
-        since = datetime.now(timezone.utc)
-        return self._once(fine_tunes.create(body), lambda: self.find_created_fine_tune(body, since))
+    def snapshot_fine_tunes(self) -> Snapshot:
+        """Return the ids of the fine-tunes listed now, to tell a new one from them later."""
+        return Snapshot.of(self.transport.call(fine_tunes.list_jobs()).data or [])
 
-    def find_created_fine_tune(self, body: dict[str, Any], since: datetime) -> fine_tunes.FineTune | None:
+    def create_fine_tune(self, body: dict[str, Any], snapshot: Snapshot | None = None) -> fine_tunes.FineTune:
         """
-        Return the fine-tune a create request sent at ``since`` made, if the service lists it.
+        Create a fine-tune from a checked body, never twice.
 
         :param body: The create request.
-        :param since: When it was sent.
+        :param snapshot: The fine-tunes listed before it is sent (taken now when not given).
+        """
+        before = snapshot or self.snapshot_fine_tunes()
+        return self._once(fine_tunes.create(body), lambda: self.find_created_fine_tune(body, before))
+
+    def find_created_fine_tune(self, body: dict[str, Any], snapshot: Snapshot) -> fine_tunes.FineTune | None:
+        """
+        Return the fine-tune a create request made, if the service lists exactly one new fine-tune matching it.
+
+        :param body: The create request: its whole training and infrastructure config is compared.
+        :param snapshot: The fine-tunes listed before it was sent.
         """
         listed = self.transport.call(fine_tunes.list_jobs()).data or []
-        return fine_tunes.find_lost_job(listed, body, since=since)
+        return fine_tunes.find_lost_job(listed, body, snapshot)
 
     def cancel_fine_tune(self, fine_tune_id: str) -> fine_tunes.FineTune:
         """Cancel a fine-tune with PUT (the sync client's method), or POST where the service refuses PUT."""

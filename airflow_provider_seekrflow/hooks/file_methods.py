@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,8 +15,13 @@ from airflow_provider_seekrflow._client.files import (
     SeekrFlowFile,
     SeekrFlowFileDeleted,
 )
+from airflow_provider_seekrflow._client.lost_answers import Snapshot, known_before
 from airflow_provider_seekrflow._client.multipart import CHUNK_BYTES, StreamOpener
-from airflow_provider_seekrflow.exceptions import SeekrFlowInvalidFileError, SeekrFlowValidationError
+from airflow_provider_seekrflow.exceptions import (
+    SeekrFlowConfigError,
+    SeekrFlowInvalidFileError,
+    SeekrFlowValidationError,
+)
 from airflow_provider_seekrflow.training_data import DEFAULT_BATCH_ROWS
 from airflow_provider_seekrflow.vocabulary import FilePurpose
 
@@ -62,13 +67,17 @@ class FileHookMethods:
         check_content: bool = True,
         check_with_service: bool = True,
         since: datetime | None = None,
+        snapshot: Snapshot | None = None,
+        exclude: Iterable[str] = (),
     ) -> SeekrFlowFile:
         """
         Upload a file, streaming it from disk, and return the stored file.
 
-        When the connection drops after the body was sent, the service may have stored the file;
-        before sending it again, the hook looks for a file of the same name, size and purpose
-        created since ``since`` and returns it instead, so a retry never stores a duplicate.
+        When the answer is lost (the connection drops after the body was sent, or a 500/502/504),
+        the service may have stored the file; before sending it again, the hook looks for the one
+        file of the same name, size and purpose that is new since a listing taken before sending,
+        and returns it instead, so a retry never stores a duplicate. When that search fails or
+        finds more than one, the upload fails rather than send the file again.
 
         :param path: The local file.
         :param purpose: What the file is for: ``alignment`` (a source document), ``fine-tune``, ...
@@ -78,8 +87,11 @@ class FileHookMethods:
         :param check_content: Whether the local check reads every JSONL line.
         :param check_with_service: Whether to ask the service if it accepts an alignment document's
             type and size before sending it, as the official client does.
-        :param since: The earliest creation time of a file that an earlier ambiguous try may have
-            stored; the start of this call by default.
+        :param since: Instead of a snapshot: the earliest creation time of a file that an earlier
+            ambiguous try may have stored (only a file carrying a creation time counts).
+        :param snapshot: The files of the purpose listed before sending (``snapshot_files``), when the
+            caller keeps it for a later try; taken here otherwise.
+        :param exclude: Ids the caller already holds (files stored earlier in its batch): never adopted.
         """
         source = Path(path)
         name = filename or source.name
@@ -89,7 +101,13 @@ class FileHookMethods:
         if check_with_service:
             self.check_file_with_service(source, purpose, size=size, filename=name)
         return self.client.upload_file(
-            source, purpose, filename=name, size=size, vector_database_id=vector_database_id, since=since
+            source,
+            purpose,
+            filename=name,
+            size=size,
+            vector_database_id=vector_database_id,
+            snapshot=known_before(snapshot, since),
+            exclude=exclude,
         )
 
     def upload_stream(
@@ -101,6 +119,8 @@ class FileHookMethods:
         filename: str,
         vector_database_id: str | None = None,
         since: datetime | None = None,
+        snapshot: Snapshot | None = None,
+        exclude: Iterable[str] = (),
         chunk_bytes: int = CHUNK_BYTES,
     ) -> SeekrFlowFile:
         """
@@ -114,7 +134,10 @@ class FileHookMethods:
         :param purpose: What the file is for.
         :param filename: The name to store it under.
         :param vector_database_id: Optional vector database to add an alignment document to.
-        :param since: The earliest creation time of a file an earlier ambiguous try may have stored.
+        :param since: Instead of a snapshot: the earliest creation time of a file an earlier
+            ambiguous try may have stored.
+        :param snapshot: The files of the purpose listed before sending (``snapshot_files``).
+        :param exclude: Ids the caller already holds (files stored earlier in its batch): never adopted.
         :param chunk_bytes: How much is read (and held in memory) at a time.
         """
         return self.client.upload_file(
@@ -123,7 +146,8 @@ class FileHookMethods:
             filename=filename,
             size=size,
             vector_database_id=vector_database_id,
-            since=since,
+            snapshot=known_before(snapshot, since),
+            exclude=exclude,
             chunk_bytes=chunk_bytes,
         )
 
@@ -156,18 +180,42 @@ class FileHookMethods:
         if not verdict.is_valid:
             raise SeekrFlowValidationError(f"{name}: SeekrFlow refuses this document: {verdict.errors}")
 
+    def snapshot_files(self, purpose: str) -> Snapshot:
+        """
+        Return the newest files of ``purpose`` the service lists now, to tell later which file is new.
+
+        :param purpose: The purpose an upload is about to be sent for.
+        """
+        return self.client.snapshot_files(purpose)
+
     def find_uploaded_file(
-        self, filename: str, size: int, purpose: str, *, since: datetime
+        self,
+        filename: str,
+        size: int,
+        purpose: str,
+        *,
+        snapshot: Snapshot | None = None,
+        since: datetime | None = None,
+        exclude: Iterable[str] = (),
     ) -> SeekrFlowFile | None:
         """
-        Return the newest file of this name, size and purpose created since ``since``, if any.
+        Return the one file of this name, size and purpose stored since a snapshot, if there is one.
 
         :param filename: The stored file name.
         :param size: The size in bytes.
         :param purpose: The purpose it was uploaded for.
-        :param since: The earliest creation time to consider.
+        :param snapshot: The files listed before the upload was sent (``snapshot_files``).
+        :param since: Instead of a snapshot: the earliest creation time to consider (only files
+            that carry a creation time count).
+        :param exclude: Ids never to return (already held by the caller).
+        :raises SeekrFlowAmbiguousResultError: More than one new file matches.
         """
-        return self.client.find_uploaded_file(filename, size, purpose, since=since)
+        known = known_before(snapshot, since)
+        if known is None:
+            raise SeekrFlowConfigError(
+                "find_uploaded_file: give the snapshot taken before the upload, or since"
+            )
+        return self.client.find_uploaded_file(filename, size, purpose, snapshot=known, exclude=exclude)
 
     def list_files(
         self,

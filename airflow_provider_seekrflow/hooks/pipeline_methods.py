@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_seekrflow._client import data_jobs, fine_tunes, projects
 from airflow_provider_seekrflow._client.data_jobs import DataJob, DataJobDetail
 from airflow_provider_seekrflow._client.fine_tunes import FineTune, FineTuneEvent
+from airflow_provider_seekrflow._client.lost_answers import Snapshot, known_before
 from airflow_provider_seekrflow._client.polling import next_data_job_delay
 from airflow_provider_seekrflow._client.projects import Project
-from airflow_provider_seekrflow._client.sync_client import wait_until
-from airflow_provider_seekrflow.exceptions import SeekrFlowNotFoundError
+from airflow_provider_seekrflow._client.waiting import wait_until
+from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowNotFoundError
 from airflow_provider_seekrflow.jobs.progress import ingestion_summary
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class PipelineHookMethods:
         system_prompt: str | None = None,
         instructions: str | None = None,
         vector_database_id: str | None = None,
+        snapshot: Snapshot | None = None,
     ) -> DataJob:
         """
         Create a data job (it has no files yet), never twice even when the answer is lost.
@@ -49,6 +51,8 @@ class PipelineHookMethods:
         :param system_prompt: The system prompt of the generated conversations (``principle_files`` needs one).
         :param instructions: What the training data should teach.
         :param vector_database_id: The vector database of a ``context_grounded_vector_db`` job.
+        :param snapshot: The data jobs listed before sending (``snapshot_data_jobs``), when the caller
+            keeps it for a later try; taken here otherwise.
         """
         body = data_jobs.create_request(
             name,
@@ -57,21 +61,43 @@ class PipelineHookMethods:
             instructions=instructions,
             vector_database_id=vector_database_id,
         )
-        job = self.client.create_data_job(body)
+        job = self.client.create_data_job(body, snapshot)
         self.log.info("Created data job %s (%s, %s)", job.id, job.job_type or job_type, job.status)
         return job
 
-    def find_created_data_job(self, name: str, job_type: str, *, since: datetime) -> DataJob | None:
+    def snapshot_data_jobs(self, job_type: str) -> Snapshot:
         """
-        Return the data job named ``name`` created at or after ``since``, if the service lists it.
+        Return the data jobs of ``job_type`` the service lists now, to tell later which job is new.
+
+        :param job_type: The job type a create is about to send.
+        """
+        return self.client.snapshot_data_jobs(job_type)
+
+    def find_created_data_job(
+        self,
+        name: str,
+        job_type: str,
+        *,
+        snapshot: Snapshot | None = None,
+        since: datetime | None = None,
+        **fields: Any,
+    ) -> DataJob | None:
+        """
+        Return the data job a create request made: the one new job of this name and request.
 
         A retry whose earlier try sent the create but never read its answer asks this before creating.
 
         :param name: The name the create request gave the job.
         :param job_type: The create request's job type.
-        :param since: When the create request was sent.
+        :param snapshot: The data jobs listed before the create was sent (``snapshot_data_jobs``).
+        :param since: Instead of a snapshot, when the create was sent: then only a job with a
+            creation time at most two minutes older counts as new.
+        :param fields: The create request's other fields (``system_prompt``, ``instructions``,
+            ``vector_database_id``), compared where the service echoes them.
+        :raises SeekrFlowAmbiguousResultError: More than one new job matches.
         """
-        return self.client.find_created_data_job(name, job_type, since)
+        body = {"name": name, "job_type": job_type, **{k: v for k, v in fields.items() if v is not None}}
+        return self.client.find_created_data_job(body, _search_base(snapshot, since))
 
     def get_data_job(self, data_job_id: str) -> DataJobDetail:
         """
@@ -155,7 +181,7 @@ class PipelineHookMethods:
         poll_interval: float,
         min_poll_interval: float,
         timeout: float | None,
-        timed_out: Callable[[DataJobDetail], Exception],
+        timed_out: Callable[[DataJobDetail | None], Exception],
         on_poll: Callable[[DataJobDetail], None] | None = None,
     ) -> DataJobDetail:
         """
@@ -169,7 +195,8 @@ class PipelineHookMethods:
         :param poll_interval: The longest sleep between two status checks, in seconds.
         :param min_poll_interval: The shortest sleep between two status checks, in seconds.
         :param timeout: Give up after this many seconds (monotonic clock); None waits for ever.
-        :param timed_out: Returns the exception to raise when time runs out, given the job as last read.
+        :param timed_out: Returns the exception to raise when time runs out, given the job as last
+            read (None when no read finished in time).
         :param on_poll: Called with the job after every status check.
         """
         return wait_until(
@@ -212,27 +239,40 @@ class PipelineHookMethods:
 
     # -- fine-tunes -----------------------------------------------------------------------------
 
-    def create_fine_tune(self, **request: Any) -> FineTune:
+    def create_fine_tune(self, *, snapshot: Snapshot | None = None, **request: Any) -> FineTune:
         """
         Create a fine-tune, checked locally first and never sent twice; see ``fine_tunes.create_request``.
 
+        :param snapshot: The fine-tunes listed before sending (``snapshot_fine_tunes``), when the
+            caller keeps it for a later try; taken here otherwise.
         :param request: ``project_id``, ``training_files``, ``model``, ``n_epochs``, ``accel_type``,
             ``n_accel`` and the optional training and infrastructure settings.
         """
-        job = self.client.create_fine_tune(fine_tunes.create_request(**request))
+        job = self.client.create_fine_tune(fine_tunes.create_request(**request), snapshot)
         self.log.info("Created fine-tune %s (%s)", job.id, job.status)
         return job
 
-    def find_created_fine_tune(self, *, since: datetime, **request: Any) -> FineTune | None:
+    def snapshot_fine_tunes(self) -> Snapshot:
+        """Return the fine-tunes the service lists now, to tell later which fine-tune is new."""
+        return self.client.snapshot_fine_tunes()
+
+    def find_created_fine_tune(
+        self, *, snapshot: Snapshot | None = None, since: datetime | None = None, **request: Any
+    ) -> FineTune | None:
         """
-        Return the fine-tune a create request sent at ``since`` made, if the service lists it.
+        Return the fine-tune a create request made: the one new fine-tune matching its whole config.
 
         A retry whose earlier try sent the create but never read its answer asks this before creating.
 
-        :param since: When the create request was sent.
+        :param snapshot: The fine-tunes listed before the create was sent (``snapshot_fine_tunes``).
+        :param since: Instead of a snapshot, when the create was sent: then only a fine-tune with a
+            creation time at most two minutes older counts as new.
         :param request: The create request's arguments, as ``create_fine_tune`` takes them.
+        :raises SeekrFlowAmbiguousResultError: More than one new fine-tune matches.
         """
-        return self.client.find_created_fine_tune(fine_tunes.create_request(**request), since)
+        return self.client.find_created_fine_tune(
+            fine_tunes.create_request(**request), _search_base(snapshot, since)
+        )
 
     def get_fine_tune(self, fine_tune_id: str) -> FineTune:
         """
@@ -268,3 +308,12 @@ class PipelineHookMethods:
         :param fine_tune_id: The job's id.
         """
         return self.client.cancel_fine_tune(fine_tune_id)
+
+
+def _search_base(snapshot: Snapshot | None, since: datetime | None) -> Snapshot:
+    known = known_before(snapshot, since)
+    if known is None:
+        raise SeekrFlowConfigError(
+            "a search for a lost answer needs the snapshot taken before sending, or since"
+        )
+    return known

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_seekrflow._client import data_jobs
 from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
 from airflow_provider_seekrflow._client.file_ids import checked_file_ids
+from airflow_provider_seekrflow._client.waiting import limit_text
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConfigError,
     SeekrFlowDataJobNeedsReviewError,
@@ -22,9 +23,10 @@ from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.vocabulary import DataJobStatus, DataJobType
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_seekrflow._client.lost_answers import Snapshot
+    from airflow_provider_seekrflow.jobs.submissions import SubmissionNote
 
 DATA_JOB_ID_XCOM_KEY = "data_job_id"
 # The two waits of a data job: until ingestion is over, then until the job ends.
@@ -152,16 +154,34 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
         if self.name:
             return self.name
         run_id = context.get("run_id") or getattr(context.get("dag_run"), "run_id", "manual")
-        return f"{self.dag_id}.{self.task_id}.{run_id}"[: data_jobs.MAX_NAME_LENGTH]
+        ti = context.get("ti")
+        map_index = getattr(ti, "map_index", -1)
+        # Each mapped instance and each try names its own job, so a search for a lost create can
+        # never mistake a sibling's (or an earlier try's) job for this one; kept whole when cut.
+        suffix = (f".{map_index}" if isinstance(map_index, int) and map_index >= 0 else "") + (
+            f".try{getattr(ti, 'try_number', 1)}"
+        )
+        return f"{self.dag_id}.{self.task_id}.{run_id}"[: data_jobs.MAX_NAME_LENGTH - len(suffix)] + suffix
+
+    def _request_fields(self) -> dict[str, Any]:
+        return {
+            "system_prompt": self.system_prompt,
+            "instructions": self.instructions,
+            "vector_database_id": self.vector_database_id,
+        }
+
+    def snapshot_before_submit(self, context: Context) -> Snapshot:
+        """Return the data jobs of this type listed before the create."""
+        return self.hook.snapshot_data_jobs(self.job_type)
+
+    def submission_fields(self, context: Context) -> dict[str, Any]:
+        """Return the name this try gives its job: a retry looks for that name."""
+        return {"name": self._job_name(context)}
 
     def submit_job(self, context: Context) -> str:
         """Create the data job and attach the files; ingestion starts on the service by itself."""
         job = self.hook.create_data_job(
-            self._job_name(context),
-            self.job_type,
-            system_prompt=self.system_prompt,
-            instructions=self.instructions,
-            vector_database_id=self.vector_database_id,
+            self._job_name(context), self.job_type, snapshot=self.snapshot, **self._request_fields()
         )
         # Stored before the files are attached: a try that dies attaching them leaves its retry this job.
         self._store(job.id, context)
@@ -169,10 +189,18 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
             self.hook.add_data_job_files(job.id, self._file_ids, method=self.ingestion_method)
         return job.id
 
-    def find_submitted_job(self, since: datetime, context: Context) -> str | None:
-        """Return the data job an earlier try's unanswered create made (found by its name), if the service lists it."""
-        job = self.hook.find_created_data_job(self._job_name(context), self.job_type, since=since)
+    def find_submitted_job(self, note: SubmissionNote, context: Context) -> str | None:
+        """Return the data job an earlier try's unanswered create made (its name and request), if the service lists it."""
+        name = note.fields.get("name") or self.name or self._legacy_name(context)
+        job = self.hook.find_created_data_job(
+            str(name), self.job_type, snapshot=note.snapshot, **self._request_fields()
+        )
         return job.id if job is not None else None
+
+    def _legacy_name(self, context: Context) -> str:
+        # The default name of releases whose note held only a time: an upgrade mid-retry finds it.
+        run_id = context.get("run_id") or getattr(context.get("dag_run"), "run_id", "manual")
+        return f"{self.dag_id}.{self.task_id}.{run_id}"[: data_jobs.MAX_NAME_LENGTH]
 
     def resume_decision(self, context: Context) -> ResumeDecision:
         """Decide as every job operator does; a job to reattach to gets the files an earlier try did not attach."""
@@ -272,10 +300,12 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
                 return detail.status != DataJobStatus.FILE_PROCESSING.value
             return detail.is_terminal
 
-        def timed_out(detail: DataJobDetail) -> Exception:
+        def timed_out(detail: DataJobDetail | None) -> Exception:
             self.cancel("the wait timed out")
             return DATA_JOB.timed_out(
-                job_id, f"Data job {job_id} did not finish within {self.timeout:g} s", detail.status
+                job_id,
+                f"Data job {job_id} did not finish {limit_text(self.timeout)}",
+                detail.status if detail is not None else None,
             )
 
         return self.hook.wait_for_data_job(

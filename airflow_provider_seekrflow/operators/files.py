@@ -13,12 +13,15 @@ from typing import TYPE_CHECKING, Any
 from airflow.exceptions import AirflowProviderDeprecationWarning
 from airflow.providers.common.compat.sdk import BaseOperator
 
+from airflow_provider_seekrflow._client.lost_answers import Snapshot
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConfigError,
+    SeekrFlowError,
     SeekrFlowInvalidFileError,
     SeekrFlowNotFoundError,
 )
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+from airflow_provider_seekrflow.jobs.submissions import is_definite_refusal
 from airflow_provider_seekrflow.operators.job_base import task_state_store
 from airflow_provider_seekrflow.vocabulary import FilePurpose
 
@@ -40,8 +43,8 @@ class _UploadRecord:
     An entry reads ``{"source", "bytes", "purpose", "vector_database_id", "file_id"}``, so the
     UI's task state view shows what was uploaded. Before a file is sent, an entry with ``sent_at``
     and no ``file_id`` notes it: a try killed while the file was in flight (its worker lost, the
-    task marked failed) leaves that note, and its retry asks the service for a file stored since
-    then instead of sending it again. The mapping an earlier release stored (keys were JSON arrays
+    task marked failed) leaves that note with the files the service listed just before, and its
+    retry asks the service for the one new file of that name and size instead of sending it again. The mapping an earlier release stored (keys were JSON arrays
     of the same facts) is read too, so a retry after an upgrade still finds them.
     """
 
@@ -69,21 +72,28 @@ class _UploadRecord:
                 return str(entry["file_id"])
         return None
 
-    def sent_without_answer(self, facts: dict[str, Any]) -> datetime | None:
-        """Return when an earlier try began sending these facts and never recorded an answer (the earliest)."""
-        times = []
+    def sent_without_answer(self, facts: dict[str, Any]) -> Snapshot | None:
+        """Return what the service listed before an earlier try sent these facts and never recorded an answer."""
         for entry in self.entries:
             if entry.get("file_id") or not self._matches(entry, facts):
                 continue
-            try:
-                times.append(datetime.fromisoformat(str(entry["sent_at"])))
+            snapshot = Snapshot.from_state(entry.get("snapshot"))
+            if snapshot is not None:
+                return snapshot
+            try:  # a note of an earlier release: only the time it was sent
+                return Snapshot.sent_at(datetime.fromisoformat(str(entry["sent_at"])))
             except (KeyError, ValueError):
                 continue
-        return min(times, default=None)
+        return None
 
-    def note_sending(self, facts: dict[str, Any], when: datetime) -> None:
+    def note_sending(self, facts: dict[str, Any], when: datetime, snapshot: Snapshot) -> None:
         """Note that these facts are about to be sent (replaced by ``add`` once the answer is in)."""
-        self.entries.append({**facts, "sent_at": when.isoformat()})
+        self.forget_sending(facts)
+        self.entries.append({**facts, "sent_at": when.isoformat(), "snapshot": snapshot.to_state()})
+
+    def forget_sending(self, facts: dict[str, Any]) -> None:
+        """Drop the notes of sending these facts: the service refused them, so it stored nothing."""
+        self.entries = [e for e in self.entries if e.get("file_id") or not self._matches(e, facts)]
 
     def add(self, facts: dict[str, Any], file_id: str) -> None:
         """Record an upload, in place of the notes of its sending."""
@@ -178,7 +188,6 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         """Check every source, then upload each and return the id or ids."""
         from airflow_provider_seekrflow.sources import resolve
 
-        started = datetime.now(timezone.utc)
         purposes = [member.value for member in FilePurpose]
         if self.purpose not in purposes:
             raise SeekrFlowConfigError(f"purpose: {self.purpose!r} is not one of {', '.join(purposes)}")
@@ -191,20 +200,15 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         self.log.info("Checked %d file(s) for purpose %s; uploading", len(sources), self.purpose)
         store = task_state_store(context)
         uploaded = _UploadRecord(store.get(UPLOADED_STATE_KEY) if store is not None else None)
-        ids = []
+        ids: list[str] = []
         self.uploaded = []
         for source in sources:
             facts = self._facts(source)
             stored_id = self._reuse(uploaded.find(facts), source)
             if stored_id is None:
-                stored_id = self._find_unanswered(uploaded.sent_without_answer(facts), source)
+                stored_id = self._find_unanswered(uploaded.sent_without_answer(facts), source, ids)
                 if stored_id is None:
-                    if store is not None:
-                        # Noted before sending: if this try dies with the file in flight, the retry
-                        # looks for it on the service instead of storing it twice.
-                        uploaded.note_sending(facts, datetime.now(timezone.utc))
-                        store.set(UPLOADED_STATE_KEY, uploaded.entries)
-                    stored_id = self._upload(source, started)
+                    stored_id = self._send(source, facts, uploaded, store, ids)
                 uploaded.add(facts, stored_id)
                 if store is not None:
                     # Recorded file by file, so a retry after a partial batch sends only the rest.
@@ -272,24 +276,35 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         self.log.info("%s: already uploaded by an earlier try as %s", source.name, file_id)
         return file_id
 
-    def _find_unanswered(self, sent_at: datetime | None, source: Source) -> str | None:
-        """Return the file an earlier try sent at ``sent_at`` and ended before hearing of, if the service stored it."""
-        if sent_at is None:
+    def _find_unanswered(self, snapshot: Snapshot | None, source: Source, held: list[str]) -> str | None:
+        """Return the file an earlier try sent (after listing ``snapshot``) and ended before hearing of, if stored."""
+        if snapshot is None:
             return None
-        found = self.hook.find_uploaded_file(source.name, source.size, self.purpose, since=sent_at)
+        found = self.hook.find_uploaded_file(
+            source.name, source.size, self.purpose, snapshot=snapshot, exclude=held
+        )
         if found is None:
             self.log.info(
-                "%s: an earlier try was sending it when it ended; not stored, sending it", source.name
+                "%s: an earlier try was sending it when it ended; not stored, sending it", source.shown
             )
             return None
         self.log.info(
             "%s: an earlier try was sending it when it ended; the service stored it as %s, reusing it",
-            source.name,
+            source.shown,
             found.id,
         )
         return found.id
 
-    def _upload(self, source: Source, started: datetime) -> str:
+    def _send(
+        self, source: Source, facts: dict[str, Any], uploaded: _UploadRecord, store: Any, held: list[str]
+    ) -> str:
+        """Upload ``source`` once, noting first (on Airflow 3.3+) what the service listed before it."""
+        snapshot = self.hook.snapshot_files(self.purpose)
+        if store is not None:
+            # Noted before sending: if this try dies with the file in flight, the retry looks for
+            # it on the service instead of storing it twice.
+            uploaded.note_sending(facts, datetime.now(timezone.utc), snapshot)
+            store.set(UPLOADED_STATE_KEY, uploaded.entries)
         if source.local is None:
             self.log.info(
                 "%s: streaming %d bytes from object storage (connection %s)",
@@ -297,13 +312,20 @@ class SeekrFlowUploadFileOperator(BaseOperator):
                 source.size,
                 source.connection or "none: the filesystem's own credentials",
             )
-        stored = self.hook.upload_stream(
-            source.open,
-            source.size,
-            self.purpose,
-            filename=source.name,
-            vector_database_id=self.vector_database_id,
-            since=started,
-            chunk_bytes=source.chunk_bytes,
-        )
+        try:
+            stored = self.hook.upload_stream(
+                source.open,
+                source.size,
+                self.purpose,
+                filename=source.name,
+                vector_database_id=self.vector_database_id,
+                snapshot=snapshot,
+                exclude=held,
+                chunk_bytes=source.chunk_bytes,
+            )
+        except SeekrFlowError as err:
+            if store is not None and is_definite_refusal(err):
+                uploaded.forget_sending(facts)  # refused: a retry must not look for (and adopt) a file
+                store.set(UPLOADED_STATE_KEY, uploaded.entries)
+            raise
         return stored.id

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_seekrflow._client import fine_tunes, projects
 from airflow_provider_seekrflow._client.fine_tunes import FineTune
 from airflow_provider_seekrflow._client.polling import steady_delay
-from airflow_provider_seekrflow._client.sync_client import wait_until
+from airflow_provider_seekrflow._client.waiting import limit_text, wait_until
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
 from airflow_provider_seekrflow.jobs.kinds import FINE_TUNE
 from airflow_provider_seekrflow.jobs.progress import FineTuneEventLog
@@ -17,9 +17,10 @@ from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.vocabulary import AcceleratorType
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_seekrflow._client.lost_answers import Snapshot
+    from airflow_provider_seekrflow.jobs.submissions import SubmissionNote
 
 FINE_TUNE_ID_XCOM_KEY = "fine_tune_id"
 
@@ -165,20 +166,24 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
         project_id = self._project_id()
         if project_id is None:
             project_id = self.hook.ensure_project(str(self.project_name), self.project_description).id
-        job = self.hook.create_fine_tune(**self._request(project_id))
+        job = self.hook.create_fine_tune(snapshot=self.snapshot, **self._request(project_id))
         if not job.id:
             raise SeekrFlowError(f"SeekrFlow created a fine-tune but its answer names no id: {job!r}")
         return job.id
 
-    def find_submitted_job(self, since: datetime, context: Context) -> str | None:
-        """Return the fine-tune an earlier try's unanswered create made, if the service lists it."""
+    def snapshot_before_submit(self, context: Context) -> Snapshot:
+        """Return the fine-tunes listed before the create."""
+        return self.hook.snapshot_fine_tunes()
+
+    def find_submitted_job(self, note: SubmissionNote, context: Context) -> str | None:
+        """Return the fine-tune an earlier try's unanswered create made (its whole config), if the service lists it."""
         project_id = self._project_id()
         if project_id is None:
             project = self.hook.find_project(str(self.project_name))
             if project is None:
                 return None  # no project of that name, so no fine-tune in it
             project_id = project.id
-        job = self.hook.find_created_fine_tune(since=since, **self._request(project_id))
+        job = self.hook.find_created_fine_tune(snapshot=note.snapshot, **self._request(project_id))
         return job.id if job is not None else None
 
     # -- the job --------------------------------------------------------------------------------
@@ -207,10 +212,12 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
             events(job, self.hook.get_fine_tune_events(job_id))
             return job
 
-        def timed_out(job: FineTune) -> Exception:
+        def timed_out(job: FineTune | None) -> Exception:
             self.cancel("the wait timed out")
             return FINE_TUNE.timed_out(
-                job_id, f"Fine-tune {job_id} did not finish within {self.timeout:g} s", job.status
+                job_id,
+                f"Fine-tune {job_id} did not finish {limit_text(self.timeout)}",
+                job.status if job is not None else None,
             )
 
         job = wait_until(

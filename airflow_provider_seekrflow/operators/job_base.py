@@ -10,15 +10,19 @@ from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.common.compat.sdk import BaseOperator, conf
 
+from airflow_provider_seekrflow._client.deadline import bounded_by
 from airflow_provider_seekrflow.assets import announce_training_data, check_outlets_can_be_announced
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.jobs.events import UNTIL_END, Outcome, event_outcome
 from airflow_provider_seekrflow.jobs.kinds import JobKind
 from airflow_provider_seekrflow.jobs.resume import ResumeAction, ResumeDecision, decide_resume
+from airflow_provider_seekrflow.jobs.submissions import SubmissionNote, is_definite_refusal
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_seekrflow._client.lost_answers import Snapshot
 
 try:  # Airflow 3: the Task SDK's own name (BaseOperator has already loaded this module)
     from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
@@ -111,6 +115,8 @@ class SeekrFlowJobOperator(BaseOperator):
         self.cancel_on_kill = cancel_on_kill
         self.durable = durable
         self.job_id: str | None = None
+        #: The jobs listed before this try's submission, handed to the create (``snapshot_before_submit``).
+        self.snapshot: Snapshot | None = None
         #: The task's result once it has one, for what runs after it (OpenLineage): not an XCom, so
         #: it is there with ``do_xcom_push=False`` too.
         self.last_result: dict[str, Any] | None = None
@@ -134,14 +140,19 @@ class SeekrFlowJobOperator(BaseOperator):
         """Return the job's status now, or None when the service no longer has it."""
         raise NotImplementedError
 
-    def find_submitted_job(self, since: datetime, context: Context) -> str | None:
+    def snapshot_before_submit(self, context: Context) -> Snapshot | None:
+        """Return the jobs the service lists before a submission, or None when the kind needs none."""
+        return None
+
+    def find_submitted_job(self, note: SubmissionNote, context: Context) -> str | None:
         """
-        Return the job a submission sent at ``since`` made, when the service lists it; None when it made none.
+        Return the job an earlier try's unanswered submission made, when the service lists it; None when it made none.
 
         A retry asks this when an earlier try submitted but stored no job id (its answer was lost).
         A failure to ask raises, so nothing is submitted twice.
 
-        :param since: When the earlier try sent its submission.
+        :param note: What the earlier try noted before it submitted: when, the jobs listed then, and
+            the request's fields a retry cannot work out again.
         :param context: The task context.
         """
         raise NotImplementedError
@@ -236,8 +247,14 @@ class SeekrFlowJobOperator(BaseOperator):
                 )
             job_id = self._submit(context)
         self.remember(job_id, context)
-        if not self.wait_for_completion:
-            return self.keep_result(self.finish_without_waiting(job_id, context))
+        # A wait on the worker ends (and cancels the job) before Airflow's execution_timeout would
+        # kill the task without a word to us, even with a status check in flight.
+        with bounded_by(self._seconds_to(self._execution_deadline(context))):
+            if not self.wait_for_completion:
+                return self.keep_result(self.finish_without_waiting(job_id, context))
+            return self._wait(job_id, context)
+
+    def _wait(self, job_id: str, context: Context) -> Any:
         if self.deferrable:
             deadline = self._deadline(context)
             self.defer(
@@ -274,21 +291,36 @@ class SeekrFlowJobOperator(BaseOperator):
         return f"{self.state_key}_submitted_at"
 
     def _submit(self, context: Context) -> str:
-        """Submit, noting first when (on Airflow 3.3+), so a retry can find a job whose answer was lost."""
+        """Submit, noting first what was listed (on Airflow 3.3+), so a retry can find a job whose answer was lost."""
         store = task_state_store(context) if self.durable else None
-        if store is not None and self.finds_unanswered_submissions:
-            store.set(self.submitted_at_state_key, datetime.now(timezone.utc).isoformat())
-        job_id = self.submit_job(context)
+        noting = store is not None and self.finds_unanswered_submissions
+        self.snapshot = self.snapshot_before_submit(context) if self.finds_unanswered_submissions else None
+        if noting and self.snapshot is not None:
+            note = SubmissionNote(datetime.now(timezone.utc), self.snapshot, self.submission_fields(context))
+            store.set(self.submitted_at_state_key, note.to_state())
+        try:
+            job_id = self.submit_job(context)
+        except SeekrFlowError as err:
+            if noting and is_definite_refusal(err):
+                # The service made nothing: a retry must not search for (and adopt) another run's job.
+                store.delete(self.submitted_at_state_key)
+            raise
         self._store(job_id, context)
         return job_id
 
+    def submission_fields(self, context: Context) -> dict[str, Any]:
+        """Return what a retry needs of this try's request to find its job (e.g. a name carrying the try)."""
+        return {}
+
     def _job_of_unanswered_submission(self, store: Any, context: Context) -> str | None:
         """Return the job an earlier try's unanswered submission made, or None when there was none or it made none."""
-        sent_at = store.get(self.submitted_at_state_key) if self.finds_unanswered_submissions else None
-        if not sent_at:
+        stored = store.get(self.submitted_at_state_key) if self.finds_unanswered_submissions else None
+        note = SubmissionNote.from_state(stored) if stored else None
+        if note is None:
             return None
+        sent_at = note.sent_at.isoformat()
         try:
-            job_id = self.find_submitted_job(datetime.fromisoformat(str(sent_at)), context)
+            job_id = self.find_submitted_job(note, context)
         except SeekrFlowError as err:
             raise SeekrFlowError(
                 f"An earlier try submitted a {self.kind.label.lower()} at {sent_at} and lost the answer; "
@@ -356,12 +388,24 @@ class SeekrFlowJobOperator(BaseOperator):
         deadlines = []
         if self.timeout is not None:
             deadlines.append(time.time() + self.timeout)
-        if self.execution_timeout:
-            ti = context.get("ti")
-            started = getattr(ti, "start_date", None) or datetime.now(timezone.utc)
-            margin = min(EXECUTION_TIMEOUT_MARGIN, self.execution_timeout / 10)
-            deadlines.append((started + self.execution_timeout - margin).timestamp())
+        execution_deadline = self._execution_deadline(context)
+        if execution_deadline is not None:
+            deadlines.append(execution_deadline)
         return min(deadlines) if deadlines else None
+
+    def _execution_deadline(self, context: Context) -> float | None:
+        """Return when (epoch seconds) a wait must end to leave the margin before ``execution_timeout``; None without one."""
+        if not self.execution_timeout:
+            return None
+        ti = context.get("ti")
+        started = getattr(ti, "start_date", None) or datetime.now(timezone.utc)
+        margin = min(EXECUTION_TIMEOUT_MARGIN, self.execution_timeout / 10)
+        return (started + self.execution_timeout - margin).timestamp()
+
+    @staticmethod
+    def _seconds_to(moment: float | None) -> float | None:
+        # Same host, same clock as the task's start_date: the epoch moment becomes a span once, here.
+        return None if moment is None else moment - time.time()
 
     # -- ending it ------------------------------------------------------------------------------
 

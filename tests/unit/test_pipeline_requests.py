@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
@@ -111,18 +111,6 @@ def test_was_started(status, alignment_job_id, started):
     assert data_jobs.was_started(detail(status=status, alignment_job_id=alignment_job_id)) is started
 
 
-def test_lost_data_job_found_by_name_and_time():
-    jobs = [
-        data_jobs.DataJob(id="dj-new", name="run-7", job_type="principle_files", created_at=NOW),
-        data_jobs.DataJob(
-            id="dj-old", name="run-7", job_type="principle_files", created_at=NOW - timedelta(days=1)
-        ),
-    ]
-    assert data_jobs.find_lost_job(jobs, "run-7", "principle_files", since=NOW).id == "dj-new"
-    assert data_jobs.find_lost_job(jobs[1:], "run-7", "principle_files", since=NOW) is None
-    assert data_jobs.find_lost_job(jobs, "run-8", "principle_files", since=NOW) is None
-
-
 def test_detail_with_string_progress_and_unknown_fields_parses():
     job = detail(
         status="running", alignment_job={"id": "al-1", "status": "running", "progress": "40%"}, color="blue"
@@ -180,20 +168,6 @@ def test_fine_tune_request_shape():
 def test_fine_tune_request_refuses_locally(change, fragment):
     with pytest.raises(SeekrFlowConfigError, match=fragment):
         fine_tunes.create_request(**{**BASE, **change})
-
-
-def test_lost_fine_tune_found_by_project_model_and_files():
-    body = fine_tunes.create_request(**BASE)
-    jobs = [
-        fine_tunes.FineTune(
-            id="ft-1", project_id=7, model="llama", training_files=["file-2"], created_at=NOW
-        ),
-        fine_tunes.FineTune(
-            id="ft-2", project_id=7, model="llama", training_files=["file-1"], created_at=NOW
-        ),
-    ]
-    assert fine_tunes.find_lost_job(jobs, body, since=NOW).id == "ft-2"
-    assert fine_tunes.find_lost_job(jobs[:1], body, since=NOW) is None
 
 
 def test_fine_tune_event_describes_itself():
