@@ -99,7 +99,10 @@ def main() -> int:
     count_ctx.check_hostname = False
 
     def server_count() -> tuple[int, float]:
-        with urllib.request.urlopen(count_url, timeout=60, context=count_ctx) as resp:
+        # The emulator's journal needs its API key; the status server's count needs none.
+        auth = os.environ.get("BENCH_COUNT_AUTH")
+        request = urllib.request.Request(count_url, headers={"Authorization": auth} if auth else {})
+        with urllib.request.urlopen(request, timeout=60, context=count_ctx) as resp:
             data = json.load(resp)
         if isinstance(data, list):  # the emulator's journal
             return len(data), float("nan")

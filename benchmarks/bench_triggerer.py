@@ -235,6 +235,7 @@ def main() -> int:
                 ids_file.write_text(json.dumps(probe["job_ids"]))
                 assert emu.base_url is not None
                 env = _env(emu.base_url, port, ca, work, "seekrflow-emulator")
+                env["BENCH_COUNT_AUTH"] = API_KEY  # the emulator's admin API (the journal) needs the key
                 query = "journal?route=get_alignment_job"
                 row = run_worker(
                     "seekrflow", int(n), poll, window, env=env,

@@ -7,7 +7,7 @@ triggerer (deferrable), then reads the `fine-tune` output (a parquet file, one c
 per row) and logs a sample pair.
 
 Set up the `seekrflow_default` connection first: the API key as password and, for the local
-emulator, its URL as host (`python -m airflow_provider_seekrflow.emulator --api-key dev-key`).
+emulator, its URL as host (`SEEKRFLOW_EMULATOR_API_KEY=dev-key python -m airflow_provider_seekrflow.emulator`).
 """
 
 from __future__ import annotations

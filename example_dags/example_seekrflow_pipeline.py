@@ -17,7 +17,7 @@ A retry on Airflow 3.3+ picks up the data job or fine-tune of the failed try ins
 another; killing a task, or its timeout, cancels its job.
 
 Set up the `seekrflow_default` connection first: the API key as password and, for the local
-emulator, its URL as host (`python -m airflow_provider_seekrflow.emulator --api-key dev-key`).
+emulator, its URL as host (`SEEKRFLOW_EMULATOR_API_KEY=dev-key python -m airflow_provider_seekrflow.emulator`).
 """
 
 from __future__ import annotations

@@ -18,7 +18,9 @@ PYTHON="${PYTHON:-python}"
 job_duration="${DEMO_JOB_DURATION:-15}"
 fine_tune_duration="${DEMO_FINE_TUNE_DURATION:-20}"
 dag_id="${DEMO_DAG:-example_seekrflow_pipeline}"
-api_key="demo-key"
+# A fresh random key per run: the emulator has no default key, and reads it from the environment
+# (never from its command line, which every user sees in `ps`).
+api_key="$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(24))')"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/seekrflow-demo.XXXXXX")"
 emu_pid=""
@@ -43,8 +45,8 @@ trap 'exit 143' TERM
 # ---------------------------------------------------------------- 1. emulator
 emu_log="$work/emulator.log"
 echo ">>> starting the SeekrFlow emulator (alignment ${job_duration}s, fine-tune ${fine_tune_duration}s)"
-PYTHONUNBUFFERED=1 "$PYTHON" -m airflow_provider_seekrflow.emulator \
-    --host 127.0.0.1 --port 0 --api-key "$api_key" --job-duration "$job_duration" \
+SEEKRFLOW_EMULATOR_API_KEY="$api_key" PYTHONUNBUFFERED=1 "$PYTHON" -m airflow_provider_seekrflow.emulator \
+    --host 127.0.0.1 --port 0 --job-duration "$job_duration" \
     --fine-tune-duration "$fine_tune_duration" \
     >"$emu_log" 2>&1 </dev/null &
 emu_pid=$!

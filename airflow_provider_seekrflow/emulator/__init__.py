@@ -1,7 +1,8 @@
 """A local SeekrFlow API emulator (FastAPI + uvicorn) for developing and testing DAGs offline.
 
-Run it: ``python -m airflow_provider_seekrflow.emulator --port 0 --api-key KEY`` (prints its base
-URL), or from Python with ``SeekrFlowEmulator``. Needs fastapi, uvicorn and python-multipart,
+For tests and local development only: never expose it to a network. Run it:
+``SEEKRFLOW_EMULATOR_API_KEY=KEY python -m airflow_provider_seekrflow.emulator --port 0`` (prints
+its base URL), or from Python with ``SeekrFlowEmulator(api_key=KEY)``; there is no default key. Needs fastapi, uvicorn and python-multipart,
 and pyarrow for the parquet ``fine-tune`` outputs of alignment jobs (the ``emulator`` extra).
 ``--legacy-job-shape`` / ``legacy_job_shape`` and ``--deprecation-headers`` /
 ``deprecation_headers`` imitate older servers and the generate route's deprecation. Data jobs,

@@ -1,4 +1,8 @@
-"""Command line: ``python -m airflow_provider_seekrflow.emulator --host 127.0.0.1 --port 0 --api-key KEY``.
+"""Command line: ``SEEKRFLOW_EMULATOR_API_KEY=KEY python -m airflow_provider_seekrflow.emulator --port 0``.
+
+For tests and local development only: never expose it to a network. There is no default key:
+give it in ``$SEEKRFLOW_EMULATOR_API_KEY`` (preferred: argv shows in ``ps``) or ``--api-key``.
+A non-loopback ``--host`` is refused unless ``--allow-remote`` is given, and then warned about.
 
 Prints one line, the base URL, to stdout once it accepts connections; logs go to stderr.
 Runs until SIGINT/SIGTERM. ``--legacy-job-shape`` imitates older servers (job percentages as
@@ -18,7 +22,13 @@ import sys
 import tempfile
 
 from airflow_provider_seekrflow.emulator.faults import FaultRule, parse_fault_spec
-from airflow_provider_seekrflow.emulator.server import bind_socket, build_server, format_base_url
+from airflow_provider_seekrflow.emulator.server import (
+    API_KEY_ENV,
+    bind_socket,
+    build_server,
+    check_host,
+    format_base_url,
+)
 
 
 def _fault(text: str) -> FaultRule:
@@ -37,22 +47,36 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Local SeekrFlow API emulator, following SeekrFlow's openapi.yaml under /v1/flow. Clients send "
             "the bare API key in the Authorization header (Authorization: <key>, no 'Bearer '), as the "
-            "service wants. Alignment jobs and data jobs write their fine-tune output as parquet."
+            "service wants. Alignment jobs and data jobs write their fine-tune output as parquet. "
+            "FOR TESTS AND LOCAL DEVELOPMENT ONLY: never expose it to a network. Every path, the "
+            "/_emulator admin API included, needs the key."
         ),
         epilog=(
-            "Example: python -m airflow_provider_seekrflow.emulator --port 8899 --api-key dev-key, then "
+            "Example: export SEEKRFLOW_EMULATOR_API_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe())'); "
+            "python -m airflow_provider_seekrflow.emulator --port 8899, then "
             'AIRFLOW_CONN_SEEKRFLOW_DEFAULT=\'{"conn_type": "seekrflow", "host": "http://127.0.0.1:8899", '
-            '"password": "dev-key"}\'. Port 8080 is Airflow\'s web server; pick another.'
+            '"password": "\'"$SEEKRFLOW_EMULATOR_API_KEY"\'"}\'. Port 8080 is Airflow\'s web server; pick another.'
         ),
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1); a non-loopback one needs --allow-remote",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host beyond loopback (e.g. 0.0.0.0 inside a container), with a warning; "
+        "the emulator must still never be exposed to a network",
+    )
     parser.add_argument(
         "--port", type=int, default=0, help="port to listen on; 0 picks a free one (default 0)"
     )
     parser.add_argument(
         "--api-key",
-        default=os.environ.get("SEEKRFLOW_EMULATOR_API_KEY", "test-key"),
-        help="the key clients must send in Authorization (default $SEEKRFLOW_EMULATOR_API_KEY or test-key)",
+        default=os.environ.get(API_KEY_ENV) or None,
+        help=f"the key clients must send in Authorization (default ${API_KEY_ENV}; no default key: one of "
+        "the two is required). Prefer the variable: a command line is visible to every user in ps",
     )
     parser.add_argument(
         "--data-dir", help="state directory, kept across restarts (default: a new temporary directory)"
@@ -76,7 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=_fault,
         default=[],
         metavar="SPEC",
-        help="route:kind[:rate][:key=value...], e.g. upload_file:drop_after:0.2 or '*:429:0.1:retry_after=2'",
+        help="route:kind[:rate][:key=value...] or a JSON rule, repeatable; kinds 429, 500, 502, 503, 504, "
+        "500_after, 502_after, 503_after, 504_after, delay, trickle, redirect, drop_before, drop_after. "
+        "E.g. upload_file:drop_after:0.2, '*:429:0.1:retry_after=2', create_fine_tune:504_after:count=1, "
+        "get_data_job:trickle:delay=2, list_files:redirect:status=302:location=http://127.0.0.1:9/x",
     )
     parser.add_argument(
         "--legacy-job-shape",
@@ -113,10 +140,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the emulator until SIGINT/SIGTERM; return the exit code (a usage error exits 2).
+
+    :param argv: the arguments, default ``sys.argv[1:]``.
+    """
     # A shell's background job starts with SIGINT ignored; make an early Ctrl-C/SIGINT count too.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.api_key:
+        parser.error(f"no API key: set ${API_KEY_ENV} (or pass --api-key); there is no default key")
     try:
-        return _serve(parse_args(argv))
+        check_host(args.host, args.allow_remote)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        return _serve(args)
     except KeyboardInterrupt:
         return 0
 

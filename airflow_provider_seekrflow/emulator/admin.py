@@ -1,7 +1,8 @@
 """The emulator's own ``/_emulator`` routes: health, journal, faults, config, reset and forced job ends.
 
 They are no part of the SeekrFlow API: tests and the ``SeekrFlowEmulator`` client drive the
-emulator through them, so they need no API key and stay out of the published schema.
+emulator through them, so they stay out of the published schema. They need the API key all the
+same (``gateway.ApiKeyLayer``), ``health`` included: they wipe state, set faults and read the journal.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ Files and alignment jobs, data jobs (ingestion, then alignment), fine-tunes and 
 group's routes are in its ``api_*`` module, its lifecycle in a module of its own.
 
 ``create_app`` returns the app to hand to uvicorn: the fault/journal layer outermost, then the
-deprecation headers of the generate route, then an API-key check for ``/v1/...``, then FastAPI
-routes named by the openapi operationIds.
+``hostile_numbers`` rewriting of JSON answers, then the deprecation headers of the generate route,
+then the API-key check (every path, the ``/_emulator`` admin API included), then FastAPI routes
+named by the openapi operationIds.
 
 Two config switches (``PUT /_emulator/config``) imitate other servers than today's:
 ``legacy_job_shape`` shows job ``progress``/``step_progress`` as strings (``"40%"``) and an
@@ -25,7 +26,7 @@ from airflow_provider_seekrflow.emulator.api_data_jobs import add_data_job_route
 from airflow_provider_seekrflow.emulator.api_files import add_file_routes
 from airflow_provider_seekrflow.emulator.api_fine_tunes import add_fine_tune_routes
 from airflow_provider_seekrflow.emulator.api_projects import add_project_routes
-from airflow_provider_seekrflow.emulator.faults import EmulatorLayer
+from airflow_provider_seekrflow.emulator.fault_layer import EmulatorLayer
 from airflow_provider_seekrflow.emulator.gateway import (
     GENERATE_DEPRECATION,
     GENERATE_LINK,
@@ -33,6 +34,7 @@ from airflow_provider_seekrflow.emulator.gateway import (
     ApiKeyLayer,
     DeprecationLayer,
 )
+from airflow_provider_seekrflow.emulator.hostile_numbers import HostileNumbersLayer
 from airflow_provider_seekrflow.emulator.state import DEFAULT_CONFIG, EmulatorState
 
 # The names the emulator's users import from here, wherever they are defined.
@@ -60,5 +62,7 @@ def create_app(state: EmulatorState) -> Any:
     add_fine_tune_routes(api, state)
     add_project_routes(api, state)
     add_admin_routes(api, state)
-    inner = DeprecationLayer(ApiKeyLayer(api, state.api_key), state)
+    inner: Any = DeprecationLayer(ApiKeyLayer(api, state.api_key), state)
+    # Hostile numbers sit inside the fault layer, so a trickle or a drop sends the rewritten body.
+    inner = HostileNumbersLayer(inner, lambda: state.config)
     return EmulatorLayer(inner, state.faults, state.journal)

@@ -1,46 +1,110 @@
-"""Fault injection: rules, their CLI form, and the outermost ASGI layer that applies them.
+"""Fault injection: rules and their CLI form (the ASGI layer that applies them is in ``fault_layer``).
 
-A rule is ``{"route", "kind", "rate", "count", "retry_after", "delay"}``:
+A rule is ``{"route", "kind", "rate", "count", "retry_after", "delay", "status", "location"}``:
 
 - ``route``: an openapi operationId (``upload_file``, ``get_alignment_job``...) or ``"*"``.
-- ``kind``: ``429`` (with ``Retry-After``), ``500``, ``502``, ``503``, ``delay`` (sleep, then serve
-  normally), ``drop``/``drop_before`` (close the TCP connection without a response, before the
-  request is processed) or ``drop_after`` (process the request, then close without a response).
+- ``kind``, one of:
+
+  - ``429`` (with ``Retry-After``), ``500``, ``502``, ``503``, ``504``: answer that status with a
+    JSON ``{"detail": ...}`` body, without running the handler (the service did nothing).
+  - ``500_after``, ``502_after``, ``503_after``, ``504_after``: run the handler to its end (a
+    file is stored, a job created...), throw its answer away and answer the status with the same
+    body as the plain kind: a gateway that lost the answer after the service acted.
+  - ``delay``: sleep ``delay`` seconds, then serve normally.
+  - ``trickle``: serve normally, but send the body one byte every ``delay`` seconds (the headers
+    at once). Other requests are served meanwhile; a client that goes away ends it.
+  - ``redirect``: answer ``status`` (301, 302, 303, 307 or 308; default 307) with ``Location:
+    <location>``, without running the handler.
+  - ``drop``/``drop_before``: close the TCP connection without a response, before the request is
+    processed; ``drop_after``: process the request, then close without a response.
+
 - ``rate``: share of matching requests hit, 0..1 (default 1).
 - ``count``: if set, hit exactly the next ``count`` matching requests, then the rule is spent.
 - ``retry_after``: seconds (number) or an HTTP-date string, for 429 (default 1).
-- ``delay``: seconds, for ``delay`` (default 1).
+- ``delay``: seconds, for ``delay`` and ``trickle`` (default 1).
+- ``status``: the 3xx of ``redirect`` (default 307); ``location``: its ``Location`` (required).
 
-The layer (``EmulatorLayer``) also records every ``/v1/...`` request in the journal.
+The journal records the rule's kind in each hit request's ``fault`` and the status the client got
+(none for a drop). Numbers no JSON parser should have to take (``NaN``, ``Infinity``, ``1e400``)
+are not a fault but the ``hostile_numbers`` config (see ``hostile_numbers``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
-import logging
 import random
 import threading
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from airflow_provider_seekrflow.emulator.journal import Journal
-from airflow_provider_seekrflow.emulator.routes import OPERATION_IDS, resolve_route
+from airflow_provider_seekrflow.emulator.routes import OPERATION_IDS
 
-__all__ = ["FAULT_KINDS", "EmulatorLayer", "FaultRule", "FaultSet", "parse_fault_spec"]
+__all__ = [
+    "AFTER_STATUSES",
+    "FAULT_KINDS",
+    "REDIRECT_STATUSES",
+    "STATUS_DETAIL",
+    "FaultRule",
+    "FaultSet",
+    "parse_fault_spec",
+]
 
-log = logging.getLogger("seekrflow.emulator")
-
-FAULT_KINDS = ("429", "500", "502", "503", "delay", "drop_before", "drop_after")
+# The statuses a gateway answers after the service acted, each also a plain (did-nothing) kind.
+AFTER_STATUSES = (500, 502, 503, 504)
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+FAULT_KINDS = (
+    "429",
+    *(str(status) for status in AFTER_STATUSES),
+    *(f"{status}_after" for status in AFTER_STATUSES),
+    "delay",
+    "trickle",
+    "redirect",
+    "drop_before",
+    "drop_after",
+)
 _ALIASES = {"drop": "drop_before"}
-_STATUS_DETAIL = {
+STATUS_DETAIL = {
     429: "Rate limit exceeded; retry after the time in Retry-After",
     500: "Internal server error (emulated fault)",
     502: "Bad gateway (emulated fault)",
     503: "Service overloaded (emulated fault); try again later",
+    504: "Gateway timeout (emulated fault)",
 }
+_FIELDS = ("route", "kind", "rate", "count", "retry_after", "delay", "status", "location")
+
+
+def _seconds(data: dict[str, Any], name: str, needed: bool) -> float | None:
+    """Return field ``name`` of ``data`` as seconds (1 if ``needed`` and absent); refuse a negative."""
+    value = data.get(name)
+    if value is None:
+        return 1.0 if needed else None
+    value = float(value)
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"{name} must be a number of seconds, not negative")
+    return value
+
+
+def _redirect_fields(data: dict[str, Any], kind: str) -> tuple[int | None, str | None]:
+    """Return the checked ``status`` and ``location`` of a rule; both belong to ``redirect`` only."""
+    status, location = data.get("status"), data.get("location")
+    if kind != "redirect":
+        for name, value in (("status", status), ("location", location)):
+            if value is not None:
+                raise ValueError(f"{name} applies only to the redirect kind, not to {kind}")
+        return None, None
+    if status is None:
+        status = 307
+    if isinstance(status, bool) or str(status).strip() not in {str(s) for s in REDIRECT_STATUSES}:
+        raise ValueError(
+            f"redirect status must be one of {', '.join(map(str, REDIRECT_STATUSES))}, got {status!r}"
+        )
+    if not isinstance(location, str) or not location.strip():
+        raise ValueError("the redirect kind needs a location (the URL of its Location header)")
+    # A header value cannot hold a line break; one would split the answer's headers.
+    if any(ch in location for ch in "\r\n\x00"):
+        raise ValueError("location must not contain line breaks")
+    return int(status), location.strip()
 
 
 @dataclass
@@ -51,13 +115,18 @@ class FaultRule:
     count: int | None = None
     retry_after: float | str | None = None
     delay: float | None = None
+    status: int | None = None
+    location: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaultRule:
-        """Build and validate a rule; raises ``ValueError`` with a readable message."""
+        """Build and validate a rule; raise ``ValueError`` with a readable message.
+
+        :param data: the rule's fields, as in the module docstring.
+        """
         if not isinstance(data, dict):
             raise ValueError(f"a fault rule must be an object, got {data!r}")
-        unknown = set(data) - {"route", "kind", "rate", "count", "retry_after", "delay"}
+        unknown = set(data) - set(_FIELDS)
         if unknown:
             raise ValueError(f"unknown fault rule field(s): {', '.join(sorted(unknown))}")
         route = data.get("route", "*")
@@ -83,20 +152,25 @@ class FaultRule:
                 raise ValueError("retry_after must not be negative")
         if kind == "429" and retry_after is None:
             retry_after = 1.0
-        delay = data.get("delay")
-        if delay is not None:
-            delay = float(delay)
-            if delay < 0:
-                raise ValueError("delay must not be negative")
-        if kind == "delay" and delay is None:
-            delay = 1.0
-        return cls(route=route, kind=kind, rate=rate, count=count, retry_after=retry_after, delay=delay)
+        delay = _seconds(data, "delay", needed=kind in ("delay", "trickle"))
+        status, location = _redirect_fields(data, kind)
+        return cls(
+            route=route,
+            kind=kind,
+            rate=rate,
+            count=count,
+            retry_after=retry_after,
+            delay=delay,
+            status=status,
+            location=location,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _number(text: str) -> float | int:
+def number(text: str) -> float | int:
+    """Return ``text`` as an int if it is a whole number, else as a float."""
     value = float(text)
     return int(value) if value.is_integer() else value
 
@@ -105,8 +179,11 @@ def parse_fault_spec(spec: str) -> FaultRule:
     """Parse the CLI form ``route:kind[:rate][:key=value...]``.
 
     Examples: ``upload_file:drop_after:0.2``, ``*:429:0.1:retry_after=2``,
-    ``get_alignment_job:503:count=1``, ``*:delay:delay=0.5``. A ``retry_after`` HTTP-date may
-    contain colons (``retry_after=Wed, 21 Oct 2015 07:28:00 GMT``).
+    ``get_alignment_job:503:count=1``, ``*:delay:delay=0.5``, ``create_fine_tune:504_after:count=1``,
+    ``get_data_job:trickle:delay=2``, ``list_files:redirect:status=302:location=http://127.0.0.1:9/x``.
+    A value may contain colons (an HTTP-date ``retry_after``, a URL ``location``).
+
+    :param spec: the rule as one string.
     """
     parts = spec.split(":")
     if len(parts) < 2:
@@ -117,20 +194,24 @@ def parse_fault_spec(spec: str) -> FaultRule:
         if "=" in token and token.split("=", 1)[0].strip().isidentifier():
             key, value = (s.strip() for s in token.split("=", 1))
             data[key] = value
-        elif key is not None:  # continuation of a value that held a colon (an HTTP-date)
+        elif key is not None:  # continuation of a value that held a colon (an HTTP-date, a URL)
             data[key] = f"{data[key]}:{token}"
         elif "rate" not in data:
             data["rate"] = token.strip()
         else:
             raise ValueError(f"fault spec {spec!r}: unexpected part {token!r}")
-    for name in ("rate", "delay"):
-        if name in data:
-            data[name] = float(data[name])
-    if "count" in data:
-        data["count"] = int(data["count"])
+    try:
+        for name in ("rate", "delay"):
+            if name in data:
+                data[name] = float(data[name])
+        for name in ("count", "status"):
+            if name in data:
+                data[name] = int(data[name])
+    except ValueError:
+        raise ValueError(f"fault spec {spec!r}: {name} must be a number, got {data[name]!r}") from None
     if "retry_after" in data:
         with contextlib.suppress(ValueError):  # else an HTTP-date
-            data["retry_after"] = _number(data["retry_after"])
+            data["retry_after"] = number(data["retry_after"])
     return FaultRule.from_dict(data)
 
 
@@ -174,114 +255,3 @@ class FaultSet:
                 if rule.rate >= 1.0 or self._random.random() < rule.rate:
                     return rule
         return None
-
-
-def _header(scope: dict[str, Any], name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None
-
-
-async def _drain(receive: Any) -> None:
-    """Read (and discard) the rest of the request body so a client can read our response."""
-    while True:
-        message = await receive()
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            return
-
-
-def _abort_connection(send: Any) -> bool:
-    """Close the client's TCP connection at once, without a response (uvicorn h11/httptools)."""
-    cycle = getattr(send, "__self__", None)
-    transport = getattr(cycle, "transport", None)
-    if transport is None:
-        return False
-    transport.abort()
-    if hasattr(cycle, "disconnected"):
-        cycle.disconnected = True  # type: ignore[union-attr]  # uvicorn then neither logs nor answers for this request
-    return True
-
-
-async def _send_json(
-    send: Any, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]
-) -> None:
-    payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
-
-
-class EmulatorLayer:
-    """Outermost ASGI app: journals ``/v1/...`` requests and applies fault rules before the API."""
-
-    def __init__(self, app: Any, faults: FaultSet, journal: Journal) -> None:
-        self.app = app
-        self.faults = faults
-        self.journal = journal
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
-            await self.app(scope, receive, send)
-            return
-        method = scope["method"]
-        path = scope["path"]
-        route = resolve_route(method, path)
-        rule = self.faults.pick(route) if route is not None else None
-        entry = self.journal.record(
-            method, path, route, _header(scope, b"x-team-id"), rule.kind if rule is not None else None
-        )
-
-        async def recording_send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                entry["status"] = message["status"]
-            await send(message)
-
-        if rule is None:
-            await self.app(scope, receive, recording_send)
-            return
-        kind = rule.kind
-        if kind == "delay":
-            await asyncio.sleep(rule.delay or 0.0)
-            await self.app(scope, receive, recording_send)
-        elif kind == "drop_before":
-            if _abort_connection(send):
-                await asyncio.sleep(0)  # let the server see the connection is gone
-                return
-            log.warning("drop_before: cannot reach the connection's transport; answering 500")
-            await _send_json(recording_send, 500, {"detail": "connection drop not supported"}, [])
-        elif kind == "drop_after":
-            state = {"dropped": False}
-
-            async def dropping_send(message: dict[str, Any]) -> None:
-                if message["type"] == "http.response.start":
-                    entry["status"] = message["status"]
-                if not state["dropped"]:
-                    state["dropped"] = True
-                    if not _abort_connection(send):
-                        log.warning("drop_after: cannot reach the connection's transport")
-                        state["dropped"] = False
-                        await send(message)
-
-            await self.app(scope, receive, dropping_send)
-            if state["dropped"]:
-                await asyncio.sleep(0)
-        else:
-            status = int(kind)
-            headers: list[tuple[bytes, bytes]] = []
-            if status == 429:
-                ra = rule.retry_after
-                if isinstance(ra, float):
-                    ra = _number(str(ra))
-                headers.append((b"retry-after", str(ra).encode("latin-1")))
-            await _drain(receive)
-            await _send_json(recording_send, status, {"detail": _STATUS_DETAIL[status]}, headers)

@@ -6,6 +6,7 @@ Both are ASGI layers rather than code in the routes, so that answers the routes 
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -27,23 +28,33 @@ GENERATE_LINK = (
 
 
 class ApiKeyLayer:
-    """Checks ``Authorization: <key>`` (the bare key) on every ``/v1/...`` request."""
+    """Checks ``Authorization: <key>`` (the bare key) on every HTTP request: the API and ``/_emulator``.
+
+    The admin API can wipe the state and read the journal, so it needs the key as much as the API
+    does; ``/_emulator/health`` too, so nothing about the process answers a stranger. The key is
+    compared in constant time, so the time of a refusal does not tell how much of a guess was right.
+    """
 
     def __init__(self, app: Any, api_key: str) -> None:
+        """Wrap ``app``.
+
+        :param app: the ASGI app behind the check.
+        :param api_key: the one key accepted.
+        """
         self.app = app
         self.api_key = api_key.encode("latin-1")
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+        if scope["type"] == "http":
             given = None
             for key, value in scope["headers"]:
                 if key == b"authorization":
                     given = value
                     break
-            if given != self.api_key:
+            if given is None or not hmac.compare_digest(given, self.api_key):
                 if given is None:
                     detail = "Missing API key: send it in the Authorization header"
-                elif given.startswith(b"Bearer ") and given[7:] == self.api_key:
+                elif given.startswith(b"Bearer ") and hmac.compare_digest(given[7:], self.api_key):
                     detail = "Invalid API key: send the bare key in Authorization, without 'Bearer '"
                 else:
                     detail = "Invalid API key"

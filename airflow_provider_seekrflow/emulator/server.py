@@ -1,9 +1,12 @@
 """Run the emulator: a uvicorn server in a thread or a child process, plus an HTTP admin client.
 
-``SeekrFlowEmulator`` is what tests and users hold::
+For tests and local development only: never expose it to a network. It listens on loopback
+unless ``allow_remote=True`` (``--allow-remote``), and every path, the admin API included, needs
+the API key. ``SeekrFlowEmulator`` is what tests and users hold::
 
-    with SeekrFlowEmulator(api_key="test-key", job_duration=3) as emu:
-        requests.get(f"{emu.base_url}/v1/flow/files", headers={"Authorization": "test-key"})
+    key = secrets.token_urlsafe(16)
+    with SeekrFlowEmulator(api_key=key, job_duration=3) as emu:
+        requests.get(f"{emu.base_url}/v1/flow/files", headers={"Authorization": key})
         emu.set_faults([{"route": "upload_file", "kind": "503", "count": 1}])
         emu.journal(route="upload_file")
 
@@ -14,6 +17,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import selectors
@@ -26,15 +30,63 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from airflow_provider_seekrflow.vocabulary import AlignmentJobStatus
+from airflow_provider_seekrflow.emulator.admin_client import EmulatorAdminClient
 
-__all__ = ["SeekrFlowEmulator", "bind_socket", "build_server", "format_base_url"]
+__all__ = [
+    "API_KEY_ENV",
+    "SeekrFlowEmulator",
+    "bind_socket",
+    "build_server",
+    "check_host",
+    "format_base_url",
+    "is_loopback",
+]
+
+# The environment variable the command line reads its key from (argv is visible to every user in `ps`).
+API_KEY_ENV = "SEEKRFLOW_EMULATOR_API_KEY"
+
+
+def is_loopback(host: str) -> bool:
+    """Return whether ``host`` (an address or a name) reaches only this machine.
+
+    :param host: what the server is asked to listen on; ``""`` and ``0.0.0.0`` mean every interface.
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
+
+
+def check_host(host: str, allow_remote: bool) -> None:
+    """Refuse a non-loopback ``host`` unless ``allow_remote``; warn loudly on stderr when it is allowed.
+
+    :param host: the address to listen on.
+    :param allow_remote: the caller's explicit consent to listen beyond loopback.
+    """
+    if is_loopback(host):
+        return
+    if not allow_remote:
+        raise ValueError(
+            f"refusing to listen on {host!r}, which is not a loopback address: the SeekrFlow emulator is for "
+            "tests and local development only and must never be exposed to a network "
+            "(pass --allow-remote / allow_remote=True to do it anyway, e.g. inside a container)"
+        )
+    print(
+        f"WARNING: the SeekrFlow emulator listens on {host!r}, beyond loopback. It is for tests and local "
+        "development only: anyone who can reach it and knows the key can read and wipe its state.",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -113,16 +165,19 @@ def build_server(
     return _Server(config)
 
 
-class SeekrFlowEmulator:
+class SeekrFlowEmulator(EmulatorAdminClient):
     """A running SeekrFlow emulator (thread or subprocess) and a client for its admin API.
 
-    ``data_dir`` defaults to a new temporary directory, removed by ``stop()`` unless ``cleanup``
-    is False (a directory you pass in is never removed unless ``cleanup`` is True).
+    ``api_key`` is required: there is no default key. ``data_dir`` defaults to a new temporary
+    directory, removed by ``stop()`` unless ``cleanup`` is False (a directory you pass in is never
+    removed unless ``cleanup`` is True). ``host`` must be a loopback address unless
+    ``allow_remote`` is True. A child process (``subprocess=True``) gets the key through its
+    environment, never its command line.
     """
 
     def __init__(
         self,
-        api_key: str = "test-key",
+        api_key: str,
         data_dir: str | None = None,
         job_duration: float = 20.0,
         host: str = "127.0.0.1",
@@ -139,8 +194,13 @@ class SeekrFlowEmulator:
         deprecation_headers: bool = False,
         ingestion_seconds: float | None = None,
         fine_tune_duration: float | None = None,
+        allow_remote: bool = False,
     ) -> None:
+        if not isinstance(api_key, str) or not api_key:
+            raise ValueError("SeekrFlowEmulator needs an api_key (there is no default key)")
+        check_host(host, allow_remote)
         self.api_key = api_key
+        self.allow_remote = allow_remote
         self._own_dir = data_dir is None
         self.data_dir = os.path.abspath(data_dir) if data_dir else tempfile.mkdtemp(prefix="seekrflow-emu-")
         self.job_duration = float(job_duration)
@@ -177,10 +237,6 @@ class SeekrFlowEmulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    @property
-    def running(self) -> bool:
-        return self.base_url is not None
 
     @property
     def pid(self) -> int:
@@ -274,12 +330,14 @@ class SeekrFlowEmulator:
     def _start_process(self) -> None:
         cmd = [
             sys.executable, "-m", "airflow_provider_seekrflow.emulator",
-            "--host", self.host, "--port", str(self.port), "--api-key", self.api_key,
+            "--host", self.host, "--port", str(self.port),
             "--data-dir", self.data_dir, "--job-duration", str(self.job_duration),
             "--log-level", self.log_level,
         ]  # fmt: skip
         for rule in self.faults:
             cmd += ["--fault", rule if isinstance(rule, str) else json.dumps(rule)]
+        if self.allow_remote:
+            cmd.append("--allow-remote")
         if self.legacy_job_shape:
             cmd.append("--legacy-job-shape")
         if self.deprecation_headers:
@@ -291,7 +349,8 @@ class SeekrFlowEmulator:
             cmd += ["--ssl-certfile", self.ssl_certfile]
         if self.ssl_keyfile:
             cmd += ["--ssl-keyfile", self.ssl_keyfile]
-        env = dict(os.environ)
+        # The key goes by environment: argv is readable by every user (`ps`, /proc/<pid>/cmdline).
+        env = {**os.environ, API_KEY_ENV: self.api_key}
         pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
         proc = _subprocess.Popen(cmd, stdout=_subprocess.PIPE, env=env)  # noqa: S603
@@ -319,85 +378,3 @@ class SeekrFlowEmulator:
         self._proc = proc
         self.base_url = url
         self.port = int(url.rsplit(":", 1)[1])
-
-    # ------------------------------------------------------------ admin client
-    def _admin(self, method: str, path: str, body: Any = None) -> Any:
-        if not self.running:
-            raise RuntimeError("the SeekrFlow emulator is not running")
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            f"{self.base_url}/_emulator/{path}",
-            data=data,
-            method=method,
-            headers={"content-type": "application/json"} if data is not None else {},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30, context=self._ssl_context) as response:
-                payload = response.read()
-        except urllib.error.HTTPError as exc:
-            raise RuntimeError(f"emulator admin {method} {path}: {exc.code} {exc.read().decode()}") from None
-        return json.loads(payload) if payload else None
-
-    def health(self) -> dict[str, Any]:
-        return self._admin("GET", "health")
-
-    def journal(self, route: str | None = None) -> list[dict[str, Any]]:
-        """Requests seen so far: ``{seq, ts, method, path, route, status, fault, team_id}``."""
-        query = "" if route is None else "?" + urllib.parse.urlencode({"route": route})
-        return self._admin("GET", f"journal{query}")
-
-    def clear_journal(self) -> None:
-        self._admin("DELETE", "journal")
-
-    def set_faults(self, rules: Iterable[dict[str, Any] | str]) -> list[dict[str, Any]]:
-        """Replace the fault rules (dicts, or CLI-style strings like ``"upload_file:503:count=1"``)."""
-        from airflow_provider_seekrflow.emulator.faults import parse_fault_spec
-
-        body = [parse_fault_spec(r).to_dict() if isinstance(r, str) else r for r in rules]
-        return self._admin("PUT", "faults", body)
-
-    def faults_active(self) -> list[dict[str, Any]]:
-        return self._admin("GET", "faults")
-
-    def clear_faults(self) -> None:
-        self._admin("DELETE", "faults")
-
-    def configure(self, **changes: Any) -> dict[str, Any]:
-        """Change settings; returns the whole config.
-
-        ``job_duration``, ``job_outcome`` (completed/failed/cancelled/stopped), ``status_message``
-        and ``eta`` apply to jobs created afterwards; ``max_file_bytes`` to uploads;
-        ``ingestion_seconds`` and ``ingestion_fail`` (file names that fail) to files attached to data
-        jobs afterwards; ``fine_tune_duration`` and ``fine_tune_outcome`` (completed/failed) to new fine-tunes.
-        ``echo_request``, ``legacy_job_shape`` (string percentages, ``preparing`` for ``queued``)
-        and ``deprecation_headers`` (on the generate route) apply to the next answer.
-        """
-        return self._admin("PUT", "config", changes)
-
-    def config(self) -> dict[str, Any]:
-        return self._admin("GET", "config")
-
-    def reset_config(self) -> dict[str, Any]:
-        return self._admin("DELETE", "config")
-
-    def reset(self, wipe: bool = False) -> None:
-        """Clear journal and faults and restore the start-up config, in one call.
-
-        ``wipe=True`` also deletes every file and job (as ``wipe()``).
-        """
-        self._admin("POST", "reset?wipe=true" if wipe else "reset")
-
-    def wipe(self) -> None:
-        """Delete every file, job and project: an empty service."""
-        self._admin("DELETE", "state")
-
-    def fail_job(
-        self,
-        job_id: str,
-        status: str = AlignmentJobStatus.FAILED.value,
-        status_message: str | None = "Emulated failure",
-    ) -> dict[str, Any]:
-        """End an alignment job now in ``status`` (failed, cancelled, stopped or completed)."""
-        return self._admin(
-            "POST", f"alignment/{job_id}/fail", {"status": status, "status_message": status_message}
-        )

@@ -12,6 +12,7 @@ from typing import Any
 from airflow_provider_seekrflow.emulator.data_jobs import DataJobService
 from airflow_provider_seekrflow.emulator.faults import FaultSet
 from airflow_provider_seekrflow.emulator.fine_tunes import FINE_TUNE_OUTCOMES, FineTuneService, ProjectService
+from airflow_provider_seekrflow.emulator.hostile_numbers import checked_hostile_numbers
 from airflow_provider_seekrflow.emulator.jobs import TERMINAL_STATUSES, JobService
 from airflow_provider_seekrflow.emulator.journal import Journal
 from airflow_provider_seekrflow.emulator.store import Store
@@ -39,6 +40,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # Seconds a fine-tune takes from creation to its end, and how it ends (completed or failed).
     "fine_tune_duration": 20.0,
     "fine_tune_outcome": FineTuneStatus.COMPLETED.value,
+    # Field name -> NaN/Infinity/huge literal written raw into every JSON answer (hostile_numbers.py).
+    "hostile_numbers": {},
 }
 BOOL_KEYS = ("eta", "echo_request", "legacy_job_shape", "deprecation_headers")
 SECONDS_KEYS = ("job_duration", "ingestion_seconds", "fine_tune_duration")
@@ -67,6 +70,8 @@ def _checked(key: str, value: Any) -> Any:
     elif key in BOOL_KEYS:
         if not isinstance(value, bool):
             raise ValueError(f"{key} must be true or false")
+    elif key == "hostile_numbers":
+        value = checked_hostile_numbers(value)
     elif key == "max_file_bytes":
         if isinstance(value, bool) or int(value) < 1:
             raise ValueError("max_file_bytes must be a positive integer")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import threading
 import uuid
@@ -25,6 +26,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 __all__ = ["CREATED_BY", "RecordDir", "Store", "iso", "public", "utcnow_iso"]
+
+log = logging.getLogger("seekrflow.emulator")
 
 # The ``created_by`` of every file the emulator stores, uploaded or generated.
 CREATED_BY = "seekrflow-emulator"
@@ -79,7 +82,13 @@ class RecordDir:
                     record = json.load(fh)
             except (OSError, ValueError):
                 continue
-            self._records[record["id"]] = record
+            ident = record.get("id") if isinstance(record, dict) else None
+            if not isinstance(ident, (str, int)) or isinstance(ident, bool):
+                # Not a record this emulator wrote (hand-edited, another tool's): serving it would
+                # fail on every request that lists this kind, so leave it out and say so.
+                log.warning('skipping %s: a JSON record without an "id"', path)
+                continue
+            self._records[ident] = record
 
     def _path(self, ident: str | int) -> str:
         return os.path.join(self.directory, f"{ident}.json")

@@ -157,7 +157,13 @@ class Emulator:
         self.start()
 
     def admin(self, method: str, path: str, body: Any = None) -> Any:
-        response = requests.request(method, f"{self.base_url}/_emulator/{path}", json=body, timeout=30)
+        response = requests.request(
+            method,
+            f"{self.base_url}/_emulator/{path}",
+            json=body,
+            headers={"Authorization": self.api_key},  # the admin API needs the key too
+            timeout=30,
+        )
         response.raise_for_status()
         return response.json() if response.content else None
 

@@ -267,7 +267,7 @@ def test_malformed_requests_are_refused_without_state_change(emu):
         )
         assert response.status_code == 422, f"{bad}: {response.status_code}"
     assert snapshot(emu) == before
-    assert requests.get(f"{emu.base_url}/_emulator/health", timeout=10).json()["status"] == "ok"
+    assert requests.get(f"{emu.base_url}/_emulator/health", headers=AUTH, timeout=10).json()["status"] == "ok"
 
 
 def test_client_vanishing_mid_upload_leaves_nothing(emu):
