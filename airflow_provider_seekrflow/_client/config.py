@@ -14,6 +14,10 @@ DEFAULT_BASE_URL = "https://flow.seekr.com"
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_MAX_RETRIES = 5
+# Bounds of the numeric extras: beyond them a value is a typo, and a socket timeout past ~9e9 s, or
+# millions of retries, would fail on every request instead of here.
+MAX_TIMEOUT_SECONDS = 24 * 60 * 60.0
+MAX_RETRIES = 100
 USER_AGENT = f"airflow-provider-seekrflow/{__version__}"
 
 _API_PREFIX = "/v1/flow"
@@ -72,6 +76,12 @@ def normalize_base_url(host: str | None, port: int | None = None, schema: str | 
     raw = (host or "").strip()
     if not raw:
         return DEFAULT_BASE_URL
+    # First, and without echoing the host: every later message shows it, and these are credentials.
+    # No host name or SeekrFlow path holds an "@", so any is taken for userinfo.
+    if "@" in raw:
+        raise ConnectionSettingsError(
+            "host must not carry credentials (user:password@); put the API key in the password field"
+        )
     if any(ch.isspace() for ch in raw):
         raise ConnectionSettingsError(f"host {raw!r} is not a URL: it contains white space")
     if "://" not in raw:
@@ -116,30 +126,59 @@ def _extra(extras: dict[str, Any], name: str) -> Any:
     return None
 
 
+def _shown(value: object) -> str:
+    # A value pasted into the wrong field can be long: the message shows its start.
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def seconds_setting(value: object, what: str) -> float:
+    """
+    Return ``value`` as a number of seconds, more than 0 and at most a day, or raise naming ``what``.
+
+    :param value: The setting as given (a number or its text).
+    :param what: The setting's name in the message, e.g. ``extra 'timeout'``.
+    """
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise ConnectionSettingsError(f"{what} must be a number of seconds, got {_shown(value)}") from None
+    if not (number > 0 and math.isfinite(number)):
+        raise ConnectionSettingsError(f"{what} must be greater than 0, got {_shown(value)}")
+    if number > MAX_TIMEOUT_SECONDS:
+        raise ConnectionSettingsError(
+            f"{what} must be at most {MAX_TIMEOUT_SECONDS:.0f} seconds (a day), got {_shown(value)}"
+        )
+    return number
+
+
+def retry_setting(value: object, what: str) -> int:
+    """
+    Return ``value`` as a retry count from 0 to ``MAX_RETRIES``, or raise naming ``what``.
+
+    :param value: The setting as given (a whole number or its text).
+    :param what: The setting's name in the message, e.g. ``extra 'max_retries'``.
+    """
+    text = str(value).strip()
+    # int() would take "1_000" and ten thousand digits; a retry count has at most a few.
+    if isinstance(value, bool) or not (len(text) <= 12 and text.lstrip("+-").isdigit()):
+        raise ConnectionSettingsError(f"{what} must be a whole number, got {_shown(value)}")
+    number = int(text)
+    if number < 0:
+        raise ConnectionSettingsError(f"{what} must be 0 or more, got {_shown(value)}")
+    if number > MAX_RETRIES:
+        raise ConnectionSettingsError(f"{what} must be at most {MAX_RETRIES}, got {_shown(value)}")
+    return number
+
+
 def _positive_number(extras: dict[str, Any], name: str, default: float) -> float:
     value = _extra(extras, name)
-    if value is None:
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise ConnectionSettingsError(f"extra {name!r} must be a number of seconds, got {value!r}") from None
-    if not (number > 0 and math.isfinite(number)):
-        raise ConnectionSettingsError(f"extra {name!r} must be greater than 0, got {value!r}")
-    return number
+    return default if value is None else seconds_setting(value, f"extra {name!r}")
 
 
 def _retry_count(extras: dict[str, Any], default: int) -> int:
     value = _extra(extras, "max_retries")
-    if value is None:
-        return default
-    try:
-        number = int(str(value))
-    except ValueError:
-        raise ConnectionSettingsError(f"extra 'max_retries' must be a whole number, got {value!r}") from None
-    if number < 0:
-        raise ConnectionSettingsError(f"extra 'max_retries' must be 0 or more, got {value!r}")
-    return number
+    return default if value is None else retry_setting(value, "extra 'max_retries'")
 
 
 def _verify(extras: dict[str, Any]) -> bool | str:
@@ -208,8 +247,16 @@ def build_client_config(
         base_url=normalize_base_url(host, port, schema),
         api_key=api_key,
         team_id=str(team_id).strip() if team_id is not None else None,
-        timeout=timeout if timeout is not None else _positive_number(extras, "timeout", DEFAULT_TIMEOUT),
+        timeout=(
+            seconds_setting(timeout, "the hook's timeout")
+            if timeout is not None
+            else _positive_number(extras, "timeout", DEFAULT_TIMEOUT)
+        ),
         connect_timeout=_positive_number(extras, "connect_timeout", DEFAULT_CONNECT_TIMEOUT),
-        max_retries=max_retries if max_retries is not None else _retry_count(extras, DEFAULT_MAX_RETRIES),
+        max_retries=(
+            retry_setting(max_retries, "the hook's max_retries")
+            if max_retries is not None
+            else _retry_count(extras, DEFAULT_MAX_RETRIES)
+        ),
         verify=_verify(extras),
     )

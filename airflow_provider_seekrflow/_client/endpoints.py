@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
+from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+
 T = TypeVar("T")
+
+# What a SeekrFlow id may be: letters, digits and the URL-safe marks the service's ids use (``dj-…``,
+# ``file-…``, integer project ids), starting with a letter or digit. An id is data, never a path:
+# ``.``, ``..``, ``/``, ``?``, ``#`` and ``%`` would make a different request than the one meant,
+# and the first character rules out dot segments. Longer ids than any the service makes are refused too.
+_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~:-]{0,255}")
+_SHOWN_ID_CHARACTERS = 80
+
+
+def check_id(name: str, value: object) -> str:
+    """
+    Return ``value`` if it is a usable SeekrFlow id; otherwise raise ``SeekrFlowConfigError`` naming it.
+
+    :param name: The id's name (``data_job_id``, ``file_id``...), named in the error.
+    :param value: The id as given.
+    """
+    if isinstance(value, str) and _ID_PATTERN.fullmatch(value):
+        return value
+    shown = repr(value)
+    if len(shown) > _SHOWN_ID_CHARACTERS:
+        shown = shown[:_SHOWN_ID_CHARACTERS] + "…"
+    if not isinstance(value, str) or not value.strip():
+        problem = "must be a non-empty string"
+    else:
+        problem = (
+            "is not a SeekrFlow id: ids are letters, digits and . _ ~ : -, starting with a letter or digit"
+        )
+    raise SeekrFlowConfigError(f"{name} {shown} {problem}; nothing was sent")
 
 
 @dataclass(frozen=True)
@@ -28,11 +59,13 @@ class Endpoint:
     repeatable: bool
 
     def render(self, **ids: str) -> str:
-        """Return the path with each id percent-encoded into its placeholder."""
-        for key, value in ids.items():
-            if not isinstance(value, str) or not value.strip():
-                raise ValueError(f"{key} must be a non-empty string, got {value!r}")
-        return self.path.format(**{key: quote(value, safe="") for key, value in ids.items()})
+        """
+        Return the path with each id in its placeholder; an id that is not one raises ``SeekrFlowConfigError``.
+
+        :param ids: The value of each placeholder.
+        """
+        # Quoted although the pattern leaves nothing to quote but ":": the path stays right if it widens.
+        return self.path.format(**{key: quote(check_id(key, value), safe="") for key, value in ids.items()})
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import re
+from urllib.parse import urljoin, urlsplit
 
-from airflow_provider_seekrflow.exceptions import SeekrFlowConnectionError, SeekrFlowTLSError
+from airflow_provider_seekrflow.exceptions import (
+    SeekrFlowConnectionError,
+    SeekrFlowTLSError,
+    SeekrFlowUnexpectedResponseError,
+)
 
 # OpenSSL's words for a handshake answered by something that is not TLS (a plain-HTTP server).
 _NOT_TLS_MARKERS = (
@@ -14,6 +19,8 @@ _NOT_TLS_MARKERS = (
     "packet length too long",
 )
 _UNTRUSTED_MARKERS = ("certificate_verify_failed", "certificate verify failed")
+# A host name or address as a Location may name it; anything else is not shown.
+_SHOWABLE_HOST = re.compile(r"[A-Za-z0-9.:\[\]-]{1,255}")
 
 
 def _describe(error: BaseException) -> str:
@@ -130,3 +137,48 @@ def from_aiohttp_error(
         isinstance(error, (TimeoutError, asyncio.TimeoutError)) or "timed out" in _describe(error).lower()
     )
     return _connection_error(error, method, path, base_url, reached=reached, timed_out=timed_out)
+
+
+def _redirect_target(location: str | None, base_url: str) -> str:
+    """Return where a redirect points, as ``scheme://host[:port]`` only (never a path, query or credentials), or ""."""
+    if not location:
+        return ""
+    try:
+        parts = urlsplit(urljoin(base_url + "/", location.strip()))
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return ""
+    if parts.scheme not in ("http", "https") or not host or not _SHOWABLE_HOST.fullmatch(host):
+        return ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+
+
+def redirect_error(
+    *, method: str, path: str, status: int, location: str | None, base_url: str
+) -> SeekrFlowUnexpectedResponseError:
+    """
+    Return the error for a 3xx answer: neither transport follows redirects.
+
+    Following one would send the request (a file's bytes, the ``x-team-id`` header) to another
+    host, or turn a POST into a GET whose answer passes for the POST's; so it is an error that
+    says where the redirect pointed (scheme, host and port only).
+
+    :param method: The request's method.
+    :param path: The request's path.
+    :param status: The 3xx status.
+    :param location: The answer's ``Location`` header, if any.
+    :param base_url: The service's base URL, against which a relative Location is read.
+    """
+    target = _redirect_target(location, base_url)
+    where = f" to {target}" if target else ""
+    return SeekrFlowUnexpectedResponseError(
+        f"{method} {path} to {base_url} returned {status}, a redirect{where}; redirects are not "
+        "followed, so nothing was sent there. Set the connection's host to the address that "
+        "answers the SeekrFlow API itself",
+        status_code=status,
+        method=method,
+        path=path,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from airflow.providers.common.compat.sdk import BaseHook
@@ -38,6 +39,46 @@ def connection_config(
         )
     except ConnectionSettingsError as err:
         raise SeekrFlowConfigError(f"SeekrFlow connection {conn_id!r}: {err}") from None
+
+
+def _mask_secret_function() -> Callable[[str], None]:
+    try:
+        from airflow.providers.common.compat.sdk import mask_secret
+    except ImportError:  # common-compat before 1.21 (the newest on Python 3.10 is 1.20), so Airflow 2
+        from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
+    return mask_secret  # type: ignore[no-any-return]
+
+
+def mask_api_key(api_key: str) -> None:
+    """
+    Register the API key, as it is sent, with Airflow's secrets masker.
+
+    Airflow masks the connection's password as stored; the key sent is that password stripped of
+    white space, which the masker would not know if the stored value had a trailing newline.
+
+    :param api_key: The key, as the client sends it.
+    """
+    _mask_secret_function()(api_key)
+
+
+async def amask_api_key(api_key: str) -> None:
+    """
+    Register the API key with Airflow's secrets masker without blocking the event loop.
+
+    On Airflow 3 the masker also tells the supervisor, with a synchronous call that must not run on
+    the triggerer's loop while another call is in flight there: ``amask_secret`` where Airflow has it
+    (3.2 on), else the synchronous call in a thread.
+
+    :param api_key: The key, as the client sends it.
+    """
+    try:
+        from airflow.sdk.log import amask_secret
+    except ImportError:
+        from asgiref.sync import sync_to_async
+
+        await sync_to_async(mask_api_key)(api_key)
+        return
+    await amask_secret(api_key)
 
 
 class SeekrFlowBaseHook(BaseHook):
@@ -82,8 +123,15 @@ class SeekrFlowBaseHook(BaseHook):
             if value is not None
         }
 
-    def _config_from(self, conn: Any, extras: dict[str, Any]) -> ClientConfig:
-        return connection_config(
+    def _config_from(self, conn: Any, extras: dict[str, Any], *, mask: bool = True) -> ClientConfig:
+        """
+        Return the client settings of ``conn``, its API key registered with the secrets masker.
+
+        :param conn: The Airflow connection.
+        :param extras: Its extra, as a dict.
+        :param mask: Whether to register the key here; the async hook does it without blocking instead.
+        """
+        config = connection_config(
             self.seekrflow_conn_id,
             host=conn.host,
             port=conn.port,
@@ -93,6 +141,9 @@ class SeekrFlowBaseHook(BaseHook):
             timeout=self._timeout,
             max_retries=self._max_retries,
         )
+        if mask:
+            mask_api_key(config.api_key)
+        return config
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:

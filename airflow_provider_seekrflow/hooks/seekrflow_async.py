@@ -12,8 +12,8 @@ from airflow_provider_seekrflow._client.async_transport import AsyncTransport
 from airflow_provider_seekrflow._client.config import ClientConfig
 from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
 from airflow_provider_seekrflow._client.fine_tunes import FineTune, FineTuneEvent
-from airflow_provider_seekrflow.exceptions import SeekrFlowAPIError
-from airflow_provider_seekrflow.hooks.base import SeekrFlowBaseHook
+from airflow_provider_seekrflow.exceptions import SeekrFlowAPIError, SeekrFlowAuthenticationError
+from airflow_provider_seekrflow.hooks.base import SeekrFlowBaseHook, amask_api_key
 from airflow_provider_seekrflow.models import AlignmentJob, AlignmentOutput, SeekrFlowFile
 
 if TYPE_CHECKING:
@@ -24,15 +24,28 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 # A connection looked up by one trigger serves the others of the same connection for this long,
-# so ten thousand triggers starting together cost one lookup, while a rotated key is seen soon.
+# so ten thousand triggers starting together cost one lookup, while a rotated key is seen soon: a
+# hook looks the connection up again on its first request after this long, a running wait included.
 CONFIG_TTL_SECONDS = 60.0
+UNAUTHORIZED = 401
+
+
+class _Cached:
+    """Connection settings looked up once: when the lookup began, and until when they serve."""
+
+    __slots__ = ("config", "expires", "looked_up")
+
+    def __init__(self, config: ClientConfig, looked_up: float) -> None:
+        self.config = config
+        self.looked_up = looked_up
+        self.expires = looked_up + CONFIG_TTL_SECONDS
 
 
 class _LoopConfigs:
     """Connection settings looked up on one event loop, and the locks that make it one lookup."""
 
     def __init__(self) -> None:
-        self.configs: dict[tuple[str, float | None, int | None], tuple[float, ClientConfig]] = {}
+        self.configs: dict[tuple[str, float | None, int | None], _Cached] = {}
         self.locks: dict[str, asyncio.Lock] = {}
 
 
@@ -75,6 +88,7 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
     ) -> None:
         super().__init__(seekrflow_conn_id, timeout=timeout, max_retries=max_retries)
         self._config: ClientConfig | None = None
+        self._config_expires = 0.0
         self._transport: AsyncTransport | None = None
         self._holders = 0
 
@@ -91,31 +105,52 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
             await self._transport.release()
 
     async def get_config(self) -> ClientConfig:
-        """Return the connection's client settings, looked up without blocking the loop."""
-        if self._config is not None:
+        """Return the connection's client settings, looked up without blocking the loop, and again once ``CONFIG_TTL_SECONDS`` old."""
+        if self._config is not None and time.monotonic() < self._config_expires:
             return self._config
+        return await self._refresh_config()
+
+    async def _refresh_config(self, *, looked_up_since: float | None = None) -> ClientConfig:
+        """
+        Return the connection's settings from the loop's cache, looking them up when stale.
+
+        :param looked_up_since: Take cached settings only if their lookup began at or after this
+            monotonic moment (after a 401, so one refused key costs one lookup for all the
+            connection's hooks on the loop, not one each).
+        """
         shared = _loop_configs()
         key = (self.seekrflow_conn_id, self._timeout, self._max_retries)
         lock = shared.locks.setdefault(self.seekrflow_conn_id, asyncio.Lock())
         async with lock:
             cached = shared.configs.get(key)
-            if cached is None or cached[0] < time.monotonic():
-                config = await self._lookup_config()
-                shared.configs[key] = (time.monotonic() + CONFIG_TTL_SECONDS, config)
-            else:
-                config = cached[1]
-        self._config = config
-        return config
+            if (
+                cached is None
+                or cached.expires <= time.monotonic()
+                or (looked_up_since is not None and cached.looked_up < looked_up_since)
+            ):
+                started = time.monotonic()
+                cached = shared.configs[key] = _Cached(await self._lookup_config(), started)
+        self._config, self._config_expires = cached.config, cached.expires
+        return cached.config
 
     async def _lookup_config(self) -> ClientConfig:
         from airflow.providers.common.compat.connection import get_async_connection
 
         conn = await get_async_connection(self.seekrflow_conn_id, hook=self)
-        return self._config_from(conn, await _extra_dejson(conn))
+        config = self._config_from(conn, await _extra_dejson(conn), mask=False)
+        await amask_api_key(config.api_key)
+        return config
 
     async def transport(self) -> AsyncTransport:
         """Return the transport of this hook's connection, held for as long as the hook is (``async with``)."""
         config = await self.get_config()
+        current = self._transport
+        if current is not None and current.config is not config and current.config != config:
+            # The connection changed (a rotated key): later requests go out with the new settings.
+            # Requests in flight hold the old transport themselves (_call) until they end.
+            self._transport = None
+            if self._holders:
+                await current.release()
         if self._transport is None:
             self._transport = AsyncTransport(config, self.log, conn_id=self.seekrflow_conn_id)
             if self._holders:
@@ -133,7 +168,21 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
         return (await self.transport()).session()
 
     async def _call(self, call: Call[T]) -> T:
-        return await (await self.transport()).call(call)
+        transport = await self.transport()
+        refused: SeekrFlowAuthenticationError | None = None
+        try:
+            return await _send(transport, call)
+        except SeekrFlowAuthenticationError as err:
+            if err.status_code != UNAUTHORIZED:
+                raise
+            refused, refused_at = err, time.monotonic()
+        # A key rotated since the last lookup: read the connection again, once, and resend with the
+        # new key if there is one (a 401 means the service did nothing). Outside the except clause,
+        # so a second failure does not carry the first as its context.
+        config = await self._refresh_config(looked_up_since=refused_at)
+        if config == transport.config:
+            raise refused
+        return await _send(await self.transport(), call)
 
     async def get_alignment_job(self, job_id: str) -> AlignmentJob:
         """
@@ -211,6 +260,20 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
             if err.status_code != fine_tunes.METHOD_NOT_ALLOWED:
                 raise
         return await self._call(fine_tunes.cancel(fine_tune_id, method="POST"))
+
+
+async def _send(transport: AsyncTransport, call: Call[T]) -> T:
+    """
+    Send ``call`` through ``transport``, holding it while in flight, so a key rotation cannot close its session.
+
+    :param transport: The transport of the settings the call was made with.
+    :param call: The request.
+    """
+    transport.hold()
+    try:
+        return await transport.call(call)
+    finally:
+        await transport.release()
 
 
 async def _extra_dejson(conn: Any) -> dict[str, Any]:

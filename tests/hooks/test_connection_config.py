@@ -240,12 +240,10 @@ def test_team_id_header_reaches_the_service(use, emu, tmp_path):
     hook.list_files()
 
     entries = emu.journal()
-    assert [e["route"] for e in entries] == [
-        "validate_file_metadata",
-        "upload_file",
-        "alignment_generate",
-        "list_files",
-    ]
+    routes = [e["route"] for e in entries]
+    # Every request carried the header, whatever lookups the client adds around its sends.
+    for route in ("validate_file_metadata", "upload_file", "alignment_generate", "list_files"):
+        assert route in routes, routes
     assert {e["team_id"] for e in entries} == {"team-42"}
 
 
