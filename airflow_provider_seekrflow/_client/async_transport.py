@@ -12,7 +12,7 @@ from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
 from airflow_provider_seekrflow._client.errors import MAX_JSON_BODY_BYTES, error_for_status, read_answer
 from airflow_provider_seekrflow._client.network import ssl_context
 from airflow_provider_seekrflow._client.retry import TransportSettings
-from airflow_provider_seekrflow._client.transport_errors import from_aiohttp_error
+from airflow_provider_seekrflow._client.transport_errors import from_aiohttp_error, redirect_error
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
 
 if TYPE_CHECKING:
@@ -220,6 +220,7 @@ class AsyncTransport(TransportSettings):
         endpoint = call.endpoint
         path = call.path
         session, proxy = self._lease()
+        failure: Exception | None = None
         try:
             async with session.request(
                 endpoint.method,
@@ -229,16 +230,31 @@ class AsyncTransport(TransportSettings):
                 headers=self._headers,
                 proxy=proxy.url,
                 proxy_auth=proxy.auth,
+                # A redirect would carry the request (x-team-id, a body) to another host: an error instead.
+                allow_redirects=False,
             ) as response:
                 warn_if_deprecated(endpoint, response.headers, self.log)
                 body = await _read_capped(response)
+        # The errors are raised below, outside the except clauses: raised inside, they would keep
+        # aiohttp's error as __context__ (even "from None" only hides it), and its request_info
+        # holds the request's headers, the API key among them.
         except aiohttp.InvalidURL as err:
-            raise SeekrFlowConfigError(f"SeekrFlow connection {self.conn_id!r}: {err}") from None
+            failure = SeekrFlowConfigError(f"SeekrFlow connection {self.conn_id!r}: {err}")
         except (aiohttp.ClientError, asyncio.TimeoutError) as err:
-            raise from_aiohttp_error(
+            failure = from_aiohttp_error(
                 err, method=endpoint.method, path=path, base_url=self.config.base_url
-            ) from None
+            )
+        if failure is not None:
+            raise failure
         status = response.status
+        if 300 <= status < 400:
+            raise redirect_error(
+                method=endpoint.method,
+                path=path,
+                status=status,
+                location=response.headers.get("location"),
+                base_url=self.config.base_url,
+            )
         if status >= 400:
             raise error_for_status(
                 method=endpoint.method,

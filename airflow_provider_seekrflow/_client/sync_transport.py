@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from airflow_provider_seekrflow._client.deprecation import warn_if_deprecated
 from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
 from airflow_provider_seekrflow._client.errors import MAX_JSON_BODY_BYTES, error_for_status, read_answer
-from airflow_provider_seekrflow._client.network import tls_verify
+from airflow_provider_seekrflow._client.network import api_key_session, tls_verify
 from airflow_provider_seekrflow._client.retry import TransportSettings
-from airflow_provider_seekrflow._client.transport_errors import from_requests_error
+from airflow_provider_seekrflow._client.transport_errors import from_requests_error, redirect_error
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowNotFoundError
 
 if TYPE_CHECKING:
@@ -51,13 +51,12 @@ class SyncTransport(TransportSettings):
     @cached_property
     def session(self) -> requests.Session:
         """Return the one HTTP session, carrying the authentication headers."""
-        import requests
         from requests.adapters import HTTPAdapter
 
-        session = requests.Session()
+        # verify is resolved here rather than left to requests, so SSL_CERT_FILE counts as it does for
+        # the triggerer; the session keeps it, and the API key, over REQUESTS_CA_BUNDLE and ~/.netrc.
+        session = api_key_session(self.config.api_key, tls_verify(self.config.verify))
         session.headers.update(self.config.headers())
-        # Resolved here rather than left to requests, so SSL_CERT_FILE counts as it does for the triggerer.
-        session.verify = tls_verify(self.config.verify)
         # Retries are ours (tenacity), so urllib3 must not add its own underneath.
         adapter = HTTPAdapter(max_retries=0, pool_connections=4, pool_maxsize=8)
         session.mount("https://", adapter)
@@ -120,12 +119,23 @@ class SyncTransport(TransportSettings):
                 headers=headers,
                 timeout=(self.config.connect_timeout, read_timeout or self.config.timeout),
                 stream=True,
+                # A redirect would carry the request (a file's bytes, x-team-id) to another host: an error instead.
+                allow_redirects=False,
             )
         except requests.exceptions.InvalidURL as err:
             raise SeekrFlowConfigError(f"SeekrFlow connection {self.conn_id!r}: {err}") from None
         except requests.exceptions.RequestException as err:
             raise self._connection_error(err, endpoint, path) from None
         warn_if_deprecated(endpoint, response.headers, self.log)
+        if 300 <= response.status_code < 400:
+            response.close()
+            raise redirect_error(
+                method=endpoint.method,
+                path=path,
+                status=response.status_code,
+                location=response.headers.get("location"),
+                base_url=self.config.base_url,
+            )
         if response.status_code >= 400:
             content = self._read_capped(response, endpoint, path)
             response.close()
