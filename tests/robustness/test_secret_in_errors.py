@@ -1,13 +1,16 @@
 """Issue 4, item 4 (exception text): the API key never shows in what an error path produces.
 
-For every error path of the hook (401, 404, 422, 429 exhausted, 5xx exhausted, connection refused,
-timeout, dropped connection, an HTML server, a huge body, an unusable key) the canary key must not
-occur in ``str(exc)``, ``repr(exc)``, ``exc.args``, the exception's attributes, any exception of
-its ``__cause__`` / ``__context__`` chain, the formatted traceback, or the captured logs.
+For every error path of the sync hook (401, 404, 422, 429 exhausted, 5xx exhausted, connection
+refused, timeout, dropped connection, an HTML server, a huge body, an unusable key) and of the async
+hook (the same, and a redirect) the canary key must not occur in ``str(exc)``, ``repr(exc)``,
+``exc.args``, the exception's attributes, any exception reachable through ``__cause__``,
+``__context__`` or ``args``, the formatted traceback, or the captured logs. On the async path the
+converted aiohttp error must not be reachable at all: its ``request_info`` holds the request's headers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 from collections.abc import Callable
@@ -17,18 +20,26 @@ import pytest
 
 from airflow_provider_seekrflow import exceptions as sfx
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook
 from tests.robustness.conftest import CANARY_KEY, conn_json
 from tests.robustness.hostile import closed_port
+from tests.robustness.redirects import RedirectServer
 
 WRONG_CANARY = "sfk-CANARY-wrong-key-4f0a77e1b3"
 UNPRINTABLE_CANARY = "sfk-CANARY-\x7f-unprintable-91b2"
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
+    """Every exception reachable from ``exc`` (itself first): causes, contexts, and exceptions among the args."""
     seen: list[BaseException] = []
-    while exc is not None and exc not in seen:
-        seen.append(exc)
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    pending = [exc]
+    while pending:
+        current = pending.pop(0)
+        if any(current is known for known in seen):
+            continue
+        seen.append(current)
+        pending += [inner for inner in (current.__cause__, current.__context__) if inner is not None]
+        pending += [arg for arg in current.args if isinstance(arg, BaseException)]
     return seen
 
 
@@ -41,7 +52,7 @@ def _texts(exc: BaseException) -> dict[str, str]:
         "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
     }
     for i, inner in enumerate(_chain(exc)[1:], 1):
-        out[f"chain[{i}]"] = f"{inner!s} {inner!r} {inner.args!r}"
+        out[f"chain[{i}]"] = f"{inner!s} {inner!r} {inner.args!r} {vars(inner)!r}"
     return out
 
 
@@ -154,3 +165,124 @@ def test_api_key_absent_from_every_error_path(path, connections, caplog, capfd):
         assert "retry 1 of 1" in logs, "the retry warning was not captured: the log check proves nothing"
     _, message = SeekrFlowHook(seekrflow_conn_id=conn_id).test_connection()
     assert secret not in message
+
+
+# name -> (connection id, expected class, the call, the key that must not leak, emulator faults)
+ASYNC_PATHS: dict[
+    str, tuple[str, type[BaseException], Callable[[SeekrFlowAsyncHook], Any], str, list[dict]]
+] = {
+    "401_wrong_key": (
+        "sec_wrong",
+        sfx.SeekrFlowAuthenticationError,
+        lambda h: h.get_alignment_job("al-x"),
+        WRONG_CANARY,
+        [],
+    ),
+    "404_not_found": (
+        "sec_ok",
+        sfx.SeekrFlowNotFoundError,
+        lambda h: h.get_data_job("dj-missing"),
+        CANARY_KEY,
+        [],
+    ),
+    "429_exhausted": (
+        "sec_ok",
+        sfx.SeekrFlowRateLimitError,
+        lambda h: h.get_alignment_job("al-x"),
+        CANARY_KEY,
+        [{"route": "get_alignment_job", "kind": "429", "retry_after": 0}],
+    ),
+    "5xx_exhausted": (
+        "sec_ok",
+        sfx.SeekrFlowServerError,
+        lambda h: h.get_alignment_job("al-x"),
+        CANARY_KEY,
+        [{"route": "get_alignment_job", "kind": "503"}],
+    ),
+    "dropped_connection": (
+        "sec_ok",
+        sfx.SeekrFlowConnectionError,
+        lambda h: h.get_alignment_job("al-x"),
+        CANARY_KEY,
+        [{"route": "get_alignment_job", "kind": "drop_before"}],
+    ),
+    "connection_refused": (
+        "sec_refused",
+        sfx.SeekrFlowConnectionError,
+        lambda h: h.get_alignment_job("al-x"),
+        CANARY_KEY,
+        [],
+    ),
+    "read_timeout": (
+        "sec_stall",
+        sfx.SeekrFlowConnectionError,
+        lambda h: h.get_alignment_job("al-x"),
+        CANARY_KEY,
+        [],
+    ),
+    "html_server": (
+        "sec_html",
+        sfx.SeekrFlowUnexpectedResponseError,
+        lambda h: h.get_alignment_job("al-x"),
+        CANARY_KEY,
+        [],
+    ),
+    "huge_body": (
+        "sec_huge",
+        sfx.SeekrFlowUnexpectedResponseError,
+        lambda h: h.get_alignment_job("al-x"),
+        CANARY_KEY,
+        [],
+    ),
+    "redirect": (
+        "sec_redirect",
+        sfx.SeekrFlowUnexpectedResponseError,
+        lambda h: h.cancel_fine_tune("ft-x"),
+        CANARY_KEY,
+        [],
+    ),
+    "unusable_key": (
+        "sec_unprintable",
+        sfx.SeekrFlowConfigError,
+        lambda h: h.get_alignment_job("al-x"),
+        UNPRINTABLE_CANARY,
+        [],
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def redirect_server(hostile_servers):
+    """A server answering 307 to the sentinel server, as a redirect loop's first step would."""
+    with RedirectServer(307, hostile_servers["sentinel"].base_url + "/v1/flow/fine-tunes/ft-x") as server:
+        yield server
+
+
+@pytest.mark.parametrize("path", list(ASYNC_PATHS))
+def test_api_key_absent_from_every_async_error_path(
+    path, connections, redirect_server, hostile_servers, monkeypatch, caplog, capfd
+):
+    conn_id, expected, call, secret, faults = ASYNC_PATHS[path]
+    monkeypatch.setenv("AIRFLOW_CONN_SEC_REDIRECT", conn_json(redirect_server.base_url, max_retries=1))
+    if faults:
+        connections.set_faults(faults)
+    caplog.set_level(logging.DEBUG)
+    sentinel_hits = hostile_servers["sentinel"].hits
+
+    async def run() -> BaseException:
+        async with SeekrFlowAsyncHook(seekrflow_conn_id=conn_id) as hook:
+            try:
+                await call(hook)
+            except BaseException as err:  # noqa: BLE001 - handed to the assertions below
+                return err
+        raise AssertionError(f"{path}: no error")
+
+    exc = asyncio.run(run())
+    assert isinstance(exc, expected), repr(exc)
+    for where, text in _texts(exc).items():
+        assert secret not in text, f"{path}: the API key occurs in {where}: {text!r}"
+    # What the provider raised instead of aiohttp's error does not keep it, even hidden.
+    assert all(type(inner).__module__.startswith("airflow") for inner in _chain(exc)), _chain(exc)
+    out, err = capfd.readouterr()
+    assert secret not in caplog.text + out + err, f"{path}: the API key occurs in the logs"
+    assert hostile_servers["sentinel"].hits == sentinel_hits
