@@ -101,7 +101,7 @@ def rewrite_numbers(payload: bytes, numbers: dict[str, str]) -> bytes:
                 out[key] = walk(value)
         return out
 
-    text = json.dumps(walk(data))
+    text = json.dumps(walk(data), separators=(",", ":"))  # as compact as the API's own answers
     if not hit:
         return payload
     for key, literal in numbers.items():
