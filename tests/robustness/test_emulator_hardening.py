@@ -1,12 +1,19 @@
-"""Issue 4, item 6: the emulator holds up against hostile clients.
+"""Issue 4, item 6, and issue 20, item 8: the emulator holds up against hostile clients and is safe to run.
 
 It refuses bodies over its limit, file names with path traversal and requests without (or with a
 wrong) API key, changing no state; and it survives a burst of 200 concurrent uploads and polls.
+Its admin API needs the key too, compared in constant time; there is no default key, a child
+emulator's key is not on its command line, a non-loopback address needs consent, and a stray
+record in the data directory is skipped rather than stopping the start.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +22,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from airflow_provider_seekrflow.emulator import SeekrFlowEmulator, gateway
+from airflow_provider_seekrflow.emulator.__main__ import build_parser
 from airflow_provider_seekrflow.emulator.routes import _TABLE
+from airflow_provider_seekrflow.emulator.server import API_KEY_ENV, check_host, is_loopback
 from tests.robustness.conftest import CANARY_KEY
 
 AUTH = {"Authorization": CANARY_KEY}
@@ -340,3 +350,151 @@ def test_burst_of_200_concurrent_uploads_and_polls(emu):
     )
     content = requests.get(f"{emu.base_url}/v1/flow/files/{uploads[7]}/content", headers=AUTH, timeout=10)
     assert content.status_code == 200 and content.content.startswith(b"document ")
+
+
+# ------------------------------------------------------------- issue 20, item 8: safe to run
+
+
+ADMIN_CALLS = [
+    ("GET", "health"),
+    ("GET", "journal"),
+    ("GET", "faults"),
+    ("PUT", "faults"),
+    ("DELETE", "faults"),
+    ("GET", "config"),
+    ("PUT", "config"),
+    ("DELETE", "config"),
+    ("DELETE", "journal"),
+    ("DELETE", "state"),
+    ("POST", "reset?wipe=true"),
+    ("POST", "alignment/al-x/fail"),
+    ("GET", "docs"),
+    ("GET", "openapi.json"),
+]
+
+
+@pytest.mark.parametrize("method, path", ADMIN_CALLS, ids=[f"{m} {p}" for m, p in ADMIN_CALLS])
+@pytest.mark.parametrize("given", [None, "wrong-key", f"Bearer {CANARY_KEY}", CANARY_KEY + "x"])
+def test_the_admin_api_refuses_a_request_without_the_key(emu, method, path, given):
+    seed_body, seed_ctype = multipart(b"kept\n", filename="kept.txt")
+    assert put_file(emu, seed_body, seed_ctype).status_code == 200
+    emu.set_faults(["list_files:503:rate=0.0"])
+    before = (snapshot(emu), emu.faults_active(), emu.config())
+    journal_before = len(emu.journal())
+    body = (
+        [{"route": "*", "kind": "503"}]
+        if path == "faults"
+        else {"job_duration": 1.0}
+        if path == "config"
+        else None
+    )
+    headers = {} if given is None else {"Authorization": given}
+    answer = requests.request(
+        method, f"{emu.base_url}/_emulator/{path}", json=body, headers=headers, timeout=10
+    )
+    assert answer.status_code == 401, answer.text
+    assert len(emu.journal()) == journal_before  # not cleared (and admin calls are never journaled)
+    assert str(os.getpid()) not in answer.text and emu.data_dir not in answer.text
+    after = (snapshot(emu), emu.faults_active(), emu.config())
+    assert after == before
+
+
+def test_the_admin_api_and_health_answer_the_key(emu):
+    answer = requests.get(f"{emu.base_url}/_emulator/health", headers=AUTH, timeout=10)
+    assert answer.status_code == 200 and answer.json()["status"] == "ok"
+
+
+def test_the_key_is_compared_in_constant_time(emu, monkeypatch):
+    compared: list[tuple[bytes, bytes]] = []
+    real = gateway.hmac.compare_digest
+
+    def spy(a, b):
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(gateway.hmac, "compare_digest", spy)
+    assert (
+        requests.get(
+            f"{emu.base_url}/v1/flow/files", headers={"Authorization": "guess"}, timeout=10
+        ).status_code
+        == 401
+    )
+    assert requests.get(f"{emu.base_url}/_emulator/config", headers=AUTH, timeout=10).status_code == 200
+    assert (b"guess", CANARY_KEY.encode()) in compared
+    assert (CANARY_KEY.encode(), CANARY_KEY.encode()) in compared
+
+
+def test_the_python_emulator_has_no_default_key():
+    with pytest.raises(TypeError):
+        SeekrFlowEmulator()  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="needs an api_key"):
+        SeekrFlowEmulator(api_key="")
+
+
+def _cli(*args: str, key: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != API_KEY_ENV}
+    if key is not None:
+        env[API_KEY_ENV] = key
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "airflow_provider_seekrflow.emulator", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_cli_has_no_default_key_and_refuses_a_non_loopback_host():
+    missing = _cli("--port", "0")
+    assert missing.returncode == 2 and missing.stdout == ""
+    assert f"no API key: set ${API_KEY_ENV}" in missing.stderr
+    remote = _cli("--host", "0.0.0.0", "--port", "0", key="k" * 20)
+    assert remote.returncode == 2 and remote.stdout == ""
+    assert "not a loopback address" in remote.stderr and "--allow-remote" in remote.stderr
+
+
+def test_a_host_beyond_loopback_needs_consent_and_then_warns(capsys):
+    with pytest.raises(ValueError, match="must never be exposed to a network"):
+        SeekrFlowEmulator(api_key="k", host="0.0.0.0")
+    for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
+        check_host(host, allow_remote=False)
+    assert capsys.readouterr().err == ""
+    check_host("0.0.0.0", allow_remote=True)
+    assert "WARNING" in capsys.readouterr().err
+    assert not is_loopback("") and not is_loopback("0.0.0.0") and not is_loopback("::")
+
+
+def test_help_says_it_is_for_tests_only():
+    help_text = " ".join(build_parser().format_help().split())
+    assert "FOR TESTS AND LOCAL DEVELOPMENT ONLY: never expose it to a network" in help_text
+    assert "--allow-remote" in help_text and API_KEY_ENV in help_text
+
+
+def test_a_child_emulator_gets_its_key_by_environment_not_argv(tmp_path):
+    key = "sfk-argv-canary-" + uuid.uuid4().hex
+    with SeekrFlowEmulator(
+        api_key=key, data_dir=str(tmp_path), subprocess=True, faults=["create_project:504_after:count=1"]
+    ) as emu:
+        cmdline = Path(f"/proc/{emu.pid}/cmdline").read_bytes()
+        assert b"airflow_provider_seekrflow.emulator" in cmdline
+        assert key.encode() not in cmdline
+        assert emu.health()["pid"] == emu.pid  # its admin client sends the key
+        project = {"name": "argv project", "description": "lost answer"}
+        headers = {"Authorization": key}
+        answer = requests.post(f"{emu.base_url}/v1/flow/projects", json=project, headers=headers, timeout=10)
+        assert answer.status_code == 504  # the --fault of the new kind reached the child
+        listed = requests.get(f"{emu.base_url}/v1/flow/projects", headers=headers, timeout=10).json()["data"]
+        assert [p["name"] for p in listed] == ["argv project"]
+
+
+def test_a_record_without_an_id_is_skipped_with_a_warning(tmp_path, caplog):
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "stray.json").write_text('{"filename": "stray.txt", "bytes": 3}')
+    (files / "list.json").write_text("[1, 2]")
+    with caplog.at_level(logging.WARNING, logger="seekrflow.emulator"):
+        with SeekrFlowEmulator(api_key=CANARY_KEY, data_dir=str(tmp_path)) as emu:
+            listed = requests.get(f"{emu.base_url}/v1/flow/files", headers=AUTH, timeout=10)
+            assert listed.status_code == 200 and listed.json()["data"] == []
+    skipped = [r.getMessage() for r in caplog.records if "skipping" in r.getMessage()]
+    assert len(skipped) == 2 and any("stray.json" in m for m in skipped)
