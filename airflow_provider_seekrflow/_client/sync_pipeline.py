@@ -67,7 +67,8 @@ class PipelineOperations:
         """Return what a request whose answer was lost made, or None when it provably made nothing; never resend on doubt."""
         try:
             found = lookup()
-        except SeekrFlowAmbiguousResultError:
+        except SeekrFlowAmbiguousResultError as ambiguous:
+            ambiguous.method, ambiguous.path = method, path
             raise
         except SeekrFlowError as lookup_err:
             # Still unknown whether the service did it: the ambiguous error stands, never resent.
@@ -75,10 +76,11 @@ class PipelineOperations:
             raise err from lookup_err
         if found is not None:
             self.log.warning(
-                "The answer to %s %s was lost (%s), but the service did it; using that",
+                "The answer to %s %s was lost (%s), but the service did it; using %s",
                 method,
                 path,
                 short_reason(err),
+                getattr(found, "id", None) or "what it made",
             )
         return found
 

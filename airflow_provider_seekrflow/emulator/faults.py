@@ -1,6 +1,6 @@
 """Fault injection: rules and their CLI form (the ASGI layer that applies them is in ``fault_layer``).
 
-A rule is ``{"route", "kind", "rate", "count", "retry_after", "delay", "status", "location"}``:
+A rule is ``{"route", "kind", "rate", "count", "skip", "retry_after", "delay", "status", "location"}``:
 
 - ``route``: an openapi operationId (``upload_file``, ``get_alignment_job``...) or ``"*"``.
 - ``kind``, one of:
@@ -20,6 +20,8 @@ A rule is ``{"route", "kind", "rate", "count", "retry_after", "delay", "status",
 
 - ``rate``: share of matching requests hit, 0..1 (default 1).
 - ``count``: if set, hit exactly the next ``count`` matching requests, then the rule is spent.
+- ``skip``: let this many matching requests through untouched before the rule applies (default
+  0): e.g. the listing a client takes before a create, then a fault on the listing after it.
 - ``retry_after``: seconds (number) or an HTTP-date string, for 429 (default 1).
 - ``delay``: seconds, for ``delay`` and ``trickle`` (default 1).
 - ``status``: the 3xx of ``redirect`` (default 307); ``location``: its ``Location`` (required).
@@ -71,7 +73,7 @@ STATUS_DETAIL = {
     503: "Service overloaded (emulated fault); try again later",
     504: "Gateway timeout (emulated fault)",
 }
-_FIELDS = ("route", "kind", "rate", "count", "retry_after", "delay", "status", "location")
+_FIELDS = ("route", "kind", "rate", "count", "skip", "retry_after", "delay", "status", "location")
 
 
 def _seconds(data: dict[str, Any], name: str, needed: bool) -> float | None:
@@ -113,6 +115,7 @@ class FaultRule:
     kind: str
     rate: float = 1.0
     count: int | None = None
+    skip: int = 0
     retry_after: float | str | None = None
     delay: float | None = None
     status: int | None = None
@@ -145,6 +148,9 @@ class FaultRule:
             if isinstance(count, bool) or int(count) != count or int(count) < 1:
                 raise ValueError(f"count must be a positive integer, got {count!r}")
             count = int(count)
+        skip = data.get("skip") or 0
+        if isinstance(skip, bool) or int(skip) != skip or int(skip) < 0:
+            raise ValueError(f"skip must be a whole number of requests, got {skip!r}")
         retry_after = data.get("retry_after")
         if retry_after is not None and not isinstance(retry_after, str):
             retry_after = float(retry_after)
@@ -159,6 +165,7 @@ class FaultRule:
             kind=kind,
             rate=rate,
             count=count,
+            skip=int(skip),
             retry_after=retry_after,
             delay=delay,
             status=status,
@@ -204,7 +211,7 @@ def parse_fault_spec(spec: str) -> FaultRule:
         for name in ("rate", "delay"):
             if name in data:
                 data[name] = float(data[name])
-        for name in ("count", "status"):
+        for name in ("count", "skip", "status"):
             if name in data:
                 data[name] = int(data[name])
     except ValueError:
@@ -246,6 +253,9 @@ class FaultSet:
         with self._lock:
             for rule in self._rules:
                 if rule.route != "*" and rule.route != route:
+                    continue
+                if rule.skip > 0:
+                    rule.skip -= 1
                     continue
                 if rule.count is not None:
                     rule.count -= 1

@@ -256,8 +256,9 @@ def test_unreachable_host_is_a_connection_error(closed_port, monkeypatch):
     assert f"127.0.0.1:{closed_port}" in str(err)
 
 
-def test_refused_connection_is_retried_even_for_generate(closed_port, monkeypatch, caplog, capsys):
-    # Nothing reached the service, so even a request that must not run twice can be sent again.
+def test_refused_connection_is_retried_before_a_generate(closed_port, monkeypatch, caplog, capsys):
+    # A generate first lists the jobs (its snapshot): nothing reached the service, so that is retried
+    # (that a refused once-only request is sent again is in tests/unit/test_lost_answers.py).
     monkeypatch.setenv(
         "AIRFLOW_CONN_SEEKRFLOW_CLOSED",
         connection(f"http://127.0.0.1:{closed_port}", "some-key-1", max_retries=1),
@@ -268,7 +269,7 @@ def test_refused_connection_is_retried_even_for_generate(closed_port, monkeypatc
         SeekrFlowHook("seekrflow_closed").generate_alignment("Teach.", ["file-1"])
 
     logs = caplog.text + "".join(capsys.readouterr())
-    assert "POST /v1/flow/alignment/generate failed" in logs
+    assert "GET /v1/flow/alignment failed" in logs
     assert "retry 1 of 1" in logs
 
 
@@ -430,7 +431,7 @@ def test_upload_with_drop_after_returns_the_stored_file(hook, emu, training_file
     assert emu.journal(route="upload_file")[0]["status"] == 200
     assert emu.journal(route="list_files")
     logs = caplog.text + "".join(capsys.readouterr())
-    assert f"the service stored it as {stored.id}" in logs
+    assert f"but the service did it; using {stored.id}" in logs
 
 
 def test_alignment_upload_with_drop_after_returns_the_stored_file(hook, emu, doc):

@@ -457,7 +457,7 @@ def test_retry_asks_the_service_about_a_create_whose_answer_and_lookup_failed(
     emu.set_faults(
         [
             {"route": "submit_data_job", "kind": create_fault, "count": 1},
-            {"route": "list_data_jobs", "kind": "503", "count": 1},
+            {"route": "list_data_jobs", "kind": "503", "skip": 1, "count": 1},
         ]
     )
     recorder = FailureRecorder()

@@ -50,6 +50,12 @@ def test_429_and_503_say_the_service_did_nothing_and_are_resent(status):
     assert RetryPolicy().should_retry(error, CREATE)
 
 
+def test_a_refused_connection_is_resent_even_for_a_once_only_request():
+    refused = SeekrFlowConnectionError("refused", may_have_reached_service=False)
+    assert not answer_may_be_lost(refused)
+    assert RetryPolicy().should_retry(refused, CREATE)
+
+
 def test_ambiguous_searches_are_never_retried():
     assert not RetryPolicy().should_retry(SeekrFlowAmbiguousResultError("two"), CREATE)
     assert not RetryPolicy().should_retry(SeekrFlowAmbiguousResultError("two"), READ)
