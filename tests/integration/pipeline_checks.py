@@ -4,7 +4,7 @@
 Shared by the pipeline fault soak (tests/integration/test_02_pipeline_fault_soak.py) and the
 distributed suite (tests/distributed), so "no duplicate, nothing lost" means the same in both.
 Runs are attributed by their tag (the run id): stored files are named ``<tag>-<document>``, the data
-job is named ``<dag>.make_training_pairs.<tag>``, alignment jobs and projects carry ``[run <tag>]``.
+job is named ``<dag>.make_training_pairs.<tag>.try<n>``, alignment jobs and projects carry ``[run <tag>]``.
 Only the records of tags starting with ``prefix`` are counted: other tests share the emulator.
 """
 
@@ -30,14 +30,23 @@ SHARED_KINDS = ("429", "500", "502", "503", "delay", "drop_before")
 def fault_rules(rate: float) -> list[dict]:
     """First match wins: certain faults on each once-only route, then random drops, then ``rate`` of everything."""
     rules: list[dict] = []
-    for route in ONCE_ROUTES:  # count rules are spent in order: 500, then 429, then two dropped answers
+    for route in ONCE_ROUTES:
+        # Count rules are spent in order: 500, 429, two dropped answers, then a 502 and a 504 that
+        # come after the service acted (a gateway that lost the backend's answer).
         rules += [
             {"route": route, "kind": "500", "count": 1},
             {"route": route, "kind": "429", "retry_after": 1, "count": 1},
             {"route": route, "kind": "drop_after", "count": 2},
+            {"route": route, "kind": "502_after", "count": 1},
+            {"route": route, "kind": "504_after", "count": 1},
         ]
     for route in (*ONCE_ROUTES, "upload_file"):
-        rules.append({"route": route, "kind": "drop_after", "rate": 0.1})
+        # 10 % of the answers lost after acting as a 502 or 504 (5 % each), then 10 % dropped.
+        rules += [
+            {"route": route, "kind": "502_after", "rate": 0.05},
+            {"route": route, "kind": "504_after", "rate": round(0.05 / 0.95, 6)},
+            {"route": route, "kind": "drop_after", "rate": 0.1},
+        ]
     return rules + everywhere(rate)
 
 
@@ -95,7 +104,8 @@ def check_pipeline_runs(
         lost_files += len(set(expected) - set(names))
         if sorted(names.elements()) != expected:
             problems[tag].append(f"stored files {sorted(names.elements())}, expected {expected}")
-        my_data_jobs = [j for j in data_jobs if j["name"] == f"{dag}.{DATA_JOB_TASK}.{tag}"]
+        # The default name carries the try that created the job: <dag>.<task>.<run_id>.try<n>.
+        my_data_jobs = [j for j in data_jobs if j["name"].startswith(f"{dag}.{DATA_JOB_TASK}.{tag}.try")]
         my_alignment = emulator.jobs_for(tag)
         my_projects = [p for p in projects if p["name"] == f"Northwind support [run {tag}]"]
         my_fine_tunes = [f for f in fine_tunes if my_projects and f["project_id"] == my_projects[0]["id"]]

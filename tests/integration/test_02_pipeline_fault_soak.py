@@ -2,9 +2,10 @@
 
 ``it_pipeline_soak`` (tests/integration/dags/seekrflow_pipeline_dags.py) runs concurrently against a
 faulty service. Every request the pipeline makes that must not happen twice (create data job, add
-files, start, create project, create fine-tune) is certain to get a 500, a 429 with Retry-After and
-two answers dropped *after* the service acted on them (the ambiguous case), then a further share
-of its answers dropped at random; every route, polls included, gets 429, 500, 502, 503, 1 s and
+files, start, create project, create fine-tune) is certain to get a 500, a 429 with Retry-After,
+two answers dropped *after* the service acted on them and a 502 and a 504 answered after it acted
+(the ambiguous cases), then 10 % of its answers (and the uploads') lost after acting as 502/504
+and a further 10 % dropped at random; every route, polls included, gets 429, 500, 502, 503, 1 s and
 2 s delays and connections dropped before processing at ``IT_SOAK_FAULT_RATE``.
 
 Judged from the emulator's stored state and journal: every run succeeded, and each run has exactly
@@ -106,7 +107,7 @@ def test_pipeline_fault_soak(deployment, emulator, figures):
     print(figures["pipeline_soak"])
     assert_every_run_whole(failed, problems, records, RUNS)
     for route in ONCE_ROUTES:
-        for kind in ("500", "429", "drop_after"):
+        for kind in ("500", "429", "drop_after", "502_after", "504_after"):
             assert faults_on_once_routes[route].get(kind, 0) > 0, f"no {kind} fault on {route}"
     for kind in (*SHARED_KINDS, "drop_after"):
         assert faults[kind] > 0, f"no {kind} fault was injected"
