@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+from airflow_provider_seekrflow._client.service_model import config_error
 
 T = TypeVar("T")
 
@@ -38,7 +38,8 @@ def check_id(name: str, value: object) -> str:
         problem = (
             "is not a SeekrFlow id: ids are letters, digits and . _ ~ : -, starting with a letter or digit"
         )
-    raise SeekrFlowConfigError(f"{name} {shown} {problem}; nothing was sent")
+    # The emulator reads these declarations without Airflow: the Airflow-derived error is made lazily.
+    raise config_error(f"{name} {shown} {problem}; nothing was sent")
 
 
 @dataclass(frozen=True)
