@@ -14,7 +14,7 @@ from airflow_provider_seekrflow._client.service_model import (
     NumberOrText,
     OptionalDatetime,
     OptionalInt,
-    OptionalNumber,
+    OptionalMinutes,
     ServiceModel,
     config_error,
     percent,
@@ -70,7 +70,7 @@ class AlignmentJob(ServiceModel):
     step_progress: NumberOrText = None
     progress: NumberOrText = None
     estimated_completion_at: OptionalDatetime = None
-    eta_minutes: OptionalNumber = None
+    eta_minutes: OptionalMinutes = None
     status_message: str | None = None
     output_files: list[AlignmentOutput] = Field(default_factory=list)
 

@@ -6,6 +6,7 @@ import asyncio
 import weakref
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from airflow_provider_seekrflow._client import deadline
 from airflow_provider_seekrflow._client.config import ClientConfig
 from airflow_provider_seekrflow._client.deprecation import warn_if_deprecated
 from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
@@ -220,6 +221,7 @@ class AsyncTransport(TransportSettings):
         endpoint = call.endpoint
         path = call.path
         session, proxy = self._lease()
+        deadline.check_before_sending(endpoint.method, path)
         failure: Exception | None = None
         try:
             async with session.request(
@@ -230,6 +232,7 @@ class AsyncTransport(TransportSettings):
                 headers=self._headers,
                 proxy=proxy.url,
                 proxy_auth=proxy.auth,
+                **self._deadline_timeout(),
                 # A redirect would carry the request (x-team-id, a body) to another host: an error instead.
                 allow_redirects=False,
             ) as response:
@@ -241,9 +244,12 @@ class AsyncTransport(TransportSettings):
         except aiohttp.InvalidURL as err:
             failure = SeekrFlowConfigError(f"SeekrFlow connection {self.conn_id!r}: {err}")
         except (aiohttp.ClientError, asyncio.TimeoutError) as err:
-            failure = from_aiohttp_error(
-                err, method=endpoint.method, path=path, base_url=self.config.base_url
-            )
+            if deadline.exhausted():
+                failure = deadline.deadline_error(endpoint.method, path)
+            else:
+                failure = from_aiohttp_error(
+                    err, method=endpoint.method, path=path, base_url=self.config.base_url
+                )
         if failure is not None:
             raise failure
         status = response.status
@@ -274,6 +280,23 @@ class AsyncTransport(TransportSettings):
             headers=response.headers,
             body=body,
         )
+
+    def _deadline_timeout(self) -> dict[str, Any]:
+        # Within a wait's bound (deadline.bounded_by) the whole request, body included, ends in the
+        # time left: a server trickling its answer cannot hold it longer. Otherwise the session's.
+        left = deadline.time_left()
+        if left is None:
+            return {}
+        import aiohttp
+
+        left = max(left, deadline.EXHAUSTED_SECONDS)
+        return {
+            "timeout": aiohttp.ClientTimeout(
+                total=left,
+                sock_connect=min(self.config.connect_timeout, left),
+                sock_read=min(self.config.timeout, left),
+            )
+        }
 
     async def call(self, call: Call[T]) -> T:
         """Send ``call``, retrying what the policy allows, and return its answer."""

@@ -22,7 +22,24 @@ from airflow_provider_seekrflow.exceptions import (
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # JSON answers from SeekrFlow are small; anything near this is not SeekrFlow talking.
 MAX_JSON_BODY_BYTES = 16 * 1024 * 1024
-_MAX_MESSAGE_CHARS = 2000
+# An error message, a service explanation or a job's status message in a log line or a trigger event
+# (stored in the metadata database) is cut to about this many characters.
+MAX_MESSAGE_CHARS = 4000
+# A 422's validation problems listed one per line, at most this many, each at most this long.
+MAX_DETAIL_ITEMS = 20
+_MAX_DETAIL_ITEM_CHARS = 300
+
+
+def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """
+    Return ``text`` cut to about ``limit`` characters, saying how long it was.
+
+    :param text: A message from the service or about its answer.
+    :param limit: The most characters kept.
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... (cut; {len(text)} characters in all)"
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -52,35 +69,45 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 def _format_validation_detail(detail: list[Any]) -> str:
     lines = []
-    for item in detail:
+    for item in detail[:MAX_DETAIL_ITEMS]:
         if not isinstance(item, Mapping):
-            lines.append(str(item))
+            lines.append(clip(str(item), _MAX_DETAIL_ITEM_CHARS))
             continue
-        loc = [str(part) for part in item.get("loc") or [] if part != "body"]
-        field = ".".join(loc) or "request"
-        lines.append(f"{field}: {item.get('msg', 'invalid')}")
+        loc = item.get("loc")
+        parts = [str(part) for part in loc[:20] if part != "body"] if isinstance(loc, list) else []
+        field = ".".join(parts) or "request"
+        lines.append(clip(f"{field}: {item.get('msg', 'invalid')}", _MAX_DETAIL_ITEM_CHARS))
+    if len(detail) > MAX_DETAIL_ITEMS:
+        lines.append(f"... and {len(detail) - MAX_DETAIL_ITEMS} more")
     return "\n".join(lines)
 
 
 def service_message(body: bytes, content_type: str | None) -> str:
-    """Return the service's explanation from an error body, readable and bounded."""
+    """Return the service's explanation from an error body, readable and bounded (about ``MAX_MESSAGE_CHARS``)."""
     text = body[:MAX_JSON_BODY_BYTES].decode("utf-8", errors="replace")
     if content_type and "json" in content_type:
         try:
-            payload = json.loads(text)
-        except ValueError:
-            payload = None
-        if isinstance(payload, Mapping) and "detail" in payload:
-            detail = payload["detail"]
-            if isinstance(detail, list):
-                return _format_validation_detail(detail)
-            return str(detail)[:_MAX_MESSAGE_CHARS]
-        if isinstance(payload, Mapping) and "message" in payload:
-            return str(payload["message"])[:_MAX_MESSAGE_CHARS]
-    text = " ".join(text.split())
+            explained = _explanation(json.loads(text))
+        except (ValueError, RecursionError):
+            # Not JSON, or nested deeper than Python parses or prints: not SeekrFlow's shape either.
+            explained = None
+        if explained is not None:
+            return clip(explained)
+    text = " ".join(text[: MAX_MESSAGE_CHARS * 4].split())
     if len(text) > 200:
         text = text[:200] + "..."
     return text or "(empty body)"
+
+
+def _explanation(payload: Any) -> str | None:
+    if isinstance(payload, Mapping) and "detail" in payload:
+        detail = payload["detail"]
+        if isinstance(detail, list):
+            return _format_validation_detail(detail)
+        return clip(str(detail))
+    if isinstance(payload, Mapping) and "message" in payload:
+        return clip(str(payload["message"]))
+    return None
 
 
 def error_for_status(
@@ -188,9 +215,12 @@ def _adapter(model: Any) -> Any:
 
 
 __all__ = [
+    "MAX_DETAIL_ITEMS",
     "MAX_JSON_BODY_BYTES",
+    "MAX_MESSAGE_CHARS",
     "RETRYABLE_STATUSES",
     "SeekrFlowAPIError",
+    "clip",
     "error_for_status",
     "parse_retry_after",
     "read_answer",

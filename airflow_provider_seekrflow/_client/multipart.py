@@ -37,8 +37,24 @@ def _quote(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
 
 
+# Sizes read from the service: anything that is not a finite count up to this reads "unknown size".
+_MAX_BELIEVED_BYTES = 1 << 80
+
+
 def human_bytes(count: float) -> str:
-    """Return a byte count as ``412 MiB`` or ``1.0 GiB``."""
+    """
+    Return a byte count as ``412 MiB`` or ``1.0 GiB``; ``unknown size`` for what is no count of bytes.
+
+    Total: a size the service sent as a 400-digit number, NaN, a negative or a string never raises.
+
+    :param count: The size in bytes.
+    """
+    try:
+        count = float(count)
+    except (TypeError, ValueError, OverflowError):
+        return "unknown size"
+    if not 0 <= count <= _MAX_BELIEVED_BYTES:  # also false for NaN
+        return "unknown size"
     for unit in ("B", "KiB", "MiB", "GiB"):
         if count < 1024 or unit == "GiB":
             if unit in ("B", "KiB", "MiB"):

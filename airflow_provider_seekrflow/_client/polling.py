@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from airflow_provider_seekrflow._client.alignment import AlignmentJob
+from airflow_provider_seekrflow._client.service_model import estimate_minutes
 
 if TYPE_CHECKING:
     from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
@@ -24,12 +25,25 @@ AGE_FRACTION = 0.25
 
 
 def estimated_completion(job: AlignmentJob, now: datetime) -> datetime | None:
-    """Return when the service expects the job to end, from ``estimated_completion_at`` or ``eta_minutes``."""
+    """
+    Return when the service expects the job to end, from ``estimated_completion_at`` or ``eta_minutes``.
+
+    Never raises: an estimate that is not a finite number within ten years counts as none or is
+    clamped (:func:`~airflow_provider_seekrflow._client.service_model.estimate_minutes`), and a
+    moment past the calendar's end as none.
+
+    :param job: The job as last seen.
+    :param now: The current time (UTC).
+    """
     if job.estimated_completion_at is not None:
         moment = job.estimated_completion_at
         return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    if job.eta_minutes is not None:
-        return now + timedelta(minutes=job.eta_minutes)
+    minutes = estimate_minutes(job.eta_minutes)
+    if minutes is not None:
+        try:
+            return now + timedelta(minutes=minutes)
+        except OverflowError:  # within ten years of year 9999
+            return None
     return None
 
 
@@ -99,7 +113,7 @@ def plan_next_check(
             if job.estimated_completion_at is not None:
                 reason = f"the service expects it done in {_duration(remaining)} (at {eta:%H:%M:%S} UTC)"
             else:
-                reason = f"the service expects it done in about {job.eta_minutes:g} min"
+                reason = f"the service expects it done in about {_duration(remaining)}"
         else:
             wanted = min(OVERDUE_MAX_INTERVAL_SECONDS, -remaining / 2)
             reason = f"the service's estimate passed {_duration(-remaining)} ago; checking often"

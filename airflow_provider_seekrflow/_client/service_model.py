@@ -12,17 +12,20 @@ import math
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, WrapValidator
+from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, WrapValidator
 
 __all__ = [
     "CLOCK_SKEW_ALLOWANCE",
+    "MAX_ESTIMATE_MINUTES",
     "NumberOrText",
     "OptionalDatetime",
     "OptionalInt",
+    "OptionalMinutes",
     "OptionalNumber",
     "ServiceModel",
     "as_utc",
     "config_error",
+    "estimate_minutes",
     "percent",
 ]
 
@@ -43,6 +46,33 @@ OptionalInt = Annotated[int | None, WrapValidator(_none_if_unreadable)]
 OptionalNumber = Annotated[float | None, WrapValidator(_none_if_unreadable)]
 # Kept as sent: the reference says number, older servers send strings such as "40%".
 NumberOrText = Annotated[float | str | None, WrapValidator(_none_if_unreadable)]
+
+# The longest estimate believed (ten years): anything longer says nothing a wait could act on.
+MAX_ESTIMATE_MINUTES = 10 * 365.25 * 24 * 60
+
+
+def estimate_minutes(value: Any) -> float | None:
+    """
+    Return a duration in minutes as a finite number within 0 to ten years, or None when it holds none.
+
+    NaN and infinities (which Python's JSON reader accepts, as numbers or strings) say nothing;
+    a negative estimate means "now", a huge one "not within ten years".
+
+    :param value: What the service sent: a number, a numeric string, anything else.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not math.isfinite(number):
+        return None
+    return min(max(number, 0.0), MAX_ESTIMATE_MINUTES)
+
+
+# A remaining-time estimate in minutes (``eta_minutes``): finite and within ten years, or None.
+OptionalMinutes = Annotated[float | None, PlainValidator(estimate_minutes)]
 
 
 def percent(value: float | str | None) -> float | None:

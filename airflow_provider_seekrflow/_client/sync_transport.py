@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from airflow_provider_seekrflow._client import deadline
 from airflow_provider_seekrflow._client.deprecation import warn_if_deprecated
 from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
 from airflow_provider_seekrflow._client.errors import MAX_JSON_BODY_BYTES, error_for_status, read_answer
@@ -36,6 +37,36 @@ class Answer:
     status_code: int
     headers: Any
     content: bytes
+
+
+# Bytes asked of the socket at a time while a deadline holds: small enough to check the time often.
+DEADLINE_READ_BYTES = 64 * 1024
+
+
+def _read_by_deadline(response: requests.Response, limit: int, endpoint: Endpoint, path: str) -> bytes:
+    """
+    Return up to ``limit`` bytes of the body, raising the deadline error once the wait's time is up.
+
+    A read timeout alone bounds each wait for a byte, not the whole body: a server sending one byte
+    just inside it would hold the request for ever. So each socket read is given only the time left,
+    and the time is checked between reads.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    while size < limit:
+        left = deadline.time_left() or 0.0
+        if left <= deadline.EXHAUSTED_SECONDS:
+            raise deadline.deadline_error(endpoint.method, path, "reading the answer")
+        if sock is not None:
+            sock.settimeout(left)
+        # read1: at most one read of the socket, so a trickle returns what came instead of waiting for more.
+        chunk = response.raw.read1(min(DEADLINE_READ_BYTES, limit - size), decode_content=True)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 class SyncTransport(TransportSettings):
@@ -109,6 +140,7 @@ class SyncTransport(TransportSettings):
         import requests
 
         headers = {"Content-Type": body.content_type} if body is not None else None
+        deadline.check_before_sending(endpoint.method, path)
         try:
             response = self.session.request(
                 endpoint.method,
@@ -117,7 +149,11 @@ class SyncTransport(TransportSettings):
                 json=json,
                 data=body,
                 headers=headers,
-                timeout=(self.config.connect_timeout, read_timeout or self.config.timeout),
+                # Cut to the time left to the wait the request belongs to, if any (deadline.bounded_by).
+                timeout=(
+                    deadline.cap(self.config.connect_timeout),
+                    deadline.cap(read_timeout or self.config.timeout),
+                ),
                 stream=True,
                 # A redirect would carry the request (a file's bytes, x-team-id) to another host: an error instead.
                 allow_redirects=False,
@@ -125,6 +161,8 @@ class SyncTransport(TransportSettings):
         except requests.exceptions.InvalidURL as err:
             raise SeekrFlowConfigError(f"SeekrFlow connection {self.conn_id!r}: {err}") from None
         except requests.exceptions.RequestException as err:
+            if deadline.exhausted():
+                raise deadline.deadline_error(endpoint.method, path) from None
             raise self._connection_error(err, endpoint, path) from None
         warn_if_deprecated(endpoint, response.headers, self.log)
         if 300 <= response.status_code < 400:
@@ -153,8 +191,12 @@ class SyncTransport(TransportSettings):
         # Through urllib3 with decode_content: from urllib3 2.6 on, a read of n bytes decompresses
         # only about n, so a compressed bomb is cut at the cap as a plain body is.
         try:
+            if deadline.deadline() is not None:
+                return _read_by_deadline(response, MAX_JSON_BODY_BYTES + 1, endpoint, path)
             content = response.raw.read(MAX_JSON_BODY_BYTES + 1, decode_content=True)
         except Exception as err:  # urllib3 raises its own errors when the body is cut short
+            if deadline.exhausted():
+                raise deadline.deadline_error(endpoint.method, path, "reading the answer") from None
             raise self._connection_error(err, endpoint, path) from None
         return content or b""
 

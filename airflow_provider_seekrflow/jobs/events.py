@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from airflow_provider_seekrflow._client.errors import clip
 from airflow_provider_seekrflow.exceptions import SeekrFlowError
 from airflow_provider_seekrflow.jobs.kinds import ALIGNMENT, JobKind
 
@@ -24,7 +25,9 @@ def job_event(
     job_id: str, status: str, message: str, status_message: str | None = None, end_time: float | None = None
 ) -> dict[str, Any]:
     """
-    Return a trigger event's payload: plain values only, never a secret.
+    Return a trigger event's payload: plain values only, never a secret, each text bounded.
+
+    The payload is stored in the metadata database and logged: the messages are cut to about 4 KB.
 
     :param job_id: The job the trigger waited on.
     :param status: The job's terminal status, ``timeout`` or ``error``.
@@ -36,8 +39,8 @@ def job_event(
     return {
         "job_id": job_id,
         "status": status,
-        "status_message": status_message,
-        "message": message,
+        "status_message": None if status_message is None else clip(str(status_message)),
+        "message": clip(str(message)),
         "end_time": end_time,
     }
 

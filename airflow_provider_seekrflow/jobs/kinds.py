@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_seekrflow._client.errors import clip
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowAlignmentJobCancelledError,
     SeekrFlowAlignmentJobError,
@@ -59,6 +60,8 @@ class JobKind:
         :param details: Further fields the kind's exception takes (a fine-tune's ``error_analysis``).
         """
         error_class = self.errors.get(status, self.error)
+        # The service's text goes into the task log and the exception: bounded like any service message.
+        status_message = None if status_message is None else clip(str(status_message))
         reason = f": {status_message}" if status_message else " (the service gave no reason)"
         return error_class(
             f"{self.label} {job_id} ended {status}{reason}",

@@ -252,9 +252,9 @@ class SeekrFlowJobOperator(BaseOperator):
         with bounded_by(self._seconds_to(self._execution_deadline(context))):
             if not self.wait_for_completion:
                 return self.keep_result(self.finish_without_waiting(job_id, context))
-            return self._wait(job_id, context)
+            return self._wait_for_end(job_id, context)
 
-    def _wait(self, job_id: str, context: Context) -> Any:
+    def _wait_for_end(self, job_id: str, context: Context) -> Any:
         if self.deferrable:
             deadline = self._deadline(context)
             self.defer(

@@ -9,9 +9,12 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_seekrflow._client.deadline import bounded_by
+from airflow_provider_seekrflow._client.errors import clip
 from airflow_provider_seekrflow._client.polling import NextCheck
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConnectionError,
+    SeekrFlowDeadlineError,
     SeekrFlowError,
     SeekrFlowRateLimitError,
     SeekrFlowServerError,
@@ -28,6 +31,8 @@ CANCEL_TIMEOUT_SECONDS = 30.0
 _TRIGGER_HAS_ON_KILL = "on_kill" in BaseTrigger.__dict__
 # Reading the task's state after a cancellation gets this long; past it the job is left running.
 STATE_LOOKUP_TIMEOUT_SECONDS = 10.0
+# A disagreement between the worker's clock and the triggerer's above this is logged.
+CLOCK_SKEW_LOG_SECONDS = 5.0
 
 
 class SeekrFlowJobTrigger(BaseTrigger):
@@ -47,9 +52,17 @@ class SeekrFlowJobTrigger(BaseTrigger):
         ingested, or the job in review).
     :param poll_interval: The longest sleep between two status checks, in seconds.
     :param min_poll_interval: The shortest sleep between two status checks, in seconds.
-    :param end_time: Epoch seconds after which the trigger fires a ``timeout`` event; None waits for ever.
+    :param end_time: Epoch seconds after which the trigger fires a ``timeout`` event; None waits for
+        ever. It is read once when the wait starts and counted down on the monotonic clock, so a step
+        of the triggerer's clock during the wait moves nothing; each status check is bounded by the
+        time left, and one still in flight when it runs out ends the wait with the same event.
     :param cancel_on_kill: Whether a user killing the deferred task cancels the job.
     :param hook_params: Keyword arguments for the async hook (``timeout``, ``max_retries``); never a secret.
+    :param deferred_at: Epoch seconds, on the deferring worker's clock, when the trigger was made
+        (now, by default): the wait never gets longer than ``end_time - deferred_at``, whatever the
+        triggerer's clock says, and a triggerer clock behind the worker's is logged.
+    :param min_left: Seconds the wait lasts at least, from its start: a worker whose clock disagreed
+        with an early ``timeout`` waits out the time it still sees before cancelling.
     """
 
     def __init__(
@@ -63,6 +76,8 @@ class SeekrFlowJobTrigger(BaseTrigger):
         end_time: float | None = None,
         cancel_on_kill: bool = True,
         hook_params: dict[str, Any] | None = None,
+        deferred_at: float | None = None,
+        min_left: float | None = None,
     ) -> None:
         super().__init__()
         if kind not in WATCHERS:
@@ -76,6 +91,10 @@ class SeekrFlowJobTrigger(BaseTrigger):
         self.end_time = end_time
         self.cancel_on_kill = cancel_on_kill
         self.hook_params = dict(hook_params or {})
+        if deferred_at is None and end_time is not None and min_left is None:
+            deferred_at = time.time()  # made on the worker: its clock, the one end_time was computed on
+        self.deferred_at = deferred_at
+        self.min_left = min_left
         self.watcher: JobWatcher = WATCHERS[kind](until, self._info, self._warn)
 
     # Bound late: the triggerer gives each trigger its own logger after construction.
@@ -99,6 +118,8 @@ class SeekrFlowJobTrigger(BaseTrigger):
                 "end_time": self.end_time,
                 "cancel_on_kill": self.cancel_on_kill,
                 "hook_params": self.hook_params,
+                "deferred_at": self.deferred_at,
+                "min_left": self.min_left,
             },
         )
 
@@ -114,6 +135,46 @@ class SeekrFlowJobTrigger(BaseTrigger):
 
     def _event(self, status: str, message: str, status_message: str | None = None) -> TriggerEvent:
         return TriggerEvent(job_event(self.job_id, status, message, status_message, self.end_time))
+
+    def _timeout_event(self, last_status: str | None) -> TriggerEvent:
+        return self._event(
+            EVENT_TIMEOUT, f"{self.label} was still {last_status or 'unfinished'} when the wait timed out"
+        )
+
+    def _monotonic_deadline(self) -> float | None:
+        """Return the wait's end on the monotonic clock, read once from ``end_time``; log a clock disagreement."""
+        if self.end_time is None:
+            return None
+        now = time.time()
+        left = self.end_time - now
+        if self.deferred_at is not None:
+            granted = self.end_time - self.deferred_at
+            if left > granted + CLOCK_SKEW_LOG_SECONDS:
+                # Only a clock behind the worker's leaves more than the worker granted: it cannot lengthen the wait.
+                self.log.warning(
+                    "%s: this triggerer's clock is %.0f s behind the clock of the worker that deferred; "
+                    "the wait keeps the %.0f s it was given",
+                    self.label,
+                    left - granted,
+                    granted,
+                )
+                left = granted
+            else:
+                self.log.info(
+                    "%s: %.0f s of the wait left (deferred %.0f s ago by this triggerer's clock)",
+                    self.label,
+                    max(0.0, left),
+                    now - self.deferred_at,
+                )
+        if self.min_left is not None and left < self.min_left:
+            self.log.warning(
+                "%s: this triggerer's clock says %.0f s are left, the worker's %.0f s; waiting the worker's",
+                self.label,
+                left,
+                self.min_left,
+            )
+            left = self.min_left
+        return time.monotonic() + left
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll the job, sleeping as its kind says, and yield one event."""
@@ -153,18 +214,22 @@ class SeekrFlowJobTrigger(BaseTrigger):
 
     async def _wait(self, hook: Any) -> TriggerEvent:
         last_status: str | None = None
+        deadline = self._monotonic_deadline()
         while True:
-            if self.end_time is not None and time.time() >= self.end_time:
-                return self._event(
-                    EVENT_TIMEOUT,
-                    f"{self.label} was still {last_status or 'unfinished'} when the wait timed out",
-                )
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return self._timeout_event(last_status)
             try:
-                await shielded(hook.get_config())  # the connection: a request to the supervisor on 3.x
-                job = await self.watcher.read(hook, self.job_id)
+                # Every request of this check ends by the deadline, however slowly the service answers.
+                with bounded_by(left):
+                    await shielded(hook.get_config())  # the connection: a request to the supervisor on 3.x
+                    job = await self.watcher.read(hook, self.job_id)
+            except SeekrFlowDeadlineError:
+                # Time ran out mid-check: the same event as running out between checks.
+                return self._timeout_event(last_status)
             except _TRANSIENT_ERRORS as err:
                 # Retries are exhausted for this poll, but the job may be fine; keep waiting.
-                self.log.warning("Checking %s failed, will check again: %s", self.label, err)
+                self.log.warning("Checking %s failed, will check again: %s", self.label, clip(str(err)))
                 delay = self.poll_interval
             except SeekrFlowError as err:
                 return self._event(EVENT_ERROR, str(err))
@@ -177,17 +242,27 @@ class SeekrFlowJobTrigger(BaseTrigger):
                     return self._event(
                         last_status, f"{self.label} {verb} {last_status}", self.watcher.status_message(job)
                     )
-                plan = self.watcher.next_check(
-                    job, poll_interval=self.poll_interval, min_interval=self.min_poll_interval
-                )
-                if self.end_time is not None and plan.seconds > self.end_time - time.time():
-                    plan = NextCheck(max(0.0, self.end_time - time.time()), "the wait's deadline comes first")
+                plan = self._plan(job)
+                if deadline is not None and plan.seconds > deadline - time.monotonic():
+                    plan = NextCheck(max(0.0, deadline - time.monotonic()), "the wait's deadline comes first")
                 # A deferred wait is quiet between checks; this line says the quiet is intended.
                 self.log.info("%s: %s", self.label, plan.describe())
                 delay = plan.seconds
-            if self.end_time is not None:
-                delay = max(0.0, min(delay, self.end_time - time.time()))
+            if deadline is not None:
+                delay = max(0.0, min(delay, deadline - time.monotonic()))
             await asyncio.sleep(delay)
+
+    def _plan(self, job: Any) -> NextCheck:
+        # Made of the service's numbers: a plan that cannot be made must not end the wait.
+        try:
+            return self.watcher.next_check(
+                job, poll_interval=self.poll_interval, min_interval=self.min_poll_interval
+            )
+        except Exception as err:
+            self.log.warning(
+                "%s: could not plan the next check (%r); checking at poll_interval", self.label, err
+            )
+            return NextCheck(self.poll_interval, "the service's estimate could not be read")
 
     async def on_kill(self) -> None:
         """Cancel the job when a user kills the deferred task (Airflow 3.3 calls it; before 3.3, ``run`` does)."""

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
+from airflow_provider_seekrflow._client.errors import clip
 from airflow_provider_seekrflow._client.fine_tunes import FineTune
 from airflow_provider_seekrflow._client.polling import (
     NextCheck,
@@ -70,7 +71,7 @@ class JobWatcher:
         message = getattr(job, "status_message", None)
         if message is None:
             message = (getattr(job, "model_extra", None) or {}).get("status_message")
-        return None if message is None else str(message)
+        return None if message is None else clip(str(message))
 
     async def cancel(self, hook: Any, job_id: str) -> str:
         """Cancel the job and return its status after."""
