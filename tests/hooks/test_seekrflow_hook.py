@@ -98,8 +98,9 @@ def test_upload_alignment_document(hook, emu, doc):
     assert stored.purpose == "alignment"
     assert stored.bytes == doc.stat().st_size
     assert stored.type == "txt"
-    # As the official client does, the document's type and size are checked with the service first.
-    assert routes(emu) == ["validate_file_metadata", "upload_file"]
+    # As the official client does, the document's type and size are checked with the service first;
+    # then the files are listed, so a lost answer is compared with what was there before sending.
+    assert routes(emu) == ["validate_file_metadata", "list_files", "upload_file"]
     assert all(entry["status"] == 200 for entry in emu.journal())
 
 
@@ -110,7 +111,7 @@ def test_upload_fine_tune_file(hook, emu, training_file):
     assert stored.filename == "train.jsonl"
     assert stored.bytes == training_file.stat().st_size
     # Only alignment documents have a metadata check.
-    assert routes(emu) == ["upload_file"]
+    assert routes(emu) == ["list_files", "upload_file"]  # the snapshot a lost answer is compared with
     assert hook.get_file(stored.id).bytes == training_file.stat().st_size
 
 
@@ -221,14 +222,11 @@ def test_delete_file(hook, emu, doc):
         hook.delete_file(stored.id)
 
 
-def test_file_ids_are_percent_encoded_in_paths(hook, emu):
-    with pytest.raises(SeekrFlowNotFoundError) as caught:
+def test_an_id_that_is_not_one_is_refused_before_any_request(hook, emu):
+    # An id is data, never a path: "a/b c" would address another resource.
+    with pytest.raises(SeekrFlowConfigError, match="file_id 'a/b c' is not a SeekrFlow id"):
         hook.get_file("a/b c")
-    assert caught.value.path == "/v1/flow/files/a%2Fb%20c"
-    # The service saw one path segment per id (the ASGI journal shows it decoded).
-    (entry,) = emu.journal()
-    assert entry["path"] == "/v1/flow/files/a/b c"
-    assert entry["status"] == 404
+    assert emu.journal() == []
 
 
 def test_download_file_streams_to_path(hook, emu, training_file, tmp_path):
