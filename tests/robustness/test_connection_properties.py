@@ -2,7 +2,9 @@
 
 - any valid http(s) host / port round-trips to a base URL without a trailing slash;
 - garbage in any field never raises anything but ``ConnectionSettingsError``;
-- the API key never appears in an error message (nor in the config's repr).
+- the API key never appears in an error message (nor in the config's repr);
+- credentials written into the host never appear in an error message;
+- accepted timeouts and retry counts are within their bounds.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_seekrflow._client.config import (
+    MAX_RETRIES,
+    MAX_TIMEOUT_SECONDS,
     ConnectionSettingsError,
     build_client_config,
     normalize_base_url,
@@ -132,14 +136,38 @@ def test_extra_text_raises_only_connection_settings_error(extra):
 @given(extras)
 @example(extras={"timeout": "inf"})
 @example(extras={"connect_timeout": 1e308 * 10})
+@example(extras={"timeout": 9.3e9})
+@example(extras={"max_retries": 10**6})
 def test_accepted_timeouts_are_finite(extras):
-    """A timeout the config accepts must be usable by a socket (finite and positive)."""
+    """A timeout the config accepts must be usable by a socket (finite, positive, at most a day)."""
     try:
         config = build_client_config(host="example.com", port=None, password="k3y", extras=extras)
     except ConnectionSettingsError:
         return
-    assert math.isfinite(config.timeout) and config.timeout > 0
-    assert math.isfinite(config.connect_timeout) and config.connect_timeout > 0
+    assert math.isfinite(config.timeout) and 0 < config.timeout <= MAX_TIMEOUT_SECONDS
+    assert math.isfinite(config.connect_timeout) and 0 < config.connect_timeout <= MAX_TIMEOUT_SECONDS
+    assert 0 <= config.max_retries <= MAX_RETRIES
+
+
+secret = st.text(
+    st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="@"), min_size=8, max_size=20
+)
+
+
+@FAST
+@given(garbage_host, secret, st.sampled_from(["{s}@", "user:{s}@", "{s}:x@"]), st.none() | st.integers())
+@example(host="ftp://flow.example.com", password="SECRETKEY", form="bob:{s}@", port=None)
+@example(host="https://flow example.com", password="SECRETKEY", form="bob:{s}@", port=None)
+def test_credentials_in_the_host_never_appear_in_an_error(host, password, form, port):
+    raw = host or ""
+    split = raw.find("://") + 3 if "://" in raw else 0
+    raw = raw[:split] + form.format(s=password) + raw[split:]
+    try:
+        normalize_base_url(raw, port)
+    except ConnectionSettingsError as err:
+        assert password not in str(err) and password not in repr(err)
+        return
+    pytest.fail(f"{raw!r} was accepted")
 
 
 key = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=6, max_size=40).map(
