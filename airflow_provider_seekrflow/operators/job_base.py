@@ -292,7 +292,7 @@ class SeekrFlowJobOperator(BaseOperator):
 
     def _submit(self, context: Context) -> str:
         """Submit, noting first what was listed (on Airflow 3.3+), so a retry can find a job whose answer was lost."""
-        store = task_state_store(context) if self.durable else None
+        store: Any = task_state_store(context) if self.durable else None
         noting = store is not None and self.finds_unanswered_submissions
         self.snapshot = self.snapshot_before_submit(context) if self.finds_unanswered_submissions else None
         if noting and self.snapshot is not None:

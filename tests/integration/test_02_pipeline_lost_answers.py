@@ -47,7 +47,9 @@ def run_under_faults(deployment, emulator, tag: str, rules: list[dict]) -> dict:
         "duration_s": round(time.monotonic() - started, 1),
         "try_numbers": {t: ti["try_number"] for t, ti in api.task_instances(DAG, tag).items()},
         "data_jobs": [
-            j["id"] for j in emulator.stored_data_jobs() if j["name"].startswith(f"{DAG}.make_training_pairs.{tag}.try")
+            j["id"]
+            for j in emulator.stored_data_jobs()
+            if j["name"].startswith(f"{DAG}.make_training_pairs.{tag}.try")
         ],
         "projects": sorted(project_ids),
         "fine_tunes": [f["id"] for f in emulator.stored_fine_tunes() if f["project_id"] in project_ids],
