@@ -72,7 +72,7 @@ async def amask_api_key(api_key: str) -> None:
     :param api_key: The key, as the client sends it.
     """
     try:
-        from airflow.sdk.log import amask_secret
+        from airflow.sdk.log import amask_secret  # type: ignore[attr-defined,unused-ignore]  # 3.2+
     except ImportError:
         from asgiref.sync import sync_to_async
 
