@@ -73,7 +73,7 @@ class _UploadRecord:
         return None
 
     def sent_without_answer(self, facts: dict[str, Any]) -> Snapshot | None:
-        """Return what the service listed before an earlier try sent these facts and never recorded an answer."""
+        """Return what the service listed before an earlier try first sent these facts and never recorded an answer."""
         for entry in self.entries:
             if entry.get("file_id") or not self._matches(entry, facts):
                 continue
@@ -87,8 +87,12 @@ class _UploadRecord:
         return None
 
     def note_sending(self, facts: dict[str, Any], when: datetime, snapshot: Snapshot) -> None:
-        """Note that these facts are about to be sent (replaced by ``add`` once the answer is in)."""
-        self.forget_sending(facts)
+        """
+        Note that these facts are about to be sent (replaced by ``add`` once the answer is in).
+
+        An earlier try's note is kept: its snapshot is the oldest, so a file that try stored late
+        still counts as new (and two candidates fail as ambiguous rather than store a third).
+        """
         self.entries.append({**facts, "sent_at": when.isoformat(), "snapshot": snapshot.to_state()})
 
     def forget_sending(self, facts: dict[str, Any]) -> None:

@@ -439,3 +439,12 @@ def test_hook_metadata():
     assert SeekrFlowHook.default_conn_name == "seekrflow_default"
     behaviour = SeekrFlowHook.get_ui_field_behaviour()
     assert behaviour["relabeling"]["password"] == "API key"
+
+
+def test_the_hook_names_the_whole_path_it_was_given(hook, emu, tmp_path):
+    # Two folders may hold files of one name: the message says which one was meant.
+    missing = tmp_path / "data" / "docs" / "onbaording.md"
+    with pytest.raises(SeekrFlowInvalidFileError) as caught:
+        hook.upload_file(missing, "alignment")
+    assert str(caught.value) == f"{missing}: file not found"
+    assert emu.journal() == []

@@ -516,7 +516,7 @@ CASES: list[Case] = [
         ["/v1/flow/alignment/generate", "422", "files.0", "file-does-not-exist"],
         _generate("service_422_unknown_file", "Teach returns.", ["file-does-not-exist"]),
         local=False,
-        requests=1,
+        requests=2,  # the listing a lost answer is compared with, then the refused request
         surface="SeekrFlowGenerateAlignmentOperator (dag.test)",
     ),
     Case(
@@ -531,7 +531,7 @@ CASES: list[Case] = [
             check_content=False,
         ),
         local=False,
-        requests=1,
+        requests=2,  # the listing a lost answer is compared with, then the refused request
     ),
     Case(
         "wrong_api_key",

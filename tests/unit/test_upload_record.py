@@ -26,25 +26,42 @@ def test_the_mapping_an_earlier_release_stored_is_still_read():
 def test_a_sending_note_is_not_an_upload_and_gives_way_to_the_record():
     from datetime import datetime, timedelta, timezone
 
+    from airflow_provider_seekrflow._client.lost_answers import Snapshot
+
     first = datetime(2026, 12, 3, 23, 59, 48, tzinfo=timezone.utc)
+    listed_first = Snapshot(ids=frozenset({"file-0"}))
     record = _UploadRecord(None)
-    record.note_sending(FACTS, first)
-    # A killed try's retry reads it back: sent, never answered.
+    record.note_sending(FACTS, first, listed_first)
+    # A killed try's retry reads it back: sent, never answered, with what was listed before.
     again = _UploadRecord(record.entries)
     assert again.find(FACTS) is None
-    assert again.sent_without_answer(FACTS) == first
+    assert again.sent_without_answer(FACTS) == listed_first
     assert again.sent_without_answer({**FACTS, "bytes": 13}) is None
-    # A second try's note too: the earliest is when the file may first have been stored.
-    again.note_sending(FACTS, first + timedelta(seconds=50))
-    assert again.sent_without_answer(FACTS) == first
+    # A second try's note too: the first try's listing is kept (the oldest counts the most as new).
+    again.note_sending(FACTS, first + timedelta(seconds=50), Snapshot(ids=frozenset({"file-0", "file-9"})))
+    assert again.sent_without_answer(FACTS) == listed_first
     # The answer replaces every note of that file, and only that file's.
     other = {**FACTS, "source": "/data/b.md"}
-    again.note_sending(other, first)
+    again.note_sending(other, first, listed_first)
     again.add(FACTS, "file-1")
     assert again.find(FACTS) == "file-1"
     assert again.sent_without_answer(FACTS) is None
-    assert again.sent_without_answer(other) == first
+    assert again.sent_without_answer(other) == listed_first
     assert [e.get("file_id") for e in again.entries] == [None, "file-1"]
+    # A refusal drops the notes of that file: nothing to look for.
+    again.forget_sending(other)
+    assert again.sent_without_answer(other) is None
+
+
+def test_a_note_of_an_earlier_release_reads_as_a_time_window():
+    from datetime import datetime, timezone
+
+    record = _UploadRecord([{**FACTS, "sent_at": "2026-12-03T23:59:48+00:00"}])
+    snapshot = record.sent_without_answer(FACTS)
+    assert snapshot is not None and not snapshot.complete
+    assert snapshot.oldest is not None and snapshot.oldest < datetime(
+        2026, 12, 3, 23, 59, 48, tzinfo=timezone.utc
+    )
 
 
 def test_a_note_with_an_unreadable_time_is_ignored():
