@@ -10,6 +10,7 @@ request made: a mapped sibling's job, a sweep sibling's fine-tune or a same-name
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperat
 from airflow_provider_seekrflow.operators.files import SeekrFlowUploadFileOperator
 from airflow_provider_seekrflow.operators.fine_tune import SeekrFlowFineTuneOperator
 from tests.operators.seekrflow_dag_support import (
+    AIRFLOW_V3_3,
     FAST_POLL,
     START_DATE,
     count,
@@ -242,3 +244,55 @@ def test_same_name_same_size_files_get_two_ids_and_their_own_bytes(hook, emu, re
         copy = hook.download_file(file_id, tmp_path / f"{file_id}.jsonl")
         assert Path(copy).read_bytes() == source.read_bytes()
     assert count(emu, "upload_file") == 2
+
+
+class _FiveMinutesAhead(datetime):
+    """The worker's clock, five minutes ahead of the service's."""
+
+    @classmethod
+    def now(cls, tz=None):  # type: ignore[override]
+        return datetime.now(tz) + timedelta(minutes=5)
+
+
+@pytest.mark.skipif(
+    not AIRFLOW_V3_3, reason="a retry finds its job through the task state store (Airflow 3.3+)"
+)
+def test_a_worker_clock_five_minutes_ahead_still_makes_one_data_job(
+    hook, emu, request, tmp_path, monkeypatch
+):
+    from airflow_provider_seekrflow.operators import job_base
+
+    monkeypatch.setattr(job_base, "datetime", _FiveMinutesAhead)
+    file_id = hook.upload_file(document(tmp_path, "returns.md"), "alignment").id
+    emu.clear_journal()
+    # The create's answer is lost and so is the search: the retry must find the job by its note.
+    # A search by the worker's send time (minus a 2-minute allowance) skips a job the service
+    # stamped 5 minutes "earlier" and creates a second one.
+    emu.set_faults(
+        [
+            {"route": "submit_data_job", "kind": "drop_after", "count": 1},
+            {"route": "list_data_jobs", "kind": "503", "skip": 1, "count": 1},
+        ]
+    )
+    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
+        SeekrFlowDataJobOperator(
+            task_id="pairs",
+            files=[file_id],
+            system_prompt=SYSTEM_PROMPT,
+            wait_for_completion=False,
+            hook_params={"max_retries": 0},
+            retries=1,
+            retry_delay=timedelta(seconds=0),
+            **FAST_POLL,
+        )
+
+    dr = run_dag(dag)
+
+    assert states(dr) == {"pairs": "success"}
+    assert count(emu, "submit_data_job") == 1
+    made = [
+        job
+        for job in SeekrFlowHook().client.call(data_jobs.list_jobs()).data
+        if job.name and job.name.startswith(dag.dag_id)
+    ]
+    assert [job.id for job in made] == [xcom(dr, "pairs")["job_id"]]
