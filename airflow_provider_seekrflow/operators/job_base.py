@@ -32,6 +32,9 @@ except ImportError:  # Airflow 2 only spells it inline (models/baseoperator.py, 
 # The deferred wait ends this much before execution_timeout, so the operator (not Airflow) ends it
 # and can cancel the job; Airflow 2 otherwise fails the task from the scheduler without a word to us.
 EXECUTION_TIMEOUT_MARGIN = timedelta(seconds=30)
+# A trigger's timeout this much before the deadline by the worker's clock is a clock disagreement,
+# not the latency of resuming the task.
+EARLY_TIMEOUT_TOLERANCE_SECONDS = 5.0
 #: The XCom key of the training file (the ``fine-tune`` output) a data job or generate produced.
 FINE_TUNE_FILE_XCOM_KEY = "fine_tune_file_id"
 NO_STATE_STORE_WARNING = (
@@ -199,7 +202,10 @@ class SeekrFlowJobOperator(BaseOperator):
         """
         Return what the trigger's event means, raising the task's failure for any end but success.
 
-        A timeout cancels the job first. An event whose job went on (``until`` ingestion) is returned.
+        A timeout cancels the job first, once this worker's clock agrees the deadline has passed: a
+        triggerer whose clock runs ahead fires early, and then the wait goes on for the time this
+        worker still sees (:meth:`defer_early_timeout`). An event whose job went on (``until``
+        ingestion) is returned.
 
         :param event: The trigger's event.
         :param job_id: The job the task deferred on.
@@ -208,6 +214,7 @@ class SeekrFlowJobOperator(BaseOperator):
         outcome = event_outcome(event, job_id, self.kind, until=until)
         self.job_id = outcome.job_id
         if outcome.kind == "timeout":
+            self.defer_early_timeout(event, outcome.job_id)
             self.cancel("the wait timed out")
             raise self.kind.timed_out(outcome.job_id, outcome.message, None)
         if outcome.kind == "error":
@@ -392,6 +399,35 @@ class SeekrFlowJobOperator(BaseOperator):
         if execution_deadline is not None:
             deadlines.append(execution_deadline)
         return min(deadlines) if deadlines else None
+
+    def defer_early_timeout(self, event: Any, job_id: str) -> None:
+        """
+        Wait again, deferred, when a ``timeout`` event came before the deadline by this worker's clock.
+
+        The deadline is an epoch time from a worker's clock, compared with the triggerer's: a
+        triggerer clock ahead by S seconds fires S seconds early. The new trigger's deadline is
+        moved by the disagreement seen, so that clock reaches it when this one reaches the real one.
+
+        :param event: The trigger's ``timeout`` event.
+        :param job_id: The job waited on.
+        """
+        end_time = event.get("end_time") if isinstance(event, dict) else None
+        if not isinstance(end_time, (int, float)):
+            return
+        early = end_time - time.time()
+        if early <= EARLY_TIMEOUT_TOLERANCE_SECONDS:
+            return
+        self.log.warning(
+            "The triggerer timed out the wait for job %s %.0f s before its deadline by this worker's "
+            "clock (its clock runs ahead); waiting the rest before cancelling",
+            job_id,
+            early,
+        )
+        self.defer(
+            trigger=self.build_trigger(job_id, end_time + early),
+            method_name="execute_complete",
+            kwargs={"job_id": job_id, "end_time": end_time},
+        )
 
     def _execution_deadline(self, context: Context) -> float | None:
         """Return when (epoch seconds) a wait must end to leave the margin before ``execution_timeout``; None without one."""

@@ -24,8 +24,6 @@ class SeekrFlowAlignmentJobTrigger(SeekrFlowJobTrigger):
     :param end_time: Epoch seconds after which the trigger fires a ``timeout`` event; None waits for ever.
     :param cancel_on_kill: Whether a user killing the deferred task cancels the job.
     :param hook_params: Keyword arguments for the async hook (``timeout``, ``max_retries``); never a secret.
-    :param deferred_at: When the worker made the trigger (epoch seconds, its clock); see the job trigger.
-    :param min_left: The least the wait lasts, in seconds; see the job trigger.
     """
 
     def __init__(
@@ -37,8 +35,6 @@ class SeekrFlowAlignmentJobTrigger(SeekrFlowJobTrigger):
         end_time: float | None = None,
         cancel_on_kill: bool = True,
         hook_params: dict[str, Any] | None = None,
-        deferred_at: float | None = None,
-        min_left: float | None = None,
     ) -> None:
         super().__init__(
             ALIGNMENT.key,
@@ -49,8 +45,6 @@ class SeekrFlowAlignmentJobTrigger(SeekrFlowJobTrigger):
             end_time=end_time,
             cancel_on_kill=cancel_on_kill,
             hook_params=hook_params,
-            deferred_at=deferred_at,
-            min_left=min_left,
         )
 
     def serialize(self) -> tuple[str, dict[str, Any]]:

@@ -31,8 +31,6 @@ CANCEL_TIMEOUT_SECONDS = 30.0
 _TRIGGER_HAS_ON_KILL = "on_kill" in BaseTrigger.__dict__
 # Reading the task's state after a cancellation gets this long; past it the job is left running.
 STATE_LOOKUP_TIMEOUT_SECONDS = 10.0
-# A disagreement between the worker's clock and the triggerer's above this is logged.
-CLOCK_SKEW_LOG_SECONDS = 5.0
 
 
 class SeekrFlowJobTrigger(BaseTrigger):
@@ -58,11 +56,6 @@ class SeekrFlowJobTrigger(BaseTrigger):
         time left, and one still in flight when it runs out ends the wait with the same event.
     :param cancel_on_kill: Whether a user killing the deferred task cancels the job.
     :param hook_params: Keyword arguments for the async hook (``timeout``, ``max_retries``); never a secret.
-    :param deferred_at: Epoch seconds, on the deferring worker's clock, when the trigger was made
-        (now, by default): the wait never gets longer than ``end_time - deferred_at``, whatever the
-        triggerer's clock says, and a triggerer clock behind the worker's is logged.
-    :param min_left: Seconds the wait lasts at least, from its start: a worker whose clock disagreed
-        with an early ``timeout`` waits out the time it still sees before cancelling.
     """
 
     def __init__(
@@ -76,8 +69,6 @@ class SeekrFlowJobTrigger(BaseTrigger):
         end_time: float | None = None,
         cancel_on_kill: bool = True,
         hook_params: dict[str, Any] | None = None,
-        deferred_at: float | None = None,
-        min_left: float | None = None,
     ) -> None:
         super().__init__()
         if kind not in WATCHERS:
@@ -91,10 +82,6 @@ class SeekrFlowJobTrigger(BaseTrigger):
         self.end_time = end_time
         self.cancel_on_kill = cancel_on_kill
         self.hook_params = dict(hook_params or {})
-        if deferred_at is None and end_time is not None and min_left is None:
-            deferred_at = time.time()  # made on the worker: its clock, the one end_time was computed on
-        self.deferred_at = deferred_at
-        self.min_left = min_left
         self.watcher: JobWatcher = WATCHERS[kind](until, self._info, self._warn)
 
     # Bound late: the triggerer gives each trigger its own logger after construction.
@@ -118,8 +105,6 @@ class SeekrFlowJobTrigger(BaseTrigger):
                 "end_time": self.end_time,
                 "cancel_on_kill": self.cancel_on_kill,
                 "hook_params": self.hook_params,
-                "deferred_at": self.deferred_at,
-                "min_left": self.min_left,
             },
         )
 
@@ -142,38 +127,11 @@ class SeekrFlowJobTrigger(BaseTrigger):
         )
 
     def _monotonic_deadline(self) -> float | None:
-        """Return the wait's end on the monotonic clock, read once from ``end_time``; log a clock disagreement."""
+        """Return the wait's end on the monotonic clock, read once from ``end_time``, so a later clock step moves nothing."""
         if self.end_time is None:
             return None
-        now = time.time()
-        left = self.end_time - now
-        if self.deferred_at is not None:
-            granted = self.end_time - self.deferred_at
-            if left > granted + CLOCK_SKEW_LOG_SECONDS:
-                # Only a clock behind the worker's leaves more than the worker granted: it cannot lengthen the wait.
-                self.log.warning(
-                    "%s: this triggerer's clock is %.0f s behind the clock of the worker that deferred; "
-                    "the wait keeps the %.0f s it was given",
-                    self.label,
-                    left - granted,
-                    granted,
-                )
-                left = granted
-            else:
-                self.log.info(
-                    "%s: %.0f s of the wait left (deferred %.0f s ago by this triggerer's clock)",
-                    self.label,
-                    max(0.0, left),
-                    now - self.deferred_at,
-                )
-        if self.min_left is not None and left < self.min_left:
-            self.log.warning(
-                "%s: this triggerer's clock says %.0f s are left, the worker's %.0f s; waiting the worker's",
-                self.label,
-                left,
-                self.min_left,
-            )
-            left = self.min_left
+        left = self.end_time - time.time()
+        self.log.info("%s: %.0f s of the wait left by this triggerer's clock", self.label, max(0.0, left))
         return time.monotonic() + left
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
