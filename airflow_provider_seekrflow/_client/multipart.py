@@ -115,7 +115,8 @@ class MultipartFileBody:
 
     ``len()`` gives the exact body size, so clients send ``Content-Length`` rather than chunked
     encoding; iterating again re-opens the file, so a retried request sends the whole body anew.
-    A stream (an object in a bucket) must give exactly ``size`` bytes, as a local file must keep its size.
+    A stream (an object in a bucket) must give exactly ``size`` bytes, as a local file must keep its size;
+    one that gives more or fewer, or fails to read, raises ``SeekrFlowInvalidFileError`` naming the file.
 
     :param fields: Plain form fields sent before the file.
     :param file_field: The form field name of the file part.
@@ -178,22 +179,50 @@ class MultipartFileBody:
         return len(self._head) + self._file_size + len(self._tail)
 
     def __iter__(self) -> Iterator[bytes]:
+        # A file that cannot be read, or that changes size, while it is sent is the file's fault, not
+        # the network's. The error raised here is no OSError: urllib3 and requests let it through
+        # unwrapped (an OSError would become a "connection aborted"), so the upload is neither looked
+        # for as a lost answer nor sent again while the file is still changing.
         progress = self._progress_factory() if self._progress_factory else None
         yield self._head
         sent = 0
-        with self._open() as handle:
+        try:
+            handle = self._open()
+        except OSError as err:
+            raise self._unreadable(err) from None
+        with handle:
             while True:
-                chunk = handle.read(self._chunk_bytes)
+                try:
+                    chunk = handle.read(self._chunk_bytes)
+                except OSError as err:
+                    raise self._unreadable(err) from None
                 if not chunk:
                     break
                 sent += len(chunk)
                 if sent > self._file_size:
-                    raise OSError(f"{self._shown} grew while it was being uploaded")
+                    raise self._changed(f"grew past the {self._file_size} bytes announced")
                 if progress:
                     progress.advance(len(chunk))
                 yield chunk
         if sent != self._file_size:
-            raise OSError(f"{self._shown} changed size while it was being uploaded")
+            raise self._changed(f"shrank to {sent} of the {self._file_size} bytes announced")
         if progress:
             progress.finish()
         yield self._tail
+
+    def _changed(self, how: str) -> Exception:
+        from airflow_provider_seekrflow.exceptions import SeekrFlowInvalidFileError
+
+        return SeekrFlowInvalidFileError(
+            f"{self._shown}: changed while it was being uploaded ({how}); the upload was stopped and "
+            "not resent: upload it again once it no longer changes"
+        )
+
+    def _unreadable(self, error: OSError) -> Exception:
+        from airflow_provider_seekrflow.exceptions import SeekrFlowInvalidFileError
+
+        reason = error.strerror or str(error) or type(error).__name__
+        return SeekrFlowInvalidFileError(
+            f"{self._shown}: could not be read while it was being uploaded ({reason}); the upload "
+            "was stopped and not resent"
+        )

@@ -1,0 +1,112 @@
+"""
+Low findings of the reliability audit a user could hit, end to end against the emulator (issue 20).
+
+L4: a file that changes while it is uploaded is the file's fault: one request, no lost-answer search,
+no resend, ``SeekrFlowInvalidFileError`` naming it. L12: tasks creating one project name at once end
+up using one project.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_seekrflow.exceptions import SeekrFlowInvalidFileError
+from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+
+PIECE = 64 * 1024
+
+
+class GrowingFile(io.RawIOBase):
+    """A local file that a writer appends to right after the uploader's first read of it."""
+
+    def __init__(self, path: Path, grow_by: bytes) -> None:
+        self._handle = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._path = path
+        self._grow_by = grow_by
+        self._grown = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self._handle.read(size)
+        if not self._grown:
+            self._grown = True
+            with open(self._path, "ab") as writer:
+                writer.write(self._grow_by)
+        return data
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
+
+
+class FailingStream(io.RawIOBase):
+    """A stream whose second read fails, as a disk or a network mount does."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+        self._reads = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1, /) -> bytes:
+        self._reads += 1
+        if self._reads == 2:
+            raise OSError(5, "Input/output error")
+        return self._data.read(size)
+
+
+@pytest.fixture
+def hook(emu):
+    hook = SeekrFlowHook()
+    yield hook
+    hook.close()
+
+
+def routes(emu) -> list[str]:
+    return [entry["route"] for entry in emu.journal()]
+
+
+def test_a_file_growing_during_upload_is_one_request_and_an_invalid_file(hook, emu, tmp_path):
+    source = tmp_path / "notes.md"
+    source.write_bytes(b"x" * (3 * PIECE))
+    size = source.stat().st_size
+
+    with pytest.raises(SeekrFlowInvalidFileError) as caught:
+        hook.upload_stream(
+            lambda: GrowingFile(source, b"y" * PIECE),
+            size,
+            "alignment",
+            filename="notes.md",
+            chunk_bytes=PIECE,
+        )
+
+    assert "notes.md: changed while it was being uploaded (grew past the" in str(caught.value)
+    # One snapshot listing, one upload: no lost-answer search, no resend.
+    assert routes(emu) == ["list_files", "upload_file"]
+    assert not [f for f in hook.list_files(purpose="alignment") if f.filename == "notes.md"]
+
+
+def test_a_stream_giving_fewer_bytes_than_announced_is_an_invalid_file(hook, emu):
+    with pytest.raises(SeekrFlowInvalidFileError, match=r"shrank to 1000 of the 5000 bytes announced"):
+        hook.upload_stream(lambda: io.BytesIO(b"z" * 1000), 5000, "alignment", filename="short.md")
+    assert routes(emu) == ["list_files", "upload_file"]
+
+
+def test_a_read_error_during_upload_is_an_invalid_file_not_a_network_error(hook, emu):
+    with pytest.raises(SeekrFlowInvalidFileError) as caught:
+        hook.upload_stream(
+            lambda: FailingStream(b"w" * (4 * PIECE)),
+            4 * PIECE,
+            "alignment",
+            filename="mounted.md",
+            chunk_bytes=PIECE,
+        )
+    assert str(caught.value).startswith("mounted.md: could not be read while it was being uploaded")
+    assert "Input/output error" in str(caught.value)
+    assert routes(emu) == ["list_files", "upload_file"]
