@@ -193,25 +193,50 @@ class SyncClient(PipelineOperations):
         """
         Stream a stored file's bytes to ``target``, through a temporary file renamed into place when complete.
 
+        The temporary file is made beside ``target`` with an unpredictable name (``O_EXCL``), so a
+        symlink planted in a shared folder is never followed. A body compressed in transit
+        (``Content-Encoding: gzip``) is written decompressed and checked against its announced
+        length as sent.
+
         :param file_id: The file's id.
         :param target: The file path to write.
         """
         import requests
 
+        from airflow_provider_seekrflow._client.downloads import (
+            announced_length,
+            open_partial,
+            raw_bytes_read,
+        )
+        from airflow_provider_seekrflow.exceptions import SeekrFlowUnexpectedResponseError
+
         endpoint = files.GET_FILE_CONTENT
         path = endpoint.render(file_id=file_id)
 
         def attempt() -> Path:
-            partial = target.with_name(f".{target.name}.{os.getpid()}.part")
             response = self.transport.open(endpoint, path)
+            partial: Path | None = None
             try:
-                with open(partial, "wb") as handle:
+                try:
+                    expected = announced_length(response.headers)
+                except ValueError as err:
+                    raise SeekrFlowUnexpectedResponseError(
+                        f"{endpoint.method} {path}: {err}",
+                        status_code=response.status_code,
+                        method=endpoint.method,
+                        path=path,
+                    ) from None
+                handle, partial = open_partial(target)
+                with handle:
                     for chunk in response.iter_content(DOWNLOAD_CHUNK_BYTES):
                         handle.write(chunk)
-                expected = response.headers.get("content-length")
-                if expected is not None and partial.stat().st_size != int(expected):
+                # Content-Length counts the bytes as sent, before a Content-Encoding is undone.
+                received = raw_bytes_read(response)
+                if received is None and not response.headers.get("content-encoding"):
+                    received = partial.stat().st_size
+                if expected is not None and received is not None and received != expected:
                     raise SeekrFlowConnectionError(
-                        f"{endpoint.method} {path}: got {partial.stat().st_size} of {expected} bytes",
+                        f"{endpoint.method} {path}: got {received} of {expected} bytes",
                         may_have_reached_service=True,
                         method=endpoint.method,
                         path=path,
@@ -223,7 +248,8 @@ class SyncClient(PipelineOperations):
                 ) from None
             finally:
                 response.close()
-                partial.unlink(missing_ok=True)
+                if partial is not None:
+                    partial.unlink(missing_ok=True)
             return target
 
         return self.transport.retrying(endpoint, attempt)
