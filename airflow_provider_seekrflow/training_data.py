@@ -75,16 +75,34 @@ def _iter_parquet(path: Path, batch_rows: int) -> Iterator[dict[str, Any]]:
 
 
 def _iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+    from airflow_provider_seekrflow.validation import MAX_LINE_BYTES, line_cap_text
+
+    # Bytes, read with a limit: a text-mode line of any length would be read whole, and a byte
+    # that is not UTF-8 would escape as a bare UnicodeDecodeError from the loop itself.
+    with open(path, "rb") as handle:
+        number = 0
+        while raw := handle.readline(MAX_LINE_BYTES + 1):
+            number += 1
+            where = f"{path.name} line {number}"
+            if len(raw) > MAX_LINE_BYTES:
+                raise SeekrFlowInvalidFileError(
+                    f"{where}: longer than {line_cap_text()}; a JSONL line is read whole, "
+                    "so lines are capped at that"
+                )
+            if not raw.strip():
                 continue
             try:
-                row = json.loads(line)
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise SeekrFlowInvalidFileError(f"{where}: not valid UTF-8") from None
+            if number == 1:
+                text = text.removeprefix("\ufeff")
+            try:
+                row = json.loads(text)
+            except RecursionError:
+                raise SeekrFlowInvalidFileError(f"{where}: not JSON (nested too deeply)") from None
             except ValueError as err:
-                raise SeekrFlowInvalidFileError(f"{path.name} line {number}: not JSON ({err})") from None
+                raise SeekrFlowInvalidFileError(f"{where}: not JSON ({err})") from None
             if not isinstance(row, dict):
-                raise SeekrFlowInvalidFileError(
-                    f"{path.name} line {number}: expected a JSON object, got {type(row).__name__}"
-                )
+                raise SeekrFlowInvalidFileError(f"{where}: expected a JSON object, got {type(row).__name__}")
             yield row

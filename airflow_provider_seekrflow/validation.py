@@ -34,10 +34,12 @@ __all__ = [
     "JSONL_PURPOSES",
     "LINE_SCHEMAS",
     "MAX_FILE_BYTES",
+    "MAX_LINE_BYTES",
     "MESSAGE_ROLES",
     "PURPOSES",
     "TRAINING_FILE_TYPES",
     "FileCheckError",
+    "LineTooLongError",
     "accepted_types",
     "check_file",
     "check_jsonl_stream",
@@ -344,28 +346,82 @@ def _fast_decoder(kind: str) -> Callable[[list[bytes]], Any] | None:
     return _fast_decoders[kind]
 
 
+# The longest JSONL line (its line end included) read: a line is held whole to be checked, so
+# without a bound a newline-free file of gigabytes (a minified array named .jsonl) would be too.
+MAX_LINE_BYTES = 64 << 20
+
+
+def line_cap_text() -> str:
+    """Return ``MAX_LINE_BYTES`` as a message shows it: ``64 MiB``."""
+    whole_mib = MAX_LINE_BYTES % (1 << 20) == 0
+    return f"{MAX_LINE_BYTES >> 20} MiB" if whole_mib else f"{MAX_LINE_BYTES} bytes"
+
+
+class LineTooLongError(ValueError):
+    """
+    A line of a stream is longer than ``MAX_LINE_BYTES``; raised by whatever splits the stream into lines.
+
+    :param line: The line's number, from 1.
+    """
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+        self.reason = (
+            f"line longer than {line_cap_text()} (each JSONL line holds one JSON object, "
+            "and a line is read whole, so lines are capped at that)"
+        )
+        super().__init__(f"line {line}: {self.reason}")
+
+    def __reduce__(self):  # keep picklable (custom __init__ signature)
+        return (type(self), (self.line,))
+
+
 def _batches(lines: Iterable[bytes]) -> Iterator[list[bytes]]:
-    """Lines in lists of about ``_BLOCK`` bytes, or one longer line (``readlines(hint)`` on a file)."""
-    readlines = getattr(lines, "readlines", None)
-    if readlines is not None:
-        while batch := readlines(_BLOCK):
+    """Lines in lists of about ``_BLOCK`` bytes, or one longer line; a line over ``MAX_LINE_BYTES`` raises."""
+    readline = getattr(lines, "readline", None)
+    if readline is None:
+        # Lines split by someone else (``sources.iter_lines`` caps them itself).
+        batch, size = [], 0
+        for raw in lines:
+            batch.append(raw)
+            size += len(raw)
+            if size >= _BLOCK:
+                yield batch
+                batch, size = [], 0
+        if batch:
             yield batch
         return
-    batch, size = [], 0
-    for raw in lines:
-        batch.append(raw)
-        size += len(raw)
-        if size >= _BLOCK:
-            yield batch
-            batch, size = [], 0
-    if batch:
+    # readline(limit) rather than readlines(hint), which reads a line of any length whole.
+    number = 0
+    while True:
+        batch, size = [], 0
+        while size < _BLOCK:
+            raw = readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                break
+            number += 1
+            if len(raw) > MAX_LINE_BYTES:
+                raise LineTooLongError(number)
+            batch.append(raw)
+            size += len(raw)
+        if not batch:
+            return
         yield batch
+
+
+def _named(batches: Iterator[list[bytes]], name: str) -> Iterator[list[bytes]]:
+    """Pass ``batches`` on, turning a line too long into the file's line-numbered check error."""
+    try:
+        yield from batches
+    except LineTooLongError as err:
+        raise FileCheckError(name, err.reason, err.line) from None
 
 
 def check_jsonl_stream(lines: Iterable[bytes], purpose: str, name: str) -> None:
     """Validate JSONL ``lines`` (bytes, e.g. a file opened ``rb``) against ``purpose``'s line schema.
 
-    Streams in constant memory (batches of lines of 32 KiB, or one line if longer). Raises
+    Streams in bounded memory: batches of lines of 32 KiB, or one line if longer; a line over
+    ``MAX_LINE_BYTES`` (64 MiB) is an error, as is one that ``lines`` raises ``LineTooLongError`` for. Raises
     ``FileCheckError`` such as
     ``train.jsonl line 17: messages[2].role 'bot' is not one of system, user, assistant``.
     A blank line followed by more data is an error; blank lines at the very end are tolerated,
@@ -377,7 +433,7 @@ def check_jsonl_stream(lines: Iterable[bytes], purpose: str, name: str) -> None:
         raise FileCheckError(name, f"unknown purpose {purpose!r}; expected one of {', '.join(PURPOSES)}")
     checker = _LineChecker(purpose, name)
     fast = _fast_decoder(checker.kind) if checker.kind is not None else None
-    for batch in _batches(lines):
+    for batch in _named(_batches(lines), name):
         if fast is not None and checker.blank_at is None:
             try:
                 fast(batch)

@@ -60,18 +60,38 @@ def iter_lines(handle: ReadableStream, chunk_bytes: int) -> Iterator[bytes]:
     Yield the lines of a binary stream, reading it in large pieces.
 
     A stream read line by line would ask object storage once per line; this asks once per piece.
+    Each byte is copied a bounded number of times however long a line is (the unended part of a
+    line is kept as a list of pieces, joined once), and a line over
+    :data:`~airflow_provider_seekrflow.validation.MAX_LINE_BYTES` raises ``LineTooLongError``
+    rather than being gathered whole.
 
     :param handle: The stream.
     :param chunk_bytes: How much to read at a time.
     """
-    rest = b""
+    from airflow_provider_seekrflow.validation import MAX_LINE_BYTES, LineTooLongError
+
+    unended: list[bytes] = []  # the pieces of the line not ended yet
+    unended_size = 0
+    number = 0
     while chunk := handle.read(chunk_bytes):
-        pieces = (rest + chunk).split(b"\n")
-        rest = pieces.pop()
+        pieces = chunk.split(b"\n")
+        tail = pieces.pop()
+        if pieces and unended:
+            unended.append(pieces[0])
+            pieces[0] = b"".join(unended)
+            unended, unended_size = [], 0
         for piece in pieces:
+            number += 1
+            if len(piece) >= MAX_LINE_BYTES:  # with its line end, over the cap
+                raise LineTooLongError(number)
             yield piece + b"\n"
-    if rest:
-        yield rest
+        if tail:
+            unended.append(tail)
+            unended_size += len(tail)
+            if unended_size > MAX_LINE_BYTES:
+                raise LineTooLongError(number + 1)
+    if unended:
+        yield b"".join(unended)
 
 
 def is_object_storage(spec: Any) -> bool:

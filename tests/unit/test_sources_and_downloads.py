@@ -12,18 +12,24 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from airflow_provider_seekrflow import validation
 from airflow_provider_seekrflow._client.config import ClientConfig
 from airflow_provider_seekrflow._client.sync_client import SyncClient
 from airflow_provider_seekrflow._client.sync_transport import SyncTransport
-from airflow_provider_seekrflow.exceptions import SeekrFlowUnexpectedResponseError
+from airflow_provider_seekrflow.exceptions import SeekrFlowInvalidFileError, SeekrFlowUnexpectedResponseError
+from airflow_provider_seekrflow.sources import iter_lines
+from airflow_provider_seekrflow.training_data import iter_rows
+from airflow_provider_seekrflow.validation import FileCheckError, LineTooLongError
 
 CONTENT = b"".join(b'{"messages": [{"role": "user", "content": "line %d"}]}\n' % i for i in range(2000))
 
@@ -114,3 +120,101 @@ def test_a_symlink_planted_at_the_old_temporary_name_is_not_followed(tmp_path):
     assert written.read_bytes() == CONTENT
     assert not written.is_symlink()
     assert sorted(p.name for p in shared.iterdir()) == sorted(["out.jsonl", f".out.jsonl.{os.getpid()}.part"])
+
+
+# ------------------------------------------------------------------------------- lines of a stream
+
+
+class Pieces(io.RawIOBase):
+    """A stream that gives ``piece`` bytes per read of ``total`` bytes of ``fill``, never a newline."""
+
+    def __init__(self, total: int, piece: int, fill: bytes = b"[") -> None:
+        self._left = total
+        self._piece = piece
+        self._fill = fill
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1, /) -> bytes:
+        count = min(self._piece, self._left)
+        self._left -= count
+        return self._fill * count
+
+
+@pytest.fixture
+def small_line_cap(monkeypatch):
+    monkeypatch.setattr(validation, "MAX_LINE_BYTES", 1000)
+    return 1000
+
+
+def test_a_newline_free_object_is_split_in_linear_time():
+    # Re-joining what came so far on every read (rest + chunk) copies 8 MiB in 1 KiB reads about
+    # 4 GiB over: tens of seconds. Joined once, it takes milliseconds.
+    started = time.monotonic()
+    lines = list(iter_lines(Pieces(8 << 20, 1024), 1024))
+    assert time.monotonic() - started < 3.0
+    assert [len(line) for line in lines] == [8 << 20]
+
+
+def test_a_line_over_the_cap_raises_instead_of_being_gathered_whole(small_line_cap):
+    stream = Pieces(50_000, 100)
+    with pytest.raises(LineTooLongError) as caught:
+        list(iter_lines(stream, 100))
+    assert caught.value.line == 1
+    assert stream._left > 40_000  # stopped soon after the cap, not at the end of the object
+
+
+def test_lines_up_to_the_cap_pass_and_the_next_too_long_one_is_numbered(small_line_cap):
+    data = b"a" * 999 + b"\n" + b"b\n" + b"c" * 1000 + b"\n"
+    lines = iter_lines(io.BytesIO(data), 64)
+    assert next(lines) == b"a" * 999 + b"\n"
+    assert next(lines) == b"b\n"
+    with pytest.raises(LineTooLongError) as caught:
+        next(lines)
+    assert caught.value.line == 3
+
+
+def test_a_streamed_check_names_the_file_and_line_that_is_too_long(small_line_cap):
+    line = b'{"text": "ok"}\n'
+    data = line * 3 + b'{"text": "' + b"x" * 2000 + b'"}\n'
+    with pytest.raises(FileCheckError) as caught:
+        validation.check_jsonl_stream(iter_lines(io.BytesIO(data), 256), "pre-train", "s3://b/big.jsonl")
+    assert caught.value.line == 4
+    assert str(caught.value).startswith("s3://b/big.jsonl line 4: line longer than")
+
+
+def test_a_local_check_reads_no_line_past_the_cap(small_line_cap, tmp_path):
+    path = tmp_path / "minified.jsonl"
+    path.write_bytes(b'{"text": "fine"}\n' + b"[" * 5000)
+    with pytest.raises(FileCheckError) as caught:
+        validation.check_file(path, "pre-train")
+    assert (caught.value.line, caught.value.reason.split(" (")[0]) == (2, "line longer than 1000 bytes")
+
+
+# ------------------------------------------------------------------------- reading training rows
+
+
+def test_a_deeply_nested_training_row_is_a_clear_line_numbered_error(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"messages": []}\n' + "[" * 200_000 + "]" * 200_000 + "\n")
+    rows = iter_rows(path, "jsonl")
+    assert next(rows) == {"messages": []}
+    with pytest.raises(
+        SeekrFlowInvalidFileError, match=r"^rows\.jsonl line 2: not JSON \(nested too deeply\)$"
+    ):
+        next(rows)
+
+
+def test_a_training_row_that_is_not_utf8_is_a_clear_error(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b'{"messages": []}\n{"text": "caf\xe9"}\n')
+    with pytest.raises(SeekrFlowInvalidFileError, match=r"^rows\.jsonl line 2: not valid UTF-8$"):
+        list(iter_rows(path, "jsonl"))
+
+
+def test_a_training_row_over_the_cap_is_refused_before_it_is_read_whole(small_line_cap, tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b'{"a": 1}\n' + b" " * 3000 + b"{}\n")
+    with pytest.raises(SeekrFlowInvalidFileError, match=r"^rows\.jsonl line 2: longer than 1000 bytes;"):
+        list(iter_rows(path, "jsonl"))
