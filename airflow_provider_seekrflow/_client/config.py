@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import logging
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -243,7 +246,7 @@ def build_client_config(
     team_id = _extra(extras, "team_id")
     if team_id is not None and not (str(team_id).isascii() and str(team_id).strip().isprintable()):
         raise ConnectionSettingsError("extra 'team_id' must be printable ASCII")
-    return ClientConfig(
+    config = ClientConfig(
         base_url=normalize_base_url(host, port, schema),
         api_key=api_key,
         team_id=str(team_id).strip() if team_id is not None else None,
@@ -260,3 +263,67 @@ def build_client_config(
         ),
         verify=_verify(extras),
     )
+    # Here, where the sync hook and the triggerer's async hook both read their connection.
+    warn_if_insecure(config)
+    return config
+
+
+# Settings already warned about in this process, so a wait re-reading its connection warns once.
+_WARNED: set[tuple[str, bool | str]] = set()
+_WARNED_LOCK = threading.Lock()
+log = logging.getLogger(__name__)
+
+
+def is_loopback_host(hostname: str | None) -> bool:
+    """
+    Return whether ``hostname`` names this machine: ``localhost`` or a loopback address.
+
+    :param hostname: A URL's host name, without brackets.
+    """
+    name = (hostname or "").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def insecure_settings(config: ClientConfig) -> list[str]:
+    """
+    Return what about ``config`` lets someone on the network read or replace the traffic, one sentence each.
+
+    :param config: The connection's client settings.
+    """
+    parts = urlsplit(config.base_url)
+    found = []
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        found.append(
+            f"{config.base_url} is reached over plain http://, so the API key travels in cleartext; "
+            "use https:// (plain http:// is only for a local emulator)"
+        )
+    if config.verify is False and parts.scheme == "https":
+        found.append(
+            f"TLS certificates of {config.base_url} are not verified (extra 'verify' is false), so "
+            "anyone on the path can pose as the service and read the API key; set 'verify' to the "
+            "path of a CA bundle instead"
+        )
+    return found
+
+
+def warn_if_insecure(config: ClientConfig, logger: logging.Logger | None = None) -> None:
+    """
+    Log a warning for each insecure setting of ``config``, once per process and settings.
+
+    :param config: The connection's client settings.
+    :param logger: Where to warn; this module's logger by default.
+    """
+    key = (config.base_url, config.verify)
+    with _WARNED_LOCK:
+        if key in _WARNED:
+            return
+        _WARNED.add(key)
+    for sentence in insecure_settings(config):
+        (logger or log).warning("SeekrFlow connection: %s", sentence)

@@ -53,7 +53,9 @@ def _tls_error(error: BaseException, method: str, path: str, base_url: str) -> S
         plain = parts._replace(scheme="http").geturl()
         return SeekrFlowTLSError(
             f"{method} {path} to {base_url} failed: the server does not speak TLS ({reason}). "
-            f"If it serves plain HTTP, write the connection's host with http://, e.g. {plain}",
+            "SeekrFlow speaks https: check the host and port. Only for a local emulator or test "
+            f"server of your own, write the connection's host with http://, e.g. {plain} "
+            "(plain HTTP carries the API key in cleartext)",
             method=method,
             path=path,
         )

@@ -2,19 +2,25 @@
 Low findings of the reliability audit a user could hit, end to end against the emulator (issue 20).
 
 L4: a file that changes while it is uploaded is the file's fault: one request, no lost-answer search,
-no resend, ``SeekrFlowInvalidFileError`` naming it. L12: tasks creating one project name at once end
-up using one project.
+no resend, ``SeekrFlowInvalidFileError`` naming it. L7: a plain-http host that is not this machine,
+and ``verify=false``, are warned about on both paths. L12: tasks creating one project name at once
+end up using one project.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
+import logging
+import uuid
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_seekrflow.exceptions import SeekrFlowInvalidFileError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook
+from tests.conftest import connection_json
 
 PIECE = 64 * 1024
 
@@ -110,3 +116,62 @@ def test_a_read_error_during_upload_is_an_invalid_file_not_a_network_error(hook,
     assert str(caught.value).startswith("mounted.md: could not be read while it was being uploaded")
     assert "Input/output error" in str(caught.value)
     assert routes(emu) == ["list_files", "upload_file"]
+
+
+# ---------------------------------------------------------------- L7: insecure settings are said
+
+
+def _connection(monkeypatch, conn_id: str, host: str, **extra: object) -> None:
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", connection_json(host, "k-secret", **extra))
+
+
+def _warnings(caplog) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "SeekrFlow connection" in r.getMessage()
+    ]
+
+
+def _read_both_ways(conn_id: str) -> None:
+    sync_hook = SeekrFlowHook(conn_id)
+    assert sync_hook.config.api_key == "k-secret"
+    assert asyncio.run(SeekrFlowAsyncHook(conn_id).get_config()).api_key == "k-secret"
+
+
+def test_a_plain_http_host_that_is_not_loopback_is_warned_about_once(monkeypatch, caplog):
+    host = f"http://seekrflow-{uuid.uuid4().hex[:8]}.example.com:8080"
+    _connection(monkeypatch, "sf_plain_remote", host)
+    with caplog.at_level(logging.WARNING):
+        _read_both_ways("sf_plain_remote")
+        _read_both_ways("sf_plain_remote")
+    [warning] = _warnings(caplog)
+    assert f"{host} is reached over plain http://, so the API key travels in cleartext" in warning
+    assert "only for a local emulator" in warning
+    assert "k-secret" not in warning
+
+
+def test_verify_false_is_warned_about_on_the_sync_and_the_async_path(monkeypatch, caplog):
+    sync_host = f"https://sync-{uuid.uuid4().hex[:8]}.example.com"
+    async_host = f"https://async-{uuid.uuid4().hex[:8]}.example.com"
+    _connection(monkeypatch, "sf_noverify_sync", sync_host, verify=False)
+    _connection(monkeypatch, "sf_noverify_async", async_host, verify="false")
+    with caplog.at_level(logging.WARNING):
+        assert SeekrFlowHook("sf_noverify_sync").config.verify is False
+        config = asyncio.run(SeekrFlowAsyncHook("sf_noverify_async").get_config())
+    assert config.verify is False
+    warnings = _warnings(caplog)
+    assert len(warnings) == 2, warnings
+    assert f"TLS certificates of {sync_host} are not verified" in warnings[0]
+    assert f"TLS certificates of {async_host} are not verified" in warnings[1]
+
+
+@pytest.mark.parametrize(
+    "host", ["http://127.0.0.1:{port}", "http://localhost:{port}", "http://[::1]:{port}"]
+)
+def test_a_loopback_http_host_gives_no_warning(monkeypatch, caplog, host):
+    # A port of its own, so no earlier test's warning of the same settings hides one here.
+    _connection(monkeypatch, "sf_loopback", host.format(port=20000 + uuid.uuid4().int % 40000))
+    with caplog.at_level(logging.WARNING):
+        _read_both_ways("sf_loopback")
+    assert _warnings(caplog) == []
