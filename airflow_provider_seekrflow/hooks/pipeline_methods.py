@@ -20,6 +20,25 @@ if TYPE_CHECKING:
     from airflow_provider_seekrflow._client.sync_client import SyncClient
 
 
+def check_poll_intervals(poll_interval: float, min_poll_interval: float) -> None:
+    """
+    Refuse a poll interval that is not a number of seconds above 0 and at most a day, naming the field.
+
+    A wait sleeps up to ``poll_interval`` between checks: a day is already far beyond any job, and a
+    value past ~9e9 s would make ``time.sleep`` itself fail mid-wait.
+
+    :param poll_interval: The longest sleep between two status checks, in seconds.
+    :param min_poll_interval: The shortest sleep between two status checks, in seconds.
+    """
+    from airflow_provider_seekrflow._client.config import ConnectionSettingsError, seconds_setting
+
+    for name, value in (("poll_interval", poll_interval), ("min_poll_interval", min_poll_interval)):
+        try:
+            seconds_setting(value, name)
+        except ConnectionSettingsError as err:
+            raise SeekrFlowConfigError(str(err)) from None
+
+
 class PipelineHookMethods:
     """Data jobs (the current way to make training pairs), projects and fine-tunes."""
 
@@ -199,6 +218,7 @@ class PipelineHookMethods:
             read (None when no read finished in time).
         :param on_poll: Called with the job after every status check.
         """
+        check_poll_intervals(poll_interval, min_poll_interval)
         return wait_until(
             lambda: self.get_data_job(data_job_id),
             done=until,

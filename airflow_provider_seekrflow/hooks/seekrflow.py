@@ -18,7 +18,7 @@ from airflow_provider_seekrflow.exceptions import (
 )
 from airflow_provider_seekrflow.hooks.base import SeekrFlowBaseHook, connection_config
 from airflow_provider_seekrflow.hooks.file_methods import FileHookMethods
-from airflow_provider_seekrflow.hooks.pipeline_methods import PipelineHookMethods
+from airflow_provider_seekrflow.hooks.pipeline_methods import PipelineHookMethods, check_poll_intervals
 from airflow_provider_seekrflow.vocabulary import AlignmentType
 
 if TYPE_CHECKING:
@@ -162,6 +162,7 @@ class SeekrFlowHook(FileHookMethods, PipelineHookMethods, SeekrFlowBaseHook):
             ``SeekrFlowAlignmentJobTimeoutError``; wait for ever when None.
         :param on_poll: Called with the job after every status check.
         """
+        check_poll_intervals(poll_interval, min_poll_interval)
         return self.client.wait_for_alignment_job(
             job_id,
             poll_interval=poll_interval,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_seekrflow.exceptions import SeekrFlowInvalidFileError
+from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowInvalidFileError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook
 from tests.conftest import connection_json
@@ -175,3 +175,28 @@ def test_a_loopback_http_host_gives_no_warning(monkeypatch, caplog, host):
     with caplog.at_level(logging.WARNING):
         _read_both_ways("sf_loopback")
     assert _warnings(caplog) == []
+
+
+# ------------------------------------------------------- L8: a poll interval is at most a day
+
+
+@pytest.mark.parametrize(
+    ("intervals", "named"),
+    [
+        ({"poll_interval": 1e10, "min_poll_interval": 5.0}, "poll_interval must be at most 86400 seconds"),
+        ({"poll_interval": 300.0, "min_poll_interval": 2 * 86400.0}, "min_poll_interval must be at most"),
+        ({"poll_interval": float("nan"), "min_poll_interval": 5.0}, "poll_interval must be greater than 0"),
+    ],
+)
+def test_hook_waits_refuse_a_poll_interval_beyond_a_day_before_any_request(hook, emu, intervals, named):
+    with pytest.raises(SeekrFlowConfigError, match=named):
+        hook.wait_for_alignment_job("aj-1", **intervals)
+    with pytest.raises(SeekrFlowConfigError, match=named):
+        hook.wait_for_data_job(
+            "dj-1",
+            until=lambda detail: True,
+            timeout=None,
+            timed_out=lambda detail: RuntimeError(),
+            **intervals,
+        )
+    assert emu.journal() == []
