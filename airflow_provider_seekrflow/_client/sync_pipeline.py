@@ -153,14 +153,52 @@ class PipelineOperations:
             skip += len(page)
 
     def ensure_project(self, name: str, description: str) -> projects.Project:
-        """Return the project named ``name``, creating it when absent (a retry finds the one its first try made)."""
+        """
+        Return the project named ``name``, creating it when absent; tasks creating one name at once share one.
+
+        Check-then-create is a race: two tasks may both find no project and both create one. So after
+        a create the projects of that name are listed again and the oldest (smallest id: ids grow) is
+        used, by every task alike; an extra one is logged, as the API has no way to delete a project.
+        A retry finds the project its first try made.
+
+        :param name: The project's name.
+        :param description: What it is for, when it is created.
+        """
+        from airflow_provider_seekrflow._client.log_text import for_log
+
+        def named() -> list[projects.Project]:
+            found: list[projects.Project] = []
+            skip = 0
+            while True:
+                page = self.transport.call(projects.list_projects(skip=skip)).data
+                found += [project for project in page if project.name == name]
+                if len(page) < projects.PAGE_SIZE:
+                    return found
+                skip += len(page)
+
+        def oldest(found: list[projects.Project]) -> projects.Project:
+            chosen = min(found, key=lambda project: project.id)
+            if len(found) > 1:
+                others = ", ".join(str(project.id) for project in found if project is not chosen)
+                self.log.warning(
+                    "SeekrFlow has %d projects named %s (made by tasks creating it at once); using the "
+                    "oldest, %s, as every task does; unused: %s",
+                    len(found),
+                    for_log(repr(name)),
+                    chosen.id,
+                    others,
+                )
+            return chosen
+
         body = projects.create_request(name, description)
-        found = self.find_project(name)
-        if found is not None:
-            return found
-        project = self._once(projects.create(body), lambda: self.find_project(name))
-        self.log.info("Created project %s (%s)", project.id, name)
-        return project
+        existing = named()
+        if existing:
+            return oldest(existing)
+        created = self._once(projects.create(body), lambda: self.find_project(name))
+        self.log.info("Created project %s (%s)", created.id, for_log(name))
+        # Listed again: another task may have created the name at the same moment.
+        now = named()
+        return oldest(now if any(project.id == created.id for project in now) else [*now, created])
 
     # -- fine-tunes -----------------------------------------------------------------------------
 
