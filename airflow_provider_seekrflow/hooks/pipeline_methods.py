@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_seekrflow._client import data_jobs, fine_tunes, projects
 from airflow_provider_seekrflow._client.data_jobs import DataJob, DataJobDetail
 from airflow_provider_seekrflow._client.fine_tunes import FineTune, FineTuneEvent
+from airflow_provider_seekrflow._client.log_text import for_log
 from airflow_provider_seekrflow._client.lost_answers import Snapshot, known_before
 from airflow_provider_seekrflow._client.polling import next_data_job_delay
 from airflow_provider_seekrflow._client.projects import Project
@@ -81,7 +82,12 @@ class PipelineHookMethods:
             vector_database_id=vector_database_id,
         )
         job = self.client.create_data_job(body, snapshot)
-        self.log.info("Created data job %s (%s, %s)", job.id, job.job_type or job_type, job.status)
+        self.log.info(
+            "Created data job %s (%s, %s)",
+            for_log(job.id),
+            for_log(job.job_type or job_type),
+            for_log(job.status),
+        )
         return job
 
     def snapshot_data_jobs(self, job_type: str) -> Snapshot:
@@ -170,10 +176,13 @@ class PipelineHookMethods:
         # from the task log; this worker line stays.
         if data_jobs.ingestion_records(detail):
             self.log.info(
-                "Started data job %s (%s) after %s", data_job_id, detail.status, ingestion_summary(detail)
+                "Started data job %s (%s) after %s",
+                data_job_id,
+                for_log(detail.status),
+                for_log(ingestion_summary(detail)),
             )
         else:
-            self.log.info("Started data job %s (%s)", data_job_id, detail.status)
+            self.log.info("Started data job %s (%s)", data_job_id, for_log(detail.status))
         return detail
 
     def cancel_data_job(self, data_job_id: str) -> DataJobDetail:
@@ -269,7 +278,7 @@ class PipelineHookMethods:
             ``n_accel`` and the optional training and infrastructure settings.
         """
         job = self.client.create_fine_tune(fine_tunes.create_request(**request), snapshot)
-        self.log.info("Created fine-tune %s (%s)", job.id, job.status)
+        self.log.info("Created fine-tune %s (%s)", for_log(job.id), for_log(job.status))
         return job
 
     def snapshot_fine_tunes(self) -> Snapshot:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from airflow_provider_seekrflow._client import alignment, files
 from airflow_provider_seekrflow._client.alignment import AlignmentJob, AlignmentOutput
 from airflow_provider_seekrflow._client.config import ClientConfig
+from airflow_provider_seekrflow._client.log_text import for_log
 from airflow_provider_seekrflow._client.retry import RetryPolicy
 from airflow_provider_seekrflow._client.sync_client import SyncClient
 from airflow_provider_seekrflow._client.sync_transport import SyncTransport
@@ -102,7 +103,7 @@ class SeekrFlowHook(FileHookMethods, PipelineHookMethods, SeekrFlowBaseHook):
             vector_database_id=vector_database_id,
         )
         job = self.client.generate_alignment(body)
-        self.log.info("Started alignment job %s (%s)", job.id, job.describe())
+        self.log.info("Started alignment job %s (%s)", for_log(job.id), for_log(job.describe()))
         return job
 
     def get_alignment_job(self, job_id: str) -> AlignmentJob:

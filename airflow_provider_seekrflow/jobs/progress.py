@@ -8,7 +8,13 @@ from typing import Any
 from airflow_provider_seekrflow._client.alignment import AlignmentJob
 from airflow_provider_seekrflow._client.data_jobs import DataJobDetail, ingestion_records
 from airflow_provider_seekrflow._client.fine_tunes import FineTune, FineTuneEvent
+from airflow_provider_seekrflow._client.log_text import for_log
 from airflow_provider_seekrflow.vocabulary import AlignmentJobStatus, DataJobStatus
+
+
+def _escaping(log: Callable[[str], None]) -> Callable[[str], None]:
+    # Every line holds the service's text (statuses, steps, file names): none may break the log line.
+    return lambda line: log(for_log(line))
 
 
 class ProgressLog:
@@ -23,8 +29,8 @@ class ProgressLog:
     """
 
     def __init__(self, log: Callable[[str], None], warn: Callable[[str], None] | None = None) -> None:
-        self._log = log
-        self._warn = warn or log
+        self._log = _escaping(log)
+        self._warn = _escaping(warn or log)
         self._last: tuple[Any, ...] | None = None
         self._unknown_statuses: set[str] = set()
 
@@ -62,8 +68,8 @@ class DataJobProgressLog:
     """
 
     def __init__(self, log: Callable[[str], None], warn: Callable[[str], None] | None = None) -> None:
-        self._log = log
-        self._warn = warn or log
+        self._log = _escaping(log)
+        self._warn = _escaping(warn or log)
         self._last: str | None = None
         self._unknown_statuses: set[str] = set()
 
@@ -92,7 +98,7 @@ class FineTuneEventLog:
     """
 
     def __init__(self, log: Callable[[str], None]) -> None:
-        self._log = log
+        self._log = _escaping(log)
         self._seen = 0
         self._status: str | None = None
 

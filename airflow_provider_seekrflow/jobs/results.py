@@ -7,6 +7,7 @@ from typing import Any
 from airflow_provider_seekrflow._client.alignment import describe_outputs, training_output_id
 from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
 from airflow_provider_seekrflow._client.fine_tunes import FineTune
+from airflow_provider_seekrflow._client.log_text import for_log
 from airflow_provider_seekrflow._client.multipart import human_bytes
 from airflow_provider_seekrflow.exceptions import SeekrFlowJobError
 from airflow_provider_seekrflow.jobs.kinds import FINE_TUNE
@@ -18,6 +19,8 @@ MODEL_ID_FIELDS = ("output_name", "fine_tuned_model", "model_id")
 def completed_line(label: str, outputs: list[dict[str, Any]], training_file_id: str | None) -> str:
     """
     Return the task log's line for a job that completed: every output file, and which one to train on.
+
+    Control characters in the service's file names and purposes are escaped (``for_log``).
 
     :param label: The job, e.g. ``Data job dj-1``.
     :param outputs: Its output files as :func:`describe_outputs` gives them.
@@ -38,7 +41,7 @@ def completed_line(label: str, outputs: list[dict[str, Any]], training_file_id: 
     line = f"{label} completed with {len(outputs)} output file(s): {', '.join(described)}"
     if training_file_id is None:
         line += "; none of them is a fine-tune training file"
-    return line
+    return for_log(line)  # file names and purposes are the service's text
 
 
 def data_job_result(hook: Any, detail: DataJobDetail) -> tuple[dict[str, Any], str | None]:
