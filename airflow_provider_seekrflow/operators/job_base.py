@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.common.compat.sdk import BaseOperator, conf
 
-from airflow_provider_seekrflow._client.deadline import bounded_by
+from airflow_provider_seekrflow._client.deadline import bounded_by, lifted
 from airflow_provider_seekrflow.assets import announce_training_data, check_outlets_can_be_announced
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
@@ -466,7 +466,9 @@ class SeekrFlowJobOperator(BaseOperator):
         if not self.cancel_on_kill or not self.job_id:
             return
         try:
-            status = self.cancel_job(self.job_id)
+            # Unbounded: a wait that ran out of time cancels in the margin kept before execution_timeout.
+            with lifted():
+                status = self.cancel_job(self.job_id)
         except SeekrFlowError as err:
             self.log.warning("Could not cancel job %s (%s): %s", self.job_id, reason, err)
         else:
