@@ -22,7 +22,7 @@ from airflow_provider_seekrflow.exceptions import (
 )
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.jobs.submissions import is_definite_refusal
-from airflow_provider_seekrflow.operators.job_base import task_state_store
+from airflow_provider_seekrflow.operators.job_submission import task_state_store
 from airflow_provider_seekrflow.vocabulary import FilePurpose
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator, conf
 
@@ -16,8 +16,8 @@ from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlo
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.jobs.events import UNTIL_END, Outcome, event_outcome
 from airflow_provider_seekrflow.jobs.kinds import JobKind
-from airflow_provider_seekrflow.jobs.resume import ResumeAction, ResumeDecision, decide_resume
-from airflow_provider_seekrflow.jobs.submissions import SubmissionNote, is_definite_refusal
+from airflow_provider_seekrflow.jobs.resume import ResumeAction
+from airflow_provider_seekrflow.operators.job_submission import SubmitsOnce
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -37,19 +37,9 @@ EXECUTION_TIMEOUT_MARGIN = timedelta(seconds=30)
 EARLY_TIMEOUT_TOLERANCE_SECONDS = 5.0
 #: The XCom key of the training file (the ``fine-tune`` output) a data job or generate produced.
 FINE_TUNE_FILE_XCOM_KEY = "fine_tune_file_id"
-NO_STATE_STORE_WARNING = (
-    "This Airflow has no task state store (it arrives in 3.3): if this task is retried after its job "
-    "was submitted, the retry submits a new job rather than reattaching."
-)
 
 
-def task_state_store(context: Context) -> Any:
-    """Return the task state store of this try (Airflow 3.3+), or None where Airflow has none."""
-    # Typed loosely: Airflow versions before 3.3 do not declare the key in their Context type.
-    return cast("Any", context).get("task_state_store")
-
-
-class SeekrFlowJobOperator(BaseOperator):
+class SeekrFlowJobOperator(SubmitsOnce, BaseOperator):
     """
     Run one SeekrFlow job: submit it, or pick up the one an earlier try left, then wait on the worker or deferred.
 
@@ -133,31 +123,6 @@ class SeekrFlowJobOperator(BaseOperator):
 
     def prepare_request(self) -> None:
         """Check the request locally, raising before anything is sent."""
-        raise NotImplementedError
-
-    def submit_job(self, context: Context) -> str:
-        """Submit the job and return its id."""
-        raise NotImplementedError
-
-    def job_status(self, job_id: str) -> str | None:
-        """Return the job's status now, or None when the service no longer has it."""
-        raise NotImplementedError
-
-    def snapshot_before_submit(self, context: Context) -> Snapshot | None:
-        """Return the jobs the service lists before a submission, or None when the kind needs none."""
-        return None
-
-    def find_submitted_job(self, note: SubmissionNote, context: Context) -> str | None:
-        """
-        Return the job an earlier try's unanswered submission made, when the service lists it; None when it made none.
-
-        A retry asks this when an earlier try submitted but stored no job id (its answer was lost).
-        A failure to ask raises, so nothing is submitted twice.
-
-        :param note: What the earlier try noted before it submitted: when, the jobs listed then, and
-            the request's fields a retry cannot work out again.
-        :param context: The task context.
-        """
         raise NotImplementedError
 
     def poll_until_complete(self, job_id: str, context: Context) -> dict[str, Any]:
@@ -271,87 +236,6 @@ class SeekrFlowJobOperator(BaseOperator):
                 kwargs={"job_id": job_id, "end_time": deadline},
             )
         return self.keep_result(self.poll_until_complete(job_id, context))
-
-    def resume_decision(self, context: Context) -> ResumeDecision:
-        """Read the job id an earlier try stored, if any, and decide what this try does."""
-        store = task_state_store(context) if self.durable else None
-        if self.durable and store is None:
-            self.log.warning(NO_STATE_STORE_WARNING)
-        stored = None
-        if store is not None:
-            stored = next(
-                (value for key in (self.state_key, *self.legacy_state_keys) if (value := store.get(key))),
-                None,
-            ) or self._job_of_unanswered_submission(store, context)
-        status = self.job_status(str(stored)) if stored else None
-        return decide_resume(
-            str(stored) if stored else None,
-            status,
-            durable=self.durable,
-            terminal_states=self.terminal_states,
-            success_status=self.success_status,
-        )
-
-    @property
-    def submitted_at_state_key(self) -> str:
-        """Return the task state store key of when this task last sent a submission not yet answered."""
-        return f"{self.state_key}_submitted_at"
-
-    def _submit(self, context: Context) -> str:
-        """Submit, noting first what was listed (on Airflow 3.3+), so a retry can find a job whose answer was lost."""
-        store: Any = task_state_store(context) if self.durable else None
-        noting = store is not None and self.finds_unanswered_submissions
-        self.snapshot = self.snapshot_before_submit(context) if self.finds_unanswered_submissions else None
-        if noting and self.snapshot is not None:
-            note = SubmissionNote(datetime.now(timezone.utc), self.snapshot, self.submission_fields(context))
-            store.set(self.submitted_at_state_key, note.to_state())
-        try:
-            job_id = self.submit_job(context)
-        except SeekrFlowError as err:
-            if noting and is_definite_refusal(err):
-                # The service made nothing: a retry must not search for (and adopt) another run's job.
-                store.delete(self.submitted_at_state_key)
-            raise
-        self._store(job_id, context)
-        return job_id
-
-    def submission_fields(self, context: Context) -> dict[str, Any]:
-        """Return what a retry needs of this try's request to find its job (e.g. a name carrying the try)."""
-        return {}
-
-    def _job_of_unanswered_submission(self, store: Any, context: Context) -> str | None:
-        """Return the job an earlier try's unanswered submission made, or None when there was none or it made none."""
-        stored = store.get(self.submitted_at_state_key) if self.finds_unanswered_submissions else None
-        note = SubmissionNote.from_state(stored) if stored else None
-        if note is None:
-            return None
-        sent_at = note.sent_at.isoformat()
-        try:
-            job_id = self.find_submitted_job(note, context)
-        except SeekrFlowError as err:
-            raise SeekrFlowError(
-                f"An earlier try submitted a {self.kind.label.lower()} at {sent_at} and lost the answer; "
-                f"whether the service made one cannot be checked now ({err}), so none is submitted: "
-                "a later retry checks again"
-            ) from err
-        if job_id is None:
-            self.log.info("The submission of an earlier try (at %s) made no job; submitting", sent_at)
-            return None
-        self.log.warning(
-            "The submission of an earlier try (at %s) lost its answer, but the service made job %s",
-            sent_at,
-            job_id,
-        )
-        self._store(job_id, context)
-        return job_id
-
-    def _store(self, job_id: str, context: Context) -> None:
-        store = task_state_store(context) if self.durable else None
-        if store is None:
-            return
-        store.set(self.state_key, job_id)
-        if self.finds_unanswered_submissions:
-            store.delete(self.submitted_at_state_key)
 
     def remember(self, job_id: str, context: Context) -> None:
         """Keep the job id for ``on_kill`` and publish it under its XCom key, unless XComs are off."""
