@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from airflow_provider_seekrflow._client import alignment, files
 from airflow_provider_seekrflow._client.endpoints import Call
 from airflow_provider_seekrflow._client.errors import read_answer
+from airflow_provider_seekrflow._client.log_text import for_log
 from airflow_provider_seekrflow._client.lost_answers import Snapshot
 from airflow_provider_seekrflow._client.multipart import (
     CHUNK_BYTES,
@@ -141,7 +142,11 @@ class SyncClient(PipelineOperations):
 
         stored = self.transport.retrying(endpoint, attempt)
         self.log.info(
-            "%s: stored as %s (%s bytes, purpose %s)", filename, stored.id, stored.bytes, stored.purpose
+            "%s: stored as %s (%s bytes, purpose %s)",
+            filename,
+            for_log(stored.id),
+            stored.bytes,
+            for_log(stored.purpose or ""),
         )
         return stored
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from airflow_provider_seekrflow._client import data_jobs, fine_tunes, projects
 from airflow_provider_seekrflow._client.endpoints import Call
+from airflow_provider_seekrflow._client.log_text import for_log
 from airflow_provider_seekrflow._client.lost_answers import Snapshot
 from airflow_provider_seekrflow._client.retry import answer_may_be_lost, resendable, short_reason
 from airflow_provider_seekrflow._client.sync_transport import SyncTransport
@@ -136,7 +137,7 @@ class PipelineOperations:
 
         started = lookup()
         if started is not None:
-            self.log.info("Data job %s was already started (%s)", data_job_id, started.status)
+            self.log.info("Data job %s was already started (%s)", data_job_id, for_log(started.status))
             return started
         return self._once(data_jobs.start(data_job_id), lookup)
 

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseOperator, conf
 
 from airflow_provider_seekrflow._client.deadline import bounded_by, lifted
+from airflow_provider_seekrflow._client.log_text import for_log
 from airflow_provider_seekrflow.assets import announce_training_data, check_outlets_can_be_announced
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
+from airflow_provider_seekrflow.hooks.pipeline_methods import check_poll_intervals
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.jobs.events import UNTIL_END, Outcome, event_outcome
 from airflow_provider_seekrflow.jobs.kinds import JobKind
@@ -94,8 +96,7 @@ class SeekrFlowJobOperator(SubmitsOnce, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if poll_interval <= 0 or min_poll_interval <= 0:
-            raise SeekrFlowConfigError("poll_interval and min_poll_interval must be greater than 0")
+        check_poll_intervals(poll_interval, min_poll_interval)
         if timeout is not None and timeout <= 0:
             raise SeekrFlowConfigError(f"timeout: must be greater than 0 seconds, got {timeout!r}")
         self.seekrflow_conn_id = seekrflow_conn_id
@@ -354,9 +355,9 @@ class SeekrFlowJobOperator(SubmitsOnce, BaseOperator):
             with lifted():
                 status = self.cancel_job(self.job_id)
         except SeekrFlowError as err:
-            self.log.warning("Could not cancel job %s (%s): %s", self.job_id, reason, err)
+            self.log.warning("Could not cancel job %s (%s): %s", self.job_id, reason, for_log(str(err)))
         else:
-            self.log.info("Cancelled job %s because %s; it is now %s", self.job_id, reason, status)
+            self.log.info("Cancelled job %s because %s; it is now %s", self.job_id, reason, for_log(status))
 
     def on_kill(self) -> None:
         """Cancel the job when the task is killed while waiting on the worker."""

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_seekrflow._client import data_jobs
 from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
+from airflow_provider_seekrflow._client.log_text import for_log
 from airflow_provider_seekrflow.assets import announce_training_data
 from airflow_provider_seekrflow.exceptions import SeekrFlowDataJobNeedsReviewError
 from airflow_provider_seekrflow.jobs.events import UNTIL_END, UNTIL_END_OR_REVIEW
@@ -72,7 +73,7 @@ class SeekrFlowDataJobSensor(SeekrFlowJobSensor):
             )
         if not self._review_reported:
             self._review_reported = True
-            self.log.warning("%s\nWaiting for it to be fixed and started.", message)
+            self.log.warning("%s\nWaiting for it to be fixed and started.", for_log(message))
 
     def result(self, job: DataJobDetail, context: Context) -> dict[str, Any]:
         """Return the data job operator's result, pushing the training file's id under ``fine_tune_file_id``."""

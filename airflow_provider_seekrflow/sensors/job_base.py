@@ -16,6 +16,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
+from airflow_provider_seekrflow.hooks.pipeline_methods import check_poll_intervals
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.jobs.events import UNTIL_END, event_outcome
 from airflow_provider_seekrflow.jobs.kinds import JobKind
@@ -59,6 +60,7 @@ class SeekrFlowJobSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        check_poll_intervals(poll_interval, 1.0)
         self.job_id = job_id
         self.seekrflow_conn_id = seekrflow_conn_id
         self.hook_params = dict(hook_params or {})

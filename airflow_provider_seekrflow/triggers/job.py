@@ -11,6 +11,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_seekrflow._client.deadline import bounded_by
 from airflow_provider_seekrflow._client.errors import clip
+from airflow_provider_seekrflow._client.log_text import for_log
 from airflow_provider_seekrflow._client.polling import NextCheck
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConnectionError,
@@ -187,7 +188,9 @@ class SeekrFlowJobTrigger(BaseTrigger):
                 return self._timeout_event(last_status)
             except _TRANSIENT_ERRORS as err:
                 # Retries are exhausted for this poll, but the job may be fine; keep waiting.
-                self.log.warning("Checking %s failed, will check again: %s", self.label, clip(str(err)))
+                self.log.warning(
+                    "Checking %s failed, will check again: %s", self.label, for_log(clip(str(err)))
+                )
                 delay = self.poll_interval
             except SeekrFlowError as err:
                 return self._event(EVENT_ERROR, str(err))
@@ -232,6 +235,6 @@ class SeekrFlowJobTrigger(BaseTrigger):
                     self.watcher.cancel(hook, self.job_id), CANCEL_TIMEOUT_SECONDS
                 )
         except Exception as err:
-            self.log.warning("Could not cancel %s: %s", self.label, err)
+            self.log.warning("Could not cancel %s: %s", self.label, for_log(str(err)))
         else:
-            self.log.info("Cancelled %s on kill; it is now %s", self.label, status)
+            self.log.info("Cancelled %s on kill; it is now %s", self.label, for_log(status))

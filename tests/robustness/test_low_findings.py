@@ -245,3 +245,15 @@ def test_two_tasks_creating_one_project_name_at_once_use_the_same_project(emu, m
     assert task_logs.occurrences(f"2 projects named '{name}'") == 2
     # Later tasks find the same one.
     assert SeekrFlowHook().ensure_project(name, "Fine-tunes of the race").id == used[0]
+
+
+@pytest.mark.parametrize("value", [0, -1, 86_401, 1e12])
+def test_operators_and_sensors_refuse_a_poll_interval_out_of_bounds_when_built(value):
+    from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+    from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator
+    from airflow_provider_seekrflow.sensors.data_job import SeekrFlowDataJobSensor
+
+    with pytest.raises(SeekrFlowConfigError, match="poll_interval"):
+        SeekrFlowDataJobOperator(task_id="pairs", files=["file-1"], poll_interval=value)
+    with pytest.raises(SeekrFlowConfigError, match="poll_interval"):
+        SeekrFlowDataJobSensor(task_id="wait", job_id="dj-1", poll_interval=value)
