@@ -165,7 +165,6 @@ class PipelineOperations:
         :param name: The project's name.
         :param description: What it is for, when it is created.
         """
-        from airflow_provider_seekrflow._client.log_text import for_log
 
         def named() -> list[projects.Project]:
             found: list[projects.Project] = []
