@@ -207,11 +207,11 @@ def test_dropped_connection_after_upload_leaves_one_stored_file(emu, request, tm
 class CrashOnceMidBatch(SeekrFlowUploadFileOperator):
     """Test double of a worker crash: the first try dies as it starts on the second file of the batch."""
 
-    def _upload(self, source, started):
+    def _send(self, source, *args):
         self._uploads_started += 1
         if self._first_try and self._uploads_started == 2:
             raise RuntimeError(f"simulated worker crash before uploading {source.name}")
-        return super()._upload(source, started)
+        return super()._send(source, *args)
 
     def execute(self, context):
         self._first_try = context["ti"].try_number == 1
@@ -263,8 +263,8 @@ def test_retry_after_a_partial_batch_uploads_only_the_rest(emu, request, tmp_pat
 class CrashInFlight(SeekrFlowUploadFileOperator):
     """Test double of a worker killed with a file in flight: the service stores the second file, the try dies before its answer."""
 
-    def _upload(self, source, started):
-        stored_id = super()._upload(source, started)
+    def _send(self, source, *args):
+        stored_id = super()._send(source, *args)
         if self._try_number == 1 and source.name == "flight-two.md":
             raise RuntimeError(
                 f"simulated worker crash: {source.name} stored as {stored_id}, answer never seen"
