@@ -178,12 +178,23 @@ def announce_training_data(
     return [asset.uri for asset in assets]
 
 
-def training_file_id_from_trigger(context: Mapping[str, Any], asset: Any = None) -> str:
+def training_file_id_from_trigger(
+    context: Mapping[str, Any],
+    asset: Any = None,
+    *,
+    source_dag_id: str | None = None,
+    source_task_id: str | None = None,
+) -> str:
     """
     Return the training file of the asset event that triggered this run (the newest, when several did).
 
+    Anyone allowed to create asset events (the REST API's permission) can put a file id in one;
+    naming the producing DAG and task reads only the events that task announced.
+
     :param context: The task context (``triggering_asset_events``; ``triggering_dataset_events`` on Airflow 2).
     :param asset: Only read events of this asset; any event carrying a training file otherwise.
+    :param source_dag_id: Only read events announced by a task of this DAG.
+    :param source_task_id: Only read events announced by this task.
     """
     events: Any = context.get("triggering_asset_events")
     if events is None:
@@ -196,16 +207,27 @@ def training_file_id_from_trigger(context: Mapping[str, Any], asset: Any = None)
         if wanted is not None and uri != wanted:
             continue
         for event in events[key]:
+            if not _announced_by(event, source_dag_id, source_task_id):
+                continue
             file_id = (getattr(event, "extra", None) or {}).get(TRAINING_FILE_ID)
             if file_id:
                 found.append((getattr(event, "timestamp", None), str(file_id)))
     if not found:
         run = context.get("dag_run")
+        source = ".".join(part for part in (source_dag_id, source_task_id) if part)
         raise SeekrFlowConfigError(
-            f"No triggering asset event{f' of {wanted}' if wanted else ''} carries a {TRAINING_FILE_ID!r}"
+            f"No triggering asset event{f' of {wanted}' if wanted else ''}"
+            f"{f' announced by {source}' if source else ''} carries a {TRAINING_FILE_ID!r}"
             f" (run {getattr(run, 'run_id', '?')!r}, run type {getattr(run, 'run_type', '?')!s}): this run "
             "was not started by a data job or generate task announcing its training data; trigger it "
             "through the asset, or pass the training file ids yourself"
         )
     found.sort(key=lambda item: (item[0] is not None, item[0] or 0))
     return found[-1][1]
+
+
+def _announced_by(event: Any, source_dag_id: str | None, source_task_id: str | None) -> bool:
+    """Return whether an asset event came from the named DAG and task (each None: any)."""
+    if source_dag_id is not None and getattr(event, "source_dag_id", None) != source_dag_id:
+        return False
+    return source_task_id is None or getattr(event, "source_task_id", None) == source_task_id

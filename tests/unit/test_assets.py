@@ -156,6 +156,29 @@ def test_a_run_not_triggered_by_the_asset_says_why():
         training_file_id_from_trigger({"triggering_asset_events": {}})
 
 
+def test_only_events_of_the_named_producer_are_read():
+    # An event made through the REST API carries no (or another) source task: never its file id.
+    planted = _event(
+        "file-planted",
+        9,
+    )
+    planted.source_dag_id, planted.source_task_id = None, None
+    mine = _event("file-mine", 1)
+    mine.source_dag_id, mine.source_task_id = "pipeline", "make_training_pairs"
+    events = _Triggering([(ASSET, [mine, planted])])
+    context = {"triggering_asset_events": events}
+    assert training_file_id_from_trigger(context, ASSET) == "file-planted"
+    assert training_file_id_from_trigger(context, ASSET, source_dag_id="pipeline") == "file-mine"
+    assert (
+        training_file_id_from_trigger(
+            context, ASSET, source_dag_id="pipeline", source_task_id="make_training_pairs"
+        )
+        == "file-mine"
+    )
+    with pytest.raises(SeekrFlowConfigError, match=r"announced by pipeline\.other"):
+        training_file_id_from_trigger(context, ASSET, source_dag_id="pipeline", source_task_id="other")
+
+
 def test_assets_are_compat_assets():
     assert isinstance(ASSET, Asset)
 
