@@ -213,10 +213,13 @@ def test_worker_loss_during_sync_wait_reattaches_to_the_data_job(deployment, emu
     emulator.reset(job_duration=SLOW_ALIGNMENT_S, ingestion_seconds=2.0, fine_tune_duration=10.0)
     api.trigger(SYNC_DAG, tag, deployment.conf(tag))
     _running_ti(deployment, tag, DATA_JOB)
-    name = f"{SYNC_DAG}.{DATA_JOB}.{tag}"
+    # The operator's default name carries the try that created the job: <dag>.<task>.<run_id>.try<n>.
+    prefix = f"{SYNC_DAG}.{DATA_JOB}.{tag}.try"
 
     def started_job() -> dict | None:
-        jobs = [j for j in emulator.stored_data_jobs() if j["name"] == name and j["alignment_job_id"]]
+        jobs = [
+            j for j in emulator.stored_data_jobs() if j["name"].startswith(prefix) and j["alignment_job_id"]
+        ]
         return jobs[0] if jobs else None
 
     job = wait_for("the data job's alignment to start", started_job, 240, 0.5)

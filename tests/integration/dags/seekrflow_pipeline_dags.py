@@ -8,7 +8,7 @@ deferred to the triggerer, ids passed by XCom, retries on every task. Run-scoped
   is attributed to the run, ``[run <tag>]``) and into the project's name (one project per run);
 - ``docs_dir``: a folder holding this run's source documents (file names prefixed with the tag).
 
-The data job's name is the operator's default, ``<dag_id>.make_training_pairs.<run_id>``, and the
+The data job's name is the operator's default, ``<dag_id>.make_training_pairs.<run_id>.try<n>``, and the
 harness uses the tag as run id, so the emulator's data jobs are attributed to runs by name too.
 """
 
