@@ -75,7 +75,7 @@ def _iter_parquet(path: Path, batch_rows: int) -> Iterator[dict[str, Any]]:
 
 
 def _iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    from airflow_provider_seekrflow.validation import MAX_LINE_BYTES, line_cap_text
+    from airflow_provider_seekrflow.jsonl_lines import MAX_LINE_BYTES, line_cap_text
 
     # Bytes, read with a limit: a text-mode line of any length would be read whole, and a byte
     # that is not UTF-8 would escape as a bare UnicodeDecodeError from the loop itself.

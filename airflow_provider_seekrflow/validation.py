@@ -20,6 +20,8 @@ from pydantic import ConfigDict, Field, GetCoreSchemaHandler, Json, TypeAdapter,
 from pydantic_core import CoreSchema, core_schema
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
+from airflow_provider_seekrflow import jsonl_lines
+from airflow_provider_seekrflow.jsonl_lines import MAX_LINE_BYTES, LineTooLongError
 from airflow_provider_seekrflow.vocabulary import (
     ALIGNMENT_DOCUMENT_TYPES,
     MAX_FILE_BYTES,
@@ -327,7 +329,6 @@ class _LineChecker:
             raise FileCheckError(self.name, "file is empty" if self.lineno == 0 else "file has no JSON lines")
 
 
-_BLOCK = 32 << 10  # bytes of lines per batch: small batches stay in CPU cache (measured fastest)
 # Line schema kind -> a validator of a batch of lines (bytes, one JSON document each), built on first
 # use; None turns the batch check off (every line then goes through ``_LineChecker``).
 _fast_decoders: dict[str, Callable[[list[bytes]], Any] | None] = {}
@@ -344,69 +345,6 @@ def _fast_decoder(kind: str) -> Callable[[list[bytes]], Any] | None:
         schema = LINE_SCHEMAS[kind]
         _fast_decoders[kind] = TypeAdapter(list[Json[schema]]).validate_python  # type: ignore[valid-type]
     return _fast_decoders[kind]
-
-
-# The longest JSONL line (its line end included) read: a line is held whole to be checked, so
-# without a bound a newline-free file of gigabytes (a minified array named .jsonl) would be too.
-MAX_LINE_BYTES = 64 << 20
-
-
-def line_cap_text() -> str:
-    """Return ``MAX_LINE_BYTES`` as a message shows it: ``64 MiB``."""
-    whole_mib = MAX_LINE_BYTES % (1 << 20) == 0
-    return f"{MAX_LINE_BYTES >> 20} MiB" if whole_mib else f"{MAX_LINE_BYTES} bytes"
-
-
-class LineTooLongError(ValueError):
-    """
-    A line of a stream is longer than ``MAX_LINE_BYTES``; raised by whatever splits the stream into lines.
-
-    :param line: The line's number, from 1.
-    """
-
-    def __init__(self, line: int) -> None:
-        self.line = line
-        self.reason = (
-            f"line longer than {line_cap_text()} (each JSONL line holds one JSON object, "
-            "and a line is read whole, so lines are capped at that)"
-        )
-        super().__init__(f"line {line}: {self.reason}")
-
-    def __reduce__(self):  # keep picklable (custom __init__ signature)
-        return (type(self), (self.line,))
-
-
-def _batches(lines: Iterable[bytes]) -> Iterator[list[bytes]]:
-    """Lines in lists of about ``_BLOCK`` bytes, or one longer line; a line over ``MAX_LINE_BYTES`` raises."""
-    readline = getattr(lines, "readline", None)
-    if readline is None:
-        # Lines split by someone else (``sources.iter_lines`` caps them itself).
-        batch, size = [], 0
-        for raw in lines:
-            batch.append(raw)
-            size += len(raw)
-            if size >= _BLOCK:
-                yield batch
-                batch, size = [], 0
-        if batch:
-            yield batch
-        return
-    # readline(limit) rather than readlines(hint), which reads a line of any length whole.
-    number = 0
-    while True:
-        batch, size = [], 0
-        while size < _BLOCK:
-            raw = readline(MAX_LINE_BYTES + 1)
-            if not raw:
-                break
-            number += 1
-            if len(raw) > MAX_LINE_BYTES:
-                raise LineTooLongError(number)
-            batch.append(raw)
-            size += len(raw)
-        if not batch:
-            return
-        yield batch
 
 
 def _named(batches: Iterator[list[bytes]], name: str) -> Iterator[list[bytes]]:
@@ -433,7 +371,7 @@ def check_jsonl_stream(lines: Iterable[bytes], purpose: str, name: str) -> None:
         raise FileCheckError(name, f"unknown purpose {purpose!r}; expected one of {', '.join(PURPOSES)}")
     checker = _LineChecker(purpose, name)
     fast = _fast_decoder(checker.kind) if checker.kind is not None else None
-    for batch in _named(_batches(lines), name):
+    for batch in _named(jsonl_lines.batches(lines), name):
         if fast is not None and checker.blank_at is None:
             try:
                 fast(batch)

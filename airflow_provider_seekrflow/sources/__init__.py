@@ -62,13 +62,13 @@ def iter_lines(handle: ReadableStream, chunk_bytes: int) -> Iterator[bytes]:
     A stream read line by line would ask object storage once per line; this asks once per piece.
     Each byte is copied a bounded number of times however long a line is (the unended part of a
     line is kept as a list of pieces, joined once), and a line over
-    :data:`~airflow_provider_seekrflow.validation.MAX_LINE_BYTES` raises ``LineTooLongError``
+    :data:`~airflow_provider_seekrflow.jsonl_lines.MAX_LINE_BYTES` raises ``LineTooLongError``
     rather than being gathered whole.
 
     :param handle: The stream.
     :param chunk_bytes: How much to read at a time.
     """
-    from airflow_provider_seekrflow.validation import MAX_LINE_BYTES, LineTooLongError
+    from airflow_provider_seekrflow.jsonl_lines import MAX_LINE_BYTES, LineTooLongError
 
     unended: list[bytes] = []  # the pieces of the line not ended yet
     unended_size = 0

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_seekrflow import validation
+from airflow_provider_seekrflow import jsonl_lines, validation
 from airflow_provider_seekrflow.validation import JSONL_PURPOSES, MESSAGE_ROLES, FileCheckError
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -66,16 +66,16 @@ def join(
 @contextlib.contextmanager
 def mode(block: int | None, fast: bool) -> Iterator[None]:
     """Run the validator with a given block size, and with or without the msgspec accelerator."""
-    saved_block, saved_cache = validation._BLOCK, dict(validation._fast_decoders)
+    saved_block, saved_cache = jsonl_lines._BLOCK, dict(validation._fast_decoders)
     try:
         if block is not None:
-            validation._BLOCK = block
+            jsonl_lines._BLOCK = block
         if not fast:
             validation._fast_decoders.clear()
             validation._fast_decoders.update({k: None for k in ("messages", "preference", "text")})
         yield
     finally:
-        validation._BLOCK = saved_block
+        jsonl_lines._BLOCK = saved_block
         validation._fast_decoders.clear()
         validation._fast_decoders.update(saved_cache)
 

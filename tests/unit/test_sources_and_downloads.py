@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from airflow_provider_seekrflow import validation
+from airflow_provider_seekrflow import jsonl_lines, validation
 from airflow_provider_seekrflow._client.config import ClientConfig
 from airflow_provider_seekrflow._client.sync_client import SyncClient
 from airflow_provider_seekrflow._client.sync_transport import SyncTransport
@@ -144,7 +144,7 @@ class Pieces(io.RawIOBase):
 
 @pytest.fixture
 def small_line_cap(monkeypatch):
-    monkeypatch.setattr(validation, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(jsonl_lines, "MAX_LINE_BYTES", 1000)
     return 1000
 
 
