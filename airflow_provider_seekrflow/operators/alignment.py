@@ -198,9 +198,9 @@ class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
         :param context: The task context.
         :param event: The trigger's event.
         :param job_id: The job the task deferred on.
-        :param end_time: The wait's deadline (epoch seconds), unused once the wait is over.
+        :param end_time: The wait's deadline (epoch seconds): a timeout that came early by this clock waits the rest.
         """
-        outcome = self.outcome_of(event, job_id)
+        outcome = self.outcome_of(event, job_id, deadline=end_time)
         if outcome.kind == "completed":
             return self.get_job_result(outcome.job_id, context, outcome.status)
         raise error_for_unsuccessful_job(outcome.job_id, outcome.status, outcome.status_message)

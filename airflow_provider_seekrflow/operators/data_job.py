@@ -339,7 +339,7 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
         :param phase: Which wait ended (``ingestion`` or ``end``); informative only.
         """
         # Any status the job can still move on from ends a wait here; the job's own state decides.
-        outcome = self.outcome_of(event, job_id, until=PHASE_INGESTION)
+        outcome = self.outcome_of(event, job_id, until=PHASE_INGESTION, deadline=end_time)
         if outcome.kind == "unsuccessful":
             raise DATA_JOB.unsuccessful_error(outcome.job_id, outcome.status, outcome.status_message)
         detail = self.hook.get_data_job(outcome.job_id)

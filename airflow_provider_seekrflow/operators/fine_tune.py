@@ -247,9 +247,9 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
         :param context: The task context.
         :param event: The trigger's event.
         :param job_id: The fine-tune the task deferred on.
-        :param end_time: The wait's deadline (epoch seconds), unused once the wait is over.
+        :param end_time: The wait's deadline (epoch seconds): a timeout that came early by this clock waits the rest.
         """
-        outcome = self.outcome_of(event, job_id)
+        outcome = self.outcome_of(event, job_id, deadline=end_time)
         return self._finish(self.hook.get_fine_tune(outcome.job_id), context)
 
     def get_job_result(

@@ -164,7 +164,9 @@ class SeekrFlowJobOperator(SubmitsOnce, BaseOperator):
             "hook_params": self.hook_params,
         }
 
-    def outcome_of(self, event: Any, job_id: str | None, *, until: str = UNTIL_END) -> Outcome:
+    def outcome_of(
+        self, event: Any, job_id: str | None, *, until: str = UNTIL_END, deadline: float | None = None
+    ) -> Outcome:
         """
         Return what the trigger's event means, raising the task's failure for any end but success.
 
@@ -176,11 +178,13 @@ class SeekrFlowJobOperator(SubmitsOnce, BaseOperator):
         :param event: The trigger's event.
         :param job_id: The job the task deferred on.
         :param until: What the wait waited for.
+        :param deadline: The wait's deadline as this task set it (the deferral's ``end_time``), when
+            Airflow passed it back; else the event's.
         """
         outcome = event_outcome(event, job_id, self.kind, until=until)
         self.job_id = outcome.job_id
         if outcome.kind == "timeout":
-            self.defer_early_timeout(event, outcome.job_id)
+            self.defer_early_timeout(event, outcome.job_id, deadline)
             self.cancel("the wait timed out")
             raise self.kind.timed_out(outcome.job_id, outcome.message, None)
         if outcome.kind == "error":
@@ -285,7 +289,7 @@ class SeekrFlowJobOperator(SubmitsOnce, BaseOperator):
             deadlines.append(execution_deadline)
         return min(deadlines) if deadlines else None
 
-    def defer_early_timeout(self, event: Any, job_id: str) -> None:
+    def defer_early_timeout(self, event: Any, job_id: str, deadline: float | None = None) -> None:
         """
         Wait again, deferred, when a ``timeout`` event came before the deadline by this worker's clock.
 
@@ -295,8 +299,12 @@ class SeekrFlowJobOperator(SubmitsOnce, BaseOperator):
 
         :param event: The trigger's ``timeout`` event.
         :param job_id: The job waited on.
+        :param deadline: The task's own deadline, kept in the deferral's kwargs: a moved trigger's
+            event names the moved time, and comparing with that would move it again for ever.
         """
-        end_time = event.get("end_time") if isinstance(event, dict) else None
+        end_time = deadline if isinstance(deadline, (int, float)) else None
+        if end_time is None and isinstance(event, dict):
+            end_time = event.get("end_time")
         if not isinstance(end_time, (int, float)):
             return
         early = end_time - time.time()

@@ -89,3 +89,29 @@ def test_a_held_status_check_ends_the_task_at_its_timeout_and_cancels_the_job(
     assert waited < ENDED_WITHIN, f"cancelled {waited:.1f} s after the job was created; timeout {TIMEOUT} s"
     assert SeekrFlowHook().get_data_job(job_id).status == "cancelled"
     assert elapsed < RUN_WITHIN, f"the run took {elapsed:.1f} s"
+
+
+def test_a_timeout_from_a_triggerer_clock_ahead_waits_the_rest_once_then_ends():
+    # The triggerer's clock runs 100 s ahead: its timeout event comes 100 s early by the worker's
+    # clock. The worker waits the rest, deferred, keeping its own deadline; when the moved trigger
+    # fires (its event names the moved time), the worker's deadline has passed and the wait ends,
+    # instead of being moved again for ever.
+    from airflow.exceptions import TaskDeferred
+
+    from airflow_provider_seekrflow.jobs.events import job_event
+
+    operator = SeekrFlowDataJobOperator(task_id=TASK, files=["file-1"], cancel_on_kill=False)
+    deadline = time.time() + 100
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute_complete(
+            {}, job_event("dj-1", "timeout", "ran out", None, deadline), "dj-1", deadline
+        )
+    moved = deferred.value.trigger.end_time
+    assert moved == pytest.approx(deadline + 100, abs=2)
+    assert deferred.value.kwargs["end_time"] == deadline
+
+    passed = time.time() - 1  # the worker's deadline, reached when the moved trigger fires
+    with pytest.raises(SeekrFlowDataJobTimeoutError):
+        operator.execute_complete(
+            {}, job_event("dj-1", "timeout", "ran out", None, passed + 100), "dj-1", passed
+        )
