@@ -145,8 +145,9 @@ def test_a_data_job_with_a_hostile_eta_keeps_polling_and_completes(emu, request,
     (started,) = emu.journal(route="start_data_job")
     reads = [entry for entry in emu.journal(route="get_data_job") if entry["ts"] > started["ts"]]
     assert len(reads) >= 3, "the wait should have checked the running job several times"
-    # At poll_interval, not the once-a-minute pace of a wait without an estimate, and no crash.
-    assert _largest_gap(reads) < POLL + 4.0
+    # Polled on at a short pace, never the minute a wait may sleep, and no crash. The slack is for
+    # dag.test()'s resume of a deferred task on a loaded machine (6.4 s seen under the 5-run matrix).
+    assert _largest_gap(reads) < POLL + 15.0
 
 
 def test_an_output_of_a_400_digit_size_succeeds_and_logs_an_unknown_size(emu, request, tmp_path, task_logs):
