@@ -47,8 +47,19 @@ def _define(monkeypatch: pytest.MonkeyPatch, base_url: str, key: str, **extra: o
     monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(value))
 
 
+class _Clock:
+    """A monotonic clock the test moves by hand, so a slow machine cannot cross the TTL early."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
 def test_a_poll_after_the_ttl_uses_the_changed_connection(emu, monkeypatch):
-    monkeypatch.setattr(seekrflow_async, "CONFIG_TTL_SECONDS", 0.5)
+    clock = _Clock()
+    monkeypatch.setattr(seekrflow_async, "time", clock)
     _define(monkeypatch, emu.base_url, emu.api_key, team_id="team-before")
 
     async def wait() -> None:
@@ -57,9 +68,10 @@ def test_a_poll_after_the_ttl_uses_the_changed_connection(emu, monkeypatch):
                 with pytest.raises(SeekrFlowNotFoundError):
                     await hook.get_alignment_job("al-missing")
             _define(monkeypatch, emu.base_url, emu.api_key, team_id="team-after")
+            clock.now += seekrflow_async.CONFIG_TTL_SECONDS - 1  # still within the TTL
             with pytest.raises(SeekrFlowNotFoundError):
                 await hook.get_alignment_job("al-missing")
-            await asyncio.sleep(0.6)
+            clock.now += 1  # the TTL is over: the next poll looks the connection up again
             with pytest.raises(SeekrFlowNotFoundError):
                 await hook.get_alignment_job("al-missing")
 
