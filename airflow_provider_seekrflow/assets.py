@@ -41,6 +41,8 @@ TRAINING_FILE_ID = "training_file_id"
 JOB_ID = "job_id"
 JOB_KIND = "job_kind"
 OUTPUT_FILE_IDS = "output_file_ids"
+#: The XCom key of the training file (the ``fine-tune`` output) a data job or generate produced.
+FINE_TUNE_FILE_XCOM_KEY = "fine_tune_file_id"
 
 
 def training_data_asset(name: str, *, host: str = DEFAULT_HOST) -> Asset:
@@ -231,3 +233,32 @@ def _announced_by(event: Any, source_dag_id: str | None, source_task_id: str | N
     if source_dag_id is not None and getattr(event, "source_dag_id", None) != source_dag_id:
         return False
     return source_task_id is None or getattr(event, "source_task_id", None) == source_task_id
+
+
+def publish_training_file(task: Any, context: Mapping[str, Any], job_id: str, result: Any) -> None:
+    """
+    Push a job's training file to XCom (``fine_tune_file_id``) and into the event of each asset in ``outlets``.
+
+    The one publication of operators and sensors alike; nothing happens for a job without a training file.
+
+    :param task: The operator or sensor (its ``kind``, ``outlets``, ``do_xcom_push`` and ``log``).
+    :param context: The task context.
+    :param job_id: The job that produced the file.
+    :param result: The job's :class:`~airflow_provider_seekrflow.jobs.base.JobResult`.
+    """
+    training_file_id = result.training_file_id
+    if training_file_id is None:
+        return
+    ti = context.get("ti")
+    if ti is not None and task.do_xcom_push:
+        ti.xcom_push(key=FINE_TUNE_FILE_XCOM_KEY, value=training_file_id)
+    announced = announce_training_data(
+        context,
+        task.outlets,
+        training_file_id=training_file_id,
+        job_id=job_id,
+        job_kind=task.kind.key,
+        output_file_ids=[output["id"] for output in result.value.get("output_files", [])],
+    )
+    if announced:
+        task.log.info("Training file %s announced on %s", training_file_id, ", ".join(announced))

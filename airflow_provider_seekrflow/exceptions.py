@@ -1,4 +1,9 @@
-"""Exceptions raised by the SeekrFlow provider, all derived from ``AirflowException``."""
+"""
+Exceptions shared by the whole provider, all derived from ``AirflowException``.
+
+Each job kind's own exceptions (``SeekrFlowFineTuneFailedError``...) live with the kind, in
+``airflow_provider_seekrflow.jobs.<kind>``; they derive from ``SeekrFlowJobError`` here.
+"""
 
 from __future__ import annotations
 
@@ -157,76 +162,3 @@ class SeekrFlowJobError(SeekrFlowError):
         self.job_id = job_id
         self.status = status
         self.status_message = status_message
-
-
-class SeekrFlowAlignmentJobError(SeekrFlowJobError):
-    """An alignment job ended without completing."""
-
-
-class SeekrFlowAlignmentJobFailedError(SeekrFlowAlignmentJobError):
-    """The alignment job failed on the service."""
-
-
-class SeekrFlowAlignmentJobCancelledError(SeekrFlowAlignmentJobError):
-    """The alignment job was cancelled."""
-
-
-class SeekrFlowAlignmentJobStoppedError(SeekrFlowAlignmentJobError):
-    """The alignment job was stopped by the service."""
-
-
-class SeekrFlowAlignmentJobTimeoutError(SeekrFlowAlignmentJobError):
-    """The alignment job did not finish within the wait's timeout."""
-
-
-class SeekrFlowDataJobError(SeekrFlowJobError):
-    """A data job ended without completing."""
-
-
-class SeekrFlowDataJobNeedsReviewError(SeekrFlowDataJobError):
-    """
-    A data job stopped in ``needs_review``: a person must fix its files or its system prompt.
-
-    :param problems: One line per problem: each file at fault with its error and suggested fix,
-        or the missing system prompt.
-    """
-
-    def __init__(self, message: str, *, problems: list[str], **kwargs) -> None:
-        super().__init__(message, **kwargs)
-        self.problems = problems
-
-
-class SeekrFlowDataJobFailedError(SeekrFlowDataJobError):
-    """The data job's alignment failed (or was stopped) on the service."""
-
-
-class SeekrFlowDataJobCancelledError(SeekrFlowDataJobError):
-    """The data job was cancelled."""
-
-
-class SeekrFlowDataJobTimeoutError(SeekrFlowDataJobError):
-    """The data job did not finish within the wait's timeout."""
-
-
-class SeekrFlowFineTuneError(SeekrFlowJobError):
-    """
-    A fine-tune ended without a model.
-
-    :param error_analysis: The service's written analysis of why, when it gave one.
-    """
-
-    def __init__(self, message: str, *, error_analysis: str | None = None, **kwargs) -> None:
-        super().__init__(message, **kwargs)
-        self.error_analysis = error_analysis
-
-
-class SeekrFlowFineTuneFailedError(SeekrFlowFineTuneError):
-    """The fine-tune failed on the service; ``error_analysis`` says why when the service knows."""
-
-
-class SeekrFlowFineTuneCancelledError(SeekrFlowFineTuneError):
-    """The fine-tune was cancelled or deleted."""
-
-
-class SeekrFlowFineTuneTimeoutError(SeekrFlowFineTuneError):
-    """The fine-tune did not finish within the wait's timeout."""

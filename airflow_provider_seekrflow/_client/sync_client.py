@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,14 +25,11 @@ from airflow_provider_seekrflow._client.multipart import (
     MultipartFileBody,
     UploadProgress,
 )
-from airflow_provider_seekrflow._client.polling import next_poll_delay
 from airflow_provider_seekrflow._client.retry import answer_may_be_lost, resendable
 from airflow_provider_seekrflow._client.sync_pipeline import PipelineOperations
 from airflow_provider_seekrflow._client.sync_transport import SyncTransport
 from airflow_provider_seekrflow._client.transport_errors import from_requests_error
-from airflow_provider_seekrflow._client.waiting import limit_text, wait_until
 from airflow_provider_seekrflow.exceptions import (
-    SeekrFlowAlignmentJobTimeoutError,
     SeekrFlowConnectionError,
     SeekrFlowError,
 )
@@ -290,33 +287,3 @@ class SyncClient(PipelineOperations):
                 raise resendable(err) from None
 
         return self.transport.retrying(call.endpoint, attempt)
-
-    def wait_for_alignment_job(
-        self,
-        job_id: str,
-        *,
-        poll_interval: float,
-        min_poll_interval: float,
-        timeout: float | None,
-        on_poll: Callable[[alignment.AlignmentJob], None] | None = None,
-    ) -> alignment.AlignmentJob:
-        """Block until the job ends and return it; see ``SeekrFlowHook.wait_for_alignment_job``."""
-
-        def timed_out(job: alignment.AlignmentJob | None) -> Exception:
-            seen = job.describe() if job is not None else "no status read in time"
-            return SeekrFlowAlignmentJobTimeoutError(
-                f"Alignment job {job_id} did not finish {limit_text(timeout)} ({seen})",
-                job_id=job_id,
-                status=job.status if job is not None else "unknown",
-            )
-
-        return wait_until(
-            lambda: self.call(alignment.get_job(job_id)),
-            done=lambda job: job.is_terminal,
-            delay=lambda job: next_poll_delay(
-                job, poll_interval=poll_interval, min_interval=min_poll_interval
-            ),
-            timeout=timeout,
-            timed_out=timed_out,
-            on_poll=on_poll,
-        )

@@ -21,7 +21,6 @@ from airflow_provider_seekrflow._client.retry import answer_may_be_lost, resenda
 from airflow_provider_seekrflow._client.sync_transport import SyncTransport
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowAmbiguousResultError,
-    SeekrFlowAPIError,
     SeekrFlowError,
 )
 
@@ -225,12 +224,3 @@ class PipelineOperations:
         """
         listed = self.transport.call(fine_tunes.list_jobs()).data or []
         return fine_tunes.find_lost_job(listed, body, snapshot)
-
-    def cancel_fine_tune(self, fine_tune_id: str) -> fine_tunes.FineTune:
-        """Cancel a fine-tune with PUT (the sync client's method), or POST where the service refuses PUT."""
-        try:
-            return self.transport.call(fine_tunes.cancel(fine_tune_id, method="PUT"))
-        except SeekrFlowAPIError as err:
-            if err.status_code != fine_tunes.METHOD_NOT_ALLOWED:
-                raise
-        return self.transport.call(fine_tunes.cancel(fine_tune_id, method="POST"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -11,11 +11,10 @@ from airflow_provider_seekrflow._client.data_jobs import DataJob, DataJobDetail
 from airflow_provider_seekrflow._client.fine_tunes import FineTune, FineTuneEvent
 from airflow_provider_seekrflow._client.log_text import for_log
 from airflow_provider_seekrflow._client.lost_answers import Snapshot, known_before
-from airflow_provider_seekrflow._client.polling import next_data_job_delay
 from airflow_provider_seekrflow._client.projects import Project
-from airflow_provider_seekrflow._client.waiting import wait_until
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowNotFoundError
-from airflow_provider_seekrflow.jobs.progress import ingestion_summary
+from airflow_provider_seekrflow.jobs.data_job import ingestion_summary
+from airflow_provider_seekrflow.jobs.fine_tune import FINE_TUNE
 
 if TYPE_CHECKING:
     from airflow_provider_seekrflow._client.sync_client import SyncClient
@@ -201,44 +200,6 @@ class PipelineHookMethods:
         """
         self.client.transport.delete(data_jobs.delete(data_job_id), gone=lambda: None)
 
-    def wait_for_data_job(
-        self,
-        data_job_id: str,
-        *,
-        until: Callable[[DataJobDetail], bool],
-        poll_interval: float,
-        min_poll_interval: float,
-        timeout: float | None,
-        timed_out: Callable[[DataJobDetail | None], Exception],
-        on_poll: Callable[[DataJobDetail], None] | None = None,
-    ) -> DataJobDetail:
-        """
-        Block until ``until`` holds for the job, and return it.
-
-        While ingestion runs there is no estimate, so checks come at the steady pace; once the
-        alignment runs, the wait sleeps toward its completion estimate, as for alignment jobs.
-
-        :param data_job_id: The job's id.
-        :param until: When to stop, e.g. ingestion over, or a terminal status.
-        :param poll_interval: The longest sleep between two status checks, in seconds.
-        :param min_poll_interval: The shortest sleep between two status checks, in seconds.
-        :param timeout: Give up after this many seconds (monotonic clock); None waits for ever.
-        :param timed_out: Returns the exception to raise when time runs out, given the job as last
-            read (None when no read finished in time).
-        :param on_poll: Called with the job after every status check.
-        """
-        check_poll_intervals(poll_interval, min_poll_interval)
-        return wait_until(
-            lambda: self.get_data_job(data_job_id),
-            done=until,
-            delay=lambda detail: next_data_job_delay(
-                detail, poll_interval=poll_interval, min_interval=min_poll_interval
-            ),
-            timeout=timeout,
-            timed_out=timed_out,
-            on_poll=on_poll,
-        )
-
     # -- projects -------------------------------------------------------------------------------
 
     def get_project(self, project_id: int) -> Project:
@@ -336,7 +297,7 @@ class PipelineHookMethods:
 
         :param fine_tune_id: The job's id.
         """
-        return self.client.cancel_fine_tune(fine_tune_id)
+        return self.run(FINE_TUNE.cancel(fine_tune_id))  # type: ignore[attr-defined]
 
 
 def _search_base(snapshot: Snapshot | None, since: datetime | None) -> Snapshot:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_seekrflow._client import alignment, files
 from airflow_provider_seekrflow._client.alignment import AlignmentJob, AlignmentOutput
@@ -13,19 +13,21 @@ from airflow_provider_seekrflow._client.log_text import for_log
 from airflow_provider_seekrflow._client.retry import RetryPolicy
 from airflow_provider_seekrflow._client.sync_client import SyncClient
 from airflow_provider_seekrflow._client.sync_transport import SyncTransport
+from airflow_provider_seekrflow._client.waiting import limit_text, wait_until
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowError,
     SeekrFlowUnexpectedResponseError,
 )
-from airflow_provider_seekrflow.hooks.base import SeekrFlowBaseHook, connection_config
+from airflow_provider_seekrflow.hooks.base import SeekrFlowBaseHook
 from airflow_provider_seekrflow.hooks.file_methods import FileHookMethods
 from airflow_provider_seekrflow.hooks.pipeline_methods import PipelineHookMethods, check_poll_intervals
+from airflow_provider_seekrflow.jobs.base import UNTIL_END, JobKind, JobWatcher, Operation, run_sync
 from airflow_provider_seekrflow.vocabulary import AlignmentType
 
 if TYPE_CHECKING:
     import requests
 
-__all__ = ["SeekrFlowHook", "connection_config"]
+T = TypeVar("T")
 
 
 class SeekrFlowHook(FileHookMethods, PipelineHookMethods, SeekrFlowBaseHook):
@@ -142,34 +144,61 @@ class SeekrFlowHook(FileHookMethods, PipelineHookMethods, SeekrFlowBaseHook):
         """
         return self.client.call(alignment.get_outputs(job_id))
 
-    def wait_for_alignment_job(
+    # -- any job kind ---------------------------------------------------------------------------
+
+    def run(self, operation: Operation[T]) -> T:
+        """
+        Run a job kind's operation (a read, a cancel, a result) through this hook's transport.
+
+        :param operation: The operation, e.g. ``DATA_JOB.watch("end", log.info).read(job_id)``.
+        """
+        return run_sync(operation, self.client.call)
+
+    def wait_for_job(
         self,
+        kind: JobKind,
         job_id: str,
         *,
+        until: str = UNTIL_END,
         poll_interval: float = 300.0,
         min_poll_interval: float = 5.0,
         timeout: float | None = None,
-        on_poll: Callable[[AlignmentJob], None] | None = None,
-    ) -> AlignmentJob:
+        timed_out: Callable[[Any], Exception] | None = None,
+        watcher: JobWatcher | None = None,
+    ) -> Any:
         """
-        Block until the job ends and return it, whatever its final status.
+        Block until the wait is over for a job of any kind, and return the job, whatever its final status.
 
-        Sleeps toward the service's completion estimate rather than at a fixed pace.
+        The kind says how to read the job, what to log and how long to sleep (toward the service's
+        estimate where it gives one). The time limit is the sooner of ``timeout`` and any bound the
+        task set (its ``execution_timeout``), and holds while a status check is in flight.
 
+        :param kind: The job's kind, e.g. ``airflow_provider_seekrflow.jobs.fine_tune.FINE_TUNE``.
         :param job_id: The job's id.
+        :param until: What to wait for: ``end``, or a kind's own phase (a data job's ``ingestion``).
         :param poll_interval: The longest sleep between two status checks, in seconds.
         :param min_poll_interval: The shortest sleep between two status checks, in seconds.
-        :param timeout: Give up after this many seconds (monotonic clock), raising
-            ``SeekrFlowAlignmentJobTimeoutError``; wait for ever when None.
-        :param on_poll: Called with the job after every status check.
+        :param timeout: Give up after this many seconds (monotonic clock); wait for ever when None.
+        :param timed_out: Returns the exception raised when time runs out, given the job as last
+            read (None when no read finished in time); the kind's timeout error by default.
+        :param watcher: The wait's watcher, when the caller keeps one across waits (its progress log).
         """
         check_poll_intervals(poll_interval, min_poll_interval)
-        return self.client.wait_for_alignment_job(
-            job_id,
-            poll_interval=poll_interval,
-            min_poll_interval=min_poll_interval,
+        watcher = watcher or kind.watch(until, self.log.info, self.log.warning)
+
+        def default_timed_out(job: Any) -> Exception:
+            return kind.timed_out(
+                job_id,
+                f"{kind.label} {job_id} did not finish {limit_text(timeout)}",
+                job.status if job is not None else None,
+            )
+
+        return wait_until(
+            lambda: self.run(watcher.read(job_id)),
+            done=watcher.is_over,
+            delay=lambda job: watcher.delay(job, poll_interval=poll_interval, min_interval=min_poll_interval),
             timeout=timeout,
-            on_poll=on_poll,
+            timed_out=timed_out or default_timed_out,
         )
 
     # -- connection test ------------------------------------------------------------------------

@@ -7,14 +7,11 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_seekrflow._client import alignment, data_jobs, files, fine_tunes
 from airflow_provider_seekrflow._client.async_transport import AsyncTransport
 from airflow_provider_seekrflow._client.config import ClientConfig
-from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
-from airflow_provider_seekrflow._client.fine_tunes import FineTune, FineTuneEvent
-from airflow_provider_seekrflow.exceptions import SeekrFlowAPIError, SeekrFlowAuthenticationError
+from airflow_provider_seekrflow.exceptions import SeekrFlowAuthenticationError
 from airflow_provider_seekrflow.hooks.base import SeekrFlowBaseHook, amask_api_key
-from airflow_provider_seekrflow.models import AlignmentJob, AlignmentOutput, SeekrFlowFile
+from airflow_provider_seekrflow.jobs.base import Operation, run_async
 
 if TYPE_CHECKING:
     import aiohttp
@@ -184,82 +181,21 @@ class SeekrFlowAsyncHook(SeekrFlowBaseHook):
             raise refused
         return await _send(await self.transport(), call)
 
-    async def get_alignment_job(self, job_id: str) -> AlignmentJob:
+    async def call(self, call: Call[T]) -> T:
         """
-        Return an alignment job.
+        Send one request and return its answer, reading the connection again once on a 401.
 
-        :param job_id: The job's id.
+        :param call: The request, e.g. ``data_jobs.get(job_id)``.
         """
-        return await self._call(alignment.get_job(job_id))
+        return await self._call(call)
 
-    async def cancel_alignment_job(self, job_id: str) -> AlignmentJob:
+    async def run(self, operation: Operation[T]) -> T:
         """
-        Cancel an alignment job; a job that already ended is returned unchanged.
+        Run a job kind's operation (a read, a cancel, a result) on the event loop.
 
-        :param job_id: The job's id.
+        :param operation: The operation, e.g. ``FINE_TUNE.cancel(job_id)``.
         """
-        return await self._call(alignment.cancel_job(job_id))
-
-    async def get_alignment_outputs(self, job_id: str) -> list[AlignmentOutput]:
-        """
-        Return an alignment job's output files.
-
-        :param job_id: The job's id.
-        """
-        return await self._call(alignment.get_outputs(job_id))
-
-    async def get_file(self, file_id: str) -> SeekrFlowFile:
-        """
-        Return a stored file's metadata.
-
-        :param file_id: The file's id.
-        """
-        return await self._call(files.get_file(file_id))
-
-    async def get_data_job(self, data_job_id: str) -> DataJobDetail:
-        """
-        Return a data job with its files' ingestion and its alignment.
-
-        :param data_job_id: The job's id.
-        """
-        return await self._call(data_jobs.get(data_job_id))
-
-    async def cancel_data_job(self, data_job_id: str) -> DataJobDetail:
-        """
-        Cancel a data job's running alignment and return the job.
-
-        :param data_job_id: The job's id.
-        """
-        return await self._call(data_jobs.cancel(data_job_id))
-
-    async def get_fine_tune(self, fine_tune_id: str) -> FineTune:
-        """
-        Return a fine-tune.
-
-        :param fine_tune_id: The fine-tune's id.
-        """
-        return await self._call(fine_tunes.get(fine_tune_id))
-
-    async def get_fine_tune_events(self, fine_tune_id: str) -> list[FineTuneEvent]:
-        """
-        Return a fine-tune's events (epoch, loss, reward), oldest first.
-
-        :param fine_tune_id: The fine-tune's id.
-        """
-        return (await self._call(fine_tunes.events(fine_tune_id))).data or []
-
-    async def cancel_fine_tune(self, fine_tune_id: str) -> FineTune:
-        """
-        Cancel a fine-tune with PUT, or POST where the service refuses PUT (the contract lists both).
-
-        :param fine_tune_id: The fine-tune's id.
-        """
-        try:
-            return await self._call(fine_tunes.cancel(fine_tune_id, method="PUT"))
-        except SeekrFlowAPIError as err:
-            if err.status_code != fine_tunes.METHOD_NOT_ALLOWED:
-                raise
-        return await self._call(fine_tunes.cancel(fine_tune_id, method="POST"))
+        return await run_async(operation, self._call)
 
 
 async def _send(transport: AsyncTransport, call: Call[T]) -> T:

@@ -1,1 +1,1 @@
-"""What the operators, sensors and triggers share about waiting on SeekrFlow jobs, free of Airflow imports."""
+"""What SeekrFlow jobs are to a task, one module per kind (``alignment``, ``data_job``, ``fine_tune``) on ``base``: statuses, errors, keys, reads, pacing and results, shared by operators, sensors, triggers and hooks."""

@@ -7,16 +7,11 @@ from typing import Any, Literal
 
 from airflow_provider_seekrflow._client.errors import clip
 from airflow_provider_seekrflow.exceptions import SeekrFlowError
-from airflow_provider_seekrflow.jobs.kinds import ALIGNMENT, JobKind
+from airflow_provider_seekrflow.jobs.base import UNTIL_END, JobKind
 
 # Trigger events carry the job's status when the wait ended, or one of these.
 EVENT_TIMEOUT = "timeout"
 EVENT_ERROR = "error"
-# What a wait waits for: the job's end, or (data jobs) the end of its files' ingestion, or the job's
-# end or its review, whichever comes first (a data job sensor that fails on review).
-UNTIL_END = "end"
-UNTIL_INGESTED = "ingestion"
-UNTIL_END_OR_REVIEW = "end_or_review"
 
 OutcomeKind = Literal["completed", "unsuccessful", "timeout", "error"]
 
@@ -65,7 +60,7 @@ class Outcome:
 
 
 def event_outcome(
-    event: Any, expected_job_id: str | None, kind: JobKind = ALIGNMENT, *, until: str = UNTIL_END
+    event: Any, expected_job_id: str | None, kind: JobKind, *, until: str = UNTIL_END
 ) -> Outcome:
     """
     Return what a trigger's event means, after checking its shape; a missing or strange event fails loudly.

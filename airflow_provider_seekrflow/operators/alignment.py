@@ -6,42 +6,14 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_seekrflow._client.alignment import (
-    check_alignment_type,
-    describe_outputs,
-    generate_request,
-    training_output_id,
-)
-from airflow_provider_seekrflow.exceptions import (
-    SeekrFlowAlignmentJobTimeoutError,
-    SeekrFlowConfigError,
-    SeekrFlowNotFoundError,
-)
-from airflow_provider_seekrflow.jobs.errors import (
-    error_for_unsuccessful_job,
-    raise_unless_completed,
-)
-from airflow_provider_seekrflow.jobs.kinds import ALIGNMENT
-from airflow_provider_seekrflow.jobs.progress import ProgressLog
-from airflow_provider_seekrflow.jobs.results import completed_line
-from airflow_provider_seekrflow.operators.job_base import (
-    EXECUTION_TIMEOUT_MARGIN,
-    FINE_TUNE_FILE_XCOM_KEY,
-    SeekrFlowJobOperator,
-)
+from airflow_provider_seekrflow._client.alignment import check_alignment_type, generate_request
+from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
+from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.vocabulary import AlignmentType
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
-
-__all__ = [
-    "EXECUTION_TIMEOUT_MARGIN",
-    "FINE_TUNE_FILE_XCOM_KEY",
-    "JOB_ID_XCOM_KEY",
-    "SeekrFlowGenerateAlignmentOperator",
-]
-
-JOB_ID_XCOM_KEY = "alignment_job_id"
 
 
 class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
@@ -86,14 +58,7 @@ class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
         "seekrflow_conn_id",
     )
     template_fields_renderers = {"instructions": "md", "system_prompt": "md", "files": "json"}
-    state_key = "seekrflow_alignment_job_id"
-    # Before the operator had a state key of its own it stored the job id under its XCom key.
-    legacy_state_keys = (JOB_ID_XCOM_KEY,)
-    job_id_xcom_key = JOB_ID_XCOM_KEY
     kind = ALIGNMENT
-    terminal_states = ALIGNMENT.terminal_states
-    success_status = ALIGNMENT.success_status
-    announces_training_data = True
 
     def __init__(
         self,
@@ -113,7 +78,6 @@ class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
         self.system_prompt = system_prompt
         self.vector_database_id = vector_database_id
         self._body: dict[str, Any] | None = None
-        self._result: dict[str, Any] | None = None
 
     # -- the request ----------------------------------------------------------------------------
 
@@ -152,83 +116,6 @@ class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
             vector_database_id=self.vector_database_id,
         )
         return job.id
-
-    # -- the job --------------------------------------------------------------------------------
-
-    def job_status(self, job_id: str) -> str | None:
-        """Return the job's status, or None when it no longer exists."""
-        try:
-            return self.hook.get_alignment_job(job_id).status
-        except SeekrFlowNotFoundError:
-            return None
-
-    def cancel_job(self, job_id: str) -> str:
-        """Cancel the alignment job and return its status after."""
-        return self.hook.cancel_alignment_job(job_id).status
-
-    def build_trigger(self, job_id: str, end_time: float | None) -> Any:
-        """Return the trigger that polls the job in the triggerer."""
-        # Imported here: the trigger module pulls in Airflow's trigger machinery, which DAG parsing never needs.
-        from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger
-
-        return SeekrFlowAlignmentJobTrigger(**self.trigger_arguments(job_id, end_time))
-
-    def poll_until_complete(self, job_id: str, context: Context) -> dict[str, Any]:
-        """Wait on the worker for the job to end, and return the task's result or raise its failure."""
-        try:
-            job = self.hook.wait_for_alignment_job(
-                job_id,
-                poll_interval=self.poll_interval,
-                min_poll_interval=self.min_poll_interval,
-                timeout=self.timeout,
-                on_poll=ProgressLog(self.log.info, self.log.warning),
-            )
-        except SeekrFlowAlignmentJobTimeoutError:
-            self.cancel("the wait timed out")
-            raise
-        raise_unless_completed(job)
-        return self.get_job_result(job_id, context, job.status)
-
-    def execute_complete(
-        self, context: Context, event: Any = None, job_id: str | None = None, end_time: float | None = None
-    ) -> Any:
-        """
-        Turn the trigger's event into the task's result or its distinct failure.
-
-        :param context: The task context.
-        :param event: The trigger's event.
-        :param job_id: The job the task deferred on.
-        :param end_time: The wait's deadline (epoch seconds): a timeout that came early by this clock waits the rest.
-        """
-        outcome = self.outcome_of(event, job_id, deadline=end_time)
-        if outcome.kind == "completed":
-            return self.get_job_result(outcome.job_id, context, outcome.status)
-        raise error_for_unsuccessful_job(outcome.job_id, outcome.status, outcome.status_message)
-
-    def get_job_result(self, job_id: str, context: Context, status: str | None = None) -> dict[str, Any]:
-        """Return ``{"job_id", "status", "output_files"}``; a completed job's training file id goes to XCom."""
-        if self._result is not None and self._result["job_id"] == job_id:
-            return self._result
-        if status is None:
-            job = self.hook.get_alignment_job(job_id)
-            if not job.succeeded:
-                return {
-                    "job_id": job_id,
-                    "status": job.status,
-                    "output_files": describe_outputs(job.output_files),
-                }
-        outputs = self.hook.get_alignment_outputs(job_id)
-        training_file_id = training_output_id(outputs)
-        self._result = {
-            "job_id": job_id,
-            "status": self.success_status,
-            "output_files": describe_outputs(outputs),
-        }
-        if training_file_id is not None:
-            self.publish_training_file(context, job_id, training_file_id, self._result["output_files"])
-        line = completed_line(f"Alignment job {job_id}", self._result["output_files"], training_file_id)
-        (self.log.info if training_file_id else self.log.warning)("%s", line)
-        return self._result
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """

@@ -9,15 +9,9 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_seekrflow._client import data_jobs
 from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
 from airflow_provider_seekrflow._client.file_ids import checked_file_ids
-from airflow_provider_seekrflow._client.waiting import limit_text
-from airflow_provider_seekrflow.exceptions import (
-    SeekrFlowConfigError,
-    SeekrFlowDataJobNeedsReviewError,
-)
-from airflow_provider_seekrflow.jobs.events import UNTIL_END, UNTIL_INGESTED
-from airflow_provider_seekrflow.jobs.kinds import DATA_JOB
-from airflow_provider_seekrflow.jobs.progress import DataJobProgressLog
-from airflow_provider_seekrflow.jobs.results import completed_line, data_job_result
+from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+from airflow_provider_seekrflow.jobs.base import UNTIL_END, UNTIL_INGESTED
+from airflow_provider_seekrflow.jobs.data_job import DATA_JOB, needs_review_error
 from airflow_provider_seekrflow.jobs.resume import ResumeAction, ResumeDecision
 from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.vocabulary import DataJobStatus, DataJobType
@@ -28,7 +22,6 @@ if TYPE_CHECKING:
     from airflow_provider_seekrflow._client.lost_answers import Snapshot
     from airflow_provider_seekrflow.jobs.submissions import SubmissionNote
 
-DATA_JOB_ID_XCOM_KEY = "data_job_id"
 # The two waits of a data job: until ingestion is over, then until the job ends.
 PHASE_INGESTION = UNTIL_INGESTED
 PHASE_ALIGNMENT = UNTIL_END
@@ -85,13 +78,8 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
         "seekrflow_conn_id",
     )
     template_fields_renderers = {"instructions": "md", "system_prompt": "md", "files": "json"}
-    state_key = "seekrflow_data_job_id"
-    job_id_xcom_key = DATA_JOB_ID_XCOM_KEY
     kind = DATA_JOB
-    terminal_states = DATA_JOB.terminal_states
-    success_status = DATA_JOB.success_status
     finds_unanswered_submissions = True
-    announces_training_data = True
 
     def __init__(
         self,
@@ -212,24 +200,9 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
 
     # -- the job --------------------------------------------------------------------------------
 
-    def job_status(self, job_id: str) -> str | None:
-        """Return the job's status, or None when it no longer exists."""
-        from airflow_provider_seekrflow.exceptions import SeekrFlowNotFoundError
-
-        try:
-            return self.hook.get_data_job(job_id).status
-        except SeekrFlowNotFoundError:
-            return None
-
-    def cancel_job(self, job_id: str) -> str:
-        """Cancel the data job's alignment and return its status after."""
-        return self.hook.cancel_data_job(job_id).status
-
-    def build_trigger(self, job_id: str, end_time: float | None, phase: str = PHASE_INGESTION) -> Any:
-        """Return the trigger that waits in the triggerer for the end of ``phase``."""
-        from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
-
-        return SeekrFlowJobTrigger(kind=DATA_JOB.key, until=phase, **self.trigger_arguments(job_id, end_time))
+    def build_trigger(self, job_id: str, end_time: float | None, until: str = PHASE_INGESTION) -> Any:
+        """Return the trigger that waits in the triggerer for the end of ``until`` (first, the ingestion)."""
+        return super().build_trigger(job_id, end_time, until)
 
     def advance(self, detail: DataJobDetail) -> DataJobDetail:
         """
@@ -240,14 +213,7 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
         if detail.status == DataJobStatus.NEEDS_REVIEW.value and self._draft_prompt_if_asked(detail):
             detail = self.hook.get_data_job(detail.id)
         if detail.status == DataJobStatus.NEEDS_REVIEW.value:
-            problems = data_jobs.review_problems(detail)
-            raise SeekrFlowDataJobNeedsReviewError(
-                f"Data job {detail.id} needs review; nothing was started:\n- " + "\n- ".join(problems),
-                problems=problems,
-                job_id=detail.id,
-                status=detail.status,
-                status_message=detail.status_message,
-            )
+            raise needs_review_error(detail, f"Data job {detail.id} needs review; nothing was started")
         if data_jobs.was_started(detail):
             return detail
         return self.hook.start_data_job(detail.id)
@@ -280,42 +246,17 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
 
     def poll_until_complete(self, job_id: str, context: Context) -> dict[str, Any]:
         """Wait on the worker through ingestion and alignment, and return the task's result or raise."""
-        progress = DataJobProgressLog(self.log.info, self.log.warning)
+        # One watcher for both waits, so the progress log reports each change once.
+        watcher = self.kind.watch(PHASE_INGESTION, self.log.info, self.log.warning)
         # One limit for ingestion and alignment together, as documented: the second wait gets what is left.
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        waited = self._wait(job_id, until_ingested=True, on_poll=progress, deadline=deadline)
-        started = self.advance(waited)
+        started = self.advance(self.wait_on_worker(job_id, until=PHASE_INGESTION, watcher=watcher))
         if not self.wait_for_completion:
-            return self.get_job_result(job_id, context, started.status)
-        done = self._wait(job_id, until_ingested=False, on_poll=progress, deadline=deadline)
-        if not done.succeeded:
-            raise DATA_JOB.unsuccessful_error(job_id, done.status, done.status_message)
-        return self.get_job_result(job_id, context, done.status)
-
-    def _wait(
-        self, job_id: str, *, until_ingested: bool, on_poll: Any, deadline: float | None
-    ) -> DataJobDetail:
-        def over(detail: DataJobDetail) -> bool:
-            if until_ingested:
-                return detail.status != DataJobStatus.FILE_PROCESSING.value
-            return detail.is_terminal
-
-        def timed_out(detail: DataJobDetail | None) -> Exception:
-            self.cancel("the wait timed out")
-            return DATA_JOB.timed_out(
-                job_id,
-                f"Data job {job_id} did not finish {limit_text(self.timeout)}",
-                detail.status if detail is not None else None,
-            )
-
-        return self.hook.wait_for_data_job(
-            job_id,
-            until=over,
-            poll_interval=self.poll_interval,
-            min_poll_interval=self.min_poll_interval,
-            timeout=None if deadline is None else max(0.0, deadline - time.monotonic()),
-            timed_out=timed_out,
-            on_poll=on_poll,
+            return self.get_job_result(job_id, context, job=started)
+        watcher.until = PHASE_ALIGNMENT
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self.finish(
+            self.wait_on_worker(job_id, until=PHASE_ALIGNMENT, timeout=left, watcher=watcher), context
         )
 
     def execute_complete(
@@ -340,38 +281,24 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
         """
         # Any status the job can still move on from ends a wait here; the job's own state decides.
         outcome = self.outcome_of(event, job_id, until=PHASE_INGESTION, deadline=end_time)
-        if outcome.kind == "unsuccessful":
-            raise DATA_JOB.unsuccessful_error(outcome.job_id, outcome.status, outcome.status_message)
         detail = self.hook.get_data_job(outcome.job_id)
         if end_time is None and isinstance(event, dict):
             end_time = event.get("end_time")  # resumed with the event alone (dag.test())
         if detail.is_terminal:
-            if not detail.succeeded:
-                raise DATA_JOB.unsuccessful_error(detail.id, detail.status, detail.status_message)
-            return self.get_job_result(detail.id, context, detail.status)
+            return self.finish(detail, context)
         next_wait = PHASE_ALIGNMENT
         if detail.status == DataJobStatus.FILE_PROCESSING.value:
             next_wait = PHASE_INGESTION  # files attached since, or an event older than the job
         elif not data_jobs.was_started(detail):
             detail = self.advance(detail)
             if not self.wait_for_completion:
-                return self.get_job_result(detail.id, context, detail.status)
+                return self.get_job_result(detail.id, context, job=detail)
         self.defer(
             trigger=self.build_trigger(detail.id, end_time, next_wait),
             method_name="execute_complete",
             kwargs={"job_id": detail.id, "end_time": end_time, "phase": next_wait},
         )
         return None  # unreachable: defer raises
-
-    def get_job_result(self, job_id: str, context: Context, status: str | None = None) -> dict[str, Any]:
-        """Return ``{"job_id", "status", "alignment_job_id", "output_files"}``; a completed job's training file id goes to XCom."""
-        result, training_file_id = data_job_result(self.hook, self.hook.get_data_job(job_id))
-        if training_file_id is not None:
-            self.publish_training_file(context, job_id, training_file_id, result["output_files"])
-        if result["status"] == self.success_status:
-            line = completed_line(f"Data job {job_id}", result["output_files"], training_file_id)
-            (self.log.info if training_file_id else self.log.warning)("%s", line)
-        return result
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """

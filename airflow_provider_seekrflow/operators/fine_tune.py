@@ -6,13 +6,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_seekrflow._client import fine_tunes, projects
-from airflow_provider_seekrflow._client.fine_tunes import FineTune
-from airflow_provider_seekrflow._client.polling import steady_delay
-from airflow_provider_seekrflow._client.waiting import limit_text, wait_until
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
-from airflow_provider_seekrflow.jobs.kinds import FINE_TUNE
-from airflow_provider_seekrflow.jobs.progress import FineTuneEventLog
-from airflow_provider_seekrflow.jobs.results import fine_tune_failure, fine_tune_result
+from airflow_provider_seekrflow.jobs.fine_tune import FINE_TUNE
 from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.vocabulary import AcceleratorType
 
@@ -21,8 +16,6 @@ if TYPE_CHECKING:
 
     from airflow_provider_seekrflow._client.lost_answers import Snapshot
     from airflow_provider_seekrflow.jobs.submissions import SubmissionNote
-
-FINE_TUNE_ID_XCOM_KEY = "fine_tune_id"
 
 
 class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
@@ -75,11 +68,7 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
         "seekrflow_conn_id",
     )
     template_fields_renderers = {"training_files": "json", "validation_files": "json"}
-    state_key = "seekrflow_fine_tune_id"
-    job_id_xcom_key = FINE_TUNE_ID_XCOM_KEY
     kind = FINE_TUNE
-    terminal_states = FINE_TUNE.terminal_states
-    success_status = FINE_TUNE.success_status
     finds_unanswered_submissions = True
 
     def __init__(
@@ -185,82 +174,6 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
             project_id = project.id
         job = self.hook.find_created_fine_tune(snapshot=note.snapshot, **self._request(project_id))
         return job.id if job is not None else None
-
-    # -- the job --------------------------------------------------------------------------------
-
-    def job_status(self, job_id: str) -> str | None:
-        """Return the fine-tune's status, or None when it no longer exists."""
-        job = self.hook.find_fine_tune(job_id)
-        return None if job is None else job.status
-
-    def cancel_job(self, job_id: str) -> str:
-        """Cancel the fine-tune and return its status after."""
-        return self.hook.cancel_fine_tune(job_id).status
-
-    def build_trigger(self, job_id: str, end_time: float | None) -> Any:
-        """Return the trigger that waits for the fine-tune in the triggerer."""
-        from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
-
-        return SeekrFlowJobTrigger(kind=FINE_TUNE.key, **self.trigger_arguments(job_id, end_time))
-
-    def poll_until_complete(self, job_id: str, context: Context) -> dict[str, Any]:
-        """Wait on the worker for the fine-tune to end, logging each event once; return the result or raise."""
-        events = FineTuneEventLog(self.log.info)
-
-        def read() -> FineTune:
-            job = self.hook.get_fine_tune(job_id)
-            events(job, self.hook.get_fine_tune_events(job_id))
-            return job
-
-        def timed_out(job: FineTune | None) -> Exception:
-            self.cancel("the wait timed out")
-            return FINE_TUNE.timed_out(
-                job_id,
-                f"Fine-tune {job_id} did not finish {limit_text(self.timeout)}",
-                job.status if job is not None else None,
-            )
-
-        job = wait_until(
-            read,
-            done=lambda job: job.is_terminal,
-            delay=lambda job: steady_delay(
-                poll_interval=self.poll_interval,
-                min_interval=self.min_poll_interval,
-                running_since=job.created_at,
-            ),
-            timeout=self.timeout,
-            timed_out=timed_out,
-        )
-        return self._finish(job, context)
-
-    def _finish(self, job: FineTune, context: Context) -> dict[str, Any]:
-        if not job.succeeded:
-            raise fine_tune_failure(job)
-        return self.get_job_result(job.id or "", context, job.status, job=job)
-
-    def execute_complete(
-        self, context: Context, event: Any = None, job_id: str | None = None, end_time: float | None = None
-    ) -> Any:
-        """
-        Finish the deferred wait: the fine-tune's result, or its failure with the service's analysis.
-
-        :param context: The task context.
-        :param event: The trigger's event.
-        :param job_id: The fine-tune the task deferred on.
-        :param end_time: The wait's deadline (epoch seconds): a timeout that came early by this clock waits the rest.
-        """
-        outcome = self.outcome_of(event, job_id, deadline=end_time)
-        return self._finish(self.hook.get_fine_tune(outcome.job_id), context)
-
-    def get_job_result(
-        self, job_id: str, context: Context, status: str | None = None, *, job: FineTune | None = None
-    ) -> dict[str, Any]:
-        """Return ``{"job_id", "status", "model_id", "project_id", "model", "inference_available"}``."""
-        job = job or self.hook.get_fine_tune(job_id)
-        result = fine_tune_result(job)
-        if job.succeeded:
-            self.log.info("Fine-tune %s completed: model %s", job_id, result["model_id"])
-        return result
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -12,13 +10,15 @@ from airflow.providers.common.compat.sdk import BaseOperator, conf
 
 from airflow_provider_seekrflow._client.deadline import bounded_by, lifted
 from airflow_provider_seekrflow._client.log_text import for_log
-from airflow_provider_seekrflow.assets import announce_training_data, check_outlets_can_be_announced
-from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
+from airflow_provider_seekrflow._client.waiting import limit_text
+from airflow_provider_seekrflow.assets import check_outlets_can_be_announced, publish_training_file
+from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError, SeekrFlowNotFoundError
 from airflow_provider_seekrflow.hooks.pipeline_methods import check_poll_intervals
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.jobs.events import UNTIL_END, Outcome, event_outcome
-from airflow_provider_seekrflow.jobs.kinds import JobKind
+from airflow_provider_seekrflow.jobs.base import UNTIL_END, JobKind, JobWatcher
+from airflow_provider_seekrflow.jobs.events import Outcome, event_outcome
 from airflow_provider_seekrflow.jobs.resume import ResumeAction
+from airflow_provider_seekrflow.operators.job_deadlines import KeepsDeadlines
 from airflow_provider_seekrflow.operators.job_submission import SubmitsOnce
 
 if TYPE_CHECKING:
@@ -31,22 +31,13 @@ try:  # Airflow 3: the Task SDK's own name (BaseOperator has already loaded this
 except ImportError:  # Airflow 2 only spells it inline (models/baseoperator.py, models/trigger.py)
     TRIGGER_FAIL_REPR = "__fail__"
 
-# The deferred wait ends this much before execution_timeout, so the operator (not Airflow) ends it
-# and can cancel the job; Airflow 2 otherwise fails the task from the scheduler without a word to us.
-EXECUTION_TIMEOUT_MARGIN = timedelta(seconds=30)
-# A trigger's timeout this much before the deadline by the worker's clock is a clock disagreement,
-# not the latency of resuming the task.
-EARLY_TIMEOUT_TOLERANCE_SECONDS = 5.0
-#: The XCom key of the training file (the ``fine-tune`` output) a data job or generate produced.
-FINE_TUNE_FILE_XCOM_KEY = "fine_tune_file_id"
 
-
-class SeekrFlowJobOperator(SubmitsOnce, BaseOperator):
+class SeekrFlowJobOperator(SubmitsOnce, KeepsDeadlines, BaseOperator):
     """
     Run one SeekrFlow job: submit it, or pick up the one an earlier try left, then wait on the worker or deferred.
 
-    Subclasses say how to check the request, submit, read, cancel and wait for their kind of job,
-    and what its result is; this class decides, in one place for every mode, whether a try
+    Subclasses say how to check the request and submit it; their ``kind`` says how to read, wait
+    for, cancel and report the job. This class decides, in one place for every mode, whether a try
     submits, reattaches or reuses (:func:`~airflow_provider_seekrflow.jobs.resume.decide_resume`).
 
     The parameters below are every job operator's; each subclass documents them for its users.
@@ -64,21 +55,10 @@ class SeekrFlowJobOperator(SubmitsOnce, BaseOperator):
 
     template_fields: Sequence[str] = ("seekrflow_conn_id",)
     ui_color = "#e8f0ff"
-    #: The task state store key of the job id; renaming it loses the jobs of in-flight retries.
-    state_key: str = "seekrflow_job_id"
-    #: Older state store keys still read, so an upgrade mid-retry reattaches too.
-    legacy_state_keys: tuple[str, ...] = ()
     #: Whether a retry can ask the service for the job an earlier try's unanswered submission made
     #: (``find_submitted_job``); such tries note in the task state store when they submitted.
     finds_unanswered_submissions: bool = False
-    #: The XCom key the job id is pushed under as soon as the job exists.
-    job_id_xcom_key: str = "job_id"
-    #: The statuses a job of this kind never leaves, and the one that is success.
-    terminal_states: frozenset[str] = frozenset()
-    success_status: str = "completed"
-    #: Whether the job produces training data, announced on the task's asset outlets.
-    announces_training_data: bool = False
-    #: What the kind's statuses mean; set by each subclass.
+    #: The kind of job run: its statuses, errors, keys, reads and result; set by each subclass.
     kind: JobKind
 
     def __init__(
@@ -126,31 +106,103 @@ class SeekrFlowJobOperator(SubmitsOnce, BaseOperator):
         """Check the request locally, raising before anything is sent."""
         raise NotImplementedError
 
-    def poll_until_complete(self, job_id: str, context: Context) -> dict[str, Any]:
-        """Wait on the worker for the job to end, and return the task's result or raise its failure."""
-        raise NotImplementedError
+    def job_status(self, job_id: str) -> str | None:
+        """Return the job's status, or None when the service no longer has it."""
+        try:
+            return str(self.hook.client.call(self.kind.get(job_id)).status)
+        except SeekrFlowNotFoundError:
+            return None
 
     def cancel_job(self, job_id: str) -> str:
         """Cancel the job and return its status after."""
-        raise NotImplementedError
+        return str(self.hook.run(self.kind.cancel(job_id)).status)
 
-    def build_trigger(self, job_id: str, end_time: float | None) -> Any:
-        """Return the trigger that waits for the job in the triggerer."""
-        raise NotImplementedError
+    def build_trigger(self, job_id: str, end_time: float | None, until: str = UNTIL_END) -> Any:
+        """Return the trigger that waits in the triggerer until the wait (``until``) is over."""
+        # Imported here: the trigger module pulls in Airflow's trigger machinery, which DAG parsing never needs.
+        from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
 
-    def get_job_result(self, job_id: str, context: Context, status: str | None = None) -> dict[str, Any]:
+        return SeekrFlowJobTrigger(
+            kind=self.kind.key, until=until, **self.trigger_arguments(job_id, end_time)
+        )
+
+    def wait_on_worker(
+        self,
+        job_id: str,
+        *,
+        until: str = UNTIL_END,
+        timeout: float | None = None,
+        watcher: JobWatcher | None = None,
+    ) -> Any:
         """
-        Return the task's result for the job: ``{"job_id", "status", "output_files"}``.
+        Block until the wait is over and return the job; running out of time cancels it and raises the kind's timeout.
+
+        :param job_id: The job.
+        :param until: What to wait for.
+        :param timeout: Seconds left for this wait; the operator's ``timeout`` when None.
+        :param watcher: The watcher to keep, when several waits share its progress log.
+        """
+
+        def timed_out(job: Any) -> Exception:
+            self.cancel("the wait timed out")
+            return self.kind.timed_out(
+                job_id,
+                f"{self.kind.label} {job_id} did not finish {limit_text(self.timeout)}",
+                job.status if job is not None else None,
+            )
+
+        return self.hook.wait_for_job(
+            self.kind,
+            job_id,
+            until=until,
+            poll_interval=self.poll_interval,
+            min_poll_interval=self.min_poll_interval,
+            timeout=self.timeout if timeout is None else timeout,
+            timed_out=timed_out,
+            watcher=watcher or self.kind.watch(until, self.log.info, self.log.warning),
+        )
+
+    def poll_until_complete(self, job_id: str, context: Context) -> dict[str, Any]:
+        """Wait on the worker for the job to end, and return the task's result or raise its failure."""
+        return self.finish(self.wait_on_worker(job_id), context)
+
+    def finish(self, job: Any, context: Context) -> dict[str, Any]:
+        """Return the task's result for a job that ended, or raise its kind's failure."""
+        if not job.succeeded:
+            raise self.kind.watch(UNTIL_END, self.log.info).failure(job)
+        return self.get_job_result(job.id, context, job=job)
+
+    def get_job_result(self, job_id: str, context: Context, *, job: Any = None) -> dict[str, Any]:
+        """
+        Return the task's result for the job, reading it unless given; a completed job's training file is published.
 
         :param job_id: The job.
         :param context: The task context.
-        :param status: The job's status when just read (it saves a call), else None to read it.
+        :param job: The job as just read, which saves a request.
         """
-        raise NotImplementedError
+        if job is None:
+            job = self.hook.client.call(self.kind.get(job_id))
+        watcher = self.kind.watch(UNTIL_END, self.log.info, self.log.warning)
+        result = self.hook.run(watcher.result(job))
+        publish_training_file(self, context, job_id, result)
+        if job.succeeded:
+            no_training_file = self.kind.makes_training_data and result.training_file_id is None
+            (self.log.warning if no_training_file else self.log.info)("%s", watcher.completion_line(result))
+        return result.value
 
-    def execute_complete(self, context: Context, event: Any = None, job_id: str | None = None) -> Any:
-        """Turn the trigger's event into the task's result or its distinct failure."""
-        raise NotImplementedError
+    def execute_complete(
+        self, context: Context, event: Any = None, job_id: str | None = None, end_time: float | None = None
+    ) -> Any:
+        """
+        Turn the trigger's event into the task's result or its kind's distinct failure.
+
+        :param context: The task context.
+        :param event: The trigger's event.
+        :param job_id: The job the task deferred on.
+        :param end_time: The wait's deadline (epoch seconds): a timeout that came early by this clock waits the rest.
+        """
+        outcome = self.outcome_of(event, job_id, deadline=end_time)
+        return self.finish(self.hook.client.call(self.kind.get(outcome.job_id)), context)
 
     def trigger_arguments(self, job_id: str, end_time: float | None) -> dict[str, Any]:
         """Return the arguments every job trigger takes, from this operator's settings (never a secret)."""
@@ -202,7 +254,7 @@ class SeekrFlowJobOperator(SubmitsOnce, BaseOperator):
     def execute(self, context: Context) -> Any:
         """Check the request, then submit, reattach or reuse, and wait as the mode says."""
         self.last_result = None  # an operator run again in one process reports no earlier run's result
-        if self.announces_training_data:
+        if self.kind.makes_training_data:
             check_outlets_can_be_announced(self.task_id, self.outlets, self.wait_for_completion)
         self.prepare_request()
         decision = self.resume_decision(context)
@@ -210,7 +262,7 @@ class SeekrFlowJobOperator(SubmitsOnce, BaseOperator):
             self.log.info("Using job %s of an earlier try: %s", decision.job_id, decision.reason)
             assert decision.job_id is not None
             self.remember(decision.job_id, context)
-            return self.keep_result(self.get_job_result(decision.job_id, context, self.success_status))
+            return self.keep_result(self.get_job_result(decision.job_id, context))
         if decision.action is ResumeAction.REATTACH:
             self.log.info("Reattaching to job %s of an earlier try: %s", decision.job_id, decision.reason)
             assert decision.job_id is not None
@@ -249,92 +301,13 @@ class SeekrFlowJobOperator(SubmitsOnce, BaseOperator):
         self.job_id = job_id
         ti = context.get("ti")
         if ti is not None and self.do_xcom_push:
-            ti.xcom_push(key=self.job_id_xcom_key, value=job_id)
+            ti.xcom_push(key=self.kind.job_id_xcom_key, value=job_id)
 
     def push_extra_xcom(self, context: Context, key: str, value: Any) -> None:
         """Push an XCom beside the return value, unless the task's XComs are off."""
         ti = context.get("ti")
         if ti is not None and self.do_xcom_push:
             ti.xcom_push(key=key, value=value)
-
-    def publish_training_file(
-        self, context: Context, job_id: str, training_file_id: str, output_files: list[dict[str, Any]]
-    ) -> None:
-        """
-        Push the training file to XCom and into the event of every asset in ``outlets``.
-
-        :param context: The task context.
-        :param job_id: The job that produced the file.
-        :param training_file_id: The ``fine-tune`` output's id.
-        :param output_files: Every output of the job, as the task's result lists them.
-        """
-        self.push_extra_xcom(context, FINE_TUNE_FILE_XCOM_KEY, training_file_id)
-        announced = announce_training_data(
-            context,
-            self.outlets,
-            training_file_id=training_file_id,
-            job_id=job_id,
-            job_kind=self.kind.key,
-            output_file_ids=[output["id"] for output in output_files],
-        )
-        if announced:
-            self.log.info("Training file %s announced on %s", training_file_id, ", ".join(announced))
-
-    def _deadline(self, context: Context) -> float | None:
-        deadlines = []
-        if self.timeout is not None:
-            deadlines.append(time.time() + self.timeout)
-        execution_deadline = self._execution_deadline(context)
-        if execution_deadline is not None:
-            deadlines.append(execution_deadline)
-        return min(deadlines) if deadlines else None
-
-    def defer_early_timeout(self, event: Any, job_id: str, deadline: float | None = None) -> None:
-        """
-        Wait again, deferred, when a ``timeout`` event came before the deadline by this worker's clock.
-
-        The deadline is an epoch time from a worker's clock, compared with the triggerer's: a
-        triggerer clock ahead by S seconds fires S seconds early. The new trigger's deadline is
-        moved by the disagreement seen, so that clock reaches it when this one reaches the real one.
-
-        :param event: The trigger's ``timeout`` event.
-        :param job_id: The job waited on.
-        :param deadline: The task's own deadline, kept in the deferral's kwargs: a moved trigger's
-            event names the moved time, and comparing with that would move it again for ever.
-        """
-        end_time = deadline if isinstance(deadline, (int, float)) else None
-        if end_time is None and isinstance(event, dict):
-            end_time = event.get("end_time")
-        if not isinstance(end_time, (int, float)):
-            return
-        early = end_time - time.time()
-        if early <= EARLY_TIMEOUT_TOLERANCE_SECONDS:
-            return
-        self.log.warning(
-            "The triggerer timed out the wait for job %s %.0f s before its deadline by this worker's "
-            "clock (its clock runs ahead); waiting the rest before cancelling",
-            job_id,
-            early,
-        )
-        self.defer(
-            trigger=self.build_trigger(job_id, end_time + early),
-            method_name="execute_complete",
-            kwargs={"job_id": job_id, "end_time": end_time},
-        )
-
-    def _execution_deadline(self, context: Context) -> float | None:
-        """Return when (epoch seconds) a wait must end to leave the margin before ``execution_timeout``; None without one."""
-        if not self.execution_timeout:
-            return None
-        ti = context.get("ti")
-        started = getattr(ti, "start_date", None) or datetime.now(timezone.utc)
-        margin = min(EXECUTION_TIMEOUT_MARGIN, self.execution_timeout / 10)
-        return (started + self.execution_timeout - margin).timestamp()
-
-    @staticmethod
-    def _seconds_to(moment: float | None) -> float | None:
-        # Same host, same clock as the task's start_date: the epoch moment becomes a span once, here.
-        return None if moment is None else moment - time.time()
 
     # -- ending it ------------------------------------------------------------------------------
 
@@ -352,7 +325,7 @@ class SeekrFlowJobOperator(SubmitsOnce, BaseOperator):
 
     def _pulled_job_id(self, context: Context) -> str | None:
         ti = context.get("ti")
-        return ti.xcom_pull(task_ids=self.task_id, key=self.job_id_xcom_key) if ti is not None else None
+        return ti.xcom_pull(task_ids=self.task_id, key=self.kind.job_id_xcom_key) if ti is not None else None
 
     def cancel(self, reason: str) -> None:
         """Cancel the running job, if any and if ``cancel_on_kill``; a failure to cancel is only logged."""

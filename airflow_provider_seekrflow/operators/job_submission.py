@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_seekrflow._client.lost_answers import Snapshot
-    from airflow_provider_seekrflow.jobs.kinds import JobKind
+    from airflow_provider_seekrflow.jobs.base import JobKind
 
 NO_STATE_STORE_WARNING = (
     "This Airflow has no task state store (it arrives in 3.3): if this task is retried after its job "
@@ -39,11 +39,7 @@ class SubmitsOnce:
     """The resume decision and the once-only submission of every job operator (a mixin)."""
 
     durable: bool
-    state_key: str
-    legacy_state_keys: tuple[str, ...]
     finds_unanswered_submissions: bool
-    terminal_states: frozenset[str]
-    success_status: str
     kind: JobKind
     snapshot: Snapshot | None
     log: Any
@@ -80,23 +76,20 @@ class SubmitsOnce:
             self.log.warning(NO_STATE_STORE_WARNING)
         stored = None
         if store is not None:
-            stored = next(
-                (value for key in (self.state_key, *self.legacy_state_keys) if (value := store.get(key))),
-                None,
-            ) or self._job_of_unanswered_submission(store, context)
+            stored = store.get(self.kind.state_key) or self._job_of_unanswered_submission(store, context)
         status = self.job_status(str(stored)) if stored else None
         return decide_resume(
             str(stored) if stored else None,
             status,
             durable=self.durable,
-            terminal_states=self.terminal_states,
-            success_status=self.success_status,
+            terminal_states=self.kind.terminal_states,
+            success_status=self.kind.success_status,
         )
 
     @property
     def submitted_at_state_key(self) -> str:
         """Return the task state store key of when this task last sent a submission not yet answered."""
-        return f"{self.state_key}_submitted_at"
+        return f"{self.kind.state_key}_submitted_at"
 
     def _submit(self, context: Context) -> str:
         """Submit, noting first what was listed (on Airflow 3.3+), so a retry can find a job whose answer was lost."""
@@ -150,6 +143,6 @@ class SubmitsOnce:
         store = task_state_store(context) if self.durable else None
         if store is None:
             return
-        store.set(self.state_key, job_id)
+        store.set(self.kind.state_key, job_id)
         if self.finds_unanswered_submissions:
             store.delete(self.submitted_at_state_key)

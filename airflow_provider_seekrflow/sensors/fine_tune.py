@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_seekrflow._client import fine_tunes
 from airflow_provider_seekrflow._client.fine_tunes import FineTune
-from airflow_provider_seekrflow.jobs.kinds import FINE_TUNE
-from airflow_provider_seekrflow.jobs.progress import FineTuneEventLog
-from airflow_provider_seekrflow.jobs.results import fine_tune_failure, fine_tune_result
+from airflow_provider_seekrflow.jobs.fine_tune import FINE_TUNE
 from airflow_provider_seekrflow.sensors.job_base import SeekrFlowJobSensor
 
 if TYPE_CHECKING:
@@ -38,17 +37,17 @@ class SeekrFlowFineTuneSensor(SeekrFlowJobSensor):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._events = FineTuneEventLog(self.log.info)
         self._resumed = False
 
     def read_job(self, job_id: str) -> FineTune:
         """Read the fine-tune once, logging its status on change and each new event once."""
-        job = self.hook.get_fine_tune(job_id)
+        job: FineTune = self.hook.client.call(self.watcher.get(job_id))
         # Deferred, the trigger logs the status and every event from its own first read on: the check
         # before deferring logs only a fine-tune that already ended (no trigger runs), and the
         # check after the trigger fired logs nothing the trigger already did.
         if not (self.deferrable and (self._resumed or not job.is_terminal)):
-            self._events(job, self.hook.get_fine_tune_events(job_id))
+            events = self.hook.client.call(fine_tunes.events(job_id)).data or []
+            self.watcher.report(job, events)  # type: ignore[attr-defined]
         return job
 
     def execute_complete(self, context: Context, event: Any = None, job_id: str | None = None) -> Any:
@@ -64,11 +63,3 @@ class SeekrFlowFineTuneSensor(SeekrFlowJobSensor):
             return super().execute_complete(context, event, job_id)
         finally:
             self._resumed = False
-
-    def unsuccessful_error(self, job: FineTune) -> Exception:
-        """Return the fine-tune's distinct error, carrying the service's ``error_analysis``."""
-        return fine_tune_failure(job)
-
-    def result(self, job: FineTune, context: Context) -> dict[str, Any]:
-        """Return ``{"job_id", "status", "model_id", "project_id", "model", "inference_available"}``."""
-        return fine_tune_result(job)

@@ -15,11 +15,12 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
+from airflow_provider_seekrflow.assets import publish_training_file
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
 from airflow_provider_seekrflow.hooks.pipeline_methods import check_poll_intervals
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.jobs.events import UNTIL_END, event_outcome
-from airflow_provider_seekrflow.jobs.kinds import JobKind
+from airflow_provider_seekrflow.jobs.base import UNTIL_END, JobKind, JobWatcher
+from airflow_provider_seekrflow.jobs.events import event_outcome
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 class SeekrFlowJobSensor(BaseSensorOperator):
     """
-    Wait until a SeekrFlow job completes; subclasses say how to read their kind of job and what it returns.
+    Wait until a SeekrFlow job completes; each subclass names its ``kind``, which says how to read the job and what it returns.
 
     A job that ends without success fails the task at once with its kind's distinct error; with
     ``soft_fail`` that, like a timeout, skips the task instead, in every mode. A sensor never
@@ -72,19 +73,26 @@ class SeekrFlowJobSensor(BaseSensorOperator):
         """Return the SeekrFlow hook of this task's connection."""
         return SeekrFlowHook(seekrflow_conn_id=self.seekrflow_conn_id, **self.hook_params)
 
+    @cached_property
+    def watcher(self) -> JobWatcher:
+        """Return the watcher of this task's wait: it remembers what the task log has shown."""
+        return self.kind.watch(self.wait_until, self.log.info, self.log.warning)
+
     # -- what each kind says --------------------------------------------------------------------
 
     def read_job(self, job_id: str) -> Any:
         """Read the job once, logging its progress when it changed."""
-        raise NotImplementedError
+        return self.hook.run(self.watcher.read(job_id))
 
     def result(self, job: Any, context: Context) -> Any:
-        """Return the sensor's XCom value for the completed job."""
-        raise NotImplementedError
+        """Return the sensor's XCom value for the completed job; a training file it made is published."""
+        result = self.hook.run(self.watcher.result(job))
+        publish_training_file(self, context, job.id, result)
+        return result.value
 
     def unsuccessful_error(self, job: Any) -> Exception:
         """Return the exception for a job that ended without success."""
-        return self.kind.unsuccessful_error(job.id, job.status, getattr(job, "status_message", None))
+        return self.watcher.failure(job)
 
     def check_job(self, job: Any) -> None:
         """Raise when the job, not yet ended, can never end well without someone acting on it."""

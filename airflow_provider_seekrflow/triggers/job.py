@@ -20,9 +20,10 @@ from airflow_provider_seekrflow.exceptions import (
     SeekrFlowRateLimitError,
     SeekrFlowServerError,
 )
-from airflow_provider_seekrflow.jobs.events import EVENT_ERROR, EVENT_TIMEOUT, UNTIL_END, job_event
+from airflow_provider_seekrflow.jobs.base import UNTIL_END, JobWatcher
+from airflow_provider_seekrflow.jobs.events import EVENT_ERROR, EVENT_TIMEOUT, job_event
+from airflow_provider_seekrflow.jobs.kinds import KINDS
 from airflow_provider_seekrflow.triggers.task_state import shielded, task_state
-from airflow_provider_seekrflow.triggers.watchers import WATCHERS, JobWatcher
 
 # Failures a later poll may not see again; the hook has already retried them with its policy.
 _TRANSIENT_ERRORS = (SeekrFlowConnectionError, SeekrFlowServerError, SeekrFlowRateLimitError)
@@ -72,8 +73,8 @@ class SeekrFlowJobTrigger(BaseTrigger):
         hook_params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        if kind not in WATCHERS:
-            raise ValueError(f"kind: {kind!r} is not one of {', '.join(WATCHERS)}")
+        if kind not in KINDS:
+            raise ValueError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
         self.kind = kind
         self.job_id = job_id
         self.seekrflow_conn_id = seekrflow_conn_id
@@ -83,7 +84,7 @@ class SeekrFlowJobTrigger(BaseTrigger):
         self.end_time = end_time
         self.cancel_on_kill = cancel_on_kill
         self.hook_params = dict(hook_params or {})
-        self.watcher: JobWatcher = WATCHERS[kind](until, self._info, self._warn)
+        self.watcher: JobWatcher = KINDS[kind].watch(until, self._info, self._warn)
 
     # Bound late: the triggerer gives each trigger its own logger after construction.
     def _info(self, line: str) -> None:
@@ -182,7 +183,7 @@ class SeekrFlowJobTrigger(BaseTrigger):
                 # Every request of this check ends by the deadline, however slowly the service answers.
                 with bounded_by(left):
                     await shielded(hook.get_config())  # the connection: a request to the supervisor on 3.x
-                    job = await self.watcher.read(hook, self.job_id)
+                    job = await hook.run(self.watcher.read(self.job_id))
             except SeekrFlowDeadlineError:
                 # Time ran out mid-check: the same event as running out between checks.
                 return self._timeout_event(last_status)
@@ -231,9 +232,10 @@ class SeekrFlowJobTrigger(BaseTrigger):
             return
         try:
             async with self._hook() as hook:  # its HTTP session closes with the block if no trigger holds it
-                status = await asyncio.wait_for(
-                    self.watcher.cancel(hook, self.job_id), CANCEL_TIMEOUT_SECONDS
+                job = await asyncio.wait_for(
+                    hook.run(self.watcher.cancel(self.job_id)), CANCEL_TIMEOUT_SECONDS
                 )
+                status = str(job.status)
         except Exception as err:
             self.log.warning("Could not cancel %s: %s", self.label, for_log(str(err)))
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -11,13 +12,13 @@ import requests
 
 from airflow_provider_seekrflow import validation
 from airflow_provider_seekrflow.exceptions import (
-    SeekrFlowAlignmentJobTimeoutError,
     SeekrFlowConfigError,
     SeekrFlowInvalidFileError,
     SeekrFlowNotFoundError,
     SeekrFlowValidationError,
 )
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT, SeekrFlowAlignmentJobTimeoutError
 from airflow_provider_seekrflow.models import AlignmentJob, SeekrFlowFile
 
 SOURCE_TEXT = (
@@ -377,42 +378,42 @@ def test_outputs_of_a_running_job_are_empty(hook, emu, doc):
         hook.get_alignment_outputs("al-nope")
 
 
-def test_wait_for_alignment_job_until_completed(hook, emu, doc):
+def test_wait_for_job_until_an_alignment_job_completed(hook, emu, doc, caplog):
     emu.configure(job_duration=1.0)
     stored = hook.upload_file(doc, "alignment")
     job = hook.generate_alignment("Teach.", [stored.id])
-    seen: list[str] = []
 
-    final = hook.wait_for_alignment_job(
-        job.id, poll_interval=0.3, min_poll_interval=0.05, timeout=30, on_poll=lambda j: seen.append(j.status)
-    )
+    with caplog.at_level(logging.INFO):
+        final = hook.wait_for_job(ALIGNMENT, job.id, poll_interval=0.3, min_poll_interval=0.05, timeout=30)
 
     assert final.status == "completed"
     assert final.output_files
-    assert seen[-1] == "completed"
-    assert len(seen) >= 2
-    assert len(emu.journal(route="get_alignment_job")) == len(seen)
+    assert len(emu.journal(route="get_alignment_job")) >= 2
+    progress = [
+        r.getMessage() for r in caplog.records if r.getMessage().startswith(f"Alignment job {job.id}:")
+    ]
+    assert progress[-1].startswith(f"Alignment job {job.id}: status=completed")
 
 
-def test_wait_for_alignment_job_returns_a_failed_job(hook, emu, doc):
+def test_wait_for_job_returns_a_failed_job(hook, emu, doc):
     emu.configure(job_duration=0.5, job_outcome="failed", status_message="GPU quota exhausted")
     stored = hook.upload_file(doc, "alignment")
     job = hook.generate_alignment("Teach.", [stored.id])
 
-    final = hook.wait_for_alignment_job(job.id, poll_interval=0.2, min_poll_interval=0.05, timeout=30)
+    final = hook.wait_for_job(ALIGNMENT, job.id, poll_interval=0.2, min_poll_interval=0.05, timeout=30)
 
     assert final.status == "failed"
     assert final.status_message == "GPU quota exhausted"
     assert not final.succeeded
 
 
-def test_wait_for_alignment_job_times_out(hook, emu, doc):
+def test_wait_for_job_times_out_with_the_kind_s_error(hook, emu, doc):
     emu.configure(job_duration=600)
     stored = hook.upload_file(doc, "alignment")
     job = hook.generate_alignment("Teach.", [stored.id])
 
     with pytest.raises(SeekrFlowAlignmentJobTimeoutError) as caught:
-        hook.wait_for_alignment_job(job.id, poll_interval=0.1, min_poll_interval=0.05, timeout=0.3)
+        hook.wait_for_job(ALIGNMENT, job.id, poll_interval=0.1, min_poll_interval=0.05, timeout=0.3)
 
     assert caught.value.job_id == job.id
     assert caught.value.status in ("pending", "queued", "running")

@@ -16,15 +16,16 @@ import pytest
 import requests
 from airflow.providers.common.compat.sdk import DAG
 
+from airflow_provider_seekrflow.assets import FINE_TUNE_FILE_XCOM_KEY
 from airflow_provider_seekrflow.emulator.data_jobs import draft_system_prompt
-from airflow_provider_seekrflow.exceptions import (
-    SeekrFlowConfigError,
+from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+from airflow_provider_seekrflow.jobs.data_job import (
+    DATA_JOB,
     SeekrFlowDataJobNeedsReviewError,
     SeekrFlowDataJobTimeoutError,
 )
-from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.operators.alignment import FINE_TUNE_FILE_XCOM_KEY
-from airflow_provider_seekrflow.operators.data_job import DATA_JOB_ID_XCOM_KEY, SeekrFlowDataJobOperator
+from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator
 from tests.operators.seekrflow_dag_support import (
     AIRFLOW_V3_3,
     FAST_POLL,
@@ -107,7 +108,7 @@ def test_success_returns_result_pushes_xcoms_and_logs_progress_once(
 
     assert states(dr) == {TASK: "success"}
     result = xcom(dr, TASK)
-    job_id = xcom(dr, TASK, key=DATA_JOB_ID_XCOM_KEY)
+    job_id = xcom(dr, TASK, key=DATA_JOB.job_id_xcom_key)
     assert set(result) == RESULT_KEYS
     assert result["job_id"] == job_id and job_id.startswith("dj-")
     assert result["status"] == "completed"
@@ -164,7 +165,7 @@ def test_failed_ingestion_fails_in_review_naming_the_file_and_starts_nothing(
     assert states(dr) == {TASK: "failed"}
     error = recorder.last
     assert type(error) is SeekrFlowDataJobNeedsReviewError
-    job_id = xcom(dr, TASK, key=DATA_JOB_ID_XCOM_KEY)
+    job_id = xcom(dr, TASK, key=DATA_JOB.job_id_xcom_key)
     assert error.job_id == job_id and error.status == "needs_review"
     record = next(
         record
@@ -240,7 +241,7 @@ def test_wait_for_completion_false_returns_once_started(emu, request, documents,
     assert set(result) == RESULT_KEYS
     assert result["status"] in STARTED, "returned before the start, or waited for the end"
     assert result["alignment_job_id"] and result["output_files"] == []
-    assert xcom(dr, TASK, key=DATA_JOB_ID_XCOM_KEY) == result["job_id"]
+    assert xcom(dr, TASK, key=DATA_JOB.job_id_xcom_key) == result["job_id"]
     assert xcom(dr, TASK, key=FINE_TUNE_FILE_XCOM_KEY) is None
     assert count(emu, "start_data_job") == 1
     # Deferrable: the wait for the ingestion is in the triggerer too, not on the worker.
@@ -320,7 +321,7 @@ def test_timeout_fails_and_cancels_the_job(emu, request, documents, deferrable):
     assert states(dr) == {TASK: "failed"}
     error = recorder.last
     assert isinstance(error, SeekrFlowDataJobTimeoutError)
-    job_id = xcom(dr, TASK, key=DATA_JOB_ID_XCOM_KEY)
+    job_id = xcom(dr, TASK, key=DATA_JOB.job_id_xcom_key)
     assert error.job_id == job_id
     cancels = emu.journal(route="cancel_data_job")
     assert [entry["path"] for entry in cancels] == [f"/v1/flow/data-jobs/{job_id}/cancel"]

@@ -12,9 +12,9 @@ import time
 import pytest
 from airflow.providers.common.compat.sdk import DAG
 
-from airflow_provider_seekrflow.exceptions import SeekrFlowDataJobTimeoutError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.operators.data_job import DATA_JOB_ID_XCOM_KEY, SeekrFlowDataJobOperator
+from airflow_provider_seekrflow.jobs.data_job import DATA_JOB, SeekrFlowDataJobTimeoutError
+from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator
 from tests.operators.seekrflow_dag_support import (
     FAST_POLL,
     START_DATE,
@@ -78,7 +78,7 @@ def test_a_held_status_check_ends_the_task_at_its_timeout_and_cancels_the_job(
     assert states(dr) == {TASK: "failed"}
     error = recorder.last
     assert isinstance(error, SeekrFlowDataJobTimeoutError), repr(error)
-    job_id = xcom(dr, TASK, key=DATA_JOB_ID_XCOM_KEY)
+    job_id = xcom(dr, TASK, key=DATA_JOB.job_id_xcom_key)
     (submitted,) = emu.journal(route="submit_data_job")
     (started,) = emu.journal(route="start_data_job")
     held = [entry for entry in emu.journal(route="get_data_job") if entry.get("fault") == hold]

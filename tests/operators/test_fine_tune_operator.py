@@ -18,13 +18,14 @@ from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_seekrflow._client import fine_tunes
 from airflow_provider_seekrflow.emulator.fine_tunes import epoch_loss
-from airflow_provider_seekrflow.exceptions import (
-    SeekrFlowConfigError,
+from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+from airflow_provider_seekrflow.jobs.fine_tune import (
+    FINE_TUNE,
     SeekrFlowFineTuneFailedError,
     SeekrFlowFineTuneTimeoutError,
 )
-from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.operators.fine_tune import FINE_TUNE_ID_XCOM_KEY, SeekrFlowFineTuneOperator
+from airflow_provider_seekrflow.operators.fine_tune import SeekrFlowFineTuneOperator
 from tests.conftest import connection_json
 from tests.operators.seekrflow_dag_support import (
     AIRFLOW_V3_3,
@@ -184,7 +185,7 @@ def test_project_by_name_is_created_once_and_the_fine_tune_completes(
 
     assert states(dr) == {"tune": "success"}
     result = xcom(dr, "tune")
-    job_id = xcom(dr, "tune", key=FINE_TUNE_ID_XCOM_KEY)
+    job_id = xcom(dr, "tune", key=FINE_TUNE.job_id_xcom_key)
     assert set(result) == RESULT_KEYS
     assert result["job_id"] == job_id and job_id.startswith("ft-")
     assert result["status"] == "completed"
@@ -240,7 +241,7 @@ def test_wait_for_completion_false_returns_the_fine_tune_at_once(emu, request, t
     assert set(result) == RESULT_KEYS
     assert result["status"] in ("pending", "queued", "running")
     assert result["model_id"] is None and result["inference_available"] is False
-    assert xcom(dr, "tune", key=FINE_TUNE_ID_XCOM_KEY) == result["job_id"]
+    assert xcom(dr, "tune", key=FINE_TUNE.job_id_xcom_key) == result["job_id"]
     assert fine_tune_status(result["job_id"]) in ("pending", "queued", "running")
 
 
@@ -258,7 +259,7 @@ def test_failed_fine_tune_raises_with_the_error_analysis(emu, request, training_
     assert states(dr) == {"tune": "failed"}
     error = recorder.last
     assert type(error) is SeekrFlowFineTuneFailedError
-    job_id = xcom(dr, "tune", key=FINE_TUNE_ID_XCOM_KEY)
+    job_id = xcom(dr, "tune", key=FINE_TUNE.job_id_xcom_key)
     analysis = SeekrFlowHook().get_fine_tune(job_id).error_analysis
     assert analysis and "loss became NaN" in analysis
     assert error.error_analysis == analysis
@@ -340,7 +341,7 @@ def test_timeout_fails_and_cancels_the_fine_tune(emu, request, training_file, de
     assert states(dr) == {"tune": "failed"}
     error = recorder.last
     assert isinstance(error, SeekrFlowFineTuneTimeoutError), repr(error)
-    job_id = xcom(dr, "tune", key=FINE_TUNE_ID_XCOM_KEY)
+    job_id = xcom(dr, "tune", key=FINE_TUNE.job_id_xcom_key)
     assert error.job_id == job_id
     assert fine_tune_status(job_id) == "cancelled"
     cancels = emu.journal(route="cancel_fine_tune_put")
@@ -367,7 +368,7 @@ def test_timeout_cancels_with_post_where_the_service_refuses_put(
 
     assert states(dr) == {"tune": "failed"}
     assert isinstance(recorder.last, SeekrFlowFineTuneTimeoutError), repr(recorder.last)
-    job_id = xcom(dr, "tune", key=FINE_TUNE_ID_XCOM_KEY)
+    job_id = xcom(dr, "tune", key=FINE_TUNE.job_id_xcom_key)
     path = f"/v1/flow/fine-tunes/{job_id}/cancel"
     assert [r for r in proxy.requests if r[1] == path] == [("PUT", path, 405), ("POST", path, 200)]
     assert count(emu, "cancel_fine_tune_put") == 0
@@ -402,7 +403,7 @@ def test_lost_answer_on_create_makes_one_fine_tune(emu, request, training_file, 
     (job,) = service_fine_tunes(training_file)
     result = xcom(dr, "tune")
     assert result["job_id"] == job.id and result["status"] == "completed"
-    assert xcom(dr, "tune", key=FINE_TUNE_ID_XCOM_KEY) == job.id
+    assert xcom(dr, "tune", key=FINE_TUNE.job_id_xcom_key) == job.id
     assert count(emu, "create_fine_tune") == 1
     assert count(emu, "list_fine_tunes") >= 1
     assert "), but the service did it; using " in task_logs.text()

@@ -9,19 +9,17 @@ from datetime import timedelta
 import pytest
 from airflow.providers.common.compat.sdk import DAG
 
-from airflow_provider_seekrflow.exceptions import (
+from airflow_provider_seekrflow.assets import FINE_TUNE_FILE_XCOM_KEY
+from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+from airflow_provider_seekrflow.jobs.alignment import (
+    ALIGNMENT,
     SeekrFlowAlignmentJobCancelledError,
     SeekrFlowAlignmentJobFailedError,
     SeekrFlowAlignmentJobStoppedError,
     SeekrFlowAlignmentJobTimeoutError,
-    SeekrFlowConfigError,
 )
-from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.operators.alignment import (
-    FINE_TUNE_FILE_XCOM_KEY,
-    JOB_ID_XCOM_KEY,
-    SeekrFlowGenerateAlignmentOperator,
-)
+from airflow_provider_seekrflow.operators.alignment import SeekrFlowGenerateAlignmentOperator
 from tests.operators.seekrflow_dag_support import (
     AIRFLOW_V3,
     AIRFLOW_V3_3,
@@ -70,7 +68,7 @@ def test_success_returns_result_and_pushes_xcoms(emu, request, source_file, defe
 
     assert states(dr) == {"generate": "success"}
     result = xcom(dr, "generate")
-    job_id = xcom(dr, "generate", key=JOB_ID_XCOM_KEY)
+    job_id = xcom(dr, "generate", key=ALIGNMENT.job_id_xcom_key)
     assert set(result) == {"job_id", "status", "output_files"}
     assert result["job_id"] == job_id and job_id.startswith("al-")
     assert result["status"] == "completed"
@@ -130,7 +128,7 @@ def test_unsuccessful_job_raises_its_distinct_error(
     assert error.status == outcome
     assert error.status_message == message
     assert message in str(error)
-    assert error.job_id == xcom(dr, "generate", key=JOB_ID_XCOM_KEY)
+    assert error.job_id == xcom(dr, "generate", key=ALIGNMENT.job_id_xcom_key)
     assert count(emu, "alignment_generate") == 1
 
 
@@ -185,7 +183,7 @@ def test_timeout_fails_and_cancels_the_job(emu, request, source_file, deferrable
     assert states(dr) == {"generate": "failed"}
     error = recorder.last
     assert isinstance(error, SeekrFlowAlignmentJobTimeoutError)
-    job_id = xcom(dr, "generate", key=JOB_ID_XCOM_KEY)
+    job_id = xcom(dr, "generate", key=ALIGNMENT.job_id_xcom_key)
     assert error.job_id == job_id
     cancels = emu.journal(route="cancel_alignment_job")
     assert [c["path"] for c in cancels] == [f"/v1/flow/alignment/{job_id}/cancel"]
@@ -213,7 +211,7 @@ def test_execution_timeout_kills_the_task_and_on_kill_cancels(emu, request, sour
 
         (dr,) = DagRun.find(dag_id=dag.dag_id)
     assert states(dr) == {"generate": "failed"}
-    job_id = xcom(dr, "generate", key=JOB_ID_XCOM_KEY)
+    job_id = xcom(dr, "generate", key=ALIGNMENT.job_id_xcom_key)
     assert count(emu, "cancel_alignment_job") == 1
     assert job_status(job_id) == "cancelled"
 
@@ -260,7 +258,7 @@ def test_wait_for_completion_false_returns_the_job_at_once(emu, request, source_
     job_id = result["job_id"]
     assert isinstance(job_id, str) and job_id.startswith("al-")
     assert result["status"] in ("pending", "queued", "running") and result["output_files"] == []
-    assert xcom(dr, "generate", key=JOB_ID_XCOM_KEY) == job_id
+    assert xcom(dr, "generate", key=ALIGNMENT.job_id_xcom_key) == job_id
     assert job_status(job_id) in ("pending", "queued", "running")
     assert count(emu, "alignment_generate") == 1
     assert time.monotonic() - started < 30

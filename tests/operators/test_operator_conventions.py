@@ -7,12 +7,10 @@ from datetime import timedelta
 import pytest
 from airflow.providers.common.compat.sdk import DAG
 
+from airflow_provider_seekrflow.assets import FINE_TUNE_FILE_XCOM_KEY
 from airflow_provider_seekrflow.exceptions import SeekrFlowServerError
-from airflow_provider_seekrflow.operators.alignment import (
-    FINE_TUNE_FILE_XCOM_KEY,
-    JOB_ID_XCOM_KEY,
-    SeekrFlowGenerateAlignmentOperator,
-)
+from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
+from airflow_provider_seekrflow.operators.alignment import SeekrFlowGenerateAlignmentOperator
 from tests.conftest import connection_json
 from tests.operators.seekrflow_dag_support import (
     AIRFLOW_V3_3,
@@ -87,7 +85,7 @@ def test_extra_xcoms_follow_do_xcom_push(emu, request, tmp_path, deferrable):
     dr = run_dag(_dag(request, [file_id], deferrable=deferrable, do_xcom_push=False))
     assert states(dr) == {"generate": "success"}
     assert count(emu, "alignment_generate") == 1
-    for key in ("return_value", JOB_ID_XCOM_KEY, FINE_TUNE_FILE_XCOM_KEY):
+    for key in ("return_value", ALIGNMENT.job_id_xcom_key, FINE_TUNE_FILE_XCOM_KEY):
         assert xcom(dr, "generate", key=key) is None
 
 

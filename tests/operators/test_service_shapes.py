@@ -9,11 +9,10 @@ import pytest
 from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_seekrflow._client import deprecation
+from airflow_provider_seekrflow.assets import FINE_TUNE_FILE_XCOM_KEY
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.operators.alignment import (
-    FINE_TUNE_FILE_XCOM_KEY,
-    SeekrFlowGenerateAlignmentOperator,
-)
+from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
+from airflow_provider_seekrflow.operators.alignment import SeekrFlowGenerateAlignmentOperator
 from airflow_provider_seekrflow.sensors.alignment import SeekrFlowAlignmentJobSensor
 from tests.operators.seekrflow_dag_support import (
     CHAT_LINE,
@@ -123,7 +122,7 @@ def test_iter_conversations_reads_a_parquet_output(emu, tmp_path):
     )
     file_id = hook.upload_file(source, "alignment").id
     job = hook.generate_alignment("Teach the returns policy.", [file_id], system_prompt="Be kind.")
-    done = hook.wait_for_alignment_job(job.id, poll_interval=0.5, min_poll_interval=0.2, timeout=60)
+    done = hook.wait_for_job(ALIGNMENT, job.id, poll_interval=0.5, min_poll_interval=0.2, timeout=60)
     (output,) = [o for o in hook.get_alignment_outputs(done.id) if o.purpose == "fine-tune"]
     assert output.file_type == "parquet"
 

@@ -14,12 +14,11 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import DAG
 
-from airflow_provider_seekrflow.assets import TRAINING_FILE_ID, training_data_asset
+from airflow_provider_seekrflow.assets import FINE_TUNE_FILE_XCOM_KEY, TRAINING_FILE_ID, training_data_asset
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.operators.alignment import SeekrFlowGenerateAlignmentOperator
 from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator
-from airflow_provider_seekrflow.operators.job_base import FINE_TUNE_FILE_XCOM_KEY
 from airflow_provider_seekrflow.sensors.data_job import SeekrFlowDataJobSensor
 from tests.operators.seekrflow_dag_support import (
     AIRFLOW_V3,

@@ -21,6 +21,8 @@ import pytest
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowInvalidFileError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook
+from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
+from airflow_provider_seekrflow.jobs.data_job import DATA_JOB
 from tests.conftest import connection_json
 
 PIECE = 64 * 1024
@@ -191,15 +193,9 @@ def test_a_loopback_http_host_gives_no_warning(monkeypatch, caplog, host):
 )
 def test_hook_waits_refuse_a_poll_interval_beyond_a_day_before_any_request(hook, emu, intervals, named):
     with pytest.raises(SeekrFlowConfigError, match=named):
-        hook.wait_for_alignment_job("aj-1", **intervals)
+        hook.wait_for_job(ALIGNMENT, "aj-1", **intervals)
     with pytest.raises(SeekrFlowConfigError, match=named):
-        hook.wait_for_data_job(
-            "dj-1",
-            until=lambda detail: True,
-            timeout=None,
-            timed_out=lambda detail: RuntimeError(),
-            **intervals,
-        )
+        hook.wait_for_job(DATA_JOB, "dj-1", until="ingestion", timeout=None, **intervals)
     assert emu.journal() == []
 
 

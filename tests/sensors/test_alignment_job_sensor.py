@@ -7,7 +7,7 @@ import time
 import pytest
 from airflow.providers.common.compat.sdk import DAG
 
-from airflow_provider_seekrflow.exceptions import (
+from airflow_provider_seekrflow.jobs.alignment import (
     SeekrFlowAlignmentJobCancelledError,
     SeekrFlowAlignmentJobFailedError,
     SeekrFlowAlignmentJobStoppedError,

@@ -13,13 +13,13 @@ import pytest
 from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_seekrflow._client.alignment import describe_outputs
-from airflow_provider_seekrflow.exceptions import (
+from airflow_provider_seekrflow.assets import FINE_TUNE_FILE_XCOM_KEY
+from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+from airflow_provider_seekrflow.jobs.data_job import (
     SeekrFlowDataJobCancelledError,
     SeekrFlowDataJobFailedError,
     SeekrFlowDataJobNeedsReviewError,
 )
-from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.operators.alignment import FINE_TUNE_FILE_XCOM_KEY
 from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator
 from airflow_provider_seekrflow.sensors.data_job import SeekrFlowDataJobSensor
 from tests.operators.seekrflow_dag_support import (

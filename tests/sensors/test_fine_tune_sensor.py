@@ -9,13 +9,13 @@ import pytest
 from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_seekrflow.emulator.fine_tunes import epoch_loss
-from airflow_provider_seekrflow.exceptions import (
-    SeekrFlowConfigError,
+from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+from airflow_provider_seekrflow.jobs.fine_tune import (
     SeekrFlowFineTuneCancelledError,
     SeekrFlowFineTuneFailedError,
+    fine_tune_result,
 )
-from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.jobs.results import fine_tune_result
 from airflow_provider_seekrflow.operators.fine_tune import SeekrFlowFineTuneOperator
 from airflow_provider_seekrflow.sensors.fine_tune import SeekrFlowFineTuneSensor
 from tests.operators.seekrflow_dag_support import (

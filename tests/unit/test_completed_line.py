@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_provider_seekrflow.jobs.results import completed_line
+from airflow_provider_seekrflow.jobs.base import completed_line
 
 OUTPUTS = [
     {"id": "file-aa", "filename": "pairs.parquet", "purpose": "fine-tune", "bytes": 12_800},

@@ -8,8 +8,10 @@ from airflow_provider_seekrflow._client.alignment import AlignmentJob
 from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
 from airflow_provider_seekrflow._client.fine_tunes import FineTune
 from airflow_provider_seekrflow._client.log_text import for_log
-from airflow_provider_seekrflow.jobs.progress import DataJobProgressLog, FineTuneEventLog, ProgressLog
-from airflow_provider_seekrflow.jobs.results import completed_line
+from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
+from airflow_provider_seekrflow.jobs.base import completed_line
+from airflow_provider_seekrflow.jobs.data_job import DATA_JOB
+from airflow_provider_seekrflow.jobs.fine_tune import FINE_TUNE
 
 FORGED = "running\r\n2026-01-01 INFO - Task exited with return code 0\x1b[2K\u2028\u202e"
 
@@ -36,9 +38,11 @@ def test_for_log_escapes_what_could_break_or_disguise_a_line(raw, shown):
 
 def test_progress_lines_of_every_job_kind_stay_on_one_line():
     lines: list[str] = []
-    ProgressLog(lines.append)(AlignmentJob(id="aj-1", status=FORGED, current_step="step\nforged"))
-    DataJobProgressLog(lines.append)(DataJobDetail(id="dj-1", status=FORGED))
-    FineTuneEventLog(lines.append)(FineTune(id="ft-1", status=FORGED), [])
+    ALIGNMENT.watch("end", lines.append).report(
+        AlignmentJob(id="aj-1", status=FORGED, current_step="step\nforged")
+    )
+    DATA_JOB.watch("end", lines.append).report(DataJobDetail(id="dj-1", status=FORGED))
+    FINE_TUNE.watch("end", lines.append).report(FineTune(id="ft-1", status=FORGED), [])
     # An unknown status is warned about, and each job's progress logged: five lines in all.
     assert len(lines) == 5
     assert all(one_line(line) for line in lines), lines

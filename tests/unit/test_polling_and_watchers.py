@@ -16,8 +16,8 @@ from airflow_provider_seekrflow._client.polling import (
     next_poll_delay,
     steady_delay,
 )
-from airflow_provider_seekrflow.jobs.events import UNTIL_END, UNTIL_END_OR_REVIEW, UNTIL_INGESTED
-from airflow_provider_seekrflow.triggers.watchers import WATCHERS
+from airflow_provider_seekrflow.jobs.base import UNTIL_END, UNTIL_END_OR_REVIEW, UNTIL_INGESTED
+from airflow_provider_seekrflow.jobs.kinds import KINDS
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 BOUNDS = {"poll_interval": 300.0, "min_interval": 5.0}
@@ -66,7 +66,7 @@ def test_a_data_job_is_paced_by_its_ingestion_age_then_by_its_alignments_estimat
 
 
 def _watcher(kind: str, until: str = UNTIL_END):
-    return WATCHERS[kind](until, lambda line: None, lambda line: None)
+    return KINDS[kind].watch(until, lambda line: None, lambda line: None)
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_seekrflow.exceptions import SeekrFlowError
+from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
 from airflow_provider_seekrflow.jobs.events import event_outcome, job_event
 from airflow_provider_seekrflow.jobs.resume import ResumeAction, decide_resume
 from airflow_provider_seekrflow.vocabulary import AlignmentJobStatus
@@ -57,7 +58,7 @@ def test_resume_reasons_name_the_status():
     ],
 )
 def test_event_outcome_maps_each_status(status, kind):
-    outcome = event_outcome(job_event("al-1", status, "why", "service says"), "al-1")
+    outcome = event_outcome(job_event("al-1", status, "why", "service says"), "al-1", ALIGNMENT)
     assert (outcome.kind, outcome.job_id, outcome.status) == (kind, "al-1", status)
     assert (outcome.message, outcome.status_message) == ("why", "service says")
 
@@ -73,7 +74,7 @@ def test_event_outcome_maps_each_status(status, kind):
 )
 def test_event_outcome_fails_loudly_on_strange_events(event, expected, fragment):
     with pytest.raises(SeekrFlowError, match=fragment):
-        event_outcome(event, expected)
+        event_outcome(event, expected, ALIGNMENT)
 
 
 @pytest.mark.parametrize(
@@ -101,7 +102,7 @@ def test_each_kind_maps_each_end_to_its_error(kind_key, status, error_name):
 
 
 def test_fine_tune_failure_carries_the_error_analysis():
-    from airflow_provider_seekrflow.jobs.kinds import FINE_TUNE
+    from airflow_provider_seekrflow.jobs.fine_tune import FINE_TUNE
 
     error = FINE_TUNE.unsuccessful_error(
         "ft-1", "failed", None, error_analysis="The loss diverged at epoch 2."

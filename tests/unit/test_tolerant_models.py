@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from airflow_provider_seekrflow.jobs.progress import ProgressLog
+from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
 from airflow_provider_seekrflow.models import AlignmentJob, AlignmentJobStatus, percent
 
 
@@ -68,7 +68,7 @@ def test_every_known_terminal_status_ends_the_wait(status):
 
 def test_progress_log_warns_once_per_unknown_status_and_logs_changes_only():
     lines, warnings = [], []
-    progress = ProgressLog(lines.append, warnings.append)
+    progress = ALIGNMENT.watch("end", lines.append, warnings.append).report
     for seen in (
         job(status="preparing", progress="0%"),
         job(status="preparing", progress="0%"),

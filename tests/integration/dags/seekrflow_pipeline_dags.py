@@ -20,7 +20,7 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import DAG, XComArg, task
 
-from airflow_provider_seekrflow.operators.alignment import FINE_TUNE_FILE_XCOM_KEY
+from airflow_provider_seekrflow.assets import FINE_TUNE_FILE_XCOM_KEY
 from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator
 from airflow_provider_seekrflow.operators.files import SeekrFlowUploadFileOperator
 from airflow_provider_seekrflow.operators.fine_tune import SeekrFlowFineTuneOperator
