@@ -64,7 +64,7 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": "SeekrFlow",
-                "python-modules": [f"{_PACKAGE}.triggers.job", f"{_PACKAGE}.triggers.alignment"],
+                "python-modules": [f"{_PACKAGE}.triggers.job"],
             }
         ],
         # The seekrflow:// URI of training data (airflow_provider_seekrflow.assets): checked when a DAG

@@ -169,9 +169,9 @@ class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
     def build_trigger(self, job_id: str, end_time: float | None) -> Any:
         """Return the trigger that polls the job in the triggerer."""
         # Imported here: the trigger module pulls in Airflow's trigger machinery, which DAG parsing never needs.
-        from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger
+        from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
 
-        return SeekrFlowAlignmentJobTrigger(**self.trigger_arguments(job_id, end_time))
+        return SeekrFlowJobTrigger(kind=ALIGNMENT.key, **self.trigger_arguments(job_id, end_time))
 
     def poll_until_complete(self, job_id: str, context: Context) -> dict[str, Any]:
         """Wait on the worker for the job to end, and return the task's result or raise its failure."""
