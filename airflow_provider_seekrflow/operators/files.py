@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import warnings
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.exceptions import AirflowProviderDeprecationWarning
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_seekrflow._client.lost_answers import Snapshot
@@ -133,7 +131,6 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         own, e.g. an AWS connection for ``s3://`` (templated); None uses the scheme's default connection.
     :param hook_params: Keyword arguments for the hook, e.g. ``{"timeout": 60, "max_retries": 3}``.
     :param check_content: Whether to check every JSONL line before uploading; the other checks always run.
-    :param validate: Deprecated name of ``check_content``.
     """
 
     template_fields: Sequence[str] = (
@@ -155,18 +152,9 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         source_conn_id: str | None = None,
         hook_params: dict[str, Any] | None = None,
         check_content: bool = True,
-        validate: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if validate is not None:
-            # One name per concept: the hook's, the operator's and the docs' is check_content.
-            warnings.warn(
-                "SeekrFlowUploadFileOperator(validate=...) is deprecated; use check_content=...",
-                AirflowProviderDeprecationWarning,
-                stacklevel=2,
-            )
-            check_content = validate
         self.file_path = file_path
         self.purpose = purpose
         self.vector_database_id = vector_database_id
@@ -177,11 +165,6 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         #: ``(source as shown, local path or None, file id)`` of each file this try stored or reused,
         #: for OpenLineage; filled as it goes, so a batch that failed half way reports its first half.
         self.uploaded: list[tuple[str, Path | None, str]] = []
-
-    @property
-    def validate(self) -> bool:
-        """Deprecated name of ``check_content``."""
-        return self.check_content
 
     @cached_property
     def hook(self) -> SeekrFlowHook:
