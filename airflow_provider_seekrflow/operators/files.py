@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from functools import cached_property
@@ -42,22 +41,14 @@ class _UploadRecord:
     UI's task state view shows what was uploaded. Before a file is sent, an entry with ``sent_at``
     and no ``file_id`` notes it: a try killed while the file was in flight (its worker lost, the
     task marked failed) leaves that note with the files the service listed just before, and its
-    retry asks the service for the one new file of that name and size instead of sending it again. The mapping an earlier release stored (keys were JSON arrays
-    of the same facts) is read too, so a retry after an upgrade still finds them.
+    retry asks the service for the one new file of that name and size instead of sending it again.
+    Anything stored that is not such a list reads as no uploads.
     """
 
     def __init__(self, stored: Any) -> None:
         self.entries: list[dict[str, Any]] = []
         if isinstance(stored, list):
             self.entries = [dict(entry) for entry in stored if isinstance(entry, dict)]
-        elif isinstance(stored, dict):
-            for key, file_id in stored.items():
-                try:
-                    purpose, vector_database_id, source, size = json.loads(key)
-                except (ValueError, TypeError):
-                    continue
-                facts = {"source": source, "bytes": size, "purpose": purpose}
-                self.add({**facts, "vector_database_id": vector_database_id}, file_id)
 
     @staticmethod
     def _matches(entry: dict[str, Any], facts: dict[str, Any]) -> bool:
