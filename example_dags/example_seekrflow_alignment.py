@@ -19,11 +19,9 @@ from pathlib import Path
 from airflow.providers.common.compat.sdk import DAG, XComArg, task
 
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.operators.alignment import (
-    FINE_TUNE_FILE_XCOM_KEY,
-    SeekrFlowGenerateAlignmentOperator,
-)
+from airflow_provider_seekrflow.operators.alignment import SeekrFlowGenerateAlignmentOperator
 from airflow_provider_seekrflow.operators.files import SeekrFlowUploadFileOperator
+from airflow_provider_seekrflow.operators.job_base import FINE_TUNE_FILE_XCOM_KEY
 
 DOCUMENTS = str(Path(__file__).parent / "data" / "documents" / "*")
 

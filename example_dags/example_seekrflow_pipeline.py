@@ -28,10 +28,10 @@ from pathlib import Path
 
 from airflow.providers.common.compat.sdk import DAG, XComArg, task
 
-from airflow_provider_seekrflow.operators.alignment import FINE_TUNE_FILE_XCOM_KEY
 from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator
 from airflow_provider_seekrflow.operators.files import SeekrFlowUploadFileOperator
 from airflow_provider_seekrflow.operators.fine_tune import SeekrFlowFineTuneOperator
+from airflow_provider_seekrflow.operators.job_base import FINE_TUNE_FILE_XCOM_KEY
 
 DOCUMENTS = str(Path(__file__).parent / "data" / "documents" / "*")
 

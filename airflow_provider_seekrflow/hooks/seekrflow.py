@@ -17,15 +17,13 @@ from airflow_provider_seekrflow.exceptions import (
     SeekrFlowError,
     SeekrFlowUnexpectedResponseError,
 )
-from airflow_provider_seekrflow.hooks.base import SeekrFlowBaseHook, connection_config
+from airflow_provider_seekrflow.hooks.base import SeekrFlowBaseHook
 from airflow_provider_seekrflow.hooks.file_methods import FileHookMethods
 from airflow_provider_seekrflow.hooks.pipeline_methods import PipelineHookMethods, check_poll_intervals
 from airflow_provider_seekrflow.vocabulary import AlignmentType
 
 if TYPE_CHECKING:
     import requests
-
-__all__ = ["SeekrFlowHook", "connection_config"]
 
 
 class SeekrFlowHook(FileHookMethods, PipelineHookMethods, SeekrFlowBaseHook):

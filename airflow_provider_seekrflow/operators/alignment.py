@@ -24,22 +24,11 @@ from airflow_provider_seekrflow.jobs.errors import (
 from airflow_provider_seekrflow.jobs.kinds import ALIGNMENT
 from airflow_provider_seekrflow.jobs.progress import ProgressLog
 from airflow_provider_seekrflow.jobs.results import completed_line
-from airflow_provider_seekrflow.operators.job_base import (
-    EXECUTION_TIMEOUT_MARGIN,
-    FINE_TUNE_FILE_XCOM_KEY,
-    SeekrFlowJobOperator,
-)
+from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.vocabulary import AlignmentType
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
-
-__all__ = [
-    "EXECUTION_TIMEOUT_MARGIN",
-    "FINE_TUNE_FILE_XCOM_KEY",
-    "JOB_ID_XCOM_KEY",
-    "SeekrFlowGenerateAlignmentOperator",
-]
 
 JOB_ID_XCOM_KEY = "alignment_job_id"
 

@@ -23,8 +23,8 @@ from airflow_provider_seekrflow.exceptions import (
     SeekrFlowDataJobTimeoutError,
 )
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.operators.alignment import FINE_TUNE_FILE_XCOM_KEY
 from airflow_provider_seekrflow.operators.data_job import DATA_JOB_ID_XCOM_KEY, SeekrFlowDataJobOperator
+from airflow_provider_seekrflow.operators.job_base import FINE_TUNE_FILE_XCOM_KEY
 from tests.operators.seekrflow_dag_support import (
     AIRFLOW_V3_3,
     FAST_POLL,

@@ -18,10 +18,10 @@ from airflow_provider_seekrflow.exceptions import (
 )
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.operators.alignment import (
-    FINE_TUNE_FILE_XCOM_KEY,
     JOB_ID_XCOM_KEY,
     SeekrFlowGenerateAlignmentOperator,
 )
+from airflow_provider_seekrflow.operators.job_base import FINE_TUNE_FILE_XCOM_KEY
 from tests.operators.seekrflow_dag_support import (
     AIRFLOW_V3,
     AIRFLOW_V3_3,

@@ -9,10 +9,10 @@ from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_seekrflow.exceptions import SeekrFlowServerError
 from airflow_provider_seekrflow.operators.alignment import (
-    FINE_TUNE_FILE_XCOM_KEY,
     JOB_ID_XCOM_KEY,
     SeekrFlowGenerateAlignmentOperator,
 )
+from airflow_provider_seekrflow.operators.job_base import FINE_TUNE_FILE_XCOM_KEY
 from tests.conftest import connection_json
 from tests.operators.seekrflow_dag_support import (
     AIRFLOW_V3_3,

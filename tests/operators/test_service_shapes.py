@@ -10,10 +10,8 @@ from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_seekrflow._client import deprecation
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.operators.alignment import (
-    FINE_TUNE_FILE_XCOM_KEY,
-    SeekrFlowGenerateAlignmentOperator,
-)
+from airflow_provider_seekrflow.operators.alignment import SeekrFlowGenerateAlignmentOperator
+from airflow_provider_seekrflow.operators.job_base import FINE_TUNE_FILE_XCOM_KEY
 from airflow_provider_seekrflow.sensors.alignment import SeekrFlowAlignmentJobSensor
 from tests.operators.seekrflow_dag_support import (
     CHAT_LINE,

@@ -19,8 +19,8 @@ from airflow_provider_seekrflow.exceptions import (
     SeekrFlowDataJobNeedsReviewError,
 )
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.operators.alignment import FINE_TUNE_FILE_XCOM_KEY
 from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator
+from airflow_provider_seekrflow.operators.job_base import FINE_TUNE_FILE_XCOM_KEY
 from airflow_provider_seekrflow.sensors.data_job import SeekrFlowDataJobSensor
 from tests.operators.seekrflow_dag_support import (
     FAST_POLL,
