@@ -25,7 +25,7 @@ from airflow_provider_seekrflow._client.multipart import (
     MultipartFileBody,
     UploadProgress,
 )
-from airflow_provider_seekrflow._client.polling import next_poll_delay
+from airflow_provider_seekrflow._client.polling import plan_next_check
 from airflow_provider_seekrflow._client.retry import answer_may_be_lost, resendable
 from airflow_provider_seekrflow._client.sync_pipeline import PipelineOperations
 from airflow_provider_seekrflow._client.sync_transport import SyncTransport
@@ -313,8 +313,8 @@ class SyncClient(PipelineOperations):
         return wait_until(
             lambda: self.call(alignment.get_job(job_id)),
             done=lambda job: job.is_terminal,
-            delay=lambda job: next_poll_delay(
-                job, poll_interval=poll_interval, min_interval=min_poll_interval
+            delay=lambda job: (
+                plan_next_check(job, poll_interval=poll_interval, min_interval=min_poll_interval).seconds
             ),
             timeout=timeout,
             timed_out=timed_out,

@@ -11,7 +11,7 @@ from airflow_provider_seekrflow._client.data_jobs import DataJob, DataJobDetail
 from airflow_provider_seekrflow._client.fine_tunes import FineTune, FineTuneEvent
 from airflow_provider_seekrflow._client.log_text import for_log
 from airflow_provider_seekrflow._client.lost_answers import Snapshot, known_before
-from airflow_provider_seekrflow._client.polling import next_data_job_delay
+from airflow_provider_seekrflow._client.polling import plan_data_job_check
 from airflow_provider_seekrflow._client.projects import Project
 from airflow_provider_seekrflow._client.waiting import wait_until
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowNotFoundError
@@ -231,8 +231,10 @@ class PipelineHookMethods:
         return wait_until(
             lambda: self.get_data_job(data_job_id),
             done=until,
-            delay=lambda detail: next_data_job_delay(
-                detail, poll_interval=poll_interval, min_interval=min_poll_interval
+            delay=lambda detail: (
+                plan_data_job_check(
+                    detail, poll_interval=poll_interval, min_interval=min_poll_interval
+                ).seconds
             ),
             timeout=timeout,
             timed_out=timed_out,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_seekrflow._client import fine_tunes, projects
 from airflow_provider_seekrflow._client.fine_tunes import FineTune
-from airflow_provider_seekrflow._client.polling import steady_delay
+from airflow_provider_seekrflow._client.polling import plan_steady_check
 from airflow_provider_seekrflow._client.waiting import limit_text, wait_until
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
 from airflow_provider_seekrflow.jobs.kinds import FINE_TUNE
@@ -223,10 +223,12 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
         job = wait_until(
             read,
             done=lambda job: job.is_terminal,
-            delay=lambda job: steady_delay(
-                poll_interval=self.poll_interval,
-                min_interval=self.min_poll_interval,
-                running_since=job.created_at,
+            delay=lambda job: (
+                plan_steady_check(
+                    poll_interval=self.poll_interval,
+                    min_interval=self.min_poll_interval,
+                    running_since=job.created_at,
+                ).seconds
             ),
             timeout=self.timeout,
             timed_out=timed_out,
