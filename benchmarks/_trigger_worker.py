@@ -3,7 +3,7 @@
     _trigger_worker.py KIND N POLL RAMP WINDOW COUNT_URL [JOB_IDS_FILE]
 
 KIND: ``idle`` (tasks that only ``await asyncio.sleep(POLL)``), ``seekrflow``
-(SeekrFlowAlignmentJobTrigger), ``dbt`` (DbtCloudRunJobTrigger) or ``floor`` (the leanest possible
+(SeekrFlowJobTrigger for alignment jobs), ``dbt`` (DbtCloudRunJobTrigger) or ``floor`` (the leanest possible
 poll: raw ``asyncio.open_connection`` TLS connections shared like the provider's session, at most
 32, a hand-written HTTP/1.1 keep-alive GET, the answer parsed by hand and ``json.loads``: what a
 status poll costs with no HTTP library at all). Each trigger's ``run()`` async
@@ -47,10 +47,12 @@ def main() -> int:
 
     def make_trigger(i: int):
         if kind == "seekrflow":
-            from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger
+            from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
+            from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
 
             job_id = job_ids[i % len(job_ids)] if job_ids else f"al-{i}"
-            return SeekrFlowAlignmentJobTrigger(
+            return SeekrFlowJobTrigger(
+                kind=ALIGNMENT.key,
                 job_id=job_id,
                 seekrflow_conn_id="seekrflow_default",
                 poll_interval=poll,

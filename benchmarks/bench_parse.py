@@ -5,11 +5,10 @@ timed import of one module, or the timed load of one example DAG file (what the 
 for each file). Baseline in the same run: ``airflow.providers.dbt.cloud.operators.dbt``.
 Target: <= 50 ms per provider module.
 
-A second variant measures a patched copy of the provider (in benchmarks/.work/lazy-trigger/) whose
-operator and sensor import their trigger only when they defer: it shows what the change proposed
-in benchmarks/README.md would save (``airflow.triggers.base`` builds pydantic models on import).
+The operators and sensors import their trigger only when they defer (``airflow.triggers.base``
+builds pydantic models on import); the last column shows whether a module or DAG file loads it.
 
-    python benchmarks/bench_parse.py [--repeat 5] [--no-variant]
+    python benchmarks/bench_parse.py [--repeat 5]
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +29,6 @@ MODULES = (
     "airflow_provider_seekrflow.sensors.alignment",
 )
 BASELINE = "airflow.providers.dbt.cloud.operators.dbt"
-TRIGGER_IMPORT = "from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger\n"
 
 _CHILD = r"""
 import importlib, importlib.util, json, sys, time, warnings
@@ -70,30 +67,9 @@ def measure(kind: str, target: str, repeat: int, env: dict[str, str]) -> dict:
             "imports_triggers_base": loaded}  # fmt: skip
 
 
-def lazy_trigger_copy(work: Path) -> Path:
-    """A copy of the package whose operator and sensor import the trigger only when deferring."""
-    root = work / "lazy-trigger"
-    shutil.rmtree(root, ignore_errors=True)
-    shutil.copytree(ROOT / "airflow_provider_seekrflow", root / "airflow_provider_seekrflow",
-                    ignore=shutil.ignore_patterns("__pycache__", "emulator"))  # fmt: skip
-    for rel in ("operators/alignment.py", "sensors/alignment.py"):
-        path = root / "airflow_provider_seekrflow" / rel
-        text = path.read_text()
-        assert TRIGGER_IMPORT in text, f"{rel}: trigger import not found"
-        text = text.replace(TRIGGER_IMPORT, "")
-        text = text.replace(
-            "trigger=SeekrFlowAlignmentJobTrigger(",
-            'trigger=__import__("airflow_provider_seekrflow.triggers.alignment", '
-            'fromlist=["_"]).SeekrFlowAlignmentJobTrigger(',
-        )
-        path.write_text(text)
-    return root
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--no-variant", action="store_true")
     args = parser.parse_args()
     work = work_dir()
     env = dict(os.environ)
@@ -107,15 +83,6 @@ def main() -> int:
         rows.append({"variant": "as is", **measure("module", module, args.repeat, env)})
     for dag in dags:
         rows.append({"variant": "as is", **measure("dag", str(dag), args.repeat, env)})
-    if not args.no_variant:
-        lazy_root = lazy_trigger_copy(work)
-        lazy_env = dict(env, PYTHONPATH=os.pathsep.join([str(lazy_root), env["PYTHONPATH"]]))
-        for module in MODULES:
-            rows.append(
-                {"variant": "lazy trigger import", **measure("module", module, args.repeat, lazy_env)}
-            )
-        for dag in dags:
-            rows.append({"variant": "lazy trigger import", **measure("dag", str(dag), args.repeat, lazy_env)})
     dbt = rows[0]["best_ms"]
     for row in rows:
         row["vs_dbt"] = row["best_ms"] / dbt

@@ -3,7 +3,7 @@
 Time is simulated. The job is the emulator's own model (``JobService.view`` computes what
 ``GET /v1/flow/alignment/{id}`` returns at a given moment: pending, queued, three running steps,
 ``estimated_completion_at`` and ``eta_minutes``), parsed into the provider's ``AlignmentJob`` and fed
-to ``next_poll_delay`` exactly as the trigger and the sync wait do, on a simulated clock. The first
+to ``plan_next_check`` exactly as the trigger and the sync wait do, on a simulated clock. The first
 status call is made 0-55 s after submission (12 phases; mean and worst case are reported).
 
 Scenarios: the service's estimate is accurate (the emulator's behaviour, the target case); the job
@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import save_result  # noqa: E402
 
-from airflow_provider_seekrflow._client.polling import next_poll_delay  # noqa: E402
+from airflow_provider_seekrflow._client.polling import plan_next_check  # noqa: E402
 from airflow_provider_seekrflow.emulator.jobs import JobService  # noqa: E402
 from airflow_provider_seekrflow.emulator.store import iso  # noqa: E402
 from airflow_provider_seekrflow.models import AlignmentJob  # noqa: E402
@@ -82,12 +82,12 @@ def simulate(duration: float, factor: float | None, *, fixed: float | None, firs
         if fixed is not None:
             delay = fixed
         else:
-            delay = next_poll_delay(
+            delay = plan_next_check(
                 seen,
                 poll_interval=300.0,
                 min_interval=5.0,
                 now=datetime.fromtimestamp(now, timezone.utc),
-            )
+            ).seconds
         now += delay
         if calls > 100_000:
             raise RuntimeError("runaway simulation")

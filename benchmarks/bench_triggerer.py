@@ -1,4 +1,4 @@
-"""Triggerer load: thousands of SeekrFlowAlignmentJobTriggers in one event loop, polling over HTTPS.
+"""Triggerer load: thousands of alignment SeekrFlowJobTriggers in one event loop, polling over HTTPS.
 
 Side by side in the same run, each kind in its own fresh process (``_trigger_worker.py``):
 
@@ -6,7 +6,7 @@ Side by side in the same run, each kind in its own fresh process (``_trigger_wor
 * ``floor``: the leanest possible poll (``_floor_client.py``: raw ``asyncio.open_connection`` TLS,
   a hand-written HTTP/1.1 keep-alive GET, the answer parsed by hand, ``json.loads``), at most 32
   connections like the provider: the CPU no HTTP client can go below;
-* ``seekrflow``: ``SeekrFlowAlignmentJobTrigger`` (poll_interval = min_poll_interval = poll), on the
+* ``seekrflow``: ``SeekrFlowJobTrigger`` for alignment jobs (poll_interval = min_poll_interval = poll), on the
   async hook's aiohttp session;
 * ``dbt``: the dbt Cloud provider's ``DbtCloudRunJobTrigger`` (the baseline);
 * ``previous`` (with ``--previous-tree DIR``, e.g. ``git archive <commit> | tar -x -C DIR``): the

@@ -54,7 +54,6 @@ def test_provider_info_names_every_module_that_exists():
         "airflow_provider_seekrflow.sensors.data_job",
         "airflow_provider_seekrflow.sensors.fine_tune",
         "airflow_provider_seekrflow.triggers.job",
-        "airflow_provider_seekrflow.triggers.alignment",
     } <= set(modules)
     for module in modules:
         __import__(module)

@@ -120,17 +120,6 @@ def plan_next_check(
     return _bounded(wanted, reason, poll_interval=poll_interval, min_interval=min_interval)
 
 
-def next_poll_delay(
-    job: AlignmentJob,
-    *,
-    poll_interval: float,
-    min_interval: float,
-    now: datetime | None = None,
-) -> float:
-    """Return the seconds to sleep before checking ``job`` again (:func:`plan_next_check`'s)."""
-    return plan_next_check(job, poll_interval=poll_interval, min_interval=min_interval, now=now).seconds
-
-
 def plan_steady_check(
     *,
     poll_interval: float,
@@ -158,19 +147,6 @@ def plan_steady_check(
             f"the service gives no estimate; a quarter of the job's age ({_duration(age)}), at most a minute"
         )
     return _bounded(wanted, reason, poll_interval=poll_interval, min_interval=min_interval)
-
-
-def steady_delay(
-    *,
-    poll_interval: float,
-    min_interval: float,
-    running_since: datetime | None = None,
-    now: datetime | None = None,
-) -> float:
-    """Return the sleep between checks of a job that gives no estimate (:func:`plan_steady_check`'s)."""
-    return plan_steady_check(
-        poll_interval=poll_interval, min_interval=min_interval, running_since=running_since, now=now
-    ).seconds
 
 
 def plan_data_job_check(
@@ -201,16 +177,3 @@ def plan_data_job_check(
         running_since=detail.updated_at or detail.created_at,
         now=now,
     )
-
-
-def next_data_job_delay(
-    detail: DataJobDetail,
-    *,
-    poll_interval: float,
-    min_interval: float,
-    now: datetime | None = None,
-) -> float:
-    """Return the seconds to sleep before checking a data job again (:func:`plan_data_job_check`'s)."""
-    return plan_data_job_check(
-        detail, poll_interval=poll_interval, min_interval=min_interval, now=now
-    ).seconds

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import warnings
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.exceptions import AirflowProviderDeprecationWarning
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_seekrflow._client.lost_answers import Snapshot
@@ -44,22 +41,14 @@ class _UploadRecord:
     UI's task state view shows what was uploaded. Before a file is sent, an entry with ``sent_at``
     and no ``file_id`` notes it: a try killed while the file was in flight (its worker lost, the
     task marked failed) leaves that note with the files the service listed just before, and its
-    retry asks the service for the one new file of that name and size instead of sending it again. The mapping an earlier release stored (keys were JSON arrays
-    of the same facts) is read too, so a retry after an upgrade still finds them.
+    retry asks the service for the one new file of that name and size instead of sending it again.
+    Anything stored that is not such a list reads as no uploads.
     """
 
     def __init__(self, stored: Any) -> None:
         self.entries: list[dict[str, Any]] = []
         if isinstance(stored, list):
             self.entries = [dict(entry) for entry in stored if isinstance(entry, dict)]
-        elif isinstance(stored, dict):
-            for key, file_id in stored.items():
-                try:
-                    purpose, vector_database_id, source, size = json.loads(key)
-                except (ValueError, TypeError):
-                    continue
-                facts = {"source": source, "bytes": size, "purpose": purpose}
-                self.add({**facts, "vector_database_id": vector_database_id}, file_id)
 
     @staticmethod
     def _matches(entry: dict[str, Any], facts: dict[str, Any]) -> bool:
@@ -133,7 +122,6 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         own, e.g. an AWS connection for ``s3://`` (templated); None uses the scheme's default connection.
     :param hook_params: Keyword arguments for the hook, e.g. ``{"timeout": 60, "max_retries": 3}``.
     :param check_content: Whether to check every JSONL line before uploading; the other checks always run.
-    :param validate: Deprecated name of ``check_content``.
     """
 
     template_fields: Sequence[str] = (
@@ -155,18 +143,9 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         source_conn_id: str | None = None,
         hook_params: dict[str, Any] | None = None,
         check_content: bool = True,
-        validate: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if validate is not None:
-            # One name per concept: the hook's, the operator's and the docs' is check_content.
-            warnings.warn(
-                "SeekrFlowUploadFileOperator(validate=...) is deprecated; use check_content=...",
-                AirflowProviderDeprecationWarning,
-                stacklevel=2,
-            )
-            check_content = validate
         self.file_path = file_path
         self.purpose = purpose
         self.vector_database_id = vector_database_id
@@ -177,11 +156,6 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         #: ``(source as shown, local path or None, file id)`` of each file this try stored or reused,
         #: for OpenLineage; filled as it goes, so a batch that failed half way reports its first half.
         self.uploaded: list[tuple[str, Path | None, str]] = []
-
-    @property
-    def validate(self) -> bool:
-        """Deprecated name of ``check_content``."""
-        return self.check_content
 
     @cached_property
     def hook(self) -> SeekrFlowHook:

@@ -330,7 +330,8 @@ def test_a_thousand_concurrent_polls_use_at_most_32_sockets(emu, job):
 
 
 def test_asyncio_run_leaves_no_unclosed_session_or_connector(emu, job):
-    from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger
+    from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
+    from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
 
     async def everything():
         await SeekrFlowAsyncHook().get_alignment_job(job.id)  # a one-off call
@@ -339,7 +340,7 @@ def test_asyncio_run_leaves_no_unclosed_session_or_connector(emu, job):
         with pytest.raises(SeekrFlowNotFoundError):  # an error answer
             await SeekrFlowAsyncHook().get_file("file-missing")
         emu.fail_job(job.id, status="completed", status_message=None)
-        trigger = SeekrFlowAlignmentJobTrigger(job.id, "seekrflow_default", poll_interval=0.1)
+        trigger = SeekrFlowJobTrigger(ALIGNMENT.key, job.id, "seekrflow_default", poll_interval=0.1)
         return [event async for event in trigger.run()]
 
     # aiohttp reports a session or connector collected unclosed as a ResourceWarning and through the

@@ -24,7 +24,8 @@ import pytest
 from airflow_provider_seekrflow.exceptions import SeekrFlowConnectionError, SeekrFlowTLSError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook
-from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger
+from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
+from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
 from tests.conftest import connection_json
 from tests.network.conftest import ipv6_loopback
 
@@ -73,8 +74,13 @@ def trigger_events(job_id: str, *, wait_seconds: float = 60.0) -> list[dict[str,
     """Run the trigger to its event in a fresh event loop, as the triggerer would."""
 
     async def run() -> list[dict[str, Any]]:
-        trigger = SeekrFlowAlignmentJobTrigger(
-            job_id, CONN_ID, poll_interval=0.2, min_poll_interval=0.1, end_time=time.time() + wait_seconds
+        trigger = SeekrFlowJobTrigger(
+            ALIGNMENT.key,
+            job_id,
+            CONN_ID,
+            poll_interval=0.2,
+            min_poll_interval=0.1,
+            end_time=time.time() + wait_seconds,
         )
         return [event.payload async for event in trigger.run()]
 

@@ -6,7 +6,6 @@ import json
 import os
 
 import pytest
-from airflow.exceptions import AirflowProviderDeprecationWarning
 from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_seekrflow.exceptions import (
@@ -302,9 +301,5 @@ def test_retry_after_a_try_killed_mid_upload_reuses_the_file_the_service_stored(
         assert stored.count("flight-two.md") == 2
 
 
-def test_validate_is_a_deprecated_name_of_check_content():
-    with pytest.warns(AirflowProviderDeprecationWarning, match="use check_content"):
-        operator = SeekrFlowUploadFileOperator(task_id="upload", file_path="x.jsonl", validate=False)
-    assert operator.check_content is False
-    assert operator.validate is False
+def test_the_connection_is_templated():
     assert "seekrflow_conn_id" in SeekrFlowUploadFileOperator.template_fields

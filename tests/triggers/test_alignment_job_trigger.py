@@ -1,16 +1,16 @@
-"""SeekrFlowAlignmentJobTrigger: serialization, and its async generator run with asyncio against the emulator."""
+"""SeekrFlowJobTrigger for alignment jobs: its serialized state, and its async generator run with asyncio against the emulator."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import re
 import time
 
 import pytest
 
-from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger
+from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
+from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
 from tests.operators.seekrflow_dag_support import (
     job_status,
     start_job,
@@ -29,32 +29,9 @@ def _events(trigger, limit: float = 60.0):
 
 
 def _trigger(job_id, **kwargs):
-    return SeekrFlowAlignmentJobTrigger(
-        job_id=job_id, seekrflow_conn_id="seekrflow_default", **{**FAST, **kwargs}
+    return SeekrFlowJobTrigger(
+        kind=ALIGNMENT.key, job_id=job_id, seekrflow_conn_id="seekrflow_default", **{**FAST, **kwargs}
     )
-
-
-def test_serialize_round_trip():
-    trigger = SeekrFlowAlignmentJobTrigger(
-        job_id="al-123",
-        seekrflow_conn_id="my_conn",
-        poll_interval=42,
-        min_poll_interval=3,
-        end_time=1_900_000_000.5,
-        cancel_on_kill=False,
-        hook_params={"timeout": 30.0, "max_retries": 2},
-    )
-    classpath, kwargs = trigger.serialize()
-    module_name, class_name = classpath.rsplit(".", 1)
-    rebuilt_class = getattr(importlib.import_module(module_name), class_name)
-    assert rebuilt_class is SeekrFlowAlignmentJobTrigger
-    rebuilt = rebuilt_class(**kwargs)
-    assert rebuilt.serialize() == (classpath, kwargs)
-    assert kwargs["job_id"] == "al-123" and kwargs["end_time"] == 1_900_000_000.5
-    assert kwargs["cancel_on_kill"] is False
-    assert kwargs["hook_params"] == {"timeout": 30.0, "max_retries": 2}
-    assert rebuilt._hook().hook_params == {"timeout": 30.0, "max_retries": 2}
-    json.dumps(kwargs)  # plain values only
 
 
 def test_serialized_kwargs_hold_no_secret(emu):
@@ -66,7 +43,9 @@ def test_serialized_kwargs_hold_no_secret(emu):
     for text in (json.dumps(kwargs), repr(kwargs), repr(trigger), repr(trigger.serialize())):
         assert emu.api_key not in text
     assert set(kwargs) == {
+        "kind",
         "job_id",
+        "until",
         "seekrflow_conn_id",
         "poll_interval",
         "min_poll_interval",

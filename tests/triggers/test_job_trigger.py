@@ -17,7 +17,6 @@ import pytest
 
 from airflow_provider_seekrflow.emulator.fine_tunes import epoch_loss
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger
 from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
 from tests.conftest import connection_json
 from tests.operators.seekrflow_dag_support import CHAT_LINE, write
@@ -27,15 +26,6 @@ MODEL = "meta-llama/Llama-3.1-8B"
 N_EPOCHS = 3
 SYSTEM_PROMPT = "You answer questions about the store's returns policy."
 REFUNDS_TXT = "Refunds are paid to the original card within five business days.\n"
-OLD_ALIGNMENT_KEYS = {
-    "job_id",
-    "seekrflow_conn_id",
-    "poll_interval",
-    "min_poll_interval",
-    "end_time",
-    "cancel_on_kill",
-    "hook_params",
-}
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -221,19 +211,6 @@ def test_serialize_round_trip(kind, until):
     }
     assert rebuilt._hook().hook_params == {"timeout": 30.0, "max_retries": 2}
     json.dumps(kwargs)  # plain values only
-
-
-def test_alignment_trigger_serializes_exactly_its_old_arguments():
-    """Triggers serialized by earlier versions must still load, and new ones must load in them."""
-    trigger = SeekrFlowAlignmentJobTrigger(
-        job_id="al-1", seekrflow_conn_id="my_conn", poll_interval=9, end_time=None, cancel_on_kill=True
-    )
-    classpath, kwargs = trigger.serialize()
-    assert classpath == "airflow_provider_seekrflow.triggers.alignment.SeekrFlowAlignmentJobTrigger"
-    assert set(kwargs) == OLD_ALIGNMENT_KEYS
-    rebuilt = SeekrFlowAlignmentJobTrigger(**kwargs)
-    assert rebuilt.serialize() == (classpath, kwargs)
-    assert (rebuilt.kind, rebuilt.until) == ("alignment", "end")
 
 
 @pytest.mark.parametrize(

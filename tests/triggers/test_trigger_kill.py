@@ -19,9 +19,9 @@ from datetime import datetime
 
 import pytest
 
+from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
 from airflow_provider_seekrflow.triggers import task_state as trigger_module
-from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger
-from airflow_provider_seekrflow.triggers.job import _TRIGGER_HAS_ON_KILL
+from airflow_provider_seekrflow.triggers.job import _TRIGGER_HAS_ON_KILL, SeekrFlowJobTrigger
 from tests.dag_runner import AIRFLOW_3, run_dag
 from tests.operators.seekrflow_dag_support import job_status, start_job
 
@@ -166,8 +166,8 @@ def _cancel_while_polling(
 ) -> float:
     """Run the trigger, cancel it ``cancels`` times (the triggerer re-cancels on each of its loops)
     and wait for its kill handling to end; return the longest the event loop went without running."""
-    trigger = SeekrFlowAlignmentJobTrigger(
-        job_id, "seekrflow_default", poll_interval=0.5, min_poll_interval=0.2
+    trigger = SeekrFlowJobTrigger(
+        ALIGNMENT.key, job_id, "seekrflow_default", poll_interval=0.5, min_poll_interval=0.2
     )
     trigger.task_instance = ti
     longest_gap = 0.0

@@ -12,9 +12,9 @@ from airflow_provider_seekrflow._client.fine_tunes import FineTune
 from airflow_provider_seekrflow._client.polling import (
     BLIND_INTERVAL_SECONDS,
     ETA_SLACK_SECONDS,
-    next_data_job_delay,
-    next_poll_delay,
-    steady_delay,
+    plan_data_job_check,
+    plan_next_check,
+    plan_steady_check,
 )
 from airflow_provider_seekrflow.jobs.base import UNTIL_END, UNTIL_END_OR_REVIEW, UNTIL_INGESTED
 from airflow_provider_seekrflow.jobs.kinds import KINDS
@@ -29,11 +29,13 @@ def _ago(seconds: float) -> datetime:
 
 def test_an_estimate_is_slept_toward_and_bounded():
     soon = AlignmentJob(id="al-1", status="running", estimated_completion_at=NOW + timedelta(seconds=40))
-    assert next_poll_delay(soon, now=NOW, **BOUNDS) == 40 + ETA_SLACK_SECONDS
+    assert plan_next_check(soon, now=NOW, **BOUNDS).seconds == 40 + ETA_SLACK_SECONDS
     far = AlignmentJob(id="al-1", status="running", estimated_completion_at=NOW + timedelta(hours=2))
-    assert next_poll_delay(far, now=NOW, **BOUNDS) == 300.0
+    assert plan_next_check(far, now=NOW, **BOUNDS).seconds == 300.0
     overdue = AlignmentJob(id="al-1", status="running", estimated_completion_at=NOW - timedelta(seconds=4))
-    assert next_poll_delay(overdue, now=NOW, **BOUNDS) == 5.0  # half the lateness, but never under the floor
+    assert (
+        plan_next_check(overdue, now=NOW, **BOUNDS).seconds == 5.0
+    )  # half the lateness, but never under the floor
 
 
 @pytest.mark.parametrize(
@@ -41,20 +43,20 @@ def test_an_estimate_is_slept_toward_and_bounded():
     [(0, 5.0), (20, 5.0), (100, 25.0), (200, 50.0), (3600, BLIND_INTERVAL_SECONDS), (-30, 5.0)],
 )
 def test_without_an_estimate_the_sleep_grows_with_the_jobs_age(age, expected):
-    assert steady_delay(running_since=_ago(age), now=NOW, **BOUNDS) == expected
+    assert plan_steady_check(running_since=_ago(age), now=NOW, **BOUNDS).seconds == expected
 
 
 def test_without_an_estimate_or_an_age_the_sleep_is_the_blind_interval_within_bounds():
-    assert steady_delay(**BOUNDS) == BLIND_INTERVAL_SECONDS
-    assert steady_delay(poll_interval=10, min_interval=1) == 10
-    assert steady_delay(poll_interval=1, min_interval=3) == 3
+    assert plan_steady_check(**BOUNDS).seconds == BLIND_INTERVAL_SECONDS
+    assert plan_steady_check(poll_interval=10, min_interval=1).seconds == 10
+    assert plan_steady_check(poll_interval=1, min_interval=3).seconds == 3
     naive = _ago(100).replace(tzinfo=None)  # a service time without a zone is UTC
-    assert steady_delay(running_since=naive, now=NOW, **BOUNDS) == 25.0
+    assert plan_steady_check(running_since=naive, now=NOW, **BOUNDS).seconds == 25.0
 
 
 def test_a_data_job_is_paced_by_its_ingestion_age_then_by_its_alignments_estimate():
     ingesting = DataJobDetail(id="dj-1", status="file_processing", updated_at=_ago(40), created_at=_ago(400))
-    assert next_data_job_delay(ingesting, now=NOW, **BOUNDS) == 10.0
+    assert plan_data_job_check(ingesting, now=NOW, **BOUNDS).seconds == 10.0
     aligning = DataJobDetail(
         id="dj-1",
         status="running",
@@ -62,7 +64,7 @@ def test_a_data_job_is_paced_by_its_ingestion_age_then_by_its_alignments_estimat
             id="al-1", status="running", estimated_completion_at=NOW + timedelta(seconds=30)
         ),
     )
-    assert next_data_job_delay(aligning, now=NOW, **BOUNDS) == 30 + ETA_SLACK_SECONDS
+    assert plan_data_job_check(aligning, now=NOW, **BOUNDS).seconds == 30 + ETA_SLACK_SECONDS
 
 
 def _watcher(kind: str, until: str = UNTIL_END):

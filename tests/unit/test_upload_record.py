@@ -1,8 +1,6 @@
-"""The upload operator's task state store record: readable entries, and the older mapping still read."""
+"""The upload operator's task state store record: readable entries, and notes of files in flight."""
 
 from __future__ import annotations
-
-import json
 
 from airflow_provider_seekrflow.operators.files import _UploadRecord
 
@@ -16,11 +14,6 @@ def test_entries_read_plainly_and_are_found_by_their_facts():
     assert _UploadRecord(record.entries).find(FACTS) == "file-1"
     # A changed file (another size) is not the one uploaded.
     assert _UploadRecord(record.entries).find({**FACTS, "bytes": 13}) is None
-
-
-def test_the_mapping_an_earlier_release_stored_is_still_read():
-    key = json.dumps(["alignment", None, "/data/a.md", 12], separators=(",", ":"))
-    assert _UploadRecord({key: "file-1", "not json": "file-2"}).find(FACTS) == "file-1"
 
 
 def test_a_sending_note_is_not_an_upload_and_gives_way_to_the_record():
