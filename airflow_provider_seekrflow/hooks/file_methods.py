@@ -7,9 +7,9 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_seekrflow._client import files
+from airflow_provider_seekrflow._client import files, transfers
 from airflow_provider_seekrflow._client.files import (
     FileMetadataValidation,
     SeekrFlowFile,
@@ -26,7 +26,10 @@ from airflow_provider_seekrflow.training_data import DEFAULT_BATCH_ROWS
 from airflow_provider_seekrflow.vocabulary import FilePurpose
 
 if TYPE_CHECKING:
-    from airflow_provider_seekrflow._client.sync_client import SyncClient
+    from airflow_provider_seekrflow._client.endpoints import Call
+    from airflow_provider_seekrflow._client.sync_transport import SyncTransport
+
+T = TypeVar("T")
 
 
 class FileHookMethods:
@@ -34,11 +37,14 @@ class FileHookMethods:
 
     log: Any
 
-    if TYPE_CHECKING:
+    if TYPE_CHECKING:  # SeekrFlowHook's
 
         @property
-        def client(self) -> SyncClient:
-            """The hook's SeekrFlow client."""
+        def transport(self) -> SyncTransport:
+            """The hook's transport: connection settings, session, retries."""
+
+        def call(self, call: Call[T]) -> T:
+            """Send one request through the hook's transport."""
 
     def check_file(self, path: str | os.PathLike[str], purpose: str, *, check_content: bool = True) -> int:
         """
@@ -100,7 +106,8 @@ class FileHookMethods:
         )
         if check_with_service:
             self.check_file_with_service(source, purpose, size=size, filename=name)
-        return self.client.upload_file(
+        return transfers.upload_file(
+            self.transport,
             source,
             purpose,
             filename=name,
@@ -140,7 +147,8 @@ class FileHookMethods:
         :param exclude: Ids the caller already holds (files stored earlier in its batch): never adopted.
         :param chunk_bytes: How much is read (and held in memory) at a time.
         """
-        return self.client.upload_file(
+        return transfers.upload_file(
+            self.transport,
             open_stream,
             purpose,
             filename=filename,
@@ -186,7 +194,7 @@ class FileHookMethods:
 
         :param purpose: The purpose an upload is about to be sent for.
         """
-        return self.client.snapshot_files(purpose)
+        return transfers.snapshot_files(self.transport, purpose)
 
     def find_uploaded_file(
         self,
@@ -215,7 +223,9 @@ class FileHookMethods:
             raise SeekrFlowConfigError(
                 "find_uploaded_file: give the snapshot taken before the upload, or since"
             )
-        return self.client.find_uploaded_file(filename, size, purpose, snapshot=known, exclude=exclude)
+        return transfers.find_uploaded_file(
+            self.transport, filename, size, purpose, snapshot=known, exclude=exclude
+        )
 
     def list_files(
         self,
@@ -238,7 +248,7 @@ class FileHookMethods:
         call = files.list_files(
             purpose=purpose, limit=limit, offset=offset, sort_by=sort_by, sort_order=sort_order
         )
-        return self.client.call(call).data
+        return self.call(call).data
 
     def get_file(self, file_id: str) -> SeekrFlowFile:
         """
@@ -246,7 +256,7 @@ class FileHookMethods:
 
         :param file_id: The file's id.
         """
-        return self.client.call(files.get_file(file_id))
+        return self.call(files.get_file(file_id))
 
     def delete_file(self, file_id: str) -> SeekrFlowFileDeleted:
         """
@@ -254,7 +264,7 @@ class FileHookMethods:
 
         :param file_id: The file's id.
         """
-        return self.client.transport.delete(
+        return self.transport.delete(
             files.delete_file(file_id), gone=lambda: SeekrFlowFileDeleted(id=file_id, deleted=True)
         )
 
@@ -266,7 +276,7 @@ class FileHookMethods:
         :param suffix: The file name's extension, without the dot.
         :param size: The size in bytes.
         """
-        return self.client.call(files.validate_file_metadata(purpose, suffix, size))
+        return self.call(files.validate_file_metadata(purpose, suffix, size))
 
     def download_file(self, file_id: str, destination: str | os.PathLike[str]) -> Path:
         """
@@ -281,7 +291,7 @@ class FileHookMethods:
         target = Path(destination)
         if target.is_dir():
             target = target / files.local_name(self.get_file(file_id).filename, file_id)
-        written = self.client.download_file(file_id, target)
+        written = transfers.download_file(self.transport, file_id, target)
         self.log.info("Downloaded %s to %s (%d bytes)", file_id, written, written.stat().st_size)
         return written
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_seekrflow._client import data_jobs, fine_tunes, projects
+from airflow_provider_seekrflow._client import creates, data_jobs, fine_tunes, projects
 from airflow_provider_seekrflow._client.data_jobs import DataJob, DataJobDetail
 from airflow_provider_seekrflow._client.fine_tunes import FineTune, FineTuneEvent
 from airflow_provider_seekrflow._client.log_text import for_log
@@ -17,7 +17,10 @@ from airflow_provider_seekrflow.jobs.data_job import ingestion_summary
 from airflow_provider_seekrflow.jobs.fine_tune import FINE_TUNE
 
 if TYPE_CHECKING:
-    from airflow_provider_seekrflow._client.sync_client import SyncClient
+    from airflow_provider_seekrflow._client.endpoints import Call
+    from airflow_provider_seekrflow._client.sync_transport import SyncTransport
+
+T = TypeVar("T")
 
 
 def check_poll_intervals(poll_interval: float, min_poll_interval: float) -> None:
@@ -44,11 +47,14 @@ class PipelineHookMethods:
 
     log: Any
 
-    if TYPE_CHECKING:
+    if TYPE_CHECKING:  # SeekrFlowHook's
 
         @property
-        def client(self) -> SyncClient:
-            """The hook's SeekrFlow client."""
+        def transport(self) -> SyncTransport:
+            """The hook's transport: connection settings, session, retries."""
+
+        def call(self, call: Call[T]) -> T:
+            """Send one request through the hook's transport."""
 
     # -- data jobs ------------------------------------------------------------------------------
 
@@ -80,7 +86,7 @@ class PipelineHookMethods:
             instructions=instructions,
             vector_database_id=vector_database_id,
         )
-        job = self.client.create_data_job(body, snapshot)
+        job = creates.create_data_job(self.transport, body, snapshot)
         self.log.info(
             "Created data job %s (%s, %s)",
             for_log(job.id),
@@ -95,7 +101,7 @@ class PipelineHookMethods:
 
         :param job_type: The job type a create is about to send.
         """
-        return self.client.snapshot_data_jobs(job_type)
+        return creates.snapshot_data_jobs(self.transport, job_type)
 
     def find_created_data_job(
         self,
@@ -121,7 +127,7 @@ class PipelineHookMethods:
         :raises SeekrFlowAmbiguousResultError: More than one new job matches.
         """
         body = {"name": name, "job_type": job_type, **{k: v for k, v in fields.items() if v is not None}}
-        return self.client.find_created_data_job(body, _search_base(snapshot, since))
+        return creates.find_created_data_job(self.transport, body, _search_base(snapshot, since))
 
     def get_data_job(self, data_job_id: str) -> DataJobDetail:
         """
@@ -129,7 +135,7 @@ class PipelineHookMethods:
 
         :param data_job_id: The job's id.
         """
-        return self.client.call(data_jobs.get(data_job_id))
+        return self.call(data_jobs.get(data_job_id))
 
     def update_data_job(self, data_job_id: str, **changes: Any) -> DataJobDetail:
         """
@@ -138,7 +144,7 @@ class PipelineHookMethods:
         :param data_job_id: The job's id.
         :param changes: The fields to change; None clears one.
         """
-        return self.client.call(data_jobs.update(data_job_id, changes))
+        return self.call(data_jobs.update(data_job_id, changes))
 
     def add_data_job_files(
         self, data_job_id: str, file_ids: Sequence[str], *, method: str = data_jobs.DEFAULT_INGESTION_METHOD
@@ -150,7 +156,7 @@ class PipelineHookMethods:
         :param file_ids: Ids of files uploaded with purpose ``alignment``.
         :param method: The ingestion method for files that are not Markdown.
         """
-        return self.client.add_data_job_files(data_job_id, list(file_ids), method)
+        return creates.add_data_job_files(self.transport, data_job_id, list(file_ids), method)
 
     def generate_system_prompt(self, instructions: str, document_summary: str | None = None) -> str:
         """
@@ -159,9 +165,7 @@ class PipelineHookMethods:
         :param instructions: What the training data should teach.
         :param document_summary: A summary of the documents, to ground the prompt.
         """
-        return self.client.call(
-            data_jobs.generate_system_prompt(instructions, document_summary)
-        ).system_prompt
+        return self.call(data_jobs.generate_system_prompt(instructions, document_summary)).system_prompt
 
     def start_data_job(self, data_job_id: str) -> DataJobDetail:
         """
@@ -169,7 +173,7 @@ class PipelineHookMethods:
 
         :param data_job_id: The job's id.
         """
-        detail = self.client.start_data_job(data_job_id)
+        detail = creates.start_data_job(self.transport, data_job_id)
         # With the ingestion outcome: on Airflow 3.3, a task's second deferral (the alignment wait)
         # reopens the try's trigger log for writing, and the ingestion wait's progress lines are lost
         # from the task log; this worker line stays.
@@ -190,7 +194,7 @@ class PipelineHookMethods:
 
         :param data_job_id: The job's id.
         """
-        return self.client.call(data_jobs.cancel(data_job_id))
+        return self.call(data_jobs.cancel(data_job_id))
 
     def delete_data_job(self, data_job_id: str) -> None:
         """
@@ -198,7 +202,7 @@ class PipelineHookMethods:
 
         :param data_job_id: The job's id.
         """
-        self.client.transport.delete(data_jobs.delete(data_job_id), gone=lambda: None)
+        self.transport.delete(data_jobs.delete(data_job_id), gone=lambda: None)
 
     # -- projects -------------------------------------------------------------------------------
 
@@ -208,7 +212,7 @@ class PipelineHookMethods:
 
         :param project_id: The project's integer id.
         """
-        return self.client.call(projects.get(project_id))
+        return self.call(projects.get(project_id))
 
     def find_project(self, name: str) -> Project | None:
         """
@@ -216,7 +220,7 @@ class PipelineHookMethods:
 
         :param name: The project's name.
         """
-        return self.client.find_project(name)
+        return creates.find_project(self.transport, name)
 
     def ensure_project(self, name: str, description: str) -> Project:
         """
@@ -225,7 +229,7 @@ class PipelineHookMethods:
         :param name: 5 to 100 characters.
         :param description: 5 to 1000 characters, used when the project is created.
         """
-        return self.client.ensure_project(name, description)
+        return creates.ensure_project(self.transport, name, description)
 
     # -- fine-tunes -----------------------------------------------------------------------------
 
@@ -238,13 +242,13 @@ class PipelineHookMethods:
         :param request: ``project_id``, ``training_files``, ``model``, ``n_epochs``, ``accel_type``,
             ``n_accel`` and the optional training and infrastructure settings.
         """
-        job = self.client.create_fine_tune(fine_tunes.create_request(**request), snapshot)
+        job = creates.create_fine_tune(self.transport, fine_tunes.create_request(**request), snapshot)
         self.log.info("Created fine-tune %s (%s)", for_log(job.id), for_log(job.status))
         return job
 
     def snapshot_fine_tunes(self) -> Snapshot:
         """Return the fine-tunes the service lists now, to tell later which fine-tune is new."""
-        return self.client.snapshot_fine_tunes()
+        return creates.snapshot_fine_tunes(self.transport)
 
     def find_created_fine_tune(
         self, *, snapshot: Snapshot | None = None, since: datetime | None = None, **request: Any
@@ -260,8 +264,8 @@ class PipelineHookMethods:
         :param request: The create request's arguments, as ``create_fine_tune`` takes them.
         :raises SeekrFlowAmbiguousResultError: More than one new fine-tune matches.
         """
-        return self.client.find_created_fine_tune(
-            fine_tunes.create_request(**request), _search_base(snapshot, since)
+        return creates.find_created_fine_tune(
+            self.transport, fine_tunes.create_request(**request), _search_base(snapshot, since)
         )
 
     def get_fine_tune(self, fine_tune_id: str) -> FineTune:
@@ -270,7 +274,7 @@ class PipelineHookMethods:
 
         :param fine_tune_id: The job's id.
         """
-        return self.client.call(fine_tunes.get(fine_tune_id))
+        return self.call(fine_tunes.get(fine_tune_id))
 
     def find_fine_tune(self, fine_tune_id: str) -> FineTune | None:
         """
@@ -289,7 +293,7 @@ class PipelineHookMethods:
 
         :param fine_tune_id: The job's id.
         """
-        return self.client.call(fine_tunes.events(fine_tune_id)).data or []
+        return self.call(fine_tunes.events(fine_tune_id)).data or []
 
     def cancel_fine_tune(self, fine_tune_id: str) -> FineTune:
         """

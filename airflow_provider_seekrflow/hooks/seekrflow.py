@@ -6,12 +6,12 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_seekrflow._client import alignment, files
+from airflow_provider_seekrflow._client import alignment, creates, files
 from airflow_provider_seekrflow._client.alignment import AlignmentJob, AlignmentOutput
 from airflow_provider_seekrflow._client.config import ClientConfig
+from airflow_provider_seekrflow._client.endpoints import Call
 from airflow_provider_seekrflow._client.log_text import for_log
 from airflow_provider_seekrflow._client.retry import RetryPolicy
-from airflow_provider_seekrflow._client.sync_client import SyncClient
 from airflow_provider_seekrflow._client.sync_transport import SyncTransport
 from airflow_provider_seekrflow._client.waiting import limit_text, wait_until
 from airflow_provider_seekrflow.exceptions import (
@@ -52,19 +52,19 @@ class SeekrFlowHook(FileHookMethods, PipelineHookMethods, SeekrFlowBaseHook):
         return self._config_from(conn, conn.extra_dejson)
 
     @cached_property
-    def client(self) -> SyncClient:
-        """Return the SeekrFlow client of this connection, logging to the task log."""
-        return SyncClient(SyncTransport(self.config, self.log, conn_id=self.seekrflow_conn_id))
+    def transport(self) -> SyncTransport:
+        """Return this connection's transport (settings, session, retries), logging to the task log."""
+        return SyncTransport(self.config, self.log, conn_id=self.seekrflow_conn_id)
 
     @property
     def retry_policy(self) -> RetryPolicy:
         """Return the retry policy built from the connection's ``max_retries``."""
-        return self.client.transport.retry_policy
+        return self.transport.retry_policy
 
     @property
     def session(self) -> requests.Session:
         """Return the hook's one HTTP session, carrying the authentication headers."""
-        return self.client.transport.session
+        return self.transport.session
 
     def get_conn(self) -> requests.Session:
         """Return the authenticated ``requests.Session``."""
@@ -72,8 +72,8 @@ class SeekrFlowHook(FileHookMethods, PipelineHookMethods, SeekrFlowBaseHook):
 
     def close(self) -> None:
         """Close the HTTP session's pooled connections."""
-        if "client" in self.__dict__:
-            self.client.transport.close()
+        if "transport" in self.__dict__:
+            self.transport.close()
 
     # -- alignment ------------------------------------------------------------------------------
 
@@ -104,7 +104,7 @@ class SeekrFlowHook(FileHookMethods, PipelineHookMethods, SeekrFlowBaseHook):
             system_prompt=system_prompt,
             vector_database_id=vector_database_id,
         )
-        job = self.client.generate_alignment(body)
+        job = creates.generate_alignment(self.transport, body)
         self.log.info("Started alignment job %s (%s)", for_log(job.id), for_log(job.describe()))
         return job
 
@@ -114,11 +114,11 @@ class SeekrFlowHook(FileHookMethods, PipelineHookMethods, SeekrFlowBaseHook):
 
         :param job_id: The job's id.
         """
-        return self.client.call(alignment.get_job(job_id))
+        return self.call(alignment.get_job(job_id))
 
     def list_alignment_jobs(self) -> list[AlignmentJob]:
         """List alignment jobs."""
-        return self.client.call(alignment.list_jobs()).data
+        return self.call(alignment.list_jobs()).data
 
     def cancel_alignment_job(self, job_id: str) -> AlignmentJob:
         """
@@ -126,7 +126,7 @@ class SeekrFlowHook(FileHookMethods, PipelineHookMethods, SeekrFlowBaseHook):
 
         :param job_id: The job's id.
         """
-        return self.client.call(alignment.cancel_job(job_id))
+        return self.call(alignment.cancel_job(job_id))
 
     def delete_alignment_job(self, job_id: str) -> None:
         """
@@ -134,7 +134,7 @@ class SeekrFlowHook(FileHookMethods, PipelineHookMethods, SeekrFlowBaseHook):
 
         :param job_id: The job's id.
         """
-        self.client.transport.delete(alignment.delete_job(job_id), gone=lambda: None)
+        self.transport.delete(alignment.delete_job(job_id), gone=lambda: None)
 
     def get_alignment_outputs(self, job_id: str) -> list[AlignmentOutput]:
         """
@@ -142,9 +142,17 @@ class SeekrFlowHook(FileHookMethods, PipelineHookMethods, SeekrFlowBaseHook):
 
         :param job_id: The job's id.
         """
-        return self.client.call(alignment.get_outputs(job_id))
+        return self.call(alignment.get_outputs(job_id))
 
     # -- any job kind ---------------------------------------------------------------------------
+
+    def call(self, call: Call[T]) -> T:
+        """
+        Send one request through this hook's transport (retried as its endpoint allows) and return its answer.
+
+        :param call: The request, e.g. ``data_jobs.get(job_id)``.
+        """
+        return self.transport.call(call)
 
     def run(self, operation: Operation[T]) -> T:
         """
@@ -152,7 +160,7 @@ class SeekrFlowHook(FileHookMethods, PipelineHookMethods, SeekrFlowBaseHook):
 
         :param operation: The operation, e.g. ``DATA_JOB.watch("end", log.info).read(job_id)``.
         """
-        return run_sync(operation, self.client.call)
+        return run_sync(operation, self.call)
 
     def wait_for_job(
         self,

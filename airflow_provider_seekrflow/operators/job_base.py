@@ -109,7 +109,7 @@ class SeekrFlowJobOperator(SubmitsOnce, KeepsDeadlines, BaseOperator):
     def job_status(self, job_id: str) -> str | None:
         """Return the job's status, or None when the service no longer has it."""
         try:
-            return str(self.hook.client.call(self.kind.get(job_id)).status)
+            return str(self.hook.call(self.kind.get(job_id)).status)
         except SeekrFlowNotFoundError:
             return None
 
@@ -181,7 +181,7 @@ class SeekrFlowJobOperator(SubmitsOnce, KeepsDeadlines, BaseOperator):
         :param job: The job as just read, which saves a request.
         """
         if job is None:
-            job = self.hook.client.call(self.kind.get(job_id))
+            job = self.hook.call(self.kind.get(job_id))
         watcher = self.kind.watch(UNTIL_END, self.log.info, self.log.warning)
         result = self.hook.run(watcher.result(job))
         publish_training_file(self, context, job_id, result)
@@ -202,7 +202,7 @@ class SeekrFlowJobOperator(SubmitsOnce, KeepsDeadlines, BaseOperator):
         :param end_time: The wait's deadline (epoch seconds): a timeout that came early by this clock waits the rest.
         """
         outcome = self.outcome_of(event, job_id, deadline=end_time)
-        return self.finish(self.hook.client.call(self.kind.get(outcome.job_id)), context)
+        return self.finish(self.hook.call(self.kind.get(outcome.job_id)), context)
 
     def trigger_arguments(self, job_id: str, end_time: float | None) -> dict[str, Any]:
         """Return the arguments every job trigger takes, from this operator's settings (never a secret)."""

@@ -41,12 +41,12 @@ class SeekrFlowFineTuneSensor(SeekrFlowJobSensor):
 
     def read_job(self, job_id: str) -> FineTune:
         """Read the fine-tune once, logging its status on change and each new event once."""
-        job: FineTune = self.hook.client.call(self.watcher.get(job_id))
+        job: FineTune = self.hook.call(self.watcher.get(job_id))
         # Deferred, the trigger logs the status and every event from its own first read on: the check
         # before deferring logs only a fine-tune that already ended (no trigger runs), and the
         # check after the trigger fired logs nothing the trigger already did.
         if not (self.deferrable and (self._resumed or not job.is_terminal)):
-            events = self.hook.client.call(fine_tunes.events(job_id)).data or []
+            events = self.hook.call(fine_tunes.events(job_id)).data or []
             self.watcher.report(job, events)  # type: ignore[attr-defined]
         return job
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import psutil
 import pytest
 
+from airflow_provider_seekrflow._client import alignment, files
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowAuthenticationError,
     SeekrFlowConnectionError,
@@ -99,7 +100,7 @@ def html_server():
 
 
 def test_get_alignment_job(emu, job):
-    fetched = run(SeekrFlowAsyncHook().get_alignment_job, job.id)
+    fetched = run(SeekrFlowAsyncHook().call, alignment.get_job(job.id))
 
     assert isinstance(fetched, AlignmentJob)
     assert fetched.id == job.id
@@ -108,7 +109,7 @@ def test_get_alignment_job(emu, job):
 
 
 def test_cancel_alignment_job(emu, job):
-    cancelled = run(SeekrFlowAsyncHook().cancel_alignment_job, job.id)
+    cancelled = run(SeekrFlowAsyncHook().call, alignment.cancel_job(job.id))
 
     assert cancelled.status == "cancelled"
     assert SeekrFlowHook().get_alignment_job(job.id).status == "cancelled"
@@ -119,9 +120,9 @@ def test_get_alignment_outputs_of_a_completed_job(emu, job):
 
     async def outputs_and_file():
         hook = SeekrFlowAsyncHook()
-        outputs = await hook.get_alignment_outputs(job.id)
+        outputs = await hook.call(alignment.get_outputs(job.id))
         fine_tune = next(o for o in outputs if o.purpose == "fine-tune")
-        return outputs, await hook.get_file(fine_tune.id)
+        return outputs, await hook.call(files.get_file(fine_tune.id))
 
     outputs, stored = run(outputs_and_file)
 
@@ -133,7 +134,7 @@ def test_get_alignment_outputs_of_a_completed_job(emu, job):
 
 
 def test_outputs_of_a_running_job_are_empty(emu, job):
-    assert run(SeekrFlowAsyncHook().get_alignment_outputs, job.id) == []
+    assert run(SeekrFlowAsyncHook().call, alignment.get_outputs(job.id)) == []
 
 
 def test_team_id_reaches_the_service(emu, job, monkeypatch):
@@ -141,7 +142,7 @@ def test_team_id_reaches_the_service(emu, job, monkeypatch):
         "AIRFLOW_CONN_SEEKRFLOW_TEAM", connection(emu.base_url, emu.api_key, team_id="team-async")
     )
 
-    run(SeekrFlowAsyncHook("seekrflow_team").get_alignment_job, job.id)
+    run(SeekrFlowAsyncHook("seekrflow_team").call, alignment.get_job(job.id))
 
     assert [e["team_id"] for e in emu.journal()] == ["team-async"]
 
@@ -151,7 +152,7 @@ def test_team_id_reaches_the_service(emu, job, monkeypatch):
 
 def test_not_found(emu):
     with pytest.raises(SeekrFlowNotFoundError) as caught:
-        run(SeekrFlowAsyncHook().get_alignment_job, "al-missing")
+        run(SeekrFlowAsyncHook().call, alignment.get_job("al-missing"))
 
     err = caught.value
     assert err.status_code == 404
@@ -165,7 +166,7 @@ def test_wrong_key(emu, job, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SEEKRFLOW_WRONG", connection(emu.base_url, "wrong-key-a51c"))
 
     with pytest.raises(SeekrFlowAuthenticationError) as caught:
-        run(SeekrFlowAsyncHook("seekrflow_wrong").cancel_alignment_job, job.id)
+        run(SeekrFlowAsyncHook("seekrflow_wrong").call, alignment.cancel_job(job.id))
 
     assert caught.value.status_code == 401
     assert caught.value.method == "POST"
@@ -178,7 +179,7 @@ def test_rate_limit_when_retries_are_exhausted(emu, job):
     emu.set_faults([{"route": "get_alignment_job", "kind": "429", "retry_after": 0}])
 
     with pytest.raises(SeekrFlowRateLimitError) as caught:
-        run(SeekrFlowAsyncHook(max_retries=1).get_alignment_job, job.id)
+        run(SeekrFlowAsyncHook(max_retries=1).call, alignment.get_job(job.id))
 
     assert caught.value.status_code == 429
     assert caught.value.retry_after == 0.0
@@ -189,7 +190,7 @@ def test_server_error_when_retries_are_exhausted(emu, job):
     emu.set_faults(["get_alignment_outputs:502"])
 
     with pytest.raises(SeekrFlowServerError) as caught:
-        run(SeekrFlowAsyncHook(max_retries=0).get_alignment_outputs, job.id)
+        run(SeekrFlowAsyncHook(max_retries=0).call, alignment.get_outputs(job.id))
 
     assert caught.value.status_code == 502
     assert caught.value.path == f"/v1/flow/alignment/{job.id}/outputs"
@@ -203,7 +204,7 @@ def test_unreachable_host(closed_port, monkeypatch):
     )
 
     with pytest.raises(SeekrFlowConnectionError) as caught:
-        run(SeekrFlowAsyncHook("seekrflow_closed").get_alignment_job, "al-1")
+        run(SeekrFlowAsyncHook("seekrflow_closed").call, alignment.get_job("al-1"))
 
     assert caught.value.may_have_reached_service is False
     assert caught.value.path == "/v1/flow/alignment/al-1"
@@ -213,7 +214,7 @@ def test_html_server(html_server, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SEEKRFLOW_HTML", connection(html_server, "some-key-1"))
 
     with pytest.raises(SeekrFlowUnexpectedResponseError, match="is the host a SeekrFlow API"):
-        run(SeekrFlowAsyncHook("seekrflow_html").get_alignment_job, "al-1")
+        run(SeekrFlowAsyncHook("seekrflow_html").call, alignment.get_job("al-1"))
 
 
 # -- retries --------------------------------------------------------------------------------------
@@ -222,7 +223,7 @@ def test_html_server(html_server, monkeypatch):
 def test_503_then_success(emu, job):
     emu.set_faults(["get_alignment_job:503:count=1"])
 
-    fetched = run(SeekrFlowAsyncHook().get_alignment_job, job.id)
+    fetched = run(SeekrFlowAsyncHook().call, alignment.get_job(job.id))
 
     assert fetched.id == job.id
     assert [e["status"] for e in emu.journal(route="get_alignment_job")] == [503, 200]
@@ -231,7 +232,7 @@ def test_503_then_success(emu, job):
 def test_cancel_after_a_dropped_answer_is_retried(emu, job):
     emu.set_faults([{"route": "cancel_alignment_job", "kind": "drop_after", "count": 1}])
 
-    cancelled = run(SeekrFlowAsyncHook().cancel_alignment_job, job.id)
+    cancelled = run(SeekrFlowAsyncHook().call, alignment.cancel_job(job.id))
 
     assert cancelled.status == "cancelled"
     assert len(emu.journal(route="cancel_alignment_job")) == 2
@@ -247,7 +248,9 @@ def test_hooks_of_one_connection_share_one_session_on_a_loop(emu, job, monkeypat
         async with SeekrFlowAsyncHook() as first, SeekrFlowAsyncHook() as second:
             a, b = await first.get_conn(), await second.get_conn()
             # Both hooks work through the shared session, concurrently.
-            jobs = await asyncio.gather(first.get_alignment_job(job.id), second.get_alignment_job(job.id))
+            jobs = await asyncio.gather(
+                first.call(alignment.get_job(job.id)), second.call(alignment.get_job(job.id))
+            )
             async with SeekrFlowAsyncHook("seekrflow_other") as third:
                 other = await third.get_conn()
             return a, b, other, jobs, await first.get_conn()
@@ -276,9 +279,9 @@ def test_the_session_closes_when_its_last_holder_lets_go(emu, job):
     async def lifetime():
         first, second = SeekrFlowAsyncHook(), SeekrFlowAsyncHook()
         async with first:
-            await first.get_alignment_job(job.id)
+            await first.call(alignment.get_job(job.id))
             async with second:
-                await second.get_alignment_job(job.id)
+                await second.call(alignment.get_job(job.id))
                 session = await second.get_conn()
             open_after_second = not session.closed
             sockets_while_held = sockets_to(emu.base_url) - baseline
@@ -313,7 +316,9 @@ def test_a_thousand_concurrent_polls_use_at_most_32_sockets(emu, job):
         for hook in hooks:
             await hook.__aenter__()
         try:
-            jobs = await asyncio.gather(*(hooks[i % 200].get_alignment_job(job.id) for i in range(1000)))
+            jobs = await asyncio.gather(
+                *(hooks[i % 200].call(alignment.get_job(job.id)) for i in range(1000))
+            )
         finally:
             for hook in hooks:
                 await hook.__aexit__(None, None, None)
@@ -334,11 +339,11 @@ def test_asyncio_run_leaves_no_unclosed_session_or_connector(emu, job):
     from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
 
     async def everything():
-        await SeekrFlowAsyncHook().get_alignment_job(job.id)  # a one-off call
+        await SeekrFlowAsyncHook().call(alignment.get_job(job.id))  # a one-off call
         async with SeekrFlowAsyncHook() as hook:  # a held hook
-            await hook.get_alignment_outputs(job.id)
+            await hook.call(alignment.get_outputs(job.id))
         with pytest.raises(SeekrFlowNotFoundError):  # an error answer
-            await SeekrFlowAsyncHook().get_file("file-missing")
+            await SeekrFlowAsyncHook().call(files.get_file("file-missing"))
         emu.fail_job(job.id, status="completed", status_message=None)
         trigger = SeekrFlowJobTrigger(ALIGNMENT.key, job.id, "seekrflow_default", poll_interval=0.1)
         return [event async for event in trigger.run()]
@@ -373,7 +378,7 @@ class _Records(logging.Handler):
 
 def test_errors_are_seekrflow_errors(emu):
     with pytest.raises(SeekrFlowError):
-        run(SeekrFlowAsyncHook().get_file, "file-missing")
+        run(SeekrFlowAsyncHook().call, files.get_file("file-missing"))
 
 
 def test_get_conn_needs_async_with(emu):

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from airflow_provider_seekrflow._client import alignment, data_jobs
 from airflow_provider_seekrflow.emulator import SeekrFlowEmulator
 from airflow_provider_seekrflow.exceptions import SeekrFlowAuthenticationError, SeekrFlowNotFoundError
 from airflow_provider_seekrflow.hooks import seekrflow_async
@@ -66,14 +67,14 @@ def test_a_poll_after_the_ttl_uses_the_changed_connection(emu, monkeypatch):
         async with SeekrFlowAsyncHook(CONN_ID) as hook:
             for _ in range(2):  # the second poll is within the TTL: the settings of the first
                 with pytest.raises(SeekrFlowNotFoundError):
-                    await hook.get_alignment_job("al-missing")
+                    await hook.call(alignment.get_job("al-missing"))
             _define(monkeypatch, emu.base_url, emu.api_key, team_id="team-after")
             clock.now += seekrflow_async.CONFIG_TTL_SECONDS - 1  # still within the TTL
             with pytest.raises(SeekrFlowNotFoundError):
-                await hook.get_alignment_job("al-missing")
+                await hook.call(alignment.get_job("al-missing"))
             clock.now += 1  # the TTL is over: the next poll looks the connection up again
             with pytest.raises(SeekrFlowNotFoundError):
-                await hook.get_alignment_job("al-missing")
+                await hook.call(alignment.get_job("al-missing"))
 
     asyncio.run(wait())
 
@@ -89,9 +90,9 @@ def test_a_401_reads_the_connection_again_and_resends_with_the_new_key(rotated, 
             await hook.get_config()  # the wait started before the rotation
             _define(monkeypatch, rotated.base_url, NEW_KEY)
             with pytest.raises(SeekrFlowNotFoundError):  # answered with the new key: no such job
-                await hook.get_data_job("dj-missing")
+                await hook.call(data_jobs.get("dj-missing"))
             with pytest.raises(SeekrFlowNotFoundError):  # and the next poll uses it from the start
-                await hook.get_data_job("dj-missing")
+                await hook.call(data_jobs.get("dj-missing"))
 
     asyncio.run(wait())
 
@@ -104,7 +105,7 @@ def test_a_401_with_an_unchanged_connection_fails_after_one_request(rotated, mon
     async def wait() -> SeekrFlowAuthenticationError:
         async with SeekrFlowAsyncHook(CONN_ID) as hook:
             with pytest.raises(SeekrFlowAuthenticationError) as caught:
-                await hook.get_data_job("dj-missing")
+                await hook.call(data_jobs.get("dj-missing"))
         return caught.value
 
     error = asyncio.run(wait())

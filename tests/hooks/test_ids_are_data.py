@@ -11,6 +11,7 @@ import asyncio
 
 import pytest
 
+from airflow_provider_seekrflow._client import data_jobs, fine_tunes
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowNotFoundError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook
@@ -53,9 +54,9 @@ def test_the_async_hook_refuses_an_id_that_is_not_one_before_any_request(bad, em
     async def run() -> tuple[SeekrFlowConfigError, SeekrFlowConfigError]:
         async with SeekrFlowAsyncHook() as hook:
             with pytest.raises(SeekrFlowConfigError) as cancel:
-                await hook.cancel_data_job(bad)
+                await hook.call(data_jobs.cancel(bad))
             with pytest.raises(SeekrFlowConfigError) as poll:
-                await hook.get_fine_tune(bad)
+                await hook.call(fine_tunes.get(bad))
         return cancel.value, poll.value
 
     cancel, poll = asyncio.run(run())

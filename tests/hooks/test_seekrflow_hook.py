@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from airflow_provider_seekrflow.exceptions import (
 )
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT, SeekrFlowAlignmentJobTimeoutError
+from airflow_provider_seekrflow.jobs.base import UNTIL_END
 from airflow_provider_seekrflow.models import AlignmentJob, SeekrFlowFile
 
 SOURCE_TEXT = (
@@ -378,20 +378,21 @@ def test_outputs_of_a_running_job_are_empty(hook, emu, doc):
         hook.get_alignment_outputs("al-nope")
 
 
-def test_wait_for_job_until_an_alignment_job_completed(hook, emu, doc, caplog):
+def test_wait_for_job_until_an_alignment_job_completed(hook, emu, doc):
     emu.configure(job_duration=1.0)
     stored = hook.upload_file(doc, "alignment")
     job = hook.generate_alignment("Teach.", [stored.id])
+    lines: list[str] = []
+    watcher = ALIGNMENT.watch(UNTIL_END, lines.append, lines.append)
 
-    with caplog.at_level(logging.INFO):
-        final = hook.wait_for_job(ALIGNMENT, job.id, poll_interval=0.3, min_poll_interval=0.05, timeout=30)
+    final = hook.wait_for_job(
+        ALIGNMENT, job.id, poll_interval=0.3, min_poll_interval=0.05, timeout=30, watcher=watcher
+    )
 
     assert final.status == "completed"
     assert final.output_files
     assert len(emu.journal(route="get_alignment_job")) >= 2
-    progress = [
-        r.getMessage() for r in caplog.records if r.getMessage().startswith(f"Alignment job {job.id}:")
-    ]
+    progress = [line for line in lines if line.startswith(f"Alignment job {job.id}:")]
     assert progress[-1].startswith(f"Alignment job {job.id}: status=completed")
 
 

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from airflow_provider_seekrflow._client import alignment
 from airflow_provider_seekrflow.exceptions import SeekrFlowTLSError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook
@@ -79,6 +80,6 @@ def test_sync_hook_fails_at_once_with_the_http_host_to_write(plain_server):
 
 def test_async_hook_fails_at_once_with_the_http_host_to_write(plain_server):
     with pytest.raises(SeekrFlowTLSError) as caught:
-        asyncio.run(SeekrFlowAsyncHook(CONN_ID).get_alignment_job("al-1"))
+        asyncio.run(SeekrFlowAsyncHook(CONN_ID).call(alignment.get_job("al-1")))
     _assert_says_what_to_write(caught.value, plain_server.port)
     assert plain_server.connections == 1

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from airflow_provider_seekrflow._client import alignment
 from airflow_provider_seekrflow.exceptions import SeekrFlowConnectionError, SeekrFlowTLSError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook
@@ -67,7 +68,7 @@ def sync_poll(job_id: str) -> Any:
 
 
 def async_poll(job_id: str) -> Any:
-    return asyncio.run(SeekrFlowAsyncHook(CONN_ID).get_alignment_job(job_id))
+    return asyncio.run(SeekrFlowAsyncHook(CONN_ID).call(alignment.get_job(job_id)))
 
 
 def trigger_events(job_id: str, *, wait_seconds: float = 60.0) -> list[dict[str, Any]]:

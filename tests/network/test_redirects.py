@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_seekrflow._client import alignment, data_jobs
 from airflow_provider_seekrflow.exceptions import SeekrFlowUnexpectedResponseError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook
@@ -44,8 +45,12 @@ def _async(call: Callable[[SeekrFlowAsyncHook], Any]) -> Any:
 CALLS = {
     "sync GET": (_sync, lambda hook: hook.get_alignment_job("al-1"), "GET /v1/flow/alignment/al-1"),
     "sync POST": (_sync, lambda hook: hook.cancel_data_job("dj-1"), "POST /v1/flow/data-jobs/dj-1/cancel"),
-    "async GET": (_async, lambda hook: hook.get_alignment_job("al-1"), "GET /v1/flow/alignment/al-1"),
-    "async POST": (_async, lambda hook: hook.cancel_data_job("dj-1"), "POST /v1/flow/data-jobs/dj-1/cancel"),
+    "async GET": (_async, lambda hook: hook.call(alignment.get_job("al-1")), "GET /v1/flow/alignment/al-1"),
+    "async POST": (
+        _async,
+        lambda hook: hook.call(data_jobs.cancel("dj-1")),
+        "POST /v1/flow/data-jobs/dj-1/cancel",
+    ),
 }
 
 

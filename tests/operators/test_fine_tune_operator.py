@@ -76,7 +76,7 @@ def service_projects(emu, name: str) -> list[dict[str, Any]]:
 
 def service_fine_tunes(training_file: str) -> list[fine_tunes.FineTune]:
     """The fine-tunes on the service that train on ``training_file``."""
-    listed = SeekrFlowHook().client.call(fine_tunes.list_jobs()).data or []
+    listed = SeekrFlowHook().call(fine_tunes.list_jobs()).data or []
     return [job for job in listed if job.training_files == [training_file]]
 
 

@@ -52,11 +52,11 @@ def hook(emu) -> SeekrFlowHook:
 
 
 def data_job_ids() -> set[str]:
-    return {job.id for job in SeekrFlowHook().client.call(data_jobs.list_jobs()).data}
+    return {job.id for job in SeekrFlowHook().call(data_jobs.list_jobs()).data}
 
 
 def fine_tune_list() -> list[fine_tunes.FineTune]:
-    return SeekrFlowHook().client.call(fine_tunes.list_jobs()).data or []
+    return SeekrFlowHook().call(fine_tunes.list_jobs()).data or []
 
 
 # -- every once-only request: a 5xx after acting is a lost answer, reconciled ----------------------
@@ -292,7 +292,7 @@ def test_a_worker_clock_five_minutes_ahead_still_makes_one_data_job(
     assert count(emu, "submit_data_job") == 1
     made = [
         job
-        for job in SeekrFlowHook().client.call(data_jobs.list_jobs()).data
+        for job in SeekrFlowHook().call(data_jobs.list_jobs()).data
         if job.name and job.name.startswith(dag.dag_id)
     ]
     assert [job.id for job in made] == [xcom(dr, "pairs")["job_id"]]

@@ -203,19 +203,18 @@ def test_hook_waits_refuse_a_poll_interval_beyond_a_day_before_any_request(hook,
 
 
 def test_two_tasks_creating_one_project_name_at_once_use_the_same_project(emu, monkeypatch, task_logs):
-    from airflow_provider_seekrflow._client import projects
-    from airflow_provider_seekrflow._client.sync_pipeline import PipelineOperations
+    from airflow_provider_seekrflow._client import creates, projects
 
     # Both tasks have looked and found no project before either creates one: the race, every time.
     both_looked = threading.Barrier(2, timeout=30)
-    send_once = PipelineOperations._once
+    send_once = creates.once
 
-    def once_after_both_looked(self, call, lookup):
+    def once_after_both_looked(transport, call, lookup):
         if call.endpoint is projects.CREATE_PROJECT:
             both_looked.wait()
-        return send_once(self, call, lookup)
+        return send_once(transport, call, lookup)
 
-    monkeypatch.setattr(PipelineOperations, "_once", once_after_both_looked)
+    monkeypatch.setattr(creates, "once", once_after_both_looked)
     name = f"race {uuid.uuid4().hex[:10]}"
     used: list[int] = []
 
@@ -236,7 +235,7 @@ def test_two_tasks_creating_one_project_name_at_once_use_the_same_project(emu, m
     assert made == [200, 200] or made == [201, 201], made  # the race did happen: two creates
     assert len(used) == 2
     assert used[0] == used[1]
-    listed = SeekrFlowHook().client.call(projects.list_projects()).data
+    listed = SeekrFlowHook().call(projects.list_projects()).data
     assert used[0] == min(project.id for project in listed if project.name == name)
     assert task_logs.occurrences(f"2 projects named '{name}'") == 2
     # Later tasks find the same one.

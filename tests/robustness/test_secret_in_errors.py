@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 
 from airflow_provider_seekrflow import exceptions as sfx
+from airflow_provider_seekrflow._client import alignment, data_jobs
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook
+from airflow_provider_seekrflow.jobs.fine_tune import FINE_TUNE
 from tests.robustness.conftest import CANARY_KEY, conn_json
 from tests.robustness.hostile import closed_port
 from tests.robustness.redirects import RedirectServer
@@ -68,7 +70,7 @@ PATHS: dict[str, tuple[str, type[BaseException], Callable[[SeekrFlowHook], Any],
     "404_not_found": (
         "sec_ok",
         sfx.SeekrFlowNotFoundError,
-        lambda h: h.get_alignment_job("al-missing"),
+        lambda h: h.call(alignment.get_job("al-missing")),
         CANARY_KEY,
         [],
     ),
@@ -82,7 +84,7 @@ PATHS: dict[str, tuple[str, type[BaseException], Callable[[SeekrFlowHook], Any],
     "429_exhausted": (
         "sec_ok",
         sfx.SeekrFlowRateLimitError,
-        lambda h: h.get_alignment_job("al-x"),
+        lambda h: h.call(alignment.get_job("al-x")),
         CANARY_KEY,
         [{"route": "get_alignment_job", "kind": "429", "retry_after": 0}],
     ),
@@ -174,77 +176,77 @@ ASYNC_PATHS: dict[
     "401_wrong_key": (
         "sec_wrong",
         sfx.SeekrFlowAuthenticationError,
-        lambda h: h.get_alignment_job("al-x"),
+        lambda h: h.call(alignment.get_job("al-x")),
         WRONG_CANARY,
         [],
     ),
     "404_not_found": (
         "sec_ok",
         sfx.SeekrFlowNotFoundError,
-        lambda h: h.get_data_job("dj-missing"),
+        lambda h: h.call(data_jobs.get("dj-missing")),
         CANARY_KEY,
         [],
     ),
     "429_exhausted": (
         "sec_ok",
         sfx.SeekrFlowRateLimitError,
-        lambda h: h.get_alignment_job("al-x"),
+        lambda h: h.call(alignment.get_job("al-x")),
         CANARY_KEY,
         [{"route": "get_alignment_job", "kind": "429", "retry_after": 0}],
     ),
     "5xx_exhausted": (
         "sec_ok",
         sfx.SeekrFlowServerError,
-        lambda h: h.get_alignment_job("al-x"),
+        lambda h: h.call(alignment.get_job("al-x")),
         CANARY_KEY,
         [{"route": "get_alignment_job", "kind": "503"}],
     ),
     "dropped_connection": (
         "sec_ok",
         sfx.SeekrFlowConnectionError,
-        lambda h: h.get_alignment_job("al-x"),
+        lambda h: h.call(alignment.get_job("al-x")),
         CANARY_KEY,
         [{"route": "get_alignment_job", "kind": "drop_before"}],
     ),
     "connection_refused": (
         "sec_refused",
         sfx.SeekrFlowConnectionError,
-        lambda h: h.get_alignment_job("al-x"),
+        lambda h: h.call(alignment.get_job("al-x")),
         CANARY_KEY,
         [],
     ),
     "read_timeout": (
         "sec_stall",
         sfx.SeekrFlowConnectionError,
-        lambda h: h.get_alignment_job("al-x"),
+        lambda h: h.call(alignment.get_job("al-x")),
         CANARY_KEY,
         [],
     ),
     "html_server": (
         "sec_html",
         sfx.SeekrFlowUnexpectedResponseError,
-        lambda h: h.get_alignment_job("al-x"),
+        lambda h: h.call(alignment.get_job("al-x")),
         CANARY_KEY,
         [],
     ),
     "huge_body": (
         "sec_huge",
         sfx.SeekrFlowUnexpectedResponseError,
-        lambda h: h.get_alignment_job("al-x"),
+        lambda h: h.call(alignment.get_job("al-x")),
         CANARY_KEY,
         [],
     ),
     "redirect": (
         "sec_redirect",
         sfx.SeekrFlowUnexpectedResponseError,
-        lambda h: h.cancel_fine_tune("ft-x"),
+        lambda h: h.run(FINE_TUNE.cancel("ft-x")),
         CANARY_KEY,
         [],
     ),
     "unusable_key": (
         "sec_unprintable",
         sfx.SeekrFlowConfigError,
-        lambda h: h.get_alignment_job("al-x"),
+        lambda h: h.call(alignment.get_job("al-x")),
         UNPRINTABLE_CANARY,
         [],
     ),

@@ -23,8 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from airflow_provider_seekrflow import jsonl_lines, validation
+from airflow_provider_seekrflow._client import transfers
 from airflow_provider_seekrflow._client.config import ClientConfig
-from airflow_provider_seekrflow._client.sync_client import SyncClient
 from airflow_provider_seekrflow._client.sync_transport import SyncTransport
 from airflow_provider_seekrflow.exceptions import SeekrFlowInvalidFileError, SeekrFlowUnexpectedResponseError
 from airflow_provider_seekrflow.sources import iter_lines
@@ -75,14 +75,14 @@ def content_server(mode: str) -> Iterator[str]:
         server.server_close()
 
 
-def client_for(base_url: str) -> SyncClient:
+def transport_for(base_url: str) -> SyncTransport:
     config = ClientConfig(base_url=base_url, api_key="k-test", max_retries=0)
-    return SyncClient(SyncTransport(config, logging.getLogger("test"), conn_id="c"))
+    return SyncTransport(config, logging.getLogger("test"), conn_id="c")
 
 
 def test_a_gzip_encoded_download_is_written_decompressed_and_counted_as_sent(tmp_path):
     with content_server("gzip") as base_url:
-        written = client_for(base_url).download_file("file-1", tmp_path / "train.jsonl")
+        written = transfers.download_file(transport_for(base_url), "file-1", tmp_path / "train.jsonl")
     assert written.read_bytes() == CONTENT
     assert [p.name for p in tmp_path.iterdir()] == ["train.jsonl"]  # no temporary file left
 
@@ -91,7 +91,7 @@ def test_a_plain_download_keeps_the_mode_a_plain_open_gives(tmp_path):
     old = os.umask(0o022)
     try:
         with content_server("plain") as base_url:
-            written = client_for(base_url).download_file("file-1", tmp_path / "out.jsonl")
+            written = transfers.download_file(transport_for(base_url), "file-1", tmp_path / "out.jsonl")
     finally:
         os.umask(old)
     assert written.read_bytes() == CONTENT
@@ -103,7 +103,7 @@ def test_a_content_length_that_is_no_number_is_a_clear_error(tmp_path):
         with pytest.raises(
             SeekrFlowUnexpectedResponseError, match=r"Content-Length 'twelve' is not a byte count"
         ):
-            client_for(base_url).download_file("file-1", tmp_path / "out.jsonl")
+            transfers.download_file(transport_for(base_url), "file-1", tmp_path / "out.jsonl")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -115,7 +115,7 @@ def test_a_symlink_planted_at_the_old_temporary_name_is_not_followed(tmp_path):
     # The name the download used to write through, guessable from the target and the pid.
     (shared / f".out.jsonl.{os.getpid()}.part").symlink_to(victim)
     with content_server("plain") as base_url:
-        written = client_for(base_url).download_file("file-1", shared / "out.jsonl")
+        written = transfers.download_file(transport_for(base_url), "file-1", shared / "out.jsonl")
     assert victim.read_bytes() == b"precious"
     assert written.read_bytes() == CONTENT
     assert not written.is_symlink()
