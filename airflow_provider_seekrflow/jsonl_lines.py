@@ -46,7 +46,7 @@ def batches(lines: Iterable[bytes]) -> Iterator[list[bytes]]:
     """Lines in lists of about ``_BLOCK`` bytes, or one longer line; a line over ``MAX_LINE_BYTES`` raises."""
     readline = getattr(lines, "readline", None)
     if readline is None:
-        # Lines split by someone else (``sources.iter_lines`` caps them itself).
+        # Lines split by someone else (``sources.source.iter_lines`` caps them itself).
         batch, size = [], 0
         for raw in lines:
             batch.append(raw)

@@ -195,7 +195,7 @@ def child(kind: str, uri: str, local: str) -> int:
         hook = SeekrFlowHook()
         _ = hook.config  # the connection lookup is not part of the upload
         if kind == "provider":
-            from airflow_provider_seekrflow.sources import resolve
+            from airflow_provider_seekrflow.sources.resolver import resolve
 
             sources, single = resolve(uri)  # listing (HEAD): not timed
             assert single and len(sources) == 1

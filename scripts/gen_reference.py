@@ -216,13 +216,13 @@ def connection_section() -> list[str]:
         "",
         "Extras (the connection's `extra` JSON), all optional:",
         "",
-        "| extra | label | type | minimum | placeholder | description |",
+        "| extra | label | type | bounds | placeholder | description |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for field in EXTRA_FIELDS:
-        minimum = "" if field.minimum is None else f"{field.minimum:g}"
+        bounds = ", ".join(filter(None, (field.lower_bound_text(), field.upper_bound_text())))
         out.append(
-            f"| `{field.name}` | {field.label} | {field.kind} | {minimum} | `{field.placeholder}` "
+            f"| `{field.name}` | {field.label} | {field.kind} | {bounds} | `{field.placeholder}` "
             f"| {markdown(field.description)} |"
         )
     return [*out, ""]

@@ -12,15 +12,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_seekrflow import __version__
+from airflow_provider_seekrflow._client.connection_extras import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    EXTRA_FIELDS,
+    EXTRAS,
+    ExtraField,
+)
 
 DEFAULT_BASE_URL = "https://flow.seekr.com"
-DEFAULT_TIMEOUT = 120.0
-DEFAULT_CONNECT_TIMEOUT = 10.0
-DEFAULT_MAX_RETRIES = 5
-# Bounds of the numeric extras: beyond them a value is a typo, and a socket timeout past ~9e9 s, or
-# millions of retries, would fail on every request instead of here.
-MAX_TIMEOUT_SECONDS = 24 * 60 * 60.0
-MAX_RETRIES = 100
 USER_AGENT = f"airflow-provider-seekrflow/{__version__}"
 
 _API_PREFIX = "/v1/flow"
@@ -135,59 +136,59 @@ def _shown(value: object) -> str:
     return text if len(text) <= 40 else text[:40] + "…"
 
 
-def seconds_setting(value: object, what: str) -> float:
+def extra_setting(field: ExtraField, value: object, what: str) -> Any:
     """
-    Return ``value`` as a number of seconds, more than 0 and at most a day, or raise naming ``what``.
+    Return ``value`` as the extra ``field`` takes it, within its bounds, or raise naming ``what``.
 
-    :param value: The setting as given (a number or its text).
+    :param field: The extra's definition.
+    :param value: The value as given (a number, a boolean or text); not empty.
     :param what: The setting's name in the message, e.g. ``extra 'timeout'``.
     """
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):
-        raise ConnectionSettingsError(f"{what} must be a number of seconds, got {_shown(value)}") from None
-    if not (number > 0 and math.isfinite(number)):
-        raise ConnectionSettingsError(f"{what} must be greater than 0, got {_shown(value)}")
-    if number > MAX_TIMEOUT_SECONDS:
-        raise ConnectionSettingsError(
-            f"{what} must be at most {MAX_TIMEOUT_SECONDS:.0f} seconds (a day), got {_shown(value)}"
-        )
+    if field.kind == "string":
+        return _verify(value) if field.name == "verify" else _header_text(value, what)
+    number: float | int
+    if field.kind == "integer":
+        text = str(value).strip()
+        # int() would take "1_000" and ten thousand digits; a count here has at most a few.
+        if isinstance(value, bool) or not (len(text) <= 12 and text.lstrip("+-").isdigit()):
+            raise ConnectionSettingsError(f"{what} must be a whole number, got {_shown(value)}")
+        number = int(text)
+    else:
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            unit = f" of {field.unit}" if field.unit else ""
+            raise ConnectionSettingsError(f"{what} must be a number{unit}, got {_shown(value)}") from None
+    low, high = field.minimum, field.maximum
+    # NaN and infinity fail the lower bound: neither is a usable number of anything.
+    too_low = low is not None and not (number > low if field.above_minimum else number >= low)
+    if too_low or not math.isfinite(number):
+        lower = field.lower_bound_text() or "a finite number"
+        raise ConnectionSettingsError(f"{what} must be {lower}, got {_shown(value)}")
+    if high is not None and number > high:
+        raise ConnectionSettingsError(f"{what} must be {field.upper_bound_text()}, got {_shown(value)}")
     return number
 
 
-def retry_setting(value: object, what: str) -> int:
+def seconds_setting(value: object, what: str) -> float:
     """
-    Return ``value`` as a retry count from 0 to ``MAX_RETRIES``, or raise naming ``what``.
+    Return ``value`` as a number of seconds within the ``timeout`` extra's bounds, or raise naming ``what``.
 
-    :param value: The setting as given (a whole number or its text).
-    :param what: The setting's name in the message, e.g. ``extra 'max_retries'``.
+    :param value: The setting as given (a number or its text).
+    :param what: The setting's name in the message, e.g. ``poll_interval``.
     """
-    text = str(value).strip()
-    # int() would take "1_000" and ten thousand digits; a retry count has at most a few.
-    if isinstance(value, bool) or not (len(text) <= 12 and text.lstrip("+-").isdigit()):
-        raise ConnectionSettingsError(f"{what} must be a whole number, got {_shown(value)}")
-    number = int(text)
-    if number < 0:
-        raise ConnectionSettingsError(f"{what} must be 0 or more, got {_shown(value)}")
-    if number > MAX_RETRIES:
-        raise ConnectionSettingsError(f"{what} must be at most {MAX_RETRIES}, got {_shown(value)}")
-    return number
+    return float(extra_setting(EXTRAS["timeout"], value, what))
 
 
-def _positive_number(extras: dict[str, Any], name: str, default: float) -> float:
-    value = _extra(extras, name)
-    return default if value is None else seconds_setting(value, f"extra {name!r}")
+def _header_text(value: object, what: str) -> str:
+    text = str(value)
+    # Sent as a header (team_id): a value no header can carry is a connection mistake, reported as one.
+    if not (text.isascii() and text.strip().isprintable()):
+        raise ConnectionSettingsError(f"{what} must be printable ASCII")
+    return text.strip()
 
 
-def _retry_count(extras: dict[str, Any], default: int) -> int:
-    value = _extra(extras, "max_retries")
-    return default if value is None else retry_setting(value, "extra 'max_retries'")
-
-
-def _verify(extras: dict[str, Any]) -> bool | str:
-    value = _extra(extras, "verify")
-    if value is None:
-        return True
+def _verify(value: object) -> bool | str:
     if isinstance(value, bool):
         return value
     text = str(value).strip()
@@ -196,6 +197,26 @@ def _verify(extras: dict[str, Any]) -> bool | str:
     if text.lower() in ("false", "0", "no"):
         return False
     return text
+
+
+def read_extras(extras: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """
+    Return every extra's setting: the hook's override, else the connection's value, else the default.
+
+    :param extras: The connection's extra fields.
+    :param overrides: Values the hook was given, by extra name; None for none.
+    """
+    settings = {}
+    for spec in EXTRA_FIELDS:
+        override = overrides.get(spec.name)
+        if override is not None:
+            settings[spec.name] = extra_setting(spec, override, f"the hook's {spec.name}")
+            continue
+        value = _extra(extras, spec.name)
+        settings[spec.name] = (
+            spec.default if value is None else extra_setting(spec, value, f"extra {spec.name!r}")
+        )
+    return settings
 
 
 def parse_extras(extra: str | dict[str, Any] | None) -> dict[str, Any]:
@@ -243,25 +264,10 @@ def build_client_config(
         raise ConnectionSettingsError(
             "password (the SeekrFlow API key) must be printable ASCII on a single line"
         )
-    team_id = _extra(extras, "team_id")
-    if team_id is not None and not (str(team_id).isascii() and str(team_id).strip().isprintable()):
-        raise ConnectionSettingsError("extra 'team_id' must be printable ASCII")
     config = ClientConfig(
         base_url=normalize_base_url(host, port, schema),
         api_key=api_key,
-        team_id=str(team_id).strip() if team_id is not None else None,
-        timeout=(
-            seconds_setting(timeout, "the hook's timeout")
-            if timeout is not None
-            else _positive_number(extras, "timeout", DEFAULT_TIMEOUT)
-        ),
-        connect_timeout=_positive_number(extras, "connect_timeout", DEFAULT_CONNECT_TIMEOUT),
-        max_retries=(
-            retry_setting(max_retries, "the hook's max_retries")
-            if max_retries is not None
-            else _retry_count(extras, DEFAULT_MAX_RETRIES)
-        ),
-        verify=_verify(extras),
+        **read_extras(extras, {"timeout": timeout, "max_retries": max_retries}),
     )
     # Here, where the sync hook and the triggerer's async hook both read their connection.
     warn_if_insecure(config)

@@ -172,8 +172,12 @@ class SeekrFlowBaseHook(BaseHook):
         widgets = {}
         for field in EXTRA_FIELDS:
             validators = [Optional()]
-            if field.minimum is not None and field.kind == "integer":
-                validators.append(NumberRange(min=field.minimum))
+            if field.kind == "integer":
+                # A whole number greater than n is one of n + 1 or more.
+                low = (
+                    field.minimum + 1 if field.above_minimum and field.minimum is not None else field.minimum
+                )
+                validators.append(NumberRange(min=low, max=field.maximum))
             widgets[field.name] = kinds[field.kind](
                 lazy_gettext(field.label),
                 description=field.description,

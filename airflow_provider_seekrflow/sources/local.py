@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowInvalidFileError
-from airflow_provider_seekrflow.sources import Source, has_magic, no_match
+from airflow_provider_seekrflow.sources.source import Source, has_magic, no_match
 from airflow_provider_seekrflow.validation import FileCheckError, local_size
 
 

@@ -23,8 +23,8 @@ from airflow_provider_seekrflow.exceptions import (
     SeekrFlowError,
     SeekrFlowInvalidFileError,
 )
-from airflow_provider_seekrflow.sources import Source, has_magic, no_match
 from airflow_provider_seekrflow.sources.read_ahead import ReadAhead
+from airflow_provider_seekrflow.sources.source import Source, has_magic, no_match
 
 #: Each ranged read of an object asks for this much. Memory holds about five pieces (the one read,
 #: the HTTP client's copy of it, the one waiting, the one sent and the one before it), so 4 MiB stays

@@ -6,7 +6,7 @@ Run as a script, in a process of its own, so that neither the emulator nor the S
     python tests/objectstorage/rss_probe.py s3://bucket/big.parquet pre-train [s3://bucket/warm-up.parquet]
 
 The connections come from the environment (``AIRFLOW_CONN_*``), as on a worker. The sources are
-listed with ``airflow_provider_seekrflow.sources.resolve`` and sent with the hook's ``upload_stream``
+listed with ``airflow_provider_seekrflow.sources.resolver.resolve`` and sent with the hook's ``upload_stream``
 (no content check reads the file). A small warm-up upload first loads every code path; then the
 peak (``VmHWM``) is reset through ``/proc/self/clear_refs`` and measured across the big upload.
 Prints one JSON line: ``{"rss_growth_mib": ..., "seconds": ..., "file_id": ..., ...}``.
@@ -49,7 +49,7 @@ def _status_kib(field: str) -> int:
 
 
 def _source(uri: str) -> Any:
-    from airflow_provider_seekrflow.sources import resolve
+    from airflow_provider_seekrflow.sources.resolver import resolve
 
     sources, single = resolve(uri)
     assert single and len(sources) == 1, sources

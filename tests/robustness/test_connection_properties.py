@@ -17,13 +17,12 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_seekrflow._client.config import (
-    MAX_RETRIES,
-    MAX_TIMEOUT_SECONDS,
     ConnectionSettingsError,
     build_client_config,
     normalize_base_url,
     parse_extras,
 )
+from airflow_provider_seekrflow._client.connection_extras import MAX_RETRIES, MAX_TIMEOUT_SECONDS
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -16,6 +16,9 @@ import pytest
         "airflow_provider_seekrflow._client.data_jobs",
         "airflow_provider_seekrflow._client.fine_tunes",
         "airflow_provider_seekrflow._client.projects",
+        # The provider info imports the connection form while Airflow lists providers.
+        "airflow_provider_seekrflow._client.config",
+        "airflow_provider_seekrflow.connection_form",
         "airflow_provider_seekrflow.vocabulary",
     ],
 )

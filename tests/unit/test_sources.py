@@ -11,8 +11,8 @@ import io
 import pytest
 
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
-from airflow_provider_seekrflow.sources import Source, as_list, iter_lines
 from airflow_provider_seekrflow.sources.remote import _require_filesystem, own_connection, shown_uri
+from airflow_provider_seekrflow.sources.source import Source, as_list, iter_lines
 
 # ---------------------------------------------------------------------------------------- iter_lines
 

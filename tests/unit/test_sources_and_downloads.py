@@ -27,7 +27,7 @@ from airflow_provider_seekrflow._client import transfers
 from airflow_provider_seekrflow._client.config import ClientConfig
 from airflow_provider_seekrflow._client.sync_transport import SyncTransport
 from airflow_provider_seekrflow.exceptions import SeekrFlowInvalidFileError, SeekrFlowUnexpectedResponseError
-from airflow_provider_seekrflow.sources import iter_lines
+from airflow_provider_seekrflow.sources.source import iter_lines
 from airflow_provider_seekrflow.training_data import iter_rows
 from airflow_provider_seekrflow.validation import FileCheckError, LineTooLongError
 
