@@ -59,6 +59,8 @@ endif
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
+# The installed metadata's version (what `airflow providers get` shows) is read from here.
+VERSION_FILE := airflow_provider_seekrflow/__init__.py
 AF2_STAMP := $(AF2)/.installed-lock
 AF31_STAMP := $(AF31)/.installed-lock
 AF3_STAMP := $(AF3)/.installed-lock
@@ -84,7 +86,8 @@ $(VENVS)/bootstrap/bin/uv:
 # $(call install_venv,<venv dir>,<Python X.Y>,<lock file>)
 # The venv gets exactly the locked set (uv pip sync: nothing more, nothing less), then the package
 # itself, editable and without dependencies, built by the locked build backend. A venv of another
-# Python is made anew. The stamp (newer than the lock and pyproject.toml) makes re-runs free.
+# Python is made anew. The stamp (newer than the lock, pyproject.toml and the file holding
+# __version__, which the editable install's metadata copies) makes re-runs free.
 define install_venv
 	@echo ">>> $(1): Python $(2), $(3) (uv: $(UV))"
 	@start=$$(date +%s); \
@@ -102,16 +105,16 @@ define install_venv
 	echo ">>> $(1) ready in $$(( $$(date +%s) - start ))s"
 endef
 
-$(AF2_STAMP): locks/af2.txt locks/build.txt pyproject.toml $(UV_DEP)
+$(AF2_STAMP): locks/af2.txt locks/build.txt pyproject.toml $(VERSION_FILE) $(UV_DEP)
 	$(call install_venv,$(AF2),$(PYTHON_LOW),locks/af2.txt)
 
-$(AF31_STAMP): locks/af31.txt locks/build.txt pyproject.toml $(UV_DEP)
+$(AF31_STAMP): locks/af31.txt locks/build.txt pyproject.toml $(VERSION_FILE) $(UV_DEP)
 	$(call install_venv,$(AF31),$(PYTHON_MID),locks/af31.txt)
 
-$(AF3_STAMP): locks/af3.txt locks/build.txt pyproject.toml $(UV_DEP)
+$(AF3_STAMP): locks/af3.txt locks/build.txt pyproject.toml $(VERSION_FILE) $(UV_DEP)
 	$(call install_venv,$(AF3),$(PYTHON_HIGH),locks/af3.txt)
 
-$(BENCH_STAMP): locks/bench.txt locks/build.txt pyproject.toml $(UV_DEP)
+$(BENCH_STAMP): locks/bench.txt locks/build.txt pyproject.toml $(VERSION_FILE) $(UV_DEP)
 	$(call install_venv,$(BENCH),$(PYTHON_BENCH),locks/bench.txt)
 
 venv-af2: $(AF2_STAMP)
