@@ -9,6 +9,7 @@ Nothing of the provider is mocked: everything talks to the emulator over HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_seekrflow._client import data_jobs, fine_tunes
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
@@ -32,7 +34,7 @@ from airflow_provider_seekrflow.operators.fine_tune import SeekrFlowFineTuneOper
 from airflow_provider_seekrflow.sensors.alignment import SeekrFlowAlignmentJobSensor
 from airflow_provider_seekrflow.sensors.data_job import SeekrFlowDataJobSensor
 from airflow_provider_seekrflow.sensors.fine_tune import SeekrFlowFineTuneSensor
-from tests.operators.seekrflow_dag_support import CHAT_LINE, document, write
+from tests.operators.seekrflow_dag_support import CHAT_LINE, START_DATE, dag_id_for, document, write
 
 MODEL = "meta-llama/Llama-3.1-8B"
 SYSTEM_PROMPT = "You answer questions about the store's returns policy, briefly."
@@ -348,3 +350,34 @@ def inputs(emu, tmp_path, kind: Kind) -> dict[str, Any]:
     made = kind.upload(tmp_path)
     emu.clear_journal()
     return made
+
+
+# ---------------------------------------------------------------------- sensors and triggers
+
+SENSOR_MODES = ["poke", "reschedule", "deferrable"]
+
+
+def sensor_mode_kwargs(mode: str) -> dict[str, Any]:
+    """A sensor's arguments for ``poke``, ``reschedule`` or ``deferrable``."""
+    if mode == "deferrable":
+        return {"deferrable": True, "poll_interval": 0.5}
+    return {"mode": mode, "deferrable": False}
+
+
+def sensor_dag(
+    request: Any, sensor_class: type, job_id: Any, mode: str, suffix: str = "", **kwargs: Any
+) -> Any:
+    """A DAG of one sensor ``wait`` on ``job_id`` in ``mode``, checking every 0.5 s for a minute at most."""
+    params = {"poke_interval": 0.5, "timeout": 60, **sensor_mode_kwargs(mode), **kwargs}
+    with DAG(dag_id_for(request, suffix), schedule=None, start_date=START_DATE) as dag:
+        sensor_class(task_id="wait", job_id=job_id, **params)
+    return dag
+
+
+def trigger_events(trigger: Any, limit: float = 60.0) -> list[Any]:
+    """Run the trigger to exhaustion (as the triggerer would until its first event) and return all events."""
+
+    async def collect() -> list[Any]:
+        return [event async for event in trigger.run()]
+
+    return asyncio.run(asyncio.wait_for(collect(), limit))

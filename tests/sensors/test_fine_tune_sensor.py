@@ -6,7 +6,6 @@ import time
 import uuid
 
 import pytest
-from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_seekrflow.emulator.fine_tunes import epoch_loss
 from airflow_provider_seekrflow.exceptions import (
@@ -16,35 +15,21 @@ from airflow_provider_seekrflow.exceptions import (
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.jobs.results import fine_tune_result
 from airflow_provider_seekrflow.sensors.fine_tune import SeekrFlowFineTuneSensor
+from tests.operators.job_kinds import SENSOR_MODES, sensor_dag
 from tests.operators.seekrflow_dag_support import (
     CHAT_LINE,
-    START_DATE,
     FailureRecorder,
-    dag_id_for,
     run_dag,
     states,
     write,
     xcom,
 )
 
-MODES = ["poke", "reschedule", "deferrable"]
+MODES = SENSOR_MODES
 MODEL = "meta-llama/Llama-3.1-8B"
 N_EPOCHS = 3
 FINE_TUNE_SECONDS = 1.5
 RESULT_KEYS = {"job_id", "status", "model_id", "project_id", "model", "inference_available"}
-
-
-def _mode_kwargs(mode: str) -> dict:
-    if mode == "deferrable":
-        return {"deferrable": True, "poll_interval": 0.5}
-    return {"mode": mode, "deferrable": False}
-
-
-def _sensor_dag(request, job_id, mode, suffix="", **kwargs):
-    params = {"poke_interval": 0.5, "timeout": 60, **_mode_kwargs(mode), **kwargs}
-    with DAG(dag_id_for(request, suffix), schedule=None, start_date=START_DATE) as dag:
-        SeekrFlowFineTuneSensor(task_id="wait", job_id=job_id, **params)
-    return dag
 
 
 @pytest.fixture
@@ -79,7 +64,7 @@ def event_line(fine_tune_id: str, epoch: int) -> str:
 @pytest.mark.parametrize("mode", MODES)
 def test_completed_fine_tune_gives_the_operators_result(emu, request, tmp_path, project_id, mode):
     job_id = start_fine_tune(tmp_path, project_id)
-    dr = run_dag(_sensor_dag(request, job_id, mode))
+    dr = run_dag(sensor_dag(request, SeekrFlowFineTuneSensor, job_id, mode))
 
     assert states(dr) == {"wait": "success"}
     result = xcom(dr, "wait")
@@ -94,7 +79,7 @@ def test_completed_fine_tune_gives_the_operators_result(emu, request, tmp_path, 
 @pytest.mark.parametrize("mode", MODES)
 def test_each_event_is_logged_once(emu, request, tmp_path, project_id, task_logs, mode):
     job_id = start_fine_tune(tmp_path, project_id)
-    dr = run_dag(_sensor_dag(request, job_id, mode))
+    dr = run_dag(sensor_dag(request, SeekrFlowFineTuneSensor, job_id, mode))
     assert states(dr) == {"wait": "success"}
     logged = {epoch: task_logs.occurrences(event_line(job_id, epoch)) for epoch in range(1, N_EPOCHS + 1)}
     assert logged == dict.fromkeys(range(1, N_EPOCHS + 1), 1)
@@ -104,7 +89,7 @@ def test_deferrable_logs_events_seen_before_deferring_once(emu, request, tmp_pat
     """A fine-tune already past its first epoch when the sensor starts: no event is logged twice."""
     n_epochs = 10
     # Warm up: the first dag.test() of a process is seconds slower, time the fine-tune must not spend.
-    run_dag(_sensor_dag(request, "", "poke", suffix="warm_up"))
+    run_dag(sensor_dag(request, SeekrFlowFineTuneSensor, "", "poke", suffix="warm_up"))
     # Long enough that a slow dag.test() start (Airflow 3.1 under load: several seconds) still
     # finds it running: epoch 1 ends at 15% + 85%/10 of the run (about 7 s in), the fine-tune 23 s later.
     emu.configure(fine_tune_duration=30)
@@ -112,7 +97,7 @@ def test_deferrable_logs_events_seen_before_deferring_once(emu, request, tmp_pat
     while not SeekrFlowHook().get_fine_tune_events(job_id):
         time.sleep(0.1)
     emu.clear_journal()
-    dr = run_dag(_sensor_dag(request, job_id, "deferrable"))
+    dr = run_dag(sensor_dag(request, SeekrFlowFineTuneSensor, job_id, "deferrable"))
     assert states(dr) == {"wait": "success"}
     first_read = emu.journal(route="get_fine_tune")[0]
     assert first_read["ts"] < SeekrFlowHook().get_fine_tune(job_id).completed_at.timestamp(), (
@@ -131,7 +116,9 @@ def test_failed_fine_tune_fails_at_once_with_the_error_analysis(emu, request, tm
     job_id = start_fine_tune(tmp_path, project_id)
     recorder = FailureRecorder()
     started = time.monotonic()
-    dr = run_dag(_sensor_dag(request, job_id, mode, timeout=120, on_failure_callback=recorder))
+    dr = run_dag(
+        sensor_dag(request, SeekrFlowFineTuneSensor, job_id, mode, timeout=120, on_failure_callback=recorder)
+    )
     elapsed = time.monotonic() - started
 
     assert states(dr) == {"wait": "failed"}
@@ -154,7 +141,16 @@ def test_cancelled_while_deferred_fails_with_the_cancelled_error(emu, request, t
     canceller.start()
     recorder = FailureRecorder()
     try:
-        dr = run_dag(_sensor_dag(request, job_id, "deferrable", timeout=60, on_failure_callback=recorder))
+        dr = run_dag(
+            sensor_dag(
+                request,
+                SeekrFlowFineTuneSensor,
+                job_id,
+                "deferrable",
+                timeout=60,
+                on_failure_callback=recorder,
+            )
+        )
     finally:
         canceller.cancel()
     assert states(dr) == {"wait": "failed"}

@@ -14,7 +14,16 @@ import pytest
 from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
-from tests.operators.job_kinds import BY_CANCEL, END_PARAMS, KIND_PARAMS, STARTED, ended_job
+from tests.operators.job_kinds import (
+    BY_CANCEL,
+    END_PARAMS,
+    KIND_PARAMS,
+    SENSOR_MODES,
+    STARTED,
+    ended_job,
+    sensor_dag,
+    sensor_mode_kwargs,
+)
 from tests.operators.seekrflow_dag_support import (
     FAST_POLL,
     START_DATE,
@@ -25,20 +34,7 @@ from tests.operators.seekrflow_dag_support import (
     xcom,
 )
 
-MODES = ["poke", "reschedule", "deferrable"]
-
-
-def _mode_kwargs(mode: str) -> dict:
-    if mode == "deferrable":
-        return {"deferrable": True, "poll_interval": 0.5}
-    return {"mode": mode, "deferrable": False}
-
-
-def _sensor_dag(request, kind, job_id, mode, **kwargs):
-    params = {"poke_interval": 0.5, "timeout": 60, **_mode_kwargs(mode), **kwargs}
-    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
-        kind.sensor_class(task_id="wait", job_id=job_id, **params)
-    return dag
+MODES = SENSOR_MODES
 
 
 def _never_touched(emu, kind) -> None:
@@ -52,7 +48,7 @@ def _never_touched(emu, kind) -> None:
 def test_a_completed_job_gives_its_result(emu, request, kind, inputs, mode):
     job_id = kind.start(inputs)
     emu.clear_journal()
-    dr = run_dag(_sensor_dag(request, kind, job_id, mode))
+    dr = run_dag(sensor_dag(request, kind.sensor_class, job_id, mode))
 
     assert states(dr) == {"wait": "success"}
     result = xcom(dr, "wait")
@@ -67,7 +63,9 @@ def test_each_unsuccessful_end_fails_at_once_with_the_kinds_error(emu, request, 
     job_id = ended_job(kind, inputs, emu, status)
     recorder = FailureRecorder()
     started = time.monotonic()
-    dr = run_dag(_sensor_dag(request, kind, job_id, mode, timeout=120, on_failure_callback=recorder))
+    dr = run_dag(
+        sensor_dag(request, kind.sensor_class, job_id, mode, timeout=120, on_failure_callback=recorder)
+    )
     elapsed = time.monotonic() - started
 
     assert states(dr) == {"wait": "failed"}
@@ -88,7 +86,9 @@ def test_a_job_cancelled_before_the_sensor_fails_on_the_first_check(emu, request
     assert kind.status(job_id) == "cancelled"
     recorder = FailureRecorder()
     started = time.monotonic()
-    dr = run_dag(_sensor_dag(request, kind, job_id, mode, timeout=120, on_failure_callback=recorder))
+    dr = run_dag(
+        sensor_dag(request, kind.sensor_class, job_id, mode, timeout=120, on_failure_callback=recorder)
+    )
 
     assert states(dr) == {"wait": "failed"}
     assert type(recorder.last) is kind.job_kind.errors["cancelled"], repr(recorder.last)
@@ -102,7 +102,9 @@ def test_a_timeout_fails_as_a_sensor_timeout_and_never_cancels_the_job(emu, requ
     job_id = kind.start(inputs)
     emu.clear_journal()
     recorder = FailureRecorder()
-    dr = run_dag(_sensor_dag(request, kind, job_id, mode, timeout=1.5, on_failure_callback=recorder))
+    dr = run_dag(
+        sensor_dag(request, kind.sensor_class, job_id, mode, timeout=1.5, on_failure_callback=recorder)
+    )
 
     assert states(dr) == {"wait": "failed"}
     assert type(recorder.last).__name__ == "AirflowSensorTimeout", repr(recorder.last)
@@ -115,7 +117,7 @@ def test_a_timeout_fails_as_a_sensor_timeout_and_never_cancels_the_job(emu, requ
 def test_soft_fail_skips_on_a_timeout(emu, request, kind, inputs, mode):
     emu.configure(**kind.slow)
     job_id = kind.start(inputs)
-    dr = run_dag(_sensor_dag(request, kind, job_id, mode, timeout=1.5, soft_fail=True))
+    dr = run_dag(sensor_dag(request, kind.sensor_class, job_id, mode, timeout=1.5, soft_fail=True))
     assert states(dr) == {"wait": "skipped"}
     assert kind.status(job_id) in STARTED
 
@@ -125,7 +127,7 @@ def test_soft_fail_skips_on_a_timeout(emu, request, kind, inputs, mode):
 def test_soft_fail_skips_on_an_unsuccessful_end(emu, request, kind, inputs, mode):
     job_id = ended_job(kind, inputs, emu, "failed")
     started = time.monotonic()
-    dr = run_dag(_sensor_dag(request, kind, job_id, mode, timeout=120, soft_fail=True))
+    dr = run_dag(sensor_dag(request, kind.sensor_class, job_id, mode, timeout=120, soft_fail=True))
     assert states(dr) == {"wait": "skipped"}
     assert time.monotonic() - started < 30
     assert kind.status(job_id) == "failed"
@@ -137,7 +139,7 @@ def test_soft_fail_skips_on_an_unsuccessful_end(emu, request, kind, inputs, mode
 @pytest.mark.parametrize("kind", KIND_PARAMS)
 def test_a_job_id_that_names_no_job_fails_before_any_request(emu, request, kind, job_id):
     recorder = FailureRecorder()
-    dr = run_dag(_sensor_dag(request, kind, job_id, "poke", on_failure_callback=recorder))
+    dr = run_dag(sensor_dag(request, kind.sensor_class, job_id, "poke", on_failure_callback=recorder))
     assert states(dr) == {"wait": "failed"}
     assert isinstance(recorder.last, SeekrFlowConfigError), repr(recorder.last)
     assert "job_id" in str(recorder.last)
@@ -150,7 +152,7 @@ def test_the_operators_result_is_the_sensors_job_id(emu, request, kind, inputs):
     with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
         submit = kind.operator_class(task_id="submit", wait_for_completion=False, **{**inputs, **FAST_POLL})
         kind.sensor_class(
-            task_id="wait", job_id=submit.output, poke_interval=0.5, **_mode_kwargs("deferrable")
+            task_id="wait", job_id=submit.output, poke_interval=0.5, **sensor_mode_kwargs("deferrable")
         )
     dr = run_dag(dag)
 

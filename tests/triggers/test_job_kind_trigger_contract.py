@@ -15,18 +15,9 @@ import time
 import pytest
 
 from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
-from tests.operators.job_kinds import BY_CANCEL, END_PARAMS, KIND_PARAMS, STARTED, ended_job
+from tests.operators.job_kinds import BY_CANCEL, END_PARAMS, KIND_PARAMS, STARTED, ended_job, trigger_events
 
 FAST = {"poll_interval": 0.5, "min_poll_interval": 0.2}
-
-
-def _events(trigger, limit: float = 60.0):
-    """Run the trigger to exhaustion (as the triggerer would until its first event) and return all events."""
-
-    async def collect():
-        return [event async for event in trigger.run()]
-
-    return asyncio.run(asyncio.wait_for(collect(), limit))
 
 
 def _trigger(kind, job_id, **kwargs):
@@ -39,7 +30,7 @@ def _trigger(kind, job_id, **kwargs):
 def test_a_completed_job_fires_one_completed_event_and_logs_progress(emu, kind, inputs, task_logs):
     job_id = kind.start(inputs)
     emu.clear_journal()
-    events = _events(_trigger(kind, job_id))
+    events = trigger_events(_trigger(kind, job_id))
 
     assert [event.payload["status"] for event in events] == ["completed"]
     payload = events[0].payload
@@ -54,7 +45,7 @@ def test_a_completed_job_fires_one_completed_event_and_logs_progress(emu, kind, 
 @pytest.mark.parametrize(("kind", "status"), END_PARAMS)
 def test_each_unsuccessful_end_fires_one_event_with_that_status(emu, kind, inputs, status):
     job_id = ended_job(kind, inputs, emu, status)
-    events = _events(_trigger(kind, job_id))
+    events = trigger_events(_trigger(kind, job_id))
 
     assert [event.payload["status"] for event in events] == [status]
     assert events[0].payload["job_id"] == job_id
@@ -66,7 +57,7 @@ def test_each_unsuccessful_end_fires_one_event_with_that_status(emu, kind, input
 def test_an_end_time_in_the_past_fires_one_timeout_event_and_never_cancels(emu, kind, inputs):
     emu.configure(**kind.slow)
     job_id = kind.start(inputs)
-    events = _events(_trigger(kind, job_id, end_time=time.time() - 1))
+    events = trigger_events(_trigger(kind, job_id, end_time=time.time() - 1))
     assert [event.payload["status"] for event in events] == ["timeout"]
     assert events[0].payload["job_id"] == job_id
     assert kind.status(job_id) in STARTED  # the trigger never cancels; the task decides
@@ -78,7 +69,7 @@ def test_a_near_end_time_fires_a_timeout_without_overshooting(emu, kind, inputs)
     emu.configure(**kind.slow)
     job_id = kind.start(inputs)
     started = time.monotonic()
-    events = _events(_trigger(kind, job_id, poll_interval=30, end_time=time.time() + 1.5))
+    events = trigger_events(_trigger(kind, job_id, poll_interval=30, end_time=time.time() + 1.5))
     elapsed = time.monotonic() - started
     assert [event.payload["status"] for event in events] == ["timeout"]
     assert 1.0 <= elapsed < 10
@@ -87,7 +78,7 @@ def test_a_near_end_time_fires_a_timeout_without_overshooting(emu, kind, inputs)
 
 @pytest.mark.parametrize("kind", KIND_PARAMS)
 def test_an_unknown_job_fires_one_error_event(emu, kind):
-    events = _events(_trigger(kind, f"{kind.prefix}0000-does-not-exist"))
+    events = trigger_events(_trigger(kind, f"{kind.prefix}0000-does-not-exist"))
     assert [event.payload["status"] for event in events] == ["error"]
     message = events[0].payload["message"]
     assert "404" in message or "not found" in message.lower()
@@ -100,7 +91,7 @@ def test_transient_5xx_while_polling_do_not_fail_the_wait(emu, kind, inputs):
     emu.clear_journal()
     # More 503s in a row than the hook retries (connection max_retries=3), so the trigger itself sees one.
     emu.set_faults([{"route": kind.read_route, "kind": "503", "count": 5}])
-    events = _events(_trigger(kind, job_id))
+    events = trigger_events(_trigger(kind, job_id))
     assert [event.payload["status"] for event in events] == ["completed"]
     statuses = [entry["status"] for entry in emu.journal(route=kind.read_route)]
     assert statuses.count(503) == 5 and statuses[-1] == 200
@@ -125,7 +116,7 @@ def test_the_serialized_trigger_holds_no_secret(emu, kind):
     trigger = _trigger(kind, f"{kind.prefix}secretless")
     _, kwargs = trigger.serialize()
     # Resolving the connection (as run() does) must not leave the key in the trigger's state either.
-    _events(_trigger(kind, f"{kind.prefix}does-not-exist"))
+    trigger_events(_trigger(kind, f"{kind.prefix}does-not-exist"))
     for text in (json.dumps(kwargs), repr(kwargs), repr(trigger), repr(trigger.serialize())):
         assert emu.api_key not in text
     assert kwargs["kind"] == kind.key

@@ -15,7 +15,7 @@ from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.triggers.alignment import SeekrFlowAlignmentJobTrigger
 from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
 from tests.conftest import connection_json
-from tests.operators.job_kinds import MethodRefusingProxy
+from tests.operators.job_kinds import MethodRefusingProxy, trigger_events
 from tests.operators.seekrflow_dag_support import CHAT_LINE, job_status, start_job, write
 
 FAST = {"poll_interval": 0.5, "min_poll_interval": 0.2}
@@ -35,15 +35,6 @@ OLD_ALIGNMENT_KEYS = {
 
 
 # ------------------------------------------------------------------------------------ helpers
-
-
-def _events(trigger, limit: float = 60.0):
-    """Run the trigger to exhaustion (as the triggerer would until its first event) and return all events."""
-
-    async def collect():
-        return [event async for event in trigger.run()]
-
-    return asyncio.run(asyncio.wait_for(collect(), limit))
 
 
 def _trigger(kind, job_id, **kwargs):
@@ -196,7 +187,7 @@ def test_an_unknown_kind_or_an_until_the_kind_does_not_support_is_refused(kind, 
 def test_data_job_until_ingestion_fires_when_ready_to_start(pipeline, tmp_path):
     job_id = ingesting_data_job(tmp_path)
     pipeline.clear_journal()
-    events = _events(_trigger("data_job", job_id, until="ingestion"))
+    events = trigger_events(_trigger("data_job", job_id, until="ingestion"))
     assert _statuses(events) == ["ready_to_start"]
     payload = events[0].payload
     assert payload["job_id"] == job_id
@@ -210,7 +201,7 @@ def test_data_job_until_ingestion_fires_when_ready_to_start(pipeline, tmp_path):
 def test_data_job_in_review_ends_the_wait(pipeline, tmp_path, until):
     pipeline.configure(ingestion_fail=["broken.txt"])
     job_id = ingesting_data_job(tmp_path, filename="broken.txt")
-    events = _events(_trigger("data_job", job_id, until=until))
+    events = trigger_events(_trigger("data_job", job_id, until=until))
     assert _statuses(events) == ["needs_review"]
     assert "broken.txt" in (events[0].payload["status_message"] or "")
 
@@ -218,14 +209,14 @@ def test_data_job_in_review_ends_the_wait(pipeline, tmp_path, until):
 def test_data_job_in_review_does_not_end_a_wait_for_the_end(pipeline, tmp_path):
     pipeline.configure(ingestion_fail=["broken.txt"])
     job_id = ingesting_data_job(tmp_path, filename="broken.txt")
-    events = _events(_trigger("data_job", job_id, until="end", end_time=time.time() + 3))
+    events = trigger_events(_trigger("data_job", job_id, until="end", end_time=time.time() + 3))
     assert _statuses(events) == ["timeout"]
     assert "still needs_review" in events[0].payload["message"]
 
 
 def test_data_job_until_end_or_review_fires_completed_after_the_start(pipeline, tmp_path):
     job_id = started_data_job(tmp_path)
-    events = _events(_trigger("data_job", job_id, until="end_or_review"))
+    events = trigger_events(_trigger("data_job", job_id, until="end_or_review"))
     assert _statuses(events) == ["completed"]
 
 
@@ -258,7 +249,7 @@ def test_alignment_job_failed_while_waiting_fires_failed_with_its_message(emu, t
 def test_fine_tune_fires_completed_and_logs_each_event_once(pipeline, tmp_path, task_logs):
     job_id = started_fine_tune(tmp_path)
     pipeline.clear_journal()
-    events = _events(_trigger("fine_tune", job_id))
+    events = trigger_events(_trigger("fine_tune", job_id))
     assert _statuses(events) == ["completed"]
     assert events[0].payload["message"] == f"Fine-tune {job_id} ended completed"
     for epoch in range(1, N_EPOCHS + 1):
@@ -277,7 +268,7 @@ def test_fine_tune_events_route_errors_keep_polling(pipeline, tmp_path):
     job_id = started_fine_tune(tmp_path)
     pipeline.clear_journal()
     pipeline.set_faults([{"route": "list_fine_tune_events", "kind": "502", "count": 5}])
-    events = _events(_trigger("fine_tune", job_id))
+    events = trigger_events(_trigger("fine_tune", job_id))
     assert _statuses(events) == ["completed"]
     assert [entry["status"] for entry in pipeline.journal(route="list_fine_tune_events")].count(502) == 5
 
