@@ -47,6 +47,20 @@ def _dag(request, kind, inputs, *, suffix="", operator_class=None, **kwargs):
     return dag
 
 
+# Found by this contract: the alignment operator's retry does not ask the service about an earlier
+# try's submission whose answer and lookup were both lost; it submits again (2 jobs, af3.3).
+ASKING_KINDS = [
+    pytest.param(
+        kind,
+        id=kind.key,
+        marks=pytest.mark.xfail(
+            kind.key == "alignment", strict=True, reason="alignment retries resubmit (contract gap)"
+        ),
+    )
+    for kind in job_kinds.ALL
+]
+
+
 def _crash_once_after_submit(operator_class):
     """Test double of a worker crash: the first try dies right after its job was submitted."""
 
@@ -318,19 +332,19 @@ def test_durable_decides_whether_a_retry_reattaches(emu, request, kind, inputs, 
         pytest.param("drop_before", False, id="not-made"),
     ],
 )
-@pytest.mark.parametrize("kind", KIND_PARAMS)
+@pytest.mark.parametrize("kind", ASKING_KINDS)
 def test_a_retry_asks_the_service_about_a_submission_whose_answer_and_lookup_failed(
     emu, request, kind, inputs, task_logs, submit_fault, made
 ):
     # The first try cannot tell whether its submission made a job (the lookup fails too), so it
     # fails without resending; the retry asks the service before submitting anything.
+    before = kind.job_ids()  # before the faults: this listing would use up the lookup's
     emu.set_faults(
         [
             {"route": kind.submit_route, "kind": submit_fault, "count": 1},
             {"route": kind.list_route, "kind": "503", "skip": 1, "count": 1},
         ]
     )
-    before = kind.job_ids()
     recorder = RetryRecorder()
     dr = run_dag(
         _dag(
