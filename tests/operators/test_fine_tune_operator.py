@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
-import urllib.error
-import urllib.request
 import uuid
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -27,6 +21,7 @@ from airflow_provider_seekrflow.jobs.fine_tune import (
 )
 from airflow_provider_seekrflow.operators.fine_tune import SeekrFlowFineTuneOperator
 from tests.conftest import connection_json
+from tests.operators.job_kinds import MethodRefusingProxy
 from tests.operators.seekrflow_dag_support import (
     AIRFLOW_V3_3,
     CHAT_LINE,
@@ -106,73 +101,6 @@ def _fine_tune_dag(request, training_files, *, suffix="", operator_class=SeekrFl
     return dag
 
 
-class MethodRefusingProxy:
-    """
-    A forwarding HTTP proxy in front of the emulator that answers 405 to ``PUT .../cancel``.
-
-    It stands in for a SeekrFlow deployment that only takes POST on the fine-tune cancel route
-    (API.md G.2); every other request goes to the emulator unchanged. It records each request as
-    ``(method, path, status)``.
-    """
-
-    def __init__(self, upstream: str, refuse: tuple[str, str] = ("PUT", "/cancel")) -> None:
-        self.upstream = upstream
-        self.requests: list[tuple[str, str, int]] = []
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _forward(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                path = self.path.split("?", 1)[0]
-                if self.command == refuse[0] and path.endswith(refuse[1]):
-                    status, payload = 405, b'{"detail": "Method Not Allowed"}'
-                    headers = {"Content-Type": "application/json", "Allow": "POST"}
-                else:
-                    forwarded = {
-                        key: value
-                        for key, value in self.headers.items()
-                        if key.lower() not in ("host", "connection", "content-length", "accept-encoding")
-                    }
-                    outbound = urllib.request.Request(
-                        proxy.upstream + self.path, data=body, method=self.command, headers=forwarded
-                    )
-                    try:
-                        with urllib.request.urlopen(outbound, timeout=30) as answer:
-                            status, payload, raw = answer.status, answer.read(), answer.headers
-                    except urllib.error.HTTPError as err:
-                        status, payload, raw = err.code, err.read(), err.headers
-                    headers = {"Content-Type": raw.get("Content-Type", "application/json")}
-                proxy.requests.append((self.command, path, status))
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                with contextlib.suppress(OSError):
-                    self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> MethodRefusingProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-
 # ---------------------------------------------------------------------------------- success
 
 
@@ -230,19 +158,6 @@ def test_training_files_as_a_single_id_string(emu, request, training_file):
     dr = run_dag(_fine_tune_dag(request, training_file))
     assert states(dr) == {"tune": "success"}
     assert [job.id for job in service_fine_tunes(training_file)] == [xcom(dr, "tune")["job_id"]]
-
-
-def test_wait_for_completion_false_returns_the_fine_tune_at_once(emu, request, training_file):
-    emu.configure(fine_tune_duration=60)
-    dr = run_dag(_fine_tune_dag(request, [training_file], wait_for_completion=False))
-
-    assert states(dr) == {"tune": "success"}
-    result = xcom(dr, "tune")
-    assert set(result) == RESULT_KEYS
-    assert result["status"] in ("pending", "queued", "running")
-    assert result["model_id"] is None and result["inference_available"] is False
-    assert xcom(dr, "tune", key=FINE_TUNE.job_id_xcom_key) == result["job_id"]
-    assert fine_tune_status(result["job_id"]) in ("pending", "queued", "running")
 
 
 # ---------------------------------------------------------------------------------- failure
@@ -327,30 +242,6 @@ def test_exactly_one_of_project_id_and_project_name_at_construction(emu, project
 
 
 @pytest.mark.parametrize("deferrable", MODES)
-def test_timeout_fails_and_cancels_the_fine_tune(emu, request, training_file, deferrable):
-    emu.configure(fine_tune_duration=60)
-    recorder = FailureRecorder()
-    started = time.monotonic()
-    dr = run_dag(
-        _fine_tune_dag(
-            request, [training_file], deferrable=deferrable, timeout=1.5, on_failure_callback=recorder
-        )
-    )
-    elapsed = time.monotonic() - started
-
-    assert states(dr) == {"tune": "failed"}
-    error = recorder.last
-    assert isinstance(error, SeekrFlowFineTuneTimeoutError), repr(error)
-    job_id = xcom(dr, "tune", key=FINE_TUNE.job_id_xcom_key)
-    assert error.job_id == job_id
-    assert fine_tune_status(job_id) == "cancelled"
-    cancels = emu.journal(route="cancel_fine_tune_put")
-    assert [(c["path"], c["status"]) for c in cancels] == [(f"/v1/flow/fine-tunes/{job_id}/cancel", 200)]
-    assert count(emu, "cancel_fine_tune_post") == 0
-    assert elapsed < 30
-
-
-@pytest.mark.parametrize("deferrable", MODES)
 def test_timeout_cancels_with_post_where_the_service_refuses_put(
     emu, request, training_file, monkeypatch, deferrable
 ):
@@ -376,37 +267,7 @@ def test_timeout_cancels_with_post_where_the_service_refuses_put(
     assert fine_tune_status(job_id) == "cancelled"
 
 
-def test_on_kill_cancels_the_submitted_fine_tune(emu, request, training_file):
-    emu.configure(fine_tune_duration=60)
-    dr = run_dag(_fine_tune_dag(request, [training_file], wait_for_completion=False))
-    job_id = xcom(dr, "tune")["job_id"]
-
-    operator = SeekrFlowFineTuneOperator(
-        task_id="tune", training_files=[training_file], model=MODEL, n_epochs=1, project_id=1
-    )
-    operator.job_id = job_id
-    operator.on_kill()
-    assert fine_tune_status(job_id) == "cancelled"
-    assert count(emu, "cancel_fine_tune_put") == 1
-
-
 # ------------------------------------------------------------------------- lost answer, retry
-
-
-@pytest.mark.parametrize("deferrable", MODES)
-def test_lost_answer_on_create_makes_one_fine_tune(emu, request, training_file, task_logs, deferrable):
-    # The service creates the fine-tune, then the connection drops before its answer is sent.
-    emu.set_faults([{"route": "create_fine_tune", "kind": "drop_after", "count": 1}])
-    dr = run_dag(_fine_tune_dag(request, [training_file], deferrable=deferrable))
-
-    assert states(dr) == {"tune": "success"}
-    (job,) = service_fine_tunes(training_file)
-    result = xcom(dr, "tune")
-    assert result["job_id"] == job.id and result["status"] == "completed"
-    assert xcom(dr, "tune", key=FINE_TUNE.job_id_xcom_key) == job.id
-    assert count(emu, "create_fine_tune") == 1
-    assert count(emu, "list_fine_tunes") >= 1
-    assert "), but the service did it; using " in task_logs.text()
 
 
 def test_lost_answer_on_project_create_makes_one_project(emu, request, training_file, task_logs):
@@ -419,80 +280,6 @@ def test_lost_answer_on_project_create_makes_one_project(emu, request, training_
     assert xcom(dr, "tune")["project_id"] == project["id"]
     assert count(emu, "create_project") == 1
     assert "), but the service did it; using " in task_logs.text()
-
-
-class CrashOnceAfterSubmit(SeekrFlowFineTuneOperator):
-    """Test double of a worker crash: the first try dies right after the fine-tune was created."""
-
-    def poll_until_complete(self, job_id, context):
-        if context["ti"].try_number == 1:
-            raise RuntimeError(f"simulated worker crash while waiting for {job_id}")
-        return super().poll_until_complete(job_id, context)
-
-
-@pytest.mark.skipif(not AIRFLOW_V3_3, reason="a retry reattaches through the task state store (Airflow 3.3+)")
-def test_retry_after_crash_reattaches_to_the_fine_tune(emu, request, training_file, task_logs):
-    dr = run_dag(
-        _fine_tune_dag(
-            request,
-            [training_file],
-            operator_class=CrashOnceAfterSubmit,
-            retries=1,
-            retry_delay=timedelta(seconds=0),
-        )
-    )
-    assert states(dr) == {"tune": "success"}
-    (job,) = service_fine_tunes(training_file)
-    assert xcom(dr, "tune")["job_id"] == job.id
-    assert xcom(dr, "tune")["status"] == "completed"
-    assert count(emu, "create_fine_tune") == 1
-    assert "Reattaching to job" in task_logs.text()
-
-
-@pytest.mark.skipif(
-    not AIRFLOW_V3_3, reason="a retry finds its job through the task state store (Airflow 3.3+)"
-)
-@pytest.mark.parametrize(
-    ("create_fault", "made"),
-    [
-        # The service creates the fine-tune, then the connection drops before its answer.
-        pytest.param("drop_after", True, id="created"),
-        # The connection drops before the service acts: it made nothing.
-        pytest.param("drop_before", False, id="not-created"),
-    ],
-)
-def test_retry_asks_the_service_about_a_create_whose_answer_and_lookup_failed(
-    emu, request, training_file, task_logs, create_fault, made
-):
-    # The first try cannot tell whether its create made a fine-tune (the lookup fails too), so it
-    # fails without resending; the retry asks the service before creating anything.
-    emu.set_faults(
-        [
-            {"route": "create_fine_tune", "kind": create_fault, "count": 1},
-            {"route": "list_fine_tunes", "kind": "503", "skip": 1, "count": 1},
-        ]
-    )
-    recorder = FailureRecorder()
-    dr = run_dag(
-        _fine_tune_dag(
-            request,
-            [training_file],
-            hook_params={"max_retries": 0},
-            retries=1,
-            retry_delay=timedelta(seconds=0),
-            on_retry_callback=recorder,
-        )
-    )
-
-    assert states(dr) == {"tune": "success"}
-    assert len(recorder.errors) == 1, "the first try should have failed"
-    (job,) = service_fine_tunes(training_file)
-    assert xcom(dr, "tune")["job_id"] == job.id
-    assert count(emu, "create_fine_tune") == (1 if made else 2)
-    if made:
-        assert f"lost its answer, but the service made job {job.id}" in task_logs.text()
-    else:
-        assert "made no job; submitting" in task_logs.text()
 
 
 @pytest.mark.skipif(

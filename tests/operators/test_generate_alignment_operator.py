@@ -3,32 +3,23 @@
 from __future__ import annotations
 
 import re
-import time
-from datetime import timedelta
 
 import pytest
 from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_seekrflow.assets import FINE_TUNE_FILE_XCOM_KEY
-from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
-from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.jobs.alignment import (
-    ALIGNMENT,
-    SeekrFlowAlignmentJobCancelledError,
-    SeekrFlowAlignmentJobFailedError,
-    SeekrFlowAlignmentJobStoppedError,
-    SeekrFlowAlignmentJobTimeoutError,
+from airflow_provider_seekrflow.exceptions import (
+    SeekrFlowConfigError,
 )
+from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
 from airflow_provider_seekrflow.operators.alignment import SeekrFlowGenerateAlignmentOperator
 from tests.operators.seekrflow_dag_support import (
-    AIRFLOW_V3,
-    AIRFLOW_V3_3,
     FAST_POLL,
     START_DATE,
     FailureRecorder,
     count,
     dag_id_for,
-    job_status,
     run_dag,
     states,
     upload_alignment_document,
@@ -53,15 +44,6 @@ def _generate_dag(request, files, *, suffix="", operator_class=SeekrFlowGenerate
     return dag
 
 
-def _normalised(result, job_id):
-    """The result with ids blanked, so two runs' results can be compared."""
-    outputs = [
-        {**output, "id": "<id>", "filename": output["filename"].replace(job_id, "<job>"), "bytes": "<n>"}
-        for output in result["output_files"]
-    ]
-    return {"job_id": "<job>", "status": result["status"], "output_files": outputs}
-
-
 @pytest.mark.parametrize("deferrable", MODES)
 def test_success_returns_result_and_pushes_xcoms(emu, request, source_file, deferrable):
     dr = run_dag(_generate_dag(request, [source_file], deferrable=deferrable))
@@ -79,16 +61,6 @@ def test_success_returns_result_and_pushes_xcoms(emu, request, source_file, defe
     assert count(emu, "alignment_generate") == 1
 
 
-def test_sync_and_deferrable_give_the_same_result(emu, request, source_file):
-    results = []
-    for deferrable in (False, True):
-        dr = run_dag(_generate_dag(request, [source_file], suffix=str(deferrable), deferrable=deferrable))
-        assert states(dr) == {"generate": "success"}
-        result = xcom(dr, "generate")
-        results.append(_normalised(result, result["job_id"]))
-    assert results[0] == results[1]
-
-
 def test_templated_files_from_upstream_xcom(emu, request, tmp_path):
     """The usual wiring: the upload operator's output feeds ``files``."""
     from airflow_provider_seekrflow.operators.files import SeekrFlowUploadFileOperator
@@ -103,33 +75,6 @@ def test_templated_files_from_upstream_xcom(emu, request, tmp_path):
     dr = run_dag(dag)
     assert states(dr) == {"upload": "success", "generate": "success"}
     assert xcom(dr, "generate")["status"] == "completed"
-
-
-@pytest.mark.parametrize("deferrable", MODES)
-@pytest.mark.parametrize(
-    ("outcome", "error_class"),
-    [
-        ("failed", SeekrFlowAlignmentJobFailedError),
-        ("cancelled", SeekrFlowAlignmentJobCancelledError),
-        ("stopped", SeekrFlowAlignmentJobStoppedError),
-    ],
-)
-def test_unsuccessful_job_raises_its_distinct_error(
-    emu, request, source_file, outcome, error_class, deferrable
-):
-    message = f"emulated {outcome} because the documents were unreadable"
-    emu.configure(job_outcome=outcome, status_message=message)
-    recorder = FailureRecorder()
-    dr = run_dag(_generate_dag(request, [source_file], deferrable=deferrable, on_failure_callback=recorder))
-
-    assert states(dr) == {"generate": "failed"}
-    error = recorder.last
-    assert type(error) is error_class
-    assert error.status == outcome
-    assert error.status_message == message
-    assert message in str(error)
-    assert error.job_id == xcom(dr, "generate", key=ALIGNMENT.job_id_xcom_key)
-    assert count(emu, "alignment_generate") == 1
 
 
 @pytest.mark.parametrize(
@@ -166,136 +111,6 @@ def test_system_prompt_with_context_data_warns(emu, request, source_file, task_l
         )
     assert states(dr) == {"generate": "success"}
     assert "system_prompt is ignored" in task_logs.text()
-
-
-@pytest.mark.parametrize("deferrable", MODES)
-def test_timeout_fails_and_cancels_the_job(emu, request, source_file, deferrable):
-    emu.configure(job_duration=60)
-    recorder = FailureRecorder()
-    started = time.monotonic()
-    dr = run_dag(
-        _generate_dag(
-            request, [source_file], deferrable=deferrable, timeout=1.5, on_failure_callback=recorder
-        )
-    )
-    elapsed = time.monotonic() - started
-
-    assert states(dr) == {"generate": "failed"}
-    error = recorder.last
-    assert isinstance(error, SeekrFlowAlignmentJobTimeoutError)
-    job_id = xcom(dr, "generate", key=ALIGNMENT.job_id_xcom_key)
-    assert error.job_id == job_id
-    cancels = emu.journal(route="cancel_alignment_job")
-    assert [c["path"] for c in cancels] == [f"/v1/flow/alignment/{job_id}/cancel"]
-    assert job_status(job_id) == "cancelled"
-    assert elapsed < 30
-
-
-def test_execution_timeout_kills_the_task_and_on_kill_cancels(emu, request, source_file):
-    """Airflow's own kill path: execution_timeout interrupts the sync wait and calls on_kill."""
-    emu.configure(job_duration=60)
-    dag = _generate_dag(
-        request,
-        [source_file],
-        deferrable=False,
-        poll_interval=0.5,
-        min_poll_interval=0.5,
-        execution_timeout=timedelta(seconds=3),
-    )
-    try:
-        dr = run_dag(dag)
-    except BaseException as err:  # Airflow 2's AirflowTaskTimeout is a BaseException dag.test() lets out
-        if AIRFLOW_V3 or "Timeout" not in type(err).__name__:
-            raise
-        from airflow.models.dagrun import DagRun
-
-        (dr,) = DagRun.find(dag_id=dag.dag_id)
-    assert states(dr) == {"generate": "failed"}
-    job_id = xcom(dr, "generate", key=ALIGNMENT.job_id_xcom_key)
-    assert count(emu, "cancel_alignment_job") == 1
-    assert job_status(job_id) == "cancelled"
-
-
-def test_on_kill_cancels_the_submitted_job(emu, request, source_file):
-    """``on_kill`` of an operator whose job is running (submitted by a real task run) cancels it."""
-    emu.configure(job_duration=60)
-    dr = run_dag(_generate_dag(request, [source_file], wait_for_completion=False))
-    job_id = xcom(dr, "generate")["job_id"]
-
-    operator = SeekrFlowGenerateAlignmentOperator(
-        task_id="generate", instructions="Teach it.", files=[source_file]
-    )
-    operator.job_id = job_id
-    operator.on_kill()
-    assert job_status(job_id) == "cancelled"
-    assert [c["path"] for c in emu.journal(route="cancel_alignment_job")] == [
-        f"/v1/flow/alignment/{job_id}/cancel"
-    ]
-
-
-def test_on_kill_without_cancel_on_kill_leaves_the_job(emu, request, source_file):
-    emu.configure(job_duration=60)
-    dr = run_dag(_generate_dag(request, [source_file], wait_for_completion=False))
-    job_id = xcom(dr, "generate")["job_id"]
-    operator = SeekrFlowGenerateAlignmentOperator(
-        task_id="generate", instructions="Teach it.", files=[source_file], cancel_on_kill=False
-    )
-    operator.job_id = job_id
-    operator.on_kill()
-    assert count(emu, "cancel_alignment_job") == 0
-    assert job_status(job_id) in ("pending", "queued", "running")
-
-
-def test_wait_for_completion_false_returns_the_job_at_once(emu, request, source_file):
-    emu.configure(job_duration=60)
-    started = time.monotonic()
-    dr = run_dag(_generate_dag(request, [source_file], wait_for_completion=False))
-
-    assert states(dr) == {"generate": "success"}
-    # The same return type as when waiting: the job as it is, just submitted.
-    result = xcom(dr, "generate")
-    assert set(result) == {"job_id", "status", "output_files"}
-    job_id = result["job_id"]
-    assert isinstance(job_id, str) and job_id.startswith("al-")
-    assert result["status"] in ("pending", "queued", "running") and result["output_files"] == []
-    assert xcom(dr, "generate", key=ALIGNMENT.job_id_xcom_key) == job_id
-    assert job_status(job_id) in ("pending", "queued", "running")
-    assert count(emu, "alignment_generate") == 1
-    assert time.monotonic() - started < 30
-
-
-class CrashOnceAfterSubmit(SeekrFlowGenerateAlignmentOperator):
-    """Test double of a worker crash: the first try dies right after the job was submitted."""
-
-    def poll_until_complete(self, external_id, context):
-        if context["ti"].try_number == 1:
-            raise RuntimeError(f"simulated worker crash while waiting for {external_id}")
-        return super().poll_until_complete(external_id, context)
-
-
-def test_retry_after_crash_reattaches_or_resubmits(emu, request, source_file, task_logs):
-    emu.configure(job_duration=2)
-    dr = run_dag(
-        _generate_dag(
-            request,
-            [source_file],
-            operator_class=CrashOnceAfterSubmit,
-            deferrable=False,
-            retries=1,
-            retry_delay=timedelta(seconds=0),
-        )
-    )
-    assert states(dr) == {"generate": "success"}
-    generates = count(emu, "alignment_generate")
-    result = xcom(dr, "generate")
-    assert result["status"] == "completed"
-    if AIRFLOW_V3_3:
-        assert generates == 1, "the retry submitted a second alignment job instead of reattaching"
-        assert "no task state store" not in task_logs.text()
-    else:
-        # Documented: without a task state store every try submits its own job, and the task says so.
-        assert generates == 2
-        assert "no task state store" in task_logs.text()
 
 
 def test_polling_follows_the_eta(emu, request, source_file):

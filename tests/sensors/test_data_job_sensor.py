@@ -15,13 +15,10 @@ from airflow.providers.common.compat.sdk import DAG
 from airflow_provider_seekrflow._client.alignment import describe_outputs
 from airflow_provider_seekrflow.assets import FINE_TUNE_FILE_XCOM_KEY
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.jobs.data_job import (
-    SeekrFlowDataJobCancelledError,
-    SeekrFlowDataJobFailedError,
-    SeekrFlowDataJobNeedsReviewError,
-)
+from airflow_provider_seekrflow.jobs.data_job import SeekrFlowDataJobNeedsReviewError
 from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator
 from airflow_provider_seekrflow.sensors.data_job import SeekrFlowDataJobSensor
+from tests.operators.job_kinds import SENSOR_MODES, sensor_dag, sensor_mode_kwargs
 from tests.operators.seekrflow_dag_support import (
     FAST_POLL,
     START_DATE,
@@ -34,24 +31,11 @@ from tests.operators.seekrflow_dag_support import (
     xcom,
 )
 
-MODES = ["poke", "reschedule", "deferrable"]
+MODES = SENSOR_MODES
 SYSTEM_PROMPT = "You answer questions about the store's returns policy, briefly."
 INSTRUCTIONS = "Teach the returns policy."
 RESULT_KEYS = {"job_id", "status", "alignment_job_id", "output_files"}
 BROKEN = "broken-scan.txt"
-
-
-def _mode_kwargs(mode: str) -> dict:
-    if mode == "deferrable":
-        return {"deferrable": True, "poll_interval": 0.5}
-    return {"mode": mode, "deferrable": False}
-
-
-def _sensor_dag(request, job_id, mode, suffix="", **kwargs):
-    params = {"poke_interval": 0.5, "timeout": 60, **_mode_kwargs(mode), **kwargs}
-    with DAG(dag_id_for(request, suffix), schedule=None, start_date=START_DATE) as dag:
-        SeekrFlowDataJobSensor(task_id="wait", job_id=job_id, **params)
-    return dag
 
 
 def _data_job(tmp_path: Path, *, broken: bool = False, start: bool = True) -> str:
@@ -88,7 +72,7 @@ def test_modes_give_the_operator_result_for_a_completed_job(emu, request, tmp_pa
     for mode in MODES:
         job_id = _data_job(tmp_path)
         emu.clear_journal()
-        dr = run_dag(_sensor_dag(request, job_id, mode, suffix=mode))
+        dr = run_dag(sensor_dag(request, SeekrFlowDataJobSensor, job_id, mode, suffix=mode))
 
         assert states(dr) == {"wait": "success"}, mode
         assert emu.journal(route="start_data_job") == [] and emu.journal(route="cancel_data_job") == []
@@ -132,7 +116,7 @@ def test_job_id_as_the_operator_result(emu, request, tmp_path, wait_for_completi
             **FAST_POLL,
         )
         SeekrFlowDataJobSensor(
-            task_id="wait", job_id=make.output, poke_interval=0.5, timeout=60, **_mode_kwargs(mode)
+            task_id="wait", job_id=make.output, poke_interval=0.5, timeout=60, **sensor_mode_kwargs(mode)
         )
     dr = run_dag(dag)
 
@@ -153,46 +137,6 @@ def test_job_id_as_the_operator_result(emu, request, tmp_path, wait_for_completi
 # ------------------------------------------------------------------------------ unsuccessful ends
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize(
-    ("outcome", "error_class"),
-    [
-        ("failed", SeekrFlowDataJobFailedError),
-        ("cancelled", SeekrFlowDataJobCancelledError),
-        ("stopped", SeekrFlowDataJobFailedError),
-    ],
-)
-def test_unsuccessful_job_fails_at_once(emu, request, tmp_path, mode, outcome, error_class):
-    emu.configure(job_duration=1.5, job_outcome=outcome, status_message=f"{outcome}: out of quota")
-    job_id = _data_job(tmp_path)
-    recorder = FailureRecorder()
-    started = time.monotonic()
-    dr = run_dag(_sensor_dag(request, job_id, mode, timeout=120, on_failure_callback=recorder))
-    elapsed = time.monotonic() - started
-
-    assert states(dr) == {"wait": "failed"}
-    error = recorder.last
-    assert type(error) is error_class
-    assert error.job_id == job_id and error.status == outcome
-    assert error.status_message == f"{outcome}: out of quota"
-    assert elapsed < 30, "the sensor waited for its timeout instead of failing when the job ended"
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_job_cancelled_before_the_sensor_fails_on_first_check(emu, request, tmp_path, mode):
-    emu.configure(job_duration=60)
-    job_id = _data_job(tmp_path)
-    SeekrFlowHook().cancel_data_job(job_id)
-    assert _data_job_status(job_id) == "cancelled"
-    recorder = FailureRecorder()
-    started = time.monotonic()
-    dr = run_dag(_sensor_dag(request, job_id, mode, timeout=120, on_failure_callback=recorder))
-
-    assert states(dr) == {"wait": "failed"}
-    assert type(recorder.last) is SeekrFlowDataJobCancelledError
-    assert time.monotonic() - started < 30
-
-
 # ------------------------------------------------------------------------------ review
 
 
@@ -204,7 +148,9 @@ def test_job_in_review_fails_naming_the_file(emu, request, tmp_path, mode):
     emu.clear_journal()
     recorder = FailureRecorder()
     started = time.monotonic()
-    dr = run_dag(_sensor_dag(request, job_id, mode, timeout=120, on_failure_callback=recorder))
+    dr = run_dag(
+        sensor_dag(request, SeekrFlowDataJobSensor, job_id, mode, timeout=120, on_failure_callback=recorder)
+    )
 
     assert states(dr) == {"wait": "failed"}
     error = recorder.last
@@ -225,7 +171,15 @@ def test_job_in_review_is_waited_on_without_fail_on_review(emu, request, tmp_pat
     recorder = FailureRecorder()
     started = time.monotonic()
     dr = run_dag(
-        _sensor_dag(request, job_id, mode, timeout=3, fail_on_review=False, on_failure_callback=recorder)
+        sensor_dag(
+            request,
+            SeekrFlowDataJobSensor,
+            job_id,
+            mode,
+            timeout=3,
+            fail_on_review=False,
+            on_failure_callback=recorder,
+        )
     )
     elapsed = time.monotonic() - started
 
@@ -242,16 +196,12 @@ def test_job_in_review_is_waited_on_without_fail_on_review(emu, request, tmp_pat
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("case", ["failed", "needs_review"])
-def test_soft_fail_skips(emu, request, tmp_path, mode, case):
-    if case == "failed":
-        emu.configure(job_duration=1.0, job_outcome="failed")
-        job_id = _data_job(tmp_path)
-    else:
-        emu.configure(ingestion_fail=[BROKEN], ingestion_seconds=0.2)
-        job_id = _data_job(tmp_path, broken=True, start=False)
+def test_soft_fail_skips_a_job_in_review(emu, request, tmp_path, mode):
+    # soft_fail on an unsuccessful end is in the job-kind contract; review is a data job's own.
+    emu.configure(ingestion_fail=[BROKEN], ingestion_seconds=0.2)
+    job_id = _data_job(tmp_path, broken=True, start=False)
     started = time.monotonic()
-    dr = run_dag(_sensor_dag(request, job_id, mode, timeout=120, soft_fail=True))
+    dr = run_dag(sensor_dag(request, SeekrFlowDataJobSensor, job_id, mode, timeout=120, soft_fail=True))
 
     assert states(dr) == {"wait": "skipped"}
     assert time.monotonic() - started < 30

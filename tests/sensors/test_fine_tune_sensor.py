@@ -6,49 +6,30 @@ import time
 import uuid
 
 import pytest
-from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_seekrflow.emulator.fine_tunes import epoch_loss
-from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.jobs.fine_tune import (
     SeekrFlowFineTuneCancelledError,
     SeekrFlowFineTuneFailedError,
     fine_tune_result,
 )
-from airflow_provider_seekrflow.operators.fine_tune import SeekrFlowFineTuneOperator
 from airflow_provider_seekrflow.sensors.fine_tune import SeekrFlowFineTuneSensor
+from tests.operators.job_kinds import SENSOR_MODES, sensor_dag
 from tests.operators.seekrflow_dag_support import (
     CHAT_LINE,
-    FAST_POLL,
-    START_DATE,
     FailureRecorder,
-    count,
-    dag_id_for,
     run_dag,
     states,
     write,
     xcom,
 )
 
-MODES = ["poke", "reschedule", "deferrable"]
+MODES = SENSOR_MODES
 MODEL = "meta-llama/Llama-3.1-8B"
 N_EPOCHS = 3
 FINE_TUNE_SECONDS = 1.5
 RESULT_KEYS = {"job_id", "status", "model_id", "project_id", "model", "inference_available"}
-
-
-def _mode_kwargs(mode: str) -> dict:
-    if mode == "deferrable":
-        return {"deferrable": True, "poll_interval": 0.5}
-    return {"mode": mode, "deferrable": False}
-
-
-def _sensor_dag(request, job_id, mode, suffix="", **kwargs):
-    params = {"poke_interval": 0.5, "timeout": 60, **_mode_kwargs(mode), **kwargs}
-    with DAG(dag_id_for(request, suffix), schedule=None, start_date=START_DATE) as dag:
-        SeekrFlowFineTuneSensor(task_id="wait", job_id=job_id, **params)
-    return dag
 
 
 @pytest.fixture
@@ -83,7 +64,7 @@ def event_line(fine_tune_id: str, epoch: int) -> str:
 @pytest.mark.parametrize("mode", MODES)
 def test_completed_fine_tune_gives_the_operators_result(emu, request, tmp_path, project_id, mode):
     job_id = start_fine_tune(tmp_path, project_id)
-    dr = run_dag(_sensor_dag(request, job_id, mode))
+    dr = run_dag(sensor_dag(request, SeekrFlowFineTuneSensor, job_id, mode))
 
     assert states(dr) == {"wait": "success"}
     result = xcom(dr, "wait")
@@ -98,7 +79,7 @@ def test_completed_fine_tune_gives_the_operators_result(emu, request, tmp_path, 
 @pytest.mark.parametrize("mode", MODES)
 def test_each_event_is_logged_once(emu, request, tmp_path, project_id, task_logs, mode):
     job_id = start_fine_tune(tmp_path, project_id)
-    dr = run_dag(_sensor_dag(request, job_id, mode))
+    dr = run_dag(sensor_dag(request, SeekrFlowFineTuneSensor, job_id, mode))
     assert states(dr) == {"wait": "success"}
     logged = {epoch: task_logs.occurrences(event_line(job_id, epoch)) for epoch in range(1, N_EPOCHS + 1)}
     assert logged == dict.fromkeys(range(1, N_EPOCHS + 1), 1)
@@ -108,7 +89,7 @@ def test_deferrable_logs_events_seen_before_deferring_once(emu, request, tmp_pat
     """A fine-tune already past its first epoch when the sensor starts: no event is logged twice."""
     n_epochs = 10
     # Warm up: the first dag.test() of a process is seconds slower, time the fine-tune must not spend.
-    run_dag(_sensor_dag(request, "", "poke", suffix="warm_up"))
+    run_dag(sensor_dag(request, SeekrFlowFineTuneSensor, "", "poke", suffix="warm_up"))
     # Long enough that a slow dag.test() start (Airflow 3.1 under load: several seconds) still
     # finds it running: epoch 1 ends at 15% + 85%/10 of the run (about 7 s in), the fine-tune 23 s later.
     emu.configure(fine_tune_duration=30)
@@ -116,7 +97,7 @@ def test_deferrable_logs_events_seen_before_deferring_once(emu, request, tmp_pat
     while not SeekrFlowHook().get_fine_tune_events(job_id):
         time.sleep(0.1)
     emu.clear_journal()
-    dr = run_dag(_sensor_dag(request, job_id, "deferrable"))
+    dr = run_dag(sensor_dag(request, SeekrFlowFineTuneSensor, job_id, "deferrable"))
     assert states(dr) == {"wait": "success"}
     first_read = emu.journal(route="get_fine_tune")[0]
     assert first_read["ts"] < SeekrFlowHook().get_fine_tune(job_id).completed_at.timestamp(), (
@@ -124,43 +105,6 @@ def test_deferrable_logs_events_seen_before_deferring_once(emu, request, tmp_pat
     )
     logged = {epoch: task_logs.occurrences(event_line(job_id, epoch)) for epoch in range(1, n_epochs + 1)}
     assert logged == dict.fromkeys(range(1, n_epochs + 1), 1)
-
-
-@pytest.mark.parametrize("mode", ["poke", "deferrable"])
-def test_job_id_as_the_operators_result_dict(emu, request, tmp_path, mode):
-    """The usual wiring: the operator starts the fine-tune without waiting, the sensor waits on its result."""
-    emu.configure(fine_tune_duration=FINE_TUNE_SECONDS)
-    path = write(tmp_path / "pairs.jsonl", CHAT_LINE * 3)
-    file_id = SeekrFlowHook().upload_file(path, "fine-tune").id
-    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
-        tune = SeekrFlowFineTuneOperator(
-            task_id="tune",
-            training_files=[file_id],
-            model=MODEL,
-            n_epochs=N_EPOCHS,
-            project_name=f"wired project {uuid.uuid4().hex[:10]}",
-            wait_for_completion=False,
-            **FAST_POLL,
-        )
-        SeekrFlowFineTuneSensor(task_id="wait", job_id=tune.output, poke_interval=0.5, **_mode_kwargs(mode))
-    dr = run_dag(dag)
-
-    assert states(dr) == {"tune": "success", "wait": "success"}
-    started = xcom(dr, "tune")
-    assert isinstance(started, dict) and started["status"] in ("pending", "queued", "running")
-    result = xcom(dr, "wait")
-    assert result["job_id"] == started["job_id"] and result["status"] == "completed"
-    assert result["project_id"] == started["project_id"]
-
-
-@pytest.mark.parametrize("job_id", ["", "   ", {"status": "completed"}, {"job_id": None}])
-def test_a_job_id_that_names_no_fine_tune_fails_before_any_request(emu, request, job_id):
-    recorder = FailureRecorder()
-    dr = run_dag(_sensor_dag(request, job_id, "poke", on_failure_callback=recorder))
-    assert states(dr) == {"wait": "failed"}
-    assert isinstance(recorder.last, SeekrFlowConfigError)
-    assert "job_id" in str(recorder.last)
-    assert emu.journal() == []
 
 
 # ---------------------------------------------------------------------------------- failure
@@ -172,7 +116,9 @@ def test_failed_fine_tune_fails_at_once_with_the_error_analysis(emu, request, tm
     job_id = start_fine_tune(tmp_path, project_id)
     recorder = FailureRecorder()
     started = time.monotonic()
-    dr = run_dag(_sensor_dag(request, job_id, mode, timeout=120, on_failure_callback=recorder))
+    dr = run_dag(
+        sensor_dag(request, SeekrFlowFineTuneSensor, job_id, mode, timeout=120, on_failure_callback=recorder)
+    )
     elapsed = time.monotonic() - started
 
     assert states(dr) == {"wait": "failed"}
@@ -185,20 +131,6 @@ def test_failed_fine_tune_fails_at_once_with_the_error_analysis(emu, request, tm
     assert elapsed < 30, "the sensor waited for its timeout instead of failing when the fine-tune ended"
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_cancelled_fine_tune_fails_with_the_cancelled_error(emu, request, tmp_path, project_id, mode):
-    emu.configure(fine_tune_duration=60)
-    job_id = start_fine_tune(tmp_path, project_id)
-    assert SeekrFlowHook().cancel_fine_tune(job_id).status == "cancelled"
-    recorder = FailureRecorder()
-    dr = run_dag(_sensor_dag(request, job_id, mode, timeout=120, on_failure_callback=recorder))
-
-    assert states(dr) == {"wait": "failed"}
-    error = recorder.last
-    assert type(error) is SeekrFlowFineTuneCancelledError
-    assert (error.job_id, error.status) == (job_id, "cancelled")
-
-
 def test_cancelled_while_deferred_fails_with_the_cancelled_error(emu, request, tmp_path, project_id):
     """Cancelled by someone else while the sensor waits in the triggerer."""
     import threading
@@ -209,36 +141,17 @@ def test_cancelled_while_deferred_fails_with_the_cancelled_error(emu, request, t
     canceller.start()
     recorder = FailureRecorder()
     try:
-        dr = run_dag(_sensor_dag(request, job_id, "deferrable", timeout=60, on_failure_callback=recorder))
+        dr = run_dag(
+            sensor_dag(
+                request,
+                SeekrFlowFineTuneSensor,
+                job_id,
+                "deferrable",
+                timeout=60,
+                on_failure_callback=recorder,
+            )
+        )
     finally:
         canceller.cancel()
     assert states(dr) == {"wait": "failed"}
     assert type(recorder.last) is SeekrFlowFineTuneCancelledError
-
-
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("outcome", ["failed", "cancelled"])
-def test_soft_fail_skips_an_unsuccessful_fine_tune(emu, request, tmp_path, project_id, mode, outcome):
-    if outcome == "failed":
-        emu.configure(fine_tune_outcome="failed")
-    else:
-        emu.configure(fine_tune_duration=60)
-    job_id = start_fine_tune(tmp_path, project_id)
-    if outcome == "cancelled":
-        SeekrFlowHook().cancel_fine_tune(job_id)
-    started = time.monotonic()
-    dr = run_dag(_sensor_dag(request, job_id, mode, timeout=120, soft_fail=True))
-    assert states(dr) == {"wait": "skipped"}
-    assert time.monotonic() - started < 30
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_timeout_never_cancels_the_fine_tune(emu, request, tmp_path, project_id, mode):
-    emu.configure(fine_tune_duration=60)
-    job_id = start_fine_tune(tmp_path, project_id)
-    recorder = FailureRecorder()
-    dr = run_dag(_sensor_dag(request, job_id, mode, timeout=1.5, on_failure_callback=recorder))
-    assert states(dr) == {"wait": "failed"}
-    assert type(recorder.last).__name__ == "AirflowSensorTimeout"
-    assert SeekrFlowHook().get_fine_tune(job_id).status in ("pending", "queued", "running")
-    assert count(emu, "cancel_fine_tune_put") == count(emu, "cancel_fine_tune_post") == 0

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import json
-import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -19,7 +14,8 @@ from airflow_provider_seekrflow.emulator.fine_tunes import epoch_loss
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
 from tests.conftest import connection_json
-from tests.operators.seekrflow_dag_support import CHAT_LINE, write
+from tests.operators.job_kinds import MethodRefusingProxy, trigger_events
+from tests.operators.seekrflow_dag_support import CHAT_LINE, job_status, start_job, write
 
 FAST = {"poll_interval": 0.5, "min_poll_interval": 0.2}
 MODEL = "meta-llama/Llama-3.1-8B"
@@ -29,15 +25,6 @@ REFUNDS_TXT = "Refunds are paid to the original card within five business days.\
 
 
 # ------------------------------------------------------------------------------------ helpers
-
-
-def _events(trigger, limit: float = 60.0):
-    """Run the trigger to exhaustion (as the triggerer would until its first event) and return all events."""
-
-    async def collect():
-        return [event async for event in trigger.run()]
-
-    return asyncio.run(asyncio.wait_for(collect(), limit))
 
 
 def _trigger(kind, job_id, **kwargs):
@@ -100,65 +87,6 @@ def started_fine_tune(tmp_path) -> str:
         accel_type="H100",
         n_accel=1,
     ).id
-
-
-class MethodRefusingProxy:
-    """A forwarding proxy to the emulator answering 405 to ``PUT .../cancel``: a service that takes only POST."""
-
-    def __init__(self, upstream: str) -> None:
-        self.requests: list[tuple[str, str, int]] = []
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _forward(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                path = self.path.split("?", 1)[0]
-                content_type = "application/json"
-                if self.command == "PUT" and path.endswith("/cancel"):
-                    status, payload = 405, b'{"detail": "Method Not Allowed"}'
-                else:
-                    headers = {
-                        key: value
-                        for key, value in self.headers.items()
-                        if key.lower() not in ("host", "connection", "content-length", "accept-encoding")
-                    }
-                    outbound = urllib.request.Request(
-                        upstream + self.path, data=body, method=self.command, headers=headers
-                    )
-                    try:
-                        with urllib.request.urlopen(outbound, timeout=30) as answer:
-                            status, payload = answer.status, answer.read()
-                            content_type = answer.headers.get("Content-Type", content_type)
-                    except urllib.error.HTTPError as err:
-                        status, payload = err.code, err.read()
-                proxy.requests.append((self.command, path, status))
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                with contextlib.suppress(OSError):
-                    self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> MethodRefusingProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
 
 
 # ------------------------------------------------------------------------------ construction
@@ -236,7 +164,7 @@ def test_an_unknown_kind_or_an_until_the_kind_does_not_support_is_refused(kind, 
 def test_data_job_until_ingestion_fires_when_ready_to_start(pipeline, tmp_path):
     job_id = ingesting_data_job(tmp_path)
     pipeline.clear_journal()
-    events = _events(_trigger("data_job", job_id, until="ingestion"))
+    events = trigger_events(_trigger("data_job", job_id, until="ingestion"))
     assert _statuses(events) == ["ready_to_start"]
     payload = events[0].payload
     assert payload["job_id"] == job_id
@@ -250,7 +178,7 @@ def test_data_job_until_ingestion_fires_when_ready_to_start(pipeline, tmp_path):
 def test_data_job_in_review_ends_the_wait(pipeline, tmp_path, until):
     pipeline.configure(ingestion_fail=["broken.txt"])
     job_id = ingesting_data_job(tmp_path, filename="broken.txt")
-    events = _events(_trigger("data_job", job_id, until=until))
+    events = trigger_events(_trigger("data_job", job_id, until=until))
     assert _statuses(events) == ["needs_review"]
     assert "broken.txt" in (events[0].payload["status_message"] or "")
 
@@ -258,49 +186,38 @@ def test_data_job_in_review_ends_the_wait(pipeline, tmp_path, until):
 def test_data_job_in_review_does_not_end_a_wait_for_the_end(pipeline, tmp_path):
     pipeline.configure(ingestion_fail=["broken.txt"])
     job_id = ingesting_data_job(tmp_path, filename="broken.txt")
-    events = _events(_trigger("data_job", job_id, until="end", end_time=time.time() + 3))
+    events = trigger_events(_trigger("data_job", job_id, until="end", end_time=time.time() + 3))
     assert _statuses(events) == ["timeout"]
     assert "still needs_review" in events[0].payload["message"]
 
 
-def test_data_job_until_end_fires_completed_after_the_start(pipeline, tmp_path):
-    job_id = started_data_job(tmp_path)
-    events = _events(_trigger("data_job", job_id, until="end"))
-    assert _statuses(events) == ["completed"]
-    assert SeekrFlowHook().get_data_job(job_id).status == "completed"
-
-
 def test_data_job_until_end_or_review_fires_completed_after_the_start(pipeline, tmp_path):
     job_id = started_data_job(tmp_path)
-    events = _events(_trigger("data_job", job_id, until="end_or_review"))
+    events = trigger_events(_trigger("data_job", job_id, until="end_or_review"))
     assert _statuses(events) == ["completed"]
 
 
-def test_data_job_transient_errors_keep_polling(pipeline, tmp_path):
-    job_id = started_data_job(tmp_path)
-    pipeline.clear_journal()
-    # More 503s in a row than the hook retries (connection max_retries=3), so the trigger itself sees one.
-    pipeline.set_faults([{"route": "get_data_job", "kind": "503", "count": 5}])
-    events = _events(_trigger("data_job", job_id))
-    assert _statuses(events) == ["completed"]
-    statuses = [entry["status"] for entry in pipeline.journal(route="get_data_job")]
-    assert statuses.count(503) == 5 and statuses[-1] == 200
+# --------------------------------------------------------------------------------- alignment
 
 
-def test_on_kill_cancels_a_data_job(pipeline, tmp_path):
-    pipeline.configure(job_duration=60)
-    job_id = started_data_job(tmp_path)
-    asyncio.run(_trigger("data_job", job_id).on_kill())
-    assert SeekrFlowHook().get_data_job(job_id).status == "cancelled"
-    assert len(pipeline.journal(route="cancel_data_job")) == 1
+def test_alignment_job_failed_while_waiting_fires_failed_with_its_message(emu, tmp_path):
+    """An alignment job ended by the service (the emulator's forced end) while the trigger waits."""
+    emu.configure(job_duration=60)
+    job_id = start_job(tmp_path)
 
+    async def scenario():
+        async def collect():
+            return [event async for event in _trigger("alignment", job_id).run()]
 
-def test_on_kill_without_cancel_on_kill_leaves_the_data_job(pipeline, tmp_path):
-    pipeline.configure(job_duration=60)
-    job_id = started_data_job(tmp_path)
-    asyncio.run(_trigger("data_job", job_id, cancel_on_kill=False).on_kill())
-    assert SeekrFlowHook().get_data_job(job_id).status in ("pending", "queued", "running")
-    assert pipeline.journal(route="cancel_data_job") == []
+        task = asyncio.ensure_future(collect())
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(emu.fail_job, job_id, "failed", "GPU on fire")
+        return await asyncio.wait_for(task, 30)
+
+    events = asyncio.run(scenario())
+    assert _statuses(events) == ["failed"]
+    assert events[0].payload["status_message"] == "GPU on fire"
+    assert job_status(job_id) == "failed"
 
 
 # -------------------------------------------------------------------------------- fine-tunes
@@ -309,7 +226,7 @@ def test_on_kill_without_cancel_on_kill_leaves_the_data_job(pipeline, tmp_path):
 def test_fine_tune_fires_completed_and_logs_each_event_once(pipeline, tmp_path, task_logs):
     job_id = started_fine_tune(tmp_path)
     pipeline.clear_journal()
-    events = _events(_trigger("fine_tune", job_id))
+    events = trigger_events(_trigger("fine_tune", job_id))
     assert _statuses(events) == ["completed"]
     assert events[0].payload["message"] == f"Fine-tune {job_id} ended completed"
     for epoch in range(1, N_EPOCHS + 1):
@@ -324,60 +241,13 @@ def test_fine_tune_fires_completed_and_logs_each_event_once(pipeline, tmp_path, 
     assert "the service gives no estimate" in task_logs.text()
 
 
-def test_failed_fine_tune_fires_failed(pipeline, tmp_path):
-    pipeline.configure(fine_tune_outcome="failed")
-    job_id = started_fine_tune(tmp_path)
-    events = _events(_trigger("fine_tune", job_id))
-    assert _statuses(events) == ["failed"]
-    assert events[0].payload["job_id"] == job_id
-    assert events[0].payload["message"] == f"Fine-tune {job_id} ended failed"
-
-
-def test_fine_tune_transient_errors_keep_polling(pipeline, tmp_path):
-    job_id = started_fine_tune(tmp_path)
-    pipeline.clear_journal()
-    pipeline.set_faults([{"route": "get_fine_tune", "kind": "500", "count": 5}])
-    events = _events(_trigger("fine_tune", job_id))
-    assert _statuses(events) == ["completed"]
-    statuses = [entry["status"] for entry in pipeline.journal(route="get_fine_tune")]
-    assert statuses.count(500) == 5 and statuses[-1] == 200
-
-
 def test_fine_tune_events_route_errors_keep_polling(pipeline, tmp_path):
     job_id = started_fine_tune(tmp_path)
     pipeline.clear_journal()
     pipeline.set_faults([{"route": "list_fine_tune_events", "kind": "502", "count": 5}])
-    events = _events(_trigger("fine_tune", job_id))
+    events = trigger_events(_trigger("fine_tune", job_id))
     assert _statuses(events) == ["completed"]
     assert [entry["status"] for entry in pipeline.journal(route="list_fine_tune_events")].count(502) == 5
-
-
-def test_end_time_gives_one_timeout_event(pipeline, tmp_path):
-    pipeline.configure(fine_tune_duration=60)
-    job_id = started_fine_tune(tmp_path)
-    started = time.monotonic()
-    events = _events(_trigger("fine_tune", job_id, poll_interval=30, end_time=time.time() + 1.5))
-    elapsed = time.monotonic() - started
-    assert _statuses(events) == ["timeout"]
-    assert events[0].payload["job_id"] == job_id
-    assert "still" in events[0].payload["message"]
-    assert 1.0 <= elapsed < 10
-    # The trigger never cancels on a timeout; the operator decides.
-    assert SeekrFlowHook().get_fine_tune(job_id).status in ("pending", "queued", "running")
-
-
-def test_unknown_fine_tune_fires_one_error_event(pipeline):
-    events = _events(_trigger("fine_tune", "ft-does-not-exist"))
-    assert _statuses(events) == ["error"]
-    assert [entry["status"] for entry in pipeline.journal(route="get_fine_tune")] == [404]
-
-
-def test_on_kill_cancels_a_fine_tune(pipeline, tmp_path):
-    pipeline.configure(fine_tune_duration=60)
-    job_id = started_fine_tune(tmp_path)
-    asyncio.run(_trigger("fine_tune", job_id).on_kill())
-    assert SeekrFlowHook().get_fine_tune(job_id).status == "cancelled"
-    assert len(pipeline.journal(route="cancel_fine_tune_put")) == 1
 
 
 def test_on_kill_cancels_a_fine_tune_with_post_where_put_is_refused(pipeline, tmp_path, monkeypatch):
