@@ -2,17 +2,30 @@
 
 - ``ThreadedHTTPServer``: an HTTP server in a thread whose subclass answers every request in ``answer``.
 - ``SocketServer``: a bare TCP server in a thread that hands each connection to a function.
-- ``free_port`` and ``stop_process``.
+- ``free_port``, ``stop_process`` and ``first_module_with``.
 """
 
 from __future__ import annotations
 
+import importlib
 import socket
 import subprocess
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+
+def first_module_with(names: tuple[str, ...], attribute: str) -> Any:
+    """The first module of ``names`` that imports and has ``attribute`` (Airflow 3's path, then 2's), or None."""
+    for name in names:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, attribute):
+            return module
+    return None
 
 
 def free_port() -> int:
@@ -77,6 +90,10 @@ class ThreadedHTTPServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop serving and close the listening socket."""
         self._httpd.shutdown()
         self._httpd.server_close()
 
