@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -64,6 +65,16 @@ def connection_json(base_url: str, api_key: str = API_KEY, **extra: object) -> s
     if extra:
         payload["extra"] = extra
     return json.dumps(payload)
+
+
+def run_python_child(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    """Run ``python *args`` from the repository with ``env`` (the repository on ``PYTHONPATH``); it must succeed."""
+    env = {**env, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)}
+    child = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=env, cwd=str(REPO), timeout=timeout
+    )
+    assert child.returncode == 0, (child.stdout + child.stderr)[-4000:]
+    return child
 
 
 class LogCapture(logging.Handler):
@@ -123,15 +134,39 @@ def emulator(api_key: str):
         yield emu
 
 
+def reset_around(emulator: Any, **reset: Any) -> Iterator[Any]:
+    """Yield ``emulator`` with journal, faults and config reset (``reset(**reset)``) before and after.
+
+    It is started again first if a test stopped it.
+    """
+    if not emulator.running:
+        emulator.start()
+    emulator.reset(**reset)
+    yield emulator
+    if emulator.running:
+        emulator.reset(**reset)
+
+
+def own_emulator(name: str, api_key: str | None = None, scope: str = "module") -> Any:
+    """A fixture ``name``: an emulator of its own with 1 s jobs (accepting ``api_key``, else a random key).
+
+    Its journal and objects are the requesting tests' alone.
+    """
+
+    @pytest.fixture(scope=scope, name=name)  # type: ignore[call-overload]
+    def fixture() -> Iterator[Any]:
+        from airflow_provider_seekrflow.emulator import SeekrFlowEmulator
+
+        with SeekrFlowEmulator(api_key=api_key or secrets.token_urlsafe(16), job_duration=1.0) as emu:
+            yield emu
+
+    return fixture
+
+
 @pytest.fixture
 def fresh_emulator_state(emulator):
     """The emulator with journal, faults and config reset before and after the test; files and jobs stay."""
-    if not emulator.running:  # a test stopped it
-        emulator.start()
-    emulator.reset()
-    yield emulator
-    if emulator.running:
-        emulator.reset()
+    yield from reset_around(emulator)
 
 
 @pytest.fixture

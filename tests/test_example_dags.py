@@ -65,6 +65,13 @@ def _fresh_dag(dag_id):
     return _dagbag().get_dag(dag_id)
 
 
+def _run_all_succeed(dag, *task_ids: str):
+    """Run ``dag`` through ``dag.test()``; its tasks are ``task_ids``, and every one succeeded."""
+    dr = run_dag(dag)
+    assert states(dr) == dict.fromkeys(task_ids, "success")
+    return dr
+
+
 def test_example_alignment_runs_end_to_end(emu, task_logs):
     emu.configure(job_duration=1)
     dag = _fresh_dag("example_seekrflow_alignment")
@@ -72,13 +79,7 @@ def test_example_alignment_runs_end_to_end(emu, task_logs):
     generate = dag.get_task("generate_pairs")
     generate.min_poll_interval = 0.5
     generate.poll_interval = 1
-    dr = run_dag(dag)
-
-    assert states(dr) == {
-        "upload_documents": "success",
-        "generate_pairs": "success",
-        "show_sample_pair": "success",
-    }
+    dr = _run_all_succeed(dag, "upload_documents", "generate_pairs", "show_sample_pair")
     uploaded = xcom(dr, "upload_documents")
     assert isinstance(uploaded, list) and len(uploaded) == len(
         list((EXAMPLE_DAGS / "data" / "documents").iterdir())
@@ -99,8 +100,7 @@ def test_example_alignment_runs_end_to_end(emu, task_logs):
 
 def test_example_finetune_upload_runs_end_to_end(emu):
     dag = _fresh_dag("example_seekrflow_finetune_upload")
-    dr = run_dag(dag)
-    assert states(dr) == {"upload_training_data": "success"}
+    dr = _run_all_succeed(dag, "upload_training_data")
     file_id = xcom(dr, "upload_training_data")
     assert isinstance(file_id, str)
     from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
@@ -114,13 +114,7 @@ def test_example_sensor_runs_end_to_end(emu):
     emu.configure(job_duration=1)
     dag = _fresh_dag("example_seekrflow_sensor")
     dag.get_task("wait_for_job").poke_interval = 1  # the example's 30 s would make the trigger poll every 5 s
-    dr = run_dag(dag)
-    assert states(dr) == {
-        "upload_documents": "success",
-        "start_job": "success",
-        "wait_for_job": "success",
-        "list_outputs": "success",
-    }
+    dr = _run_all_succeed(dag, "upload_documents", "start_job", "wait_for_job", "list_outputs")
     job_id = xcom(dr, "start_job")["job_id"]
     assert xcom(dr, "wait_for_job")["job_id"] == job_id
     assert any(o["purpose"] == "fine-tune" for o in xcom(dr, "list_outputs"))
@@ -135,14 +129,8 @@ def test_example_pipeline_runs_end_to_end(emu, task_logs):
         operator = dag.get_task(task_id)
         assert operator.deferrable
         operator.min_poll_interval, operator.poll_interval = 0.5, 1
-    dr = run_dag(dag)
+    dr = _run_all_succeed(dag, "upload_documents", "make_training_pairs", "fine_tune", "report_model")
 
-    assert states(dr) == {
-        "upload_documents": "success",
-        "make_training_pairs": "success",
-        "fine_tune": "success",
-        "report_model": "success",
-    }
     uploaded = xcom(dr, "upload_documents")
     pairs = xcom(dr, "make_training_pairs")
     training_file = xcom(dr, "make_training_pairs", key="fine_tune_file_id")

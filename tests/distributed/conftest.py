@@ -35,7 +35,7 @@ import pytest
 
 from tests.distributed.load_metrics import LAG_LOG_THRESHOLD_S
 from tests.integration.harness import Deployment, metadata_db_url
-from tests.integration.lifecycle import running, work_dir
+from tests.integration.lifecycle import reset_emulator_around, running, work_dir
 
 CELERY_WORKERS, WORKER_CONCURRENCY, TRIGGERERS, PARALLELISM = 2, 4, 2, 16
 PIPELINE_DAG = "it_pipeline_soak"
@@ -92,7 +92,4 @@ def deployment(figures):
 @pytest.fixture
 def emulator(deployment):
     """The emulator with an empty journal, no faults and the start-up config; faults cleared after."""
-    deployment.emulator.reset()
-    yield deployment.emulator
-    if deployment.emulator.process.alive:
-        deployment.emulator.reset()
+    yield from reset_emulator_around(deployment)

@@ -149,14 +149,7 @@ def test_triggerer_sigkill_hands_every_wait_to_the_other_triggerer(deployment, e
     wait_for(f"{survivor} to take over {victim}'s {len(victim_waits)} waits", every_wait_moved, 180, 0.5,
              lambda: f"taken over {len(taken_over)}, gone {len(ended_first)}")  # fmt: skip
 
-    runs: dict[str, str] = {}
-
-    def all_done() -> bool:
-        listed = api.dag_runs(PIPELINE_DAG)
-        runs.update({r["dag_run_id"]: r["state"] for r in listed if r["dag_run_id"] in batch})
-        return sum(state in ("success", "failed") for state in runs.values()) == RUNS
-
-    wait_for(f"{RUNS} runs to end", all_done, 600, 2, lambda: str(collections.Counter(runs.values())))
+    runs = {tag: run["state"] for tag, run in api.wait_runs(PIPELINE_DAG, batch, 600, 2).items()}
     failed = sorted(tag for tag, state in runs.items() if state != "success")
 
     # When the service saw each moved wait poll again: the first status read of its run's jobs after the kill.

@@ -189,6 +189,28 @@ def check_calls(emulator, records: list[dict]) -> dict[str, int]:
     return journal
 
 
+def measured_rounds(
+    deployment, emulator, figures, dag: str, prefix: str, play, name: str, *spread: str
+) -> list[dict]:
+    """The records of ``rounds``, checked by ``check_calls``.
+
+    Their figures go to ``figures["kill_timeout"][name]``, with those of each ``spread`` key by triggerer.
+    """
+    started = time.monotonic()
+    records = rounds(deployment, emulator, dag, prefix, play)
+    journal = check_calls(emulator, records)
+    figures.setdefault("kill_timeout", {})[name] = result = {
+        "runs_per_task_and_round": RUNS_PER_TASK,
+        "rounds": max(r["round"] for r in records),
+        **{f"{key}_by_triggerer": by_triggerer(records, key) for key in spread},
+        "runs": [{k: sorted(v) if isinstance(v, set) else v for k, v in r.items()} for r in records],
+        "calls": journal,
+        "duration_s": round(time.monotonic() - started, 1),
+    }
+    print(f"kill_timeout {name}:", result)
+    return records
+
+
 def test_kill_timeout_marking_deferred_failed_cancels_on_both_triggerers(deployment, emulator, figures):
     api = deployment.api
 
@@ -213,18 +235,9 @@ def test_kill_timeout_marking_deferred_failed_cancels_on_both_triggerers(deploym
             run["killed_by"] = wait_for(f"{tag}'s on_kill in a trigger log", lambda t=tag, r=run: logged_by(
                 deployment, KILL_DAG, t, r["task_id"], "on kill"), 30)  # fmt: skip
 
-    started = time.monotonic()
-    records = rounds(deployment, emulator, KILL_DAG, "dist-kill-", play)
-    journal = check_calls(emulator, records)
-    figures.setdefault("kill_timeout", {})["mark_failed"] = result = {
-        "runs_per_task_and_round": RUNS_PER_TASK,
-        "rounds": max(r["round"] for r in records),
-        "cancel_latency_s_by_triggerer": by_triggerer(records, "cancel_latency_s"),
-        "runs": [{k: sorted(v) if isinstance(v, set) else v for k, v in r.items()} for r in records],
-        "calls": journal,
-        "duration_s": round(time.monotonic() - started, 1),
-    }
-    print("kill_timeout mark_failed:", result)
+    records = measured_rounds(
+        deployment, emulator, figures, KILL_DAG, "dist-kill-", play, "mark_failed", "cancel_latency_s"
+    )
     for r in records:
         assert r["job_status"] == "cancelled", r
         assert r["cancel_calls"] == 1, r
@@ -261,19 +274,10 @@ def test_kill_timeout_execution_timeout_while_deferred_cancels_on_both_triggerer
                 fired_by=logged_by(deployment, TIMEOUT_DAG, tag, task, "when the wait timed out"),
             )
 
-    started = time.monotonic()
-    records = rounds(deployment, emulator, TIMEOUT_DAG, "dist-timeout-", play)
-    journal = check_calls(emulator, records)
-    figures.setdefault("kill_timeout", {})["execution_timeout"] = result = {
-        "runs_per_task_and_round": RUNS_PER_TASK,
-        "rounds": max(r["round"] for r in records),
-        "cancel_after_deadline_s_by_triggerer": by_triggerer(records, "cancel_after_deadline_s"),
-        "cancelled_s_after_task_start_by_triggerer": by_triggerer(records, "cancelled_s_after_task_start"),
-        "runs": [{k: sorted(v) if isinstance(v, set) else v for k, v in r.items()} for r in records],
-        "calls": journal,
-        "duration_s": round(time.monotonic() - started, 1),
-    }
-    print("kill_timeout execution_timeout:", result)
+    spread = ("cancel_after_deadline_s", "cancelled_s_after_task_start")
+    records = measured_rounds(
+        deployment, emulator, figures, TIMEOUT_DAG, "dist-timeout-", play, "execution_timeout", *spread
+    )
     for r in records:
         assert r["state"] == "failed" and r["run_state"] == "failed", r
         assert r["job_status"] == "cancelled", r

@@ -204,24 +204,24 @@ def test_to_parquet_refuses_a_conversation_with_an_unknown_role():
 # ------------------------------------------------------------------------------ legacy job shape
 
 
-def poll_through_queued_phase(emu, job_id: str, started: float, duration: float) -> list[dict]:
-    """Every view of the job from now until just past its queued phase (polled fast)."""
-    seen = []
-    while time.monotonic() - started < QUEUED_END * duration + 0.2:
-        seen.append(get_job(emu, job_id))
-        time.sleep(0.02)
-    return seen
-
-
-def test_legacy_shape_shows_string_percentages_and_an_unknown_status_while_queued(emu):
-    duration = 10.0
-    emu.configure(job_duration=duration, legacy_job_shape=True)
+def views_through_queued_phase(emu, duration: float) -> tuple[str, list[dict]]:
+    """Start a job: its id, and every view of it from the answer until just past its queued phase."""
     file_id = uploaded(emu, "returns.md", RETURNS_DOC.encode())
     started = time.monotonic()
     answer = generate(emu, [file_id])
     assert answer.status_code == 200, answer.text
     job_id = answer.json()["id"]
-    seen = [answer.json(), *poll_through_queued_phase(emu, job_id, started, duration)]
+    seen = [answer.json()]
+    while time.monotonic() - started < QUEUED_END * duration + 0.2:  # polled fast
+        seen.append(get_job(emu, job_id))
+        time.sleep(0.02)
+    return job_id, seen
+
+
+def test_legacy_shape_shows_string_percentages_and_an_unknown_status_while_queued(emu):
+    duration = 10.0
+    emu.configure(job_duration=duration, legacy_job_shape=True)
+    job_id, seen = views_through_queued_phase(emu, duration)
     listed = requests.get(f"{emu.base_url}/v1/flow/alignment", headers=auth(emu), timeout=30).json()["data"]
     seen += [job for job in listed if job["id"] == job_id]
     cancelled = requests.post(
@@ -253,12 +253,7 @@ def test_default_shape_has_numeric_percentages_and_a_queued_status(emu):
     duration = 10.0
     emu.configure(job_duration=duration)
     assert emu.config()["legacy_job_shape"] is False
-    file_id = uploaded(emu, "returns.md", RETURNS_DOC.encode())
-    started = time.monotonic()
-    answer = generate(emu, [file_id])
-    assert answer.status_code == 200, answer.text
-    job_id = answer.json()["id"]
-    seen = [answer.json(), *poll_through_queued_phase(emu, job_id, started, duration)]
+    job_id, seen = views_through_queued_phase(emu, duration)
     requests.post(f"{emu.base_url}/v1/flow/alignment/{job_id}/cancel", headers=auth(emu), timeout=30)
 
     assert "queued" in {job["status"] for job in seen}
@@ -335,7 +330,6 @@ def test_cli_flags_parse():
     assert (both.legacy_job_shape, both.deprecation_headers, both.job_duration) == (True, True, 2.0)
 
 
-@pytest.mark.parametrize("in_subprocess", [False, True], ids=["thread", "subprocess-cli-flags"])
 def test_start_up_keywords_set_the_switches_and_a_reset_keeps_them(tmp_path, in_subprocess):
     with SeekrFlowEmulator(
         api_key="start-up-key",

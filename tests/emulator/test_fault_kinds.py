@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import secrets
 import socket
 import threading
 import time
@@ -23,24 +22,20 @@ import requests
 
 from airflow_provider_seekrflow.emulator import SeekrFlowEmulator
 from airflow_provider_seekrflow.emulator.faults import STATUS_DETAIL, FaultRule, parse_fault_spec
+from tests.conftest import own_emulator, reset_around
 
 TRAINING_JSONL = (
     b'{"messages": [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Hello."}]}\n'
 )
 
 
-@pytest.fixture(scope="module")
-def private_emulator() -> Iterator[SeekrFlowEmulator]:
-    """An emulator of this module's own, so counting objects sees only what these tests made."""
-    with SeekrFlowEmulator(api_key=secrets.token_urlsafe(16), job_duration=1.0) as emu:
-        yield emu
+# An emulator of this module's own, so counting objects sees only what these tests made.
+private_emulator = own_emulator("private_emulator")
 
 
 @pytest.fixture
 def emu(private_emulator: SeekrFlowEmulator) -> Iterator[SeekrFlowEmulator]:
-    private_emulator.reset(wipe=True)
-    yield private_emulator
-    private_emulator.reset(wipe=True)
+    yield from reset_around(private_emulator, wipe=True)
 
 
 def call(emu: SeekrFlowEmulator, method: str, path: str, **kwargs: Any) -> requests.Response:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import secrets
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,22 +19,19 @@ import requests
 
 from airflow_provider_seekrflow.emulator import SeekrFlowEmulator
 from airflow_provider_seekrflow.emulator.hostile_numbers import rewrite_numbers
+from tests.conftest import own_emulator, reset_around
 
 HUGE = 10**400
 
 
-@pytest.fixture(scope="module")
-def private_emulator() -> Iterator[SeekrFlowEmulator]:
-    with SeekrFlowEmulator(api_key=secrets.token_urlsafe(16), job_duration=1.0) as emu:
-        yield emu
+private_emulator = own_emulator("private_emulator")
 
 
 @pytest.fixture
 def emu(private_emulator: SeekrFlowEmulator) -> Iterator[SeekrFlowEmulator]:
-    private_emulator.reset()
-    private_emulator.configure(job_duration=1.0)
-    yield private_emulator
-    private_emulator.reset()
+    for emu in reset_around(private_emulator):
+        emu.configure(job_duration=1.0)
+        yield emu
 
 
 def call(emu: SeekrFlowEmulator, method: str, path: str, **kwargs: Any) -> requests.Response:

@@ -585,7 +585,6 @@ def test_cli_flags_for_the_pipeline_timing_parse():
     assert (parse_args([]).ingestion_seconds, parse_args([]).fine_tune_duration) == (None, None)
 
 
-@pytest.mark.parametrize("in_subprocess", [False, True], ids=["thread", "subprocess-cli-flags"])
 def test_a_restarted_emulator_carries_on_with_data_jobs_projects_and_fine_tunes(tmp_path, in_subprocess):
     # Ingestion outlasts the restart: a subprocess emulator takes several seconds to come back on a
     # loaded CI machine (a 4 s window was over before it answered again, in a CI run of 5 pytest runs

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import http.server
-import json
 import logging
 import threading
 import warnings
@@ -27,13 +26,7 @@ from airflow_provider_seekrflow.exceptions import (
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook
 from airflow_provider_seekrflow.models import AlignmentJob, AlignmentOutput, SeekrFlowFile
-
-
-def connection(base_url: str, api_key: str, **extra: object) -> str:
-    payload: dict[str, object] = {"conn_type": "seekrflow", "host": base_url, "password": api_key}
-    if extra:
-        payload["extra"] = extra
-    return json.dumps(payload)
+from tests.conftest import connection_json
 
 
 def run(coro_fn, *args):
@@ -52,11 +45,8 @@ def sockets_to(base_url: str) -> int:
 
 
 @pytest.fixture
-def emu(fresh_emulator_state, seekrflow_connection):
-    """The emulator behind ``seekrflow_default``: no faults, empty journal, start-up config (restored after)."""
-    # Jobs stay active unless a test ends them (fail_job) or asks for short ones.
-    seekrflow_connection.configure(job_duration=60)
-    return seekrflow_connection
+def emu(long_jobs):
+    return long_jobs
 
 
 @pytest.fixture
@@ -139,7 +129,7 @@ def test_outputs_of_a_running_job_are_empty(emu, job):
 
 def test_team_id_reaches_the_service(emu, job, monkeypatch):
     monkeypatch.setenv(
-        "AIRFLOW_CONN_SEEKRFLOW_TEAM", connection(emu.base_url, emu.api_key, team_id="team-async")
+        "AIRFLOW_CONN_SEEKRFLOW_TEAM", connection_json(emu.base_url, emu.api_key, team_id="team-async")
     )
 
     run(SeekrFlowAsyncHook("seekrflow_team").call, alignment.get_job(job.id))
@@ -163,7 +153,7 @@ def test_not_found(emu):
 
 
 def test_wrong_key(emu, job, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_SEEKRFLOW_WRONG", connection(emu.base_url, "wrong-key-a51c"))
+    monkeypatch.setenv("AIRFLOW_CONN_SEEKRFLOW_WRONG", connection_json(emu.base_url, "wrong-key-a51c"))
 
     with pytest.raises(SeekrFlowAuthenticationError) as caught:
         run(SeekrFlowAsyncHook("seekrflow_wrong").call, alignment.cancel_job(job.id))
@@ -200,7 +190,7 @@ def test_server_error_when_retries_are_exhausted(emu, job):
 def test_unreachable_host(closed_port, monkeypatch):
     monkeypatch.setenv(
         "AIRFLOW_CONN_SEEKRFLOW_CLOSED",
-        connection(f"http://127.0.0.1:{closed_port}", "some-key-1", max_retries=0),
+        connection_json(f"http://127.0.0.1:{closed_port}", "some-key-1", max_retries=0),
     )
 
     with pytest.raises(SeekrFlowConnectionError) as caught:
@@ -211,7 +201,7 @@ def test_unreachable_host(closed_port, monkeypatch):
 
 
 def test_html_server(html_server, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_SEEKRFLOW_HTML", connection(html_server, "some-key-1"))
+    monkeypatch.setenv("AIRFLOW_CONN_SEEKRFLOW_HTML", connection_json(html_server, "some-key-1"))
 
     with pytest.raises(SeekrFlowUnexpectedResponseError, match="is the host a SeekrFlow API"):
         run(SeekrFlowAsyncHook("seekrflow_html").call, alignment.get_job("al-1"))
@@ -242,7 +232,7 @@ def test_cancel_after_a_dropped_answer_is_retried(emu, job):
 
 
 def test_hooks_of_one_connection_share_one_session_on_a_loop(emu, job, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_SEEKRFLOW_OTHER", connection(emu.base_url, "other-key-77"))
+    monkeypatch.setenv("AIRFLOW_CONN_SEEKRFLOW_OTHER", connection_json(emu.base_url, "other-key-77"))
 
     async def sessions():
         async with SeekrFlowAsyncHook() as first, SeekrFlowAsyncHook() as second:

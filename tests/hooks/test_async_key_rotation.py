@@ -18,24 +18,20 @@ from airflow_provider_seekrflow.emulator import SeekrFlowEmulator
 from airflow_provider_seekrflow.exceptions import SeekrFlowAuthenticationError, SeekrFlowNotFoundError
 from airflow_provider_seekrflow.hooks import seekrflow_async
 from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook
+from tests.conftest import own_emulator, reset_around
 
 CONN_ID = "seekrflow_rotating"
 OLD_KEY = "sfk-rotation-old-3a9d17"
 NEW_KEY = "sfk-rotation-new-c4e802"
 
 
-@pytest.fixture(scope="module")
-def new_key_emulator() -> Iterator[SeekrFlowEmulator]:
-    """An emulator that accepts only ``NEW_KEY``: the service after the old key was revoked."""
-    with SeekrFlowEmulator(api_key=NEW_KEY, job_duration=1.0) as emu:
-        yield emu
+# An emulator that accepts only ``NEW_KEY``: the service after the old key was revoked.
+new_key_emulator = own_emulator("new_key_emulator", NEW_KEY)
 
 
 @pytest.fixture
 def rotated(new_key_emulator: SeekrFlowEmulator) -> Iterator[SeekrFlowEmulator]:
-    new_key_emulator.reset()
-    yield new_key_emulator
-    new_key_emulator.reset()
+    yield from reset_around(new_key_emulator)
 
 
 def _define(monkeypatch: pytest.MonkeyPatch, base_url: str, key: str, **extra: object) -> None:

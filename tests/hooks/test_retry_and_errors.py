@@ -23,6 +23,7 @@ from airflow_provider_seekrflow.exceptions import (
     SeekrFlowValidationError,
 )
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+from tests.conftest import connection_json
 
 TRAINING_LINE = json.dumps(
     {
@@ -34,26 +35,9 @@ TRAINING_LINE = json.dumps(
 )
 
 
-def connection(base_url: str, api_key: str, **extra: object) -> str:
-    payload: dict[str, object] = {"conn_type": "seekrflow", "host": base_url, "password": api_key}
-    if extra:
-        payload["extra"] = extra
-    return json.dumps(payload)
-
-
 @pytest.fixture
-def emu(fresh_emulator_state, seekrflow_connection):
-    """The emulator behind ``seekrflow_default``: no faults, empty journal, start-up config (restored after)."""
-    # Jobs stay active unless a test ends them (fail_job) or asks for short ones.
-    seekrflow_connection.configure(job_duration=60)
-    return seekrflow_connection
-
-
-@pytest.fixture
-def hook(emu):
-    hook = SeekrFlowHook()  # the connection allows 3 retries
-    yield hook
-    hook.close()
+def emu(long_jobs):
+    return long_jobs
 
 
 @pytest.fixture
@@ -108,7 +92,7 @@ def statuses(emu, route: str) -> list[int | None]:
 
 
 def test_wrong_key_is_an_authentication_error(emu, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_SEEKRFLOW_WRONG", connection(emu.base_url, "not-the-key-123"))
+    monkeypatch.setenv("AIRFLOW_CONN_SEEKRFLOW_WRONG", connection_json(emu.base_url, "not-the-key-123"))
 
     with pytest.raises(SeekrFlowAuthenticationError) as caught:
         SeekrFlowHook("seekrflow_wrong").list_files()
@@ -128,7 +112,9 @@ def test_wrong_key_is_an_authentication_error(emu, monkeypatch):
 
 def test_bearer_prefixed_key_is_refused_by_the_service(emu, monkeypatch):
     # The service wants the bare key; "Bearer <key>" is refused, so the hook must never add the prefix.
-    monkeypatch.setenv("AIRFLOW_CONN_SEEKRFLOW_BEARER", connection(emu.base_url, f"Bearer {emu.api_key}"))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SEEKRFLOW_BEARER", connection_json(emu.base_url, f"Bearer {emu.api_key}")
+    )
 
     with pytest.raises(SeekrFlowAuthenticationError) as caught:
         SeekrFlowHook("seekrflow_bearer").list_files()
@@ -242,7 +228,7 @@ def test_5xx_is_a_server_error(emu, kind):
 def test_unreachable_host_is_a_connection_error(closed_port, monkeypatch):
     monkeypatch.setenv(
         "AIRFLOW_CONN_SEEKRFLOW_CLOSED",
-        connection(f"http://127.0.0.1:{closed_port}", "some-key-1", max_retries=0),
+        connection_json(f"http://127.0.0.1:{closed_port}", "some-key-1", max_retries=0),
     )
 
     with pytest.raises(SeekrFlowConnectionError) as caught:
@@ -261,7 +247,7 @@ def test_refused_connection_is_retried_before_a_generate(closed_port, monkeypatc
     # (that a refused once-only request is sent again is in tests/unit/test_lost_answers.py).
     monkeypatch.setenv(
         "AIRFLOW_CONN_SEEKRFLOW_CLOSED",
-        connection(f"http://127.0.0.1:{closed_port}", "some-key-1", max_retries=1),
+        connection_json(f"http://127.0.0.1:{closed_port}", "some-key-1", max_retries=1),
     )
     caplog.set_level("WARNING")
 
@@ -274,7 +260,7 @@ def test_refused_connection_is_retried_before_a_generate(closed_port, monkeypatc
 
 
 def test_html_server_is_an_unexpected_response(html_server, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_SEEKRFLOW_HTML", connection(html_server, "some-key-1"))
+    monkeypatch.setenv("AIRFLOW_CONN_SEEKRFLOW_HTML", connection_json(html_server, "some-key-1"))
 
     with pytest.raises(SeekrFlowUnexpectedResponseError) as caught:
         SeekrFlowHook("seekrflow_html").list_files()
@@ -340,29 +326,36 @@ def test_503_on_upload_is_retried(hook, emu, training_file):
     assert [f.id for f in hook.list_files() if f.filename == training_file.name] == [stored.id]
 
 
-def test_generate_whose_answer_was_lost_returns_the_job_it_created(hook, emu, doc):
+def _generate_over_a_dropped_connection(hook, emu, doc, kind: str, instructions: str):
+    """Generate on an uploaded ``doc`` with the first request's connection dropped (``kind``).
+
+    Returns the job and the ids of the jobs the service has now that it had not before.
+    """
     stored = hook.upload_file(doc, "alignment")
     jobs_before = {job.id for job in hook.list_alignment_jobs()}
-    emu.set_faults([{"route": "alignment_generate", "kind": "drop_after", "count": 1}])
+    emu.set_faults([{"route": "alignment_generate", "kind": kind, "count": 1}])
+    job = hook.generate_alignment(instructions, [stored.id])
+    return job, {j.id for j in hook.list_alignment_jobs()} - jobs_before
 
-    job = hook.generate_alignment("Teach the lost answer.", [stored.id])
+
+def test_generate_whose_answer_was_lost_returns_the_job_it_created(hook, emu, doc):
+    job, new_jobs = _generate_over_a_dropped_connection(
+        hook, emu, doc, "drop_after", "Teach the lost answer."
+    )
 
     # Sent once: the service created the job, and the hook found it rather than making another.
     assert len(emu.journal(route="alignment_generate")) == 1
-    new_jobs = {j.id for j in hook.list_alignment_jobs()} - jobs_before
     assert new_jobs == {job.id}
 
 
 def test_generate_dropped_before_it_was_processed_is_sent_again(hook, emu, doc):
-    stored = hook.upload_file(doc, "alignment")
-    jobs_before = {job.id for job in hook.list_alignment_jobs()}
-    emu.set_faults([{"route": "alignment_generate", "kind": "drop_before", "count": 1}])
-
-    job = hook.generate_alignment("Teach the unsent request.", [stored.id])
+    job, new_jobs = _generate_over_a_dropped_connection(
+        hook, emu, doc, "drop_before", "Teach the unsent request."
+    )
 
     # The service echoes each job's request and none matched, so sending again was safe.
     assert len(emu.journal(route="alignment_generate")) == 2
-    assert {j.id for j in hook.list_alignment_jobs()} - jobs_before == {job.id}
+    assert new_jobs == {job.id}
 
 
 def test_generate_is_not_repeated_when_the_service_cannot_tell_its_jobs_apart(hook, emu, doc):

@@ -43,18 +43,8 @@ def fine_tune_lines(count: int = 3) -> str:
 
 
 @pytest.fixture
-def emu(fresh_emulator_state, seekrflow_connection):
-    """The emulator behind ``seekrflow_default``: no faults, empty journal, start-up config (restored after)."""
-    # Jobs stay active unless a test ends them (fail_job) or asks for short ones.
-    seekrflow_connection.configure(job_duration=60)
-    return seekrflow_connection
-
-
-@pytest.fixture
-def hook(emu):
-    hook = SeekrFlowHook()
-    yield hook
-    hook.close()
+def emu(long_jobs):
+    return long_jobs
 
 
 @pytest.fixture

@@ -9,17 +9,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_seekrflow.emulator.server import SeekrFlowEmulator
+from tests.conftest import run_python_child
 
 FILE_MIB = 300
 MAX_GROWTH_MIB = 32
-REPO = Path(__file__).resolve().parents[2]
 
 CHILD = r"""
 import json, os, sys, time
@@ -92,18 +91,9 @@ def test_large_upload_streams_with_bounded_memory(tmp_path):
                 "extra": {"max_retries": 0},
             }
         )
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
         env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"
-        child = subprocess.run(
-            [sys.executable, "-c", CHILD, str(big), str(small)],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=str(REPO),
-            timeout=150,
-        )
+        child = run_python_child(["-c", CHILD, str(big), str(small)], env, timeout=150)
         output = child.stdout + child.stderr
-        assert child.returncode == 0, output[-4000:]
         result = json.loads(output.split("MEMORY-RESULT ", 1)[1].splitlines()[0])
 
         # The service holds the whole file.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import urllib.parse
 from collections.abc import Iterable
@@ -78,6 +79,21 @@ class AirflowAPI:
             2,
             lambda: json.dumps(self.task_instances(dag_id, run_id), default=str)[:3000],
         )
+
+    def wait_runs(
+        self, dag_id: str, run_ids: Iterable[str], timeout: float, interval: float, what: str = "runs"
+    ) -> dict[str, dict[str, Any]]:
+        """Wait until every run of ``run_ids`` has ended; return each one as last listed, by run id."""
+        wanted = set(run_ids)
+        runs: dict[str, dict[str, Any]] = {}
+
+        def all_done() -> bool:
+            runs.update({r["dag_run_id"]: r for r in self.dag_runs(dag_id) if r["dag_run_id"] in wanted})
+            return sum(r["state"] in TERMINAL_RUN_STATES for r in runs.values()) == len(wanted)
+
+        wait_for(f"{len(wanted)} {what} to end", all_done, timeout, interval,
+                 lambda: str(collections.Counter(r["state"] for r in runs.values())))  # fmt: skip
+        return runs
 
     def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
         data = self.get(f"dags/{dag_id}/dagRuns/{self.q(run_id)}/taskInstances")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.harness import Deployment, metadata_db_url
-from tests.integration.lifecycle import running, work_dir
+from tests.integration.lifecycle import reset_emulator_around, running, work_dir
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +34,4 @@ def deployment(figures):
 @pytest.fixture
 def emulator(deployment):
     """The emulator with an empty journal, no faults and the start-up config; faults cleared after."""
-    deployment.emulator.reset()
-    yield deployment.emulator
-    if deployment.emulator.process.alive:
-        deployment.emulator.reset()
+    yield from reset_emulator_around(deployment)

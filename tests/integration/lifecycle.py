@@ -49,3 +49,14 @@ def running(dep: Deployment, figures: dict[str, Any], echo: str = "") -> Iterato
         results.write_text(json.dumps(figures, indent=2, sort_keys=True, default=str))
         if echo:
             print(f"\n{echo}: {results}\n{json.dumps(figures, indent=2, default=str)}")
+
+
+def reset_emulator_around(dep: Deployment) -> Iterator[Any]:
+    """Yield the deployment's emulator with an empty journal, no faults and the start-up config.
+
+    Reset again after, unless the test left its process dead.
+    """
+    dep.emulator.reset()
+    yield dep.emulator
+    if dep.emulator.process.alive:
+        dep.emulator.reset()

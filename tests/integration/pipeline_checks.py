@@ -11,6 +11,7 @@ Only the records of tags starting with ``prefix`` are counted: other tests share
 from __future__ import annotations
 
 import collections
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -69,6 +70,26 @@ def everywhere(rate: float) -> list[dict]:
     return [
         {"route": "*", "rate": round(share / (1 - i * share), 6), **rule} for i, rule in enumerate(shared)
     ]
+
+
+def run_under_faults(
+    deployment: Any, emulator: Any, dag: str, tags: list[str], rules: list[dict], what: str
+) -> tuple[dict[str, dict[str, Any]], float, list[dict]]:
+    """Trigger a run of ``dag`` per tag with the emulator faulting per ``rules``, and wait for all to end.
+
+    Returns the runs (by tag, as last listed), the seconds from the first trigger to the last end,
+    and the emulator's journal; the faults are cleared after.
+    """
+    confs = {tag: deployment.conf(tag) for tag in tags}
+    emulator.admin("PUT", "faults", rules)
+    started = time.monotonic()
+    for tag in tags:
+        deployment.api.trigger(dag, tag, confs[tag])
+    runs = deployment.api.wait_runs(dag, tags, 1500, 5, what)
+    wall = time.monotonic() - started
+    journal = emulator.journal()
+    emulator.admin("DELETE", "faults")
+    return runs, wall, journal
 
 
 def check_pipeline_runs(

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import collections
 import os
-import time
 
 import pytest
 
-from tests.integration.harness import wait_for
-from tests.integration.pipeline_checks import everywhere
+from tests.integration.pipeline_checks import everywhere, run_under_faults
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
@@ -37,23 +35,10 @@ def test_fault_soak(deployment, emulator, figures):
     api = deployment.api
     emulator.reset(job_duration=8.0)
     tags = [f"soak-{i:03d}" for i in range(RUNS)]
-    confs = {tag: deployment.conf(tag) for tag in tags}
-    emulator.admin("PUT", "faults", fault_rules(FAULT_RATE))
-
-    started = time.monotonic()
-    for tag in tags:
-        api.trigger(DAG, tag, confs[tag])
-    states: dict[str, str] = {}
-
-    def all_done() -> bool:
-        runs = api.dag_runs(DAG)
-        states.update({r["dag_run_id"]: r["state"] for r in runs if r["dag_run_id"] in confs})
-        return sum(s in ("success", "failed") for s in states.values()) == RUNS
-
-    wait_for(f"{RUNS} soak runs to end", all_done, 1500, 5, lambda: str(collections.Counter(states.values())))
-    wall = time.monotonic() - started
-    journal = emulator.journal()
-    emulator.admin("DELETE", "faults")
+    runs, wall, journal = run_under_faults(
+        deployment, emulator, DAG, tags, fault_rules(FAULT_RATE), "soak runs"
+    )
+    states = {tag: run["state"] for tag, run in runs.items()}
 
     failed = sorted(tag for tag, state in states.items() if state != "success")
     faults = collections.Counter(e["fault"] for e in journal if e["fault"])

@@ -19,18 +19,17 @@ from __future__ import annotations
 import collections
 import os
 import statistics
-import time
 from datetime import datetime
 
 import pytest
 
-from tests.integration.harness import wait_for
 from tests.integration.pipeline_checks import (
     ONCE_ROUTES,
     SHARED_KINDS,
     assert_every_run_whole,
     check_pipeline_runs,
     fault_rules,
+    run_under_faults,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
@@ -51,24 +50,9 @@ def test_pipeline_fault_soak(deployment, emulator, figures):
     api = deployment.api
     emulator.reset(job_duration=8.0, ingestion_seconds=2.0, fine_tune_duration=12.0)
     tags = [f"pipe-soak-{i:03d}" for i in range(RUNS)]
-    confs = {tag: deployment.conf(tag) for tag in tags}
-    emulator.admin("PUT", "faults", fault_rules(FAULT_RATE))
-
-    started = time.monotonic()
-    for tag in tags:
-        api.trigger(DAG, tag, confs[tag])
-    runs: dict[str, dict] = {}
-
-    def all_done() -> bool:
-        listed = api.dag_runs(DAG)
-        runs.update({r["dag_run_id"]: r for r in listed if r["dag_run_id"] in confs})
-        return sum(r["state"] in ("success", "failed") for r in runs.values()) == RUNS
-
-    wait_for(f"{RUNS} pipeline soak runs to end", all_done, 1500, 5,
-             lambda: str(collections.Counter(r["state"] for r in runs.values())))  # fmt: skip
-    wall = time.monotonic() - started
-    journal = emulator.journal()
-    emulator.admin("DELETE", "faults")
+    runs, wall, journal = run_under_faults(
+        deployment, emulator, DAG, tags, fault_rules(FAULT_RATE), "pipeline soak runs"
+    )
 
     failed = sorted(tag for tag, run in runs.items() if run["state"] != "success")
     faults = collections.Counter(e["fault"] for e in journal if e["fault"])

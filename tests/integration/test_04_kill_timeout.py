@@ -15,12 +15,17 @@ def journal_count(emulator, route: str, job_id: str | None = None) -> int:
     return sum(e["route"] == route and (job_id is None or job_id in e["path"]) for e in emulator.journal())
 
 
+def deferred_generate(deployment, emulator, dag: str, tag: str) -> str:
+    """Trigger run ``tag`` of ``dag`` with 300 s jobs; once ``generate_pairs`` is deferred, its job id."""
+    emulator.reset(job_duration=300.0)
+    deployment.api.trigger(dag, tag, deployment.conf(tag))
+    deployment.api.wait_ti_state(dag, tag, "generate_pairs", ["deferred"], timeout=180)
+    return deployment.api.xcom(dag, tag, "generate_pairs", "alignment_job_id")
+
+
 def test_marking_deferred_task_failed_cancels_job(deployment, emulator, figures):
     api, dag, tag = deployment.api, "it_deferred", "kill-mark-failed"
-    emulator.reset(job_duration=300.0)
-    api.trigger(dag, tag, deployment.conf(tag))
-    api.wait_ti_state(dag, tag, "generate_pairs", ["deferred"], timeout=180)
-    job_id = api.xcom(dag, tag, "generate_pairs", "alignment_job_id")
+    job_id = deferred_generate(deployment, emulator, dag, tag)
     time.sleep(3)  # the trigger is running in the triggerer
     marked = time.monotonic()
     api.set_ti_state(dag, tag, "generate_pairs", "failed")
@@ -76,10 +81,7 @@ def test_clear_and_rerun_of_completed_task_submits_nothing(deployment, emulator,
 
 def test_execution_timeout_while_deferred_cancels_job(deployment, emulator, figures):
     api, dag, tag = deployment.api, "it_exec_timeout", "kill-exec-timeout"
-    emulator.reset(job_duration=300.0)
-    api.trigger(dag, tag, deployment.conf(tag))
-    api.wait_ti_state(dag, tag, "generate_pairs", ["deferred"], timeout=180)
-    job_id = api.xcom(dag, tag, "generate_pairs", "alignment_job_id")
+    job_id = deferred_generate(deployment, emulator, dag, tag)
     deferred = time.monotonic()
     api.wait_ti_state(dag, tag, "generate_pairs", ["failed", "success", "up_for_retry"], timeout=180)
     ended = time.monotonic() - deferred

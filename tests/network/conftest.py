@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.local_servers import free_port, stop_process
+
 # Every variable that may route a request through a proxy or name a CA bundle: a test sets the ones
 # it means, and none leaks in from the machine.
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
@@ -161,7 +163,7 @@ class Tinyproxy:
 
     def __init__(self, binary: str, folder: Path, *, extra_lines: tuple[str, ...] = ()) -> None:
         self.log = folder / "tinyproxy.log"
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = folder / "tinyproxy.conf"
         lines = [
@@ -210,19 +212,7 @@ class Tinyproxy:
         return re.findall(r"Request \(file descriptor \d+\): CONNECT (\S+) HTTP/1\.\d", self._text()[mark:])
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        stop_process(self.process)
 
 
 def find_tinyproxy() -> str | None:
@@ -236,14 +226,19 @@ def find_tinyproxy() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def tinyproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tinyproxy]:
-    """A real forward proxy (Debian's tinyproxy; ``scripts/install_test_tools.sh`` installs it)."""
+def _tinyproxy_or_skip() -> str:
     binary = find_tinyproxy()
     if binary is None:
         pytest.skip(
             "tinyproxy is not installed: run scripts/install_test_tools.sh (apt-get install tinyproxy)"
         )
+    return binary
+
+
+@pytest.fixture(scope="session")
+def tinyproxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tinyproxy]:
+    """A real forward proxy (Debian's tinyproxy; ``scripts/install_test_tools.sh`` installs it)."""
+    binary = _tinyproxy_or_skip()
     proxy = Tinyproxy(binary, tmp_path_factory.mktemp("tinyproxy"))
     try:
         yield proxy
@@ -257,11 +252,7 @@ PROXY_USER, PROXY_PASSWORD = "relay", "s3cret-proxy"
 @pytest.fixture(scope="session")
 def tinyproxy_with_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tinyproxy]:
     """A second tinyproxy that answers 407 unless the client sends its Basic credentials."""
-    binary = find_tinyproxy()
-    if binary is None:
-        pytest.skip(
-            "tinyproxy is not installed: run scripts/install_test_tools.sh (apt-get install tinyproxy)"
-        )
+    binary = _tinyproxy_or_skip()
     proxy = Tinyproxy(
         binary,
         tmp_path_factory.mktemp("tinyproxy-auth"),

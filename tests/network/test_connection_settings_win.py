@@ -18,15 +18,21 @@ from tests.robustness.hostile import Behaviour, HostileServer
 ALIGNMENT_JOB = b'{"id": "al-netrc", "status": "running"}'
 
 
+def _job_behind_a_wrong_ca_bundle(tls_emulators, pki, variable, monkeypatch, tmp_path):
+    """A running job of the TLS emulator, and ``variable`` naming a CA that signed nothing here."""
+    emu = tls_emulators["127.0.0.1"]
+    emu.reset()
+    job_id = start_job(emu, pki.ca, tmp_path, monkeypatch)
+    monkeypatch.setenv(variable, pki.other_ca)
+    return emu, job_id
+
+
 @pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
 def test_the_verify_extra_wins_over_a_ca_bundle_variable_on_both_paths(
     tls_emulators, pki, variable, clean_network_env, tmp_path
 ):
     monkeypatch = clean_network_env
-    emu = tls_emulators["127.0.0.1"]
-    emu.reset()
-    job_id = start_job(emu, pki.ca, tmp_path, monkeypatch)
-    monkeypatch.setenv(variable, pki.other_ca)  # a CA that signed nothing here
+    emu, job_id = _job_behind_a_wrong_ca_bundle(tls_emulators, pki, variable, monkeypatch, tmp_path)
     use_connection(emu, monkeypatch, verify=pki.ca)
 
     assert sync_poll(job_id).id == job_id
@@ -46,10 +52,7 @@ def test_verify_false_wins_over_a_ca_bundle_variable_on_both_paths(
     tls_emulators, pki, variable, clean_network_env, tmp_path
 ):
     monkeypatch = clean_network_env
-    emu = tls_emulators["127.0.0.1"]
-    emu.reset()
-    job_id = start_job(emu, pki.ca, tmp_path, monkeypatch)
-    monkeypatch.setenv(variable, pki.other_ca)
+    emu, job_id = _job_behind_a_wrong_ca_bundle(tls_emulators, pki, variable, monkeypatch, tmp_path)
     use_connection(emu, monkeypatch, verify=False)
 
     assert sync_poll(job_id).id == job_id

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 
 import pytest
 
@@ -12,41 +11,26 @@ from airflow_provider_seekrflow._client import alignment
 from airflow_provider_seekrflow.exceptions import SeekrFlowTLSError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook
+from tests.local_servers import SocketServer
 
 CONN_ID = "seekrflow_plain"
 
 
-class PlainHTTPServer:
+class PlainHTTPServer(SocketServer):
     """A loopback server that answers every connection with a plain-HTTP 400 and counts the connections."""
 
     def __init__(self) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(16)
-        self.port = int(self._sock.getsockname()[1])
         self.connections = 0
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__(self._answer)
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                client, _ = self._sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            with client:
-                client.settimeout(2)
-                try:
-                    client.recv(4096)  # a TLS ClientHello, read as if it were an HTTP request
-                    client.sendall(
-                        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    )
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self._sock.close()
+    def _answer(self, client: socket.socket) -> None:
+        self.connections += 1
+        client.settimeout(2)
+        try:
+            client.recv(4096)  # a TLS ClientHello, read as if it were an HTTP request
+            client.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        except OSError:
+            pass
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook
 from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
 from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
 from tests.conftest import connection_json
+from tests.local_servers import SocketServer
 from tests.network.conftest import ipv6_loopback
 
 CONN_ID = "seekrflow_net"
@@ -200,33 +201,22 @@ def test_proxy_credentials_in_the_proxy_url_are_sent_on_both_paths(
     assert set(proxy.connects_since(mark)) == {netloc(tls_emulator)}
 
 
-class _RecordingProxy:
+class _RecordingProxy(SocketServer):
     """A proxy that writes down each CONNECT request it receives and refuses it (403)."""
 
     def __init__(self) -> None:
         self.requests: list[bytes] = []
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__(self._refuse)
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                self.requests.append(data)
-                conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-
-    def close(self) -> None:
-        self.server.close()
+    def _refuse(self, conn: socket.socket) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        self.requests.append(data)
+        conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 
 
 def test_the_api_key_never_reaches_the_proxy(tls_emulators, clean_network_env):

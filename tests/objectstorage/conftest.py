@@ -12,7 +12,6 @@ Object-storage sources end to end: moto's S3 server (a subprocess, over HTTP) an
 from __future__ import annotations
 
 import hashlib
-import importlib
 import ipaddress
 import socket
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.local_servers import first_module_with
 from tests.objectstorage.moto_s3 import (
     AMBIENT_AWS_VARIABLES,
     MotoS3,
@@ -144,13 +144,9 @@ def bucket_for(nodeid: str) -> str:
 def _forget_object_stores(monkeypatch: pytest.MonkeyPatch) -> None:
     # Airflow caches one filesystem per (scheme, connection id) for the life of the process: a
     # test that changes what ``aws_default`` holds must not be served the one an earlier test made.
-    for name in ("airflow.sdk.io.store", "airflow.io.store"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(module, "_STORE_CACHE"):
-            monkeypatch.setattr(module, "_STORE_CACHE", {})
+    module = first_module_with(("airflow.sdk.io.store", "airflow.io.store"), "_STORE_CACHE")
+    if module is not None:
+        monkeypatch.setattr(module, "_STORE_CACHE", {})
 
 
 @pytest.fixture

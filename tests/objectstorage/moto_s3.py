@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from tests.local_servers import free_port, stop_process
 
 ACCESS_KEY = "AKIASEEKRFLOWTEST01"
 SECRET_KEY = "moto-secret-0b3c9e7d"  # a test value: moto accepts any key until auth is enforced
@@ -39,13 +40,6 @@ AMBIENT_AWS_VARIABLES = (
     "AWS_ROLE_ARN",
     "AWS_WEB_IDENTITY_TOKEN_FILE",
 )
-
-
-def free_port() -> int:
-    """Return a TCP port free on loopback now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def isolated_aws_environment(home: Path) -> dict[str, str]:
@@ -115,13 +109,7 @@ class MotoS3:
 
     def stop(self) -> None:
         """Stop the server."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop_process(self._process)
 
     @property
     def pid(self) -> int:

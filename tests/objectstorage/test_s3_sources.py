@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,20 +23,11 @@ from airflow.providers.common.compat.sdk import DAG, ObjectStoragePath
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowInvalidFileError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.operators.files import SeekrFlowUploadFileOperator
+from tests.conftest import run_python_child
 from tests.objectstorage.moto_s3 import SECRET_KEY, MotoS3, aws_connection
-from tests.operators.seekrflow_dag_support import (
-    CHAT_LINE,
-    START_DATE,
-    FailureRecorder,
-    dag_id_for,
-    document,
-    run_dag,
-    states,
-    xcom,
-)
+from tests.operators import seekrflow_dag_support as support
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
 
 BOT_LINE = '{"messages": [{"role": "user", "content": "Hi?"}, {"role": "bot", "content": "Hello."}]}\n'
 
@@ -47,7 +37,10 @@ BOT_LINE = '{"messages": [{"role": "user", "content": "Hi?"}, {"role": "bot", "c
 
 def _upload_dag(request: pytest.FixtureRequest, file_path: Any, **kwargs: Any) -> Any:
     with DAG(
-        dag_id_for(request), schedule=None, start_date=START_DATE, params=kwargs.pop("params", None)
+        support.dag_id_for(request),
+        schedule=None,
+        start_date=support.START_DATE,
+        params=kwargs.pop("params", None),
     ) as dag:
         SeekrFlowUploadFileOperator(task_id="upload", file_path=file_path, **kwargs)
     return dag
@@ -55,9 +48,9 @@ def _upload_dag(request: pytest.FixtureRequest, file_path: Any, **kwargs: Any) -
 
 def _run_failing(request: pytest.FixtureRequest, file_path: Any, **kwargs: Any) -> BaseException:
     """Run an upload task that must fail; return its error."""
-    recorder = FailureRecorder()
-    dr = run_dag(_upload_dag(request, file_path, on_failure_callback=recorder, **kwargs))
-    assert states(dr) == {"upload": "failed"}
+    recorder = support.FailureRecorder()
+    dr = support.run_dag(_upload_dag(request, file_path, on_failure_callback=recorder, **kwargs))
+    assert support.states(dr) == {"upload": "failed"}
     return recorder.last
 
 
@@ -114,10 +107,10 @@ def test_glob_with_only_aws_default_uploads_every_match_in_sorted_order(
 
     # The README's way: no connection in the URI, no source_conn_id, only aws_default configured.
     with s3.moto.recording() as seen:
-        dr = run_dag(_upload_dag(request, f"s3://{s3.bucket}/handbook/*.md"))
+        dr = support.run_dag(_upload_dag(request, f"s3://{s3.bucket}/handbook/*.md"))
 
-    assert states(dr) == {"upload": "success"}
-    ids = xcom(dr, "upload")
+    assert support.states(dr) == {"upload": "success"}
+    ids = support.xcom(dr, "upload")
     assert isinstance(ids, list) and len(ids) == 3
     expected = sorted(bodies)  # sorted by key: cooling, returns, safety
     for file_id, key in zip(ids, expected, strict=True):
@@ -131,24 +124,24 @@ def test_single_uri_returns_one_id(s3, request, tmp_path):
     body = b"# Warranty\n\nTwo years on parts and labour.\n"
     uri = s3.put("policies/warranty.md", body)
 
-    dr = run_dag(_upload_dag(request, uri))
+    dr = support.run_dag(_upload_dag(request, uri))
 
-    assert states(dr) == {"upload": "success"}
-    file_id = xcom(dr, "upload")
+    assert support.states(dr) == {"upload": "success"}
+    file_id = support.xcom(dr, "upload")
     assert isinstance(file_id, str)
     assert _stored(file_id, tmp_path) == ("warranty.md", len(body), body)
 
 
 def test_list_mixing_local_and_s3_returns_ids_in_input_order(s3, request, tmp_path):
-    first = document(tmp_path, "zz-local-first.md")
+    first = support.document(tmp_path, "zz-local-first.md")
     remote_body = b"# From the bucket\n\nShipped within two days.\n"
     remote = s3.put("mixed/aa-remote.md", remote_body)
-    last = document(tmp_path, "mm-local-last.txt", "Plain text, last in the list.\n")
+    last = support.document(tmp_path, "mm-local-last.txt", "Plain text, last in the list.\n")
 
-    dr = run_dag(_upload_dag(request, [str(first), remote, str(last)]))
+    dr = support.run_dag(_upload_dag(request, [str(first), remote, str(last)]))
 
-    assert states(dr) == {"upload": "success"}
-    ids = xcom(dr, "upload")
+    assert support.states(dr) == {"upload": "success"}
+    ids = support.xcom(dr, "upload")
     assert isinstance(ids, list) and len(ids) == 3
     stored = [_stored(file_id, tmp_path) for file_id in ids]
     assert stored == [
@@ -169,10 +162,10 @@ def test_connection_named_by_the_source_wins_over_source_conn_id(s3, emu, reques
     )
 
     # source_conn_id names the connection without credentials: were it used, moto would refuse the read.
-    dr = run_dag(_upload_dag(request, source, source_conn_id=s3.nocreds_conn))
+    dr = support.run_dag(_upload_dag(request, source, source_conn_id=s3.nocreds_conn))
 
-    assert states(dr) == {"upload": "success"}
-    file_id = xcom(dr, "upload")
+    assert support.states(dr) == {"upload": "success"}
+    file_id = support.xcom(dr, "upload")
     assert isinstance(file_id, str)
     assert _stored(file_id, tmp_path) == ("policy.md", len(body), body)
     assert len(_uploads(emu)) == 1
@@ -196,10 +189,10 @@ def test_templated_source_conn_id_reads_a_bare_uri_instead_of_aws_default(
     body = b"# Templated\n\nThe connection comes from the template.\n"
     uri = s3.put("templated/guide.md", body)
 
-    dr = run_dag(_upload_dag(request, uri, source_conn_id=source_conn_id, params=params))
+    dr = support.run_dag(_upload_dag(request, uri, source_conn_id=source_conn_id, params=params))
 
-    assert states(dr) == {"upload": "success"}
-    assert _stored(xcom(dr, "upload"), tmp_path) == ("guide.md", len(body), body)
+    assert support.states(dr) == {"upload": "success"}
+    assert _stored(support.xcom(dr, "upload"), tmp_path) == ("guide.md", len(body), body)
 
 
 def test_aws_default_without_credentials_fails_a_bare_uri(s3, emu, request, monkeypatch):
@@ -237,8 +230,8 @@ def test_refused_extension_fails_before_any_object_is_read(s3, emu, request):
 
 
 def test_bad_jsonl_line_in_s3_fails_naming_file_and_line_and_uploads_nothing(s3, emu, request):
-    good = s3.put("train/good.jsonl", CHAT_LINE * 3)
-    bad = s3.put("train/bad.jsonl", CHAT_LINE * 2 + BOT_LINE + CHAT_LINE)
+    good = s3.put("train/good.jsonl", support.CHAT_LINE * 3)
+    bad = s3.put("train/bad.jsonl", support.CHAT_LINE * 2 + BOT_LINE + support.CHAT_LINE)
 
     with s3.moto.recording() as seen:
         error = _run_failing(request, [good, bad], purpose="fine-tune")
@@ -254,7 +247,7 @@ def test_bad_jsonl_line_in_s3_fails_naming_file_and_line_and_uploads_nothing(s3,
 
 
 def test_connection_without_credentials_fails_naming_path_and_connection(s3, emu, request, tmp_path):
-    local = document(tmp_path, "local-first.md")
+    local = support.document(tmp_path, "local-first.md")
     uri = s3.put("private/secret-plan.md", "# Plan\n")
 
     error = _run_failing(request, [str(local), uri], source_conn_id=s3.nocreds_conn)
@@ -306,8 +299,8 @@ def test_unknown_scheme_fails_before_any_request(s3, emu, request):
 
 def test_no_secret_in_errors_or_logs(s3, emu, request, tmp_path, task_logs):
     uri = s3.put("secrets/ok.md", "# Fine\n")
-    dr = run_dag(_upload_dag(request, uri))
-    assert states(dr) == {"upload": "success"}
+    dr = support.run_dag(_upload_dag(request, uri))
+    assert support.states(dr) == {"upload": "success"}
     errors = [
         _run_failing(request, s3.uri("secrets/missing.md")),
         _run_failing(request, uri, source_conn_id=s3.nocreds_conn),
@@ -329,15 +322,15 @@ def test_uri_with_a_password_is_refused_before_any_request(
     s3.put("userinfo/doc.md", "# Doc\n")
     uri = f"s3://aws_default:{SECRET_KEY}@{s3.bucket}/userinfo/doc.md"
 
-    recorder = FailureRecorder()
-    dr = run_dag(_upload_dag(request, uri, on_failure_callback=recorder))
+    recorder = support.FailureRecorder()
+    dr = support.run_dag(_upload_dag(request, uri, on_failure_callback=recorder))
     refused = list(s3.guard.refused)
     s3.guard.refused.clear()  # judged here, with its own message
 
     assert refused == [], f"tried to reach beyond loopback: {refused}"
     assert SECRET_KEY not in task_logs.text()
     # Refused before any request: credentials belong in a connection.
-    assert states(dr) == {"upload": "failed"}
+    assert support.states(dr) == {"upload": "failed"}
     assert isinstance(recorder.last, SeekrFlowConfigError)
     assert "put credentials in an Airflow connection, not in the URI" in str(recorder.last)
     assert SECRET_KEY not in str(recorder.last)
@@ -365,17 +358,7 @@ def big_object(moto: MotoS3) -> Iterator[str]:
 @pytest.mark.timeout(600)
 def test_one_gib_object_streams_with_bounded_memory(s3, emu, big_object, tmp_path):
     env = dict(os.environ)  # the connections (AIRFLOW_CONN_*) the fixtures set, and nothing of AWS's own
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
-    child = subprocess.run(
-        [sys.executable, str(HERE / "rss_probe.py"), big_object, "pre-train"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=str(REPO),
-        timeout=540,
-    )
-    output = child.stdout + child.stderr
-    assert child.returncode == 0, output[-4000:]
+    child = run_python_child([str(HERE / "rss_probe.py"), big_object, "pre-train"], env, timeout=540)
     result = json.loads(child.stdout.strip().splitlines()[-1])
     print(f"1 GiB object streamed: {result}")  # shown with -s / -rP
 

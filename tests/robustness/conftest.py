@@ -9,28 +9,21 @@ from contextlib import ExitStack
 import pytest
 
 from airflow_provider_seekrflow.emulator import SeekrFlowEmulator
+from tests.conftest import own_emulator, reset_around
 from tests.robustness.hostile import BEHAVIOURS, HostileServer
 
 # A distinctive key: any occurrence of it in an error, a log or a table is a leak.
 CANARY_KEY = "sfk-CANARY-robustness-7d1e5b9c2a"
 
 
-@pytest.fixture(scope="session")
-def robust_emulator() -> Iterator[SeekrFlowEmulator]:
-    """An emulator of this directory's own, accepting only ``CANARY_KEY`` (its journal is ours alone)."""
-    with SeekrFlowEmulator(api_key=CANARY_KEY, job_duration=1.0) as emu:
-        yield emu
+# An emulator of this directory's own, accepting only ``CANARY_KEY`` (its journal is ours alone).
+robust_emulator = own_emulator("robust_emulator", CANARY_KEY, scope="session")
 
 
 @pytest.fixture
 def clean_emulator(robust_emulator: SeekrFlowEmulator) -> Iterator[SeekrFlowEmulator]:
     """The private emulator with journal, faults and config reset before and after the test."""
-    if not robust_emulator.running:
-        robust_emulator.start()
-    robust_emulator.reset()
-    yield robust_emulator
-    if robust_emulator.running:
-        robust_emulator.reset()
+    yield from reset_around(robust_emulator)
 
 
 @pytest.fixture(scope="module")

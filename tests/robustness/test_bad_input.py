@@ -39,13 +39,13 @@ DOC = b"# Returns policy\n\nReturns are accepted within 30 days of delivery.\n"
 
 @dataclass
 class Case:
-    """One bad input. ``build(dag, tmp)`` returns an operator (a task) or a callable to run in-process."""
+    """One bad input. ``build(task_id, dag, tmp)`` returns an operator (a task) or a callable to run in-process."""
 
     id: str
     input: str
     expect: type[BaseException] | str  # a class, or a class name (for Airflow's own exceptions)
     mentions: list[str]
-    build: Callable[[Any, Path], Any]
+    build: Callable[[str, Any, Path], Any]
     local: bool = True  # refusable locally: must send nothing
     counter: str = "emulator"  # where requests are counted: "emulator" or a hostile server's name
     requests: int | None = None  # exact expected request count when not local
@@ -66,10 +66,10 @@ def _w(tmp: Path, name: str, data: bytes | str) -> str:
     return str(path)
 
 
-def _upload(task_id: str, file_path: Any, purpose: str = "alignment", conn: str = "sf_ok", **kw: Any):
+def _upload(file_path: Any, purpose: str = "alignment", conn: str = "sf_ok", **kw: Any):
     from airflow_provider_seekrflow.operators.files import SeekrFlowUploadFileOperator
 
-    def build(dag: Any, tmp: Path) -> Any:
+    def build(task_id: str, dag: Any, tmp: Path) -> Any:
         path = file_path(tmp) if callable(file_path) else file_path
         return SeekrFlowUploadFileOperator(
             task_id=task_id, dag=dag, file_path=path, purpose=purpose, seekrflow_conn_id=conn, **kw
@@ -78,20 +78,36 @@ def _upload(task_id: str, file_path: Any, purpose: str = "alignment", conn: str 
     return build
 
 
-def _generate(task_id: str, instructions: str, files: Any, conn: str = "sf_ok"):
+def _generate(instructions: str, files: Any):
     from airflow_provider_seekrflow.operators.alignment import SeekrFlowGenerateAlignmentOperator
 
-    def build(dag: Any, tmp: Path) -> Any:
+    def build(task_id: str, dag: Any, tmp: Path) -> Any:
         return SeekrFlowGenerateAlignmentOperator(
             task_id=task_id,
             dag=dag,
             instructions=instructions,
             files=files,
             wait_for_completion=False,
-            seekrflow_conn_id=conn,
+            seekrflow_conn_id="sf_ok",
         )
 
+    build.surface = "SeekrFlowGenerateAlignmentOperator (dag.test)"  # type: ignore[attr-defined]
     return build
+
+
+def _bad_alignment_type(task_id: str, dag: Any, tmp: Path) -> Callable[[], Any]:
+    from airflow_provider_seekrflow.operators.alignment import SeekrFlowGenerateAlignmentOperator
+
+    return lambda: SeekrFlowGenerateAlignmentOperator(
+        task_id="bad_type", instructions="x", files=["f"], alignment_type="magic"
+    )
+
+
+_bad_alignment_type.surface = "SeekrFlowGenerateAlignmentOperator (DAG parse)"  # type: ignore[attr-defined]
+
+
+def _file(name: str, data: bytes | str) -> Callable[[Path], str]:
+    return lambda tmp: _w(tmp, name, data)
 
 
 def _sparse(tmp: Path) -> str:
@@ -115,434 +131,132 @@ def _dir(tmp: Path) -> str:
 
 UPLOAD_PATH = "/v1/flow/files/validate_metadata"  # the first request an alignment upload makes
 
-CASES: list[Case] = [
-    # ---- paths ------------------------------------------------------------------------------
-    Case(
-        "missing_path",
-        "file_path: a path that does not exist (`nope.md`)",
-        sfx.SeekrFlowInvalidFileError,
-        ["nope.md", "not found"],
-        _upload("missing_path", lambda t: str(t / "nope.md")),
+# What each case does, by case id. A case not listed uploads a small Markdown document through the
+# connection its table row names (the connection and hostile-server cases).
+BUILDS: dict[str, Callable[[str, Any, Path], Any]] = {
+    # ---- paths
+    "missing_path": _upload(lambda t: str(t / "nope.md")),
+    "empty_file": _upload(_file("empty.md", b"")),
+    "oversized_sparse": _upload(_sparse),
+    "directory": _upload(_dir),
+    "fifo": _upload(_fifo),
+    "glob_no_match": _upload(lambda t: str(t / "nothing" / "*.pdf")),
+    "blank_path": _upload("   "),
+    "empty_path_list": _upload([]),
+    "batch_second_bad": _upload(
+        lambda t: [_w(t, "b/ok.jsonl", CHAT * 2), _w(t, "b/bad.jsonl", CHAT + "{oops\n")], "fine-tune"
     ),
-    Case(
-        "empty_file",
-        "a 0-byte `empty.md`",
-        sfx.SeekrFlowInvalidFileError,
-        ["empty.md", "empty"],
-        _upload("empty_file", lambda t: _w(t, "empty.md", b"")),
+    # ---- content
+    "binary_jsonl": _upload(
+        _file("image.jsonl", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"), "fine-tune"
     ),
-    Case(
-        "oversized_sparse",
-        "a sparse `huge.pdf` of 4 000 000 001 bytes (truncate)",
-        sfx.SeekrFlowInvalidFileError,
-        ["huge.pdf", "4000000001", "4 GB"],
-        _upload("oversized_sparse", _sparse),
+    "invalid_utf8": _upload(
+        _file("corpus.jsonl", (TEXT * 2).encode() + b'{"text": "caf\xe9"}\n'), "pre-train"
     ),
-    Case(
-        "directory",
-        "file_path is a directory (`folder.md/`)",
-        sfx.SeekrFlowInvalidFileError,
-        ["folder.md", "directory"],
-        _upload("directory", _dir),
+    "malformed_json": _upload(_file("train.jsonl", CHAT + '{"messages": [\n' + CHAT), "fine-tune"),
+    "not_an_object": _upload(_file("arr.jsonl", "[1, 2]\n"), "fine-tune"),
+    "wrong_role": _upload(_file("roles.jsonl", CHAT * 3 + CHAT.replace('"user"', '"bot"')), "fine-tune"),
+    "missing_content": _upload(_file("nocontent.jsonl", CHAT + '{"messages": [{"role": "user"}]}\n')),
+    "missing_rejected": _upload(
+        _file("pref.jsonl", PREF.replace(', "rejected": [{"role": "assistant", "content": "Go away."}]', "")),
+        "preference-fine-tune",
     ),
-    Case(
-        "fifo",
-        "file_path is a named pipe (`pipe.txt`)",
-        sfx.SeekrFlowInvalidFileError,
-        ["pipe.txt", "not a regular file"],
-        _upload("fifo", _fifo),
+    "missing_text": _upload(_file("pt.jsonl", TEXT + '{"body": "x"}\n'), "pre-train"),
+    "empty_messages": _upload(_file("em.jsonl", '{"messages": []}\n'), "fine-tune"),
+    "blank_line_inside": _upload(_file("gap.jsonl", CHAT + "\n" + CHAT), "fine-tune"),
+    "only_blank_lines": _upload(_file("blank.jsonl", "\n\n\n"), "fine-tune"),
+    # ---- extension / purpose
+    "wrong_ext_training": _upload(_file("train.csv", "a,b\n1,2\n"), "fine-tune"),
+    "wrong_ext_alignment": _upload(_file("setup.exe", b"MZ\x90\x00")),
+    "no_extension": _upload(_file("README", DOC)),
+    "unknown_purpose": _upload(_file("ok.jsonl", CHAT), "finetune"),
+    # ---- alignment request
+    "blank_instructions": _generate("  \n ", ["file-1"]),
+    "empty_id_list": _generate("Teach returns.", []),
+    "blank_file_id": _generate("Teach returns.", ["file-1", ""]),
+    "bad_alignment_type": _bad_alignment_type,
+    # ---- the service refuses
+    "service_422_unknown_file": _generate("Teach returns.", ["file-does-not-exist"]),
+    "service_422_bad_line": _upload(
+        _file("late.jsonl", CHAT + CHAT.replace('"user"', '"bot"')), "fine-tune", check_content=False
     ),
-    Case(
-        "glob_no_match",
-        "a glob matching nothing (`*.pdf` in an empty folder)",
-        sfx.SeekrFlowInvalidFileError,
-        ["file_path", "no file matches", "*.pdf"],
-        _upload("glob_no_match", lambda t: str(t / "nothing" / "*.pdf")),
-    ),
-    Case(
-        "blank_path",
-        "file_path is `'   '`",
-        sfx.SeekrFlowConfigError,
-        ["file_path", "empty"],
-        _upload("blank_path", "   "),
-    ),
-    Case(
-        "empty_path_list",
-        "file_path is `[]`",
-        sfx.SeekrFlowConfigError,
-        ["file_path", "list of files is empty"],
-        _upload("empty_path_list", []),
-    ),
-    Case(
-        "batch_second_bad",
-        "a batch of 2: `ok.jsonl` valid, `bad.jsonl` with a bad line 2 (nothing uploaded)",
-        sfx.SeekrFlowInvalidFileError,
-        ["bad.jsonl", "line 2"],
-        _upload(
-            "batch_second_bad",
-            lambda t: [_w(t, "b/ok.jsonl", CHAT * 2), _w(t, "b/bad.jsonl", CHAT + "{oops\n")],
-            purpose="fine-tune",
-        ),
-    ),
-    # ---- content ----------------------------------------------------------------------------
-    Case(
-        "binary_jsonl",
-        "binary bytes (a PNG header) in `image.jsonl`, purpose fine-tune",
-        sfx.SeekrFlowInvalidFileError,
-        ["image.jsonl", "line 1", "UTF-8"],
-        _upload(
-            "binary_jsonl",
-            lambda t: _w(t, "image.jsonl", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"),
-            purpose="fine-tune",
-        ),
-    ),
-    Case(
-        "invalid_utf8",
-        "`corpus.jsonl` line 3 holds byte 0xE9 (Latin-1), purpose pre-train",
-        sfx.SeekrFlowInvalidFileError,
-        ["corpus.jsonl", "line 3", "UTF-8"],
-        _upload(
-            "invalid_utf8",
-            lambda t: _w(t, "corpus.jsonl", (TEXT * 2).encode() + b'{"text": "caf\xe9"}\n'),
-            purpose="pre-train",
-        ),
-    ),
-    Case(
-        "malformed_json",
-        '`train.jsonl` line 2 is `{"messages": [`',
-        sfx.SeekrFlowInvalidFileError,
-        ["train.jsonl", "line 2", "not valid JSON"],
-        _upload(
-            "malformed_json",
-            lambda t: _w(t, "train.jsonl", CHAT + '{"messages": [\n' + CHAT),
-            purpose="fine-tune",
-        ),
-    ),
-    Case(
-        "not_an_object",
-        "`arr.jsonl` line 1 is a JSON array",
-        sfx.SeekrFlowInvalidFileError,
-        ["arr.jsonl", "line 1", "JSON object"],
-        _upload("not_an_object", lambda t: _w(t, "arr.jsonl", "[1, 2]\n"), purpose="fine-tune"),
-    ),
-    Case(
-        "wrong_role",
-        "`roles.jsonl` line 4 has role `bot`",
-        sfx.SeekrFlowInvalidFileError,
-        ["roles.jsonl", "line 4", "messages[1].role", "'bot'"],
-        _upload(
-            "wrong_role",
-            lambda t: _w(t, "roles.jsonl", CHAT * 3 + CHAT.replace('"user"', '"bot"')),
-            purpose="fine-tune",
-        ),
-    ),
-    Case(
-        "missing_content",
-        "`nocontent.jsonl` line 2: a message without `content`",
-        sfx.SeekrFlowInvalidFileError,
-        ["nocontent.jsonl", "line 2", "messages[0]", "'content'"],
-        _upload(
-            "missing_content",
-            lambda t: _w(t, "nocontent.jsonl", CHAT + '{"messages": [{"role": "user"}]}\n'),
-            purpose="alignment",
-        ),
-    ),
-    Case(
-        "missing_rejected",
-        "`pref.jsonl` line 1 lacks `rejected`, purpose preference-fine-tune",
-        sfx.SeekrFlowInvalidFileError,
-        ["pref.jsonl", "line 1", "'rejected'"],
-        _upload(
-            "missing_rejected",
-            lambda t: _w(
-                t,
-                "pref.jsonl",
-                PREF.replace(', "rejected": [{"role": "assistant", "content": "Go away."}]', ""),
-            ),
-            purpose="preference-fine-tune",
-        ),
-    ),
-    Case(
-        "missing_text",
-        '`pt.jsonl` line 2 is `{"body": "x"}`, purpose pre-train',
-        sfx.SeekrFlowInvalidFileError,
-        ["pt.jsonl", "line 2", "'text'"],
-        _upload("missing_text", lambda t: _w(t, "pt.jsonl", TEXT + '{"body": "x"}\n'), purpose="pre-train"),
-    ),
-    Case(
-        "empty_messages",
-        '`em.jsonl` line 1 has `"messages": []`',
-        sfx.SeekrFlowInvalidFileError,
-        ["em.jsonl", "line 1", "messages must be a non-empty list"],
-        _upload("empty_messages", lambda t: _w(t, "em.jsonl", '{"messages": []}\n'), purpose="fine-tune"),
-    ),
-    Case(
-        "blank_line_inside",
-        "`gap.jsonl`: a blank line 2 between records",
-        sfx.SeekrFlowInvalidFileError,
-        ["gap.jsonl", "line 2", "blank line"],
-        _upload("blank_line_inside", lambda t: _w(t, "gap.jsonl", CHAT + "\n" + CHAT), purpose="fine-tune"),
-    ),
-    Case(
-        "only_blank_lines",
-        "`blank.jsonl` holds only newlines",
-        sfx.SeekrFlowInvalidFileError,
-        ["blank.jsonl", "no JSON lines"],
-        _upload("only_blank_lines", lambda t: _w(t, "blank.jsonl", "\n\n\n"), purpose="fine-tune"),
-    ),
-    # ---- extension / purpose ------------------------------------------------------------------
-    Case(
-        "wrong_ext_training",
-        "`train.csv` for purpose fine-tune",
-        sfx.SeekrFlowInvalidFileError,
-        ["train.csv", "'csv'", "fine-tune"],
-        _upload("wrong_ext_training", lambda t: _w(t, "train.csv", "a,b\n1,2\n"), purpose="fine-tune"),
-    ),
-    Case(
-        "wrong_ext_alignment",
-        "`setup.exe` for purpose alignment",
-        sfx.SeekrFlowInvalidFileError,
-        ["setup.exe", "'exe'", "alignment"],
-        _upload("wrong_ext_alignment", lambda t: _w(t, "setup.exe", b"MZ\x90\x00")),
-    ),
-    Case(
-        "no_extension",
-        "`README` (no extension) for purpose alignment",
-        sfx.SeekrFlowInvalidFileError,
-        ["README", "no file extension"],
-        _upload("no_extension", lambda t: _w(t, "README", DOC)),
-    ),
-    Case(
-        "unknown_purpose",
-        "purpose `finetune`",
-        sfx.SeekrFlowConfigError,
-        ["purpose", "'finetune'"],
-        _upload("unknown_purpose", lambda t: _w(t, "ok.jsonl", CHAT), purpose="finetune"),
-    ),
-    # ---- alignment request --------------------------------------------------------------------
-    Case(
-        "blank_instructions",
-        "instructions `'  \\n '`",
-        sfx.SeekrFlowConfigError,
-        ["instructions", "blank"],
-        _generate("blank_instructions", "  \n ", ["file-1"]),
-        surface="SeekrFlowGenerateAlignmentOperator (dag.test)",
-    ),
-    Case(
-        "empty_id_list",
-        "files `[]`",
-        sfx.SeekrFlowConfigError,
-        ["files", "at least one file id"],
-        _generate("empty_id_list", "Teach returns.", []),
-        surface="SeekrFlowGenerateAlignmentOperator (dag.test)",
-    ),
-    Case(
-        "blank_file_id",
-        "files `['file-1', '']`",
-        sfx.SeekrFlowConfigError,
-        ["files[1]", "non-empty file id"],
-        _generate("blank_file_id", "Teach returns.", ["file-1", ""]),
-        surface="SeekrFlowGenerateAlignmentOperator (dag.test)",
-    ),
-    Case(
-        "bad_alignment_type",
-        "alignment_type `magic`",
-        sfx.SeekrFlowConfigError,
-        ["alignment_type", "'magic'"],
-        lambda dag, tmp: (
-            lambda: __import__(
-                "airflow_provider_seekrflow.operators.alignment", fromlist=["x"]
-            ).SeekrFlowGenerateAlignmentOperator(
-                task_id="bad_type", instructions="x", files=["f"], alignment_type="magic"
-            )
-        ),
-        surface="SeekrFlowGenerateAlignmentOperator (DAG parse)",
-    ),
-    # ---- connection ---------------------------------------------------------------------------
-    Case(
-        "unknown_conn_id",
-        "seekrflow_conn_id `no_such_seekrflow_conn`",
-        "AirflowNotFoundException",
-        ["no_such_seekrflow_conn"],
-        _upload("unknown_conn_id", lambda t: _w(t, "c1.md", DOC), conn="no_such_seekrflow_conn"),
-    ),
-    Case(
-        "empty_api_key",
-        "connection without a password (API key)",
-        sfx.SeekrFlowConfigError,
-        ["sf_nokey", "password", "empty"],
-        _upload("empty_api_key", lambda t: _w(t, "c2.md", DOC), conn="sf_nokey"),
-    ),
-    Case(
-        "base_url_ftp",
-        "host `ftp://127.0.0.1:<sentinel port>`",
-        sfx.SeekrFlowConfigError,
-        ["sf_ftp", "host", "http or https", "ftp://"],
-        _upload("base_url_ftp", lambda t: _w(t, "c3.md", DOC), conn="sf_ftp"),
-        counter="sentinel",
-    ),
-    Case(
-        "base_url_spaces",
-        "host `http://127.0.0.1:<sentinel port>/seekr flow`",
-        sfx.SeekrFlowConfigError,
-        ["sf_spaces", "host", "white space"],
-        _upload("base_url_spaces", lambda t: _w(t, "c4.md", DOC), conn="sf_spaces"),
-        counter="sentinel",
-    ),
-    Case(
-        "base_url_no_host",
-        "host `http://:<sentinel port>`",
-        sfx.SeekrFlowConfigError,
-        ["sf_nohost", "host", "no host name"],
-        _upload("base_url_no_host", lambda t: _w(t, "c5.md", DOC), conn="sf_nohost"),
-        counter="sentinel",
-    ),
-    Case(
-        "base_url_bad_port",
-        "host `http://127.0.0.1:99999`",
-        sfx.SeekrFlowConfigError,
-        ["sf_badport", "host", "invalid port"],
-        _upload("base_url_bad_port", lambda t: _w(t, "c6.md", DOC), conn="sf_badport"),
-    ),
-    Case(
-        "port_field_out_of_range",
-        "host `127.0.0.1`, port field 70000",
-        sfx.SeekrFlowConfigError,
-        ["sf_portfield", "port 70000"],
-        _upload("port_field_out_of_range", lambda t: _w(t, "c7.md", DOC), conn="sf_portfield"),
-    ),
-    Case(
-        "base_url_ipv6_unclosed",
-        "host `http://[::1` (unclosed IPv6 bracket)",
-        sfx.SeekrFlowConfigError,
-        ["sf_ipv6", "host"],
-        _upload("base_url_ipv6_unclosed", lambda t: _w(t, "c8.md", DOC), conn="sf_ipv6"),
-    ),
-    # ---- hostile servers ----------------------------------------------------------------------
-    Case(
-        "server_html",
-        "server answers 200 `text/html` (a web server's welcome page)",
-        sfx.SeekrFlowUnexpectedResponseError,
-        [UPLOAD_PATH, "text/html", "not JSON", "Welcome to nginx"],
-        _upload("server_html", lambda t: _w(t, "h1.md", DOC), conn="sf_html"),
-        local=False,
-        counter="html",
-        requests=1,
-    ),
-    Case(
-        "server_html_503",
-        "server answers 503 `text/html` (a proxy's error page), max_retries=1",
-        sfx.SeekrFlowServerError,
-        [UPLOAD_PATH, "503", "Service Temporarily Unavailable"],
-        _upload("server_html_503", lambda t: _w(t, "h2.md", DOC), conn="sf_html_503"),
-        local=False,
-        counter="html_503",
-        requests=2,
-    ),
-    Case(
-        "server_not_json",
-        "server answers 200 `application/json` with `this is not JSON {`",
-        sfx.SeekrFlowUnexpectedResponseError,
-        [UPLOAD_PATH, "not valid JSON"],
-        _upload("server_not_json", lambda t: _w(t, "h3.md", DOC), conn="sf_not_json"),
-        local=False,
-        counter="not_json",
-        requests=1,
-    ),
-    Case(
-        "server_huge_body",
-        "server answers a 17 MiB JSON body",
-        sfx.SeekrFlowUnexpectedResponseError,
-        [UPLOAD_PATH, "over 16 MiB"],
-        _upload("server_huge_body", lambda t: _w(t, "h4.md", DOC), conn="sf_huge"),
-        local=False,
-        counter="huge",
-        requests=1,
-    ),
-    Case(
-        "server_wrong_content_type",
-        "server answers valid JSON as `text/plain`",
-        sfx.SeekrFlowUnexpectedResponseError,
-        [UPLOAD_PATH, "content type text/plain"],
-        _upload("server_wrong_content_type", lambda t: _w(t, "h5.md", DOC), conn="sf_text_plain"),
-        local=False,
-        counter="text_plain",
-        requests=1,
-    ),
-    Case(
-        "server_wrong_shape",
-        'server answers JSON of the wrong shape (`{"hello": "world"}`)',
-        sfx.SeekrFlowUnexpectedResponseError,
-        [UPLOAD_PATH, "is_valid"],
-        _upload("server_wrong_shape", lambda t: _w(t, "h6.md", DOC), conn="sf_wrong_shape"),
-        local=False,
-        counter="wrong_shape",
-        requests=1,
-    ),
-    Case(
-        "server_hangs_up",
-        "server closes the connection without answering, max_retries=1",
-        sfx.SeekrFlowConnectionError,
-        [UPLOAD_PATH, "failed"],
-        _upload("server_hangs_up", lambda t: _w(t, "h7.md", DOC), conn="sf_hang_up"),
-        local=False,
-        counter="hang_up",
-        requests=2,
-    ),
-    Case(
-        "server_timeout",
-        "server stalls 1.5 s, connection timeout extra 0.5 s, max_retries=0",
-        sfx.SeekrFlowConnectionError,
-        [UPLOAD_PATH, "timed out"],
-        _upload("server_timeout", lambda t: _w(t, "h8.md", DOC), conn="sf_stall"),
-        local=False,
-        counter="stall",
-        requests=1,
-    ),
-    Case(
-        "connection_refused",
-        "host is a closed local port, max_retries=1",
-        sfx.SeekrFlowConnectionError,
-        [UPLOAD_PATH, "failed", "refused"],
-        _upload("connection_refused", lambda t: _w(t, "h9.md", DOC), conn="sf_refused"),
-        local=False,
-        counter="none",
-    ),
-    # ---- the service refuses --------------------------------------------------------------------
-    Case(
-        "service_422_unknown_file",
-        "generate with files `['file-does-not-exist']` (emulator answers 422)",
-        sfx.SeekrFlowValidationError,
-        ["/v1/flow/alignment/generate", "422", "files.0", "file-does-not-exist"],
-        _generate("service_422_unknown_file", "Teach returns.", ["file-does-not-exist"]),
-        local=False,
-        requests=2,  # the listing a lost answer is compared with, then the refused request
-        surface="SeekrFlowGenerateAlignmentOperator (dag.test)",
-    ),
-    Case(
-        "service_422_bad_line",
-        "`check_content=False` upload of `late.jsonl` with role `bot` on line 2 (emulator 422)",
-        sfx.SeekrFlowValidationError,
-        ["/v1/flow/files", "422", "late.jsonl line 2", "'bot'"],
-        _upload(
-            "service_422_bad_line",
-            lambda t: _w(t, "late.jsonl", CHAT + CHAT.replace('"user"', '"bot"')),
-            purpose="fine-tune",
-            check_content=False,
-        ),
-        local=False,
-        requests=2,  # the listing a lost answer is compared with, then the refused request
-    ),
-    Case(
-        "wrong_api_key",
-        "connection with a wrong API key (emulator answers 401)",
-        sfx.SeekrFlowAuthenticationError,
-        [UPLOAD_PATH, "401", "API key"],
-        _upload("wrong_api_key", lambda t: _w(t, "k.md", DOC), conn="sf_wrongkey"),
-        local=False,
-        requests=1,
-    ),
-]
+}
+
+# One row a case: its id | the exception (a class of the provider's, or an Airflow one by name) |
+# the requests it makes: 0 (refusable locally: none may be sent), an exact count, or ? (not counted),
+# on the emulator or on the named server | the connection it uses (- for its build above) | what the
+# message must name (;-separated) | the input, as docs/bad-input.md shows it.
+TABLE = r"""
+missing_path              | SeekrFlowInvalidFileError        | 0             | - | nope.md; not found | file_path: a path that does not exist (`nope.md`)
+empty_file                | SeekrFlowInvalidFileError        | 0             | - | empty.md; empty | a 0-byte `empty.md`
+oversized_sparse          | SeekrFlowInvalidFileError        | 0             | - | huge.pdf; 4000000001; 4 GB | a sparse `huge.pdf` of 4 000 000 001 bytes (truncate)
+directory                 | SeekrFlowInvalidFileError        | 0             | - | folder.md; directory | file_path is a directory (`folder.md/`)
+fifo                      | SeekrFlowInvalidFileError        | 0             | - | pipe.txt; not a regular file | file_path is a named pipe (`pipe.txt`)
+glob_no_match             | SeekrFlowInvalidFileError        | 0             | - | file_path; no file matches; *.pdf | a glob matching nothing (`*.pdf` in an empty folder)
+blank_path                | SeekrFlowConfigError             | 0             | - | file_path; empty | file_path is `'   '`
+empty_path_list           | SeekrFlowConfigError             | 0             | - | file_path; list of files is empty | file_path is `[]`
+batch_second_bad          | SeekrFlowInvalidFileError        | 0             | - | bad.jsonl; line 2 | a batch of 2: `ok.jsonl` valid, `bad.jsonl` with a bad line 2 (nothing uploaded)
+binary_jsonl              | SeekrFlowInvalidFileError        | 0             | - | image.jsonl; line 1; UTF-8 | binary bytes (a PNG header) in `image.jsonl`, purpose fine-tune
+invalid_utf8              | SeekrFlowInvalidFileError        | 0             | - | corpus.jsonl; line 3; UTF-8 | `corpus.jsonl` line 3 holds byte 0xE9 (Latin-1), purpose pre-train
+malformed_json            | SeekrFlowInvalidFileError        | 0             | - | train.jsonl; line 2; not valid JSON | `train.jsonl` line 2 is `{"messages": [`
+not_an_object             | SeekrFlowInvalidFileError        | 0             | - | arr.jsonl; line 1; JSON object | `arr.jsonl` line 1 is a JSON array
+wrong_role                | SeekrFlowInvalidFileError        | 0             | - | roles.jsonl; line 4; messages[1].role; 'bot' | `roles.jsonl` line 4 has role `bot`
+missing_content           | SeekrFlowInvalidFileError        | 0             | - | nocontent.jsonl; line 2; messages[0]; 'content' | `nocontent.jsonl` line 2: a message without `content`
+missing_rejected          | SeekrFlowInvalidFileError        | 0             | - | pref.jsonl; line 1; 'rejected' | `pref.jsonl` line 1 lacks `rejected`, purpose preference-fine-tune
+missing_text              | SeekrFlowInvalidFileError        | 0             | - | pt.jsonl; line 2; 'text' | `pt.jsonl` line 2 is `{"body": "x"}`, purpose pre-train
+empty_messages            | SeekrFlowInvalidFileError        | 0             | - | em.jsonl; line 1; messages must be a non-empty list | `em.jsonl` line 1 has `"messages": []`
+blank_line_inside         | SeekrFlowInvalidFileError        | 0             | - | gap.jsonl; line 2; blank line | `gap.jsonl`: a blank line 2 between records
+only_blank_lines          | SeekrFlowInvalidFileError        | 0             | - | blank.jsonl; no JSON lines | `blank.jsonl` holds only newlines
+wrong_ext_training        | SeekrFlowInvalidFileError        | 0             | - | train.csv; 'csv'; fine-tune | `train.csv` for purpose fine-tune
+wrong_ext_alignment       | SeekrFlowInvalidFileError        | 0             | - | setup.exe; 'exe'; alignment | `setup.exe` for purpose alignment
+no_extension              | SeekrFlowInvalidFileError        | 0             | - | README; no file extension | `README` (no extension) for purpose alignment
+unknown_purpose           | SeekrFlowConfigError             | 0             | - | purpose; 'finetune' | purpose `finetune`
+blank_instructions        | SeekrFlowConfigError             | 0             | - | instructions; blank | instructions `'  \n '`
+empty_id_list             | SeekrFlowConfigError             | 0             | - | files; at least one file id | files `[]`
+blank_file_id             | SeekrFlowConfigError             | 0             | - | files[1]; non-empty file id | files `['file-1', '']`
+bad_alignment_type        | SeekrFlowConfigError             | 0             | - | alignment_type; 'magic' | alignment_type `magic`
+unknown_conn_id           | AirflowNotFoundException         | 0             | no_such_seekrflow_conn | no_such_seekrflow_conn | seekrflow_conn_id `no_such_seekrflow_conn`
+empty_api_key             | SeekrFlowConfigError             | 0             | sf_nokey | sf_nokey; password; empty | connection without a password (API key)
+base_url_ftp              | SeekrFlowConfigError             | 0 sentinel    | sf_ftp | sf_ftp; host; http or https; ftp:// | host `ftp://127.0.0.1:<sentinel port>`
+base_url_spaces           | SeekrFlowConfigError             | 0 sentinel    | sf_spaces | sf_spaces; host; white space | host `http://127.0.0.1:<sentinel port>/seekr flow`
+base_url_no_host          | SeekrFlowConfigError             | 0 sentinel    | sf_nohost | sf_nohost; host; no host name | host `http://:<sentinel port>`
+base_url_bad_port         | SeekrFlowConfigError             | 0             | sf_badport | sf_badport; host; invalid port | host `http://127.0.0.1:99999`
+port_field_out_of_range   | SeekrFlowConfigError             | 0             | sf_portfield | sf_portfield; port 70000 | host `127.0.0.1`, port field 70000
+base_url_ipv6_unclosed    | SeekrFlowConfigError             | 0             | sf_ipv6 | sf_ipv6; host | host `http://[::1` (unclosed IPv6 bracket)
+server_html               | SeekrFlowUnexpectedResponseError | 1 html        | sf_html | {UPLOAD_PATH}; text/html; not JSON; Welcome to nginx | server answers 200 `text/html` (a web server's welcome page)
+server_html_503           | SeekrFlowServerError             | 2 html_503    | sf_html_503 | {UPLOAD_PATH}; 503; Service Temporarily Unavailable | server answers 503 `text/html` (a proxy's error page), max_retries=1
+server_not_json           | SeekrFlowUnexpectedResponseError | 1 not_json    | sf_not_json | {UPLOAD_PATH}; not valid JSON | server answers 200 `application/json` with `this is not JSON {`
+server_huge_body          | SeekrFlowUnexpectedResponseError | 1 huge        | sf_huge | {UPLOAD_PATH}; over 16 MiB | server answers a 17 MiB JSON body
+server_wrong_content_type | SeekrFlowUnexpectedResponseError | 1 text_plain  | sf_text_plain | {UPLOAD_PATH}; content type text/plain | server answers valid JSON as `text/plain`
+server_wrong_shape        | SeekrFlowUnexpectedResponseError | 1 wrong_shape | sf_wrong_shape | {UPLOAD_PATH}; is_valid | server answers JSON of the wrong shape (`{"hello": "world"}`)
+server_hangs_up           | SeekrFlowConnectionError         | 2 hang_up     | sf_hang_up | {UPLOAD_PATH}; failed | server closes the connection without answering, max_retries=1
+server_timeout            | SeekrFlowConnectionError         | 1 stall       | sf_stall | {UPLOAD_PATH}; timed out | server stalls 1.5 s, connection timeout extra 0.5 s, max_retries=0
+connection_refused        | SeekrFlowConnectionError         | ? none        | sf_refused | {UPLOAD_PATH}; failed; refused | host is a closed local port, max_retries=1
+service_422_unknown_file  | SeekrFlowValidationError         | 2             | - | /v1/flow/alignment/generate; 422; files.0; file-does-not-exist | generate with files `['file-does-not-exist']` (emulator answers 422)
+service_422_bad_line      | SeekrFlowValidationError         | 2             | - | /v1/flow/files; 422; late.jsonl line 2; 'bot' | `check_content=False` upload of `late.jsonl` with role `bot` on line 2 (emulator 422)
+wrong_api_key             | SeekrFlowAuthenticationError     | 1             | sf_wrongkey | {UPLOAD_PATH}; 401; API key | connection with a wrong API key (emulator answers 401)
+"""
+# The two service_422 cases send 2 requests: the listing a lost answer is compared with, then the refused one.
+
+
+def _case(row: str) -> Case:
+    case_id, error, sends, conn, names, text = (cell.strip() for cell in row.split(" | "))
+    count, _, counter = sends.partition(" ")
+    build = BUILDS[case_id] if conn == "-" else _upload(_file(f"{case_id}.md", DOC), conn=conn)
+    return Case(
+        case_id,
+        text,
+        getattr(sfx, error, error),
+        [name.replace("{UPLOAD_PATH}", UPLOAD_PATH) for name in names.split("; ")],
+        build,
+        local=count == "0",
+        counter=counter or "emulator",
+        requests=int(count) if count not in ("0", "?") else None,
+        surface=getattr(build, "surface", Case.surface),
+    )
+
+
+CASES: list[Case] = [_case(row) for row in TABLE.strip().splitlines()]
 
 
 def _connections(emulator: Any, servers: dict[str, Any]) -> dict[str, str]:
@@ -627,7 +341,7 @@ def outcomes(robust_emulator, hostile_servers, tmp_path_factory) -> dict[str, Ou
         )
         in_process: list[tuple[Case, Callable[[], Any]]] = []
         for case in CASES:
-            built = case.build(dag, tmp)
+            built = case.build(case.id, dag, tmp)
             if callable(built) and not hasattr(built, "task_id"):
                 in_process.append((case, built))
         start = recorder.journal_len()

@@ -82,6 +82,19 @@ def put_file(emu, body: bytes, ctype: str, headers: dict | None = None, **kw) ->
     )
 
 
+def file_and_job(emu, content: bytes, filename: str) -> tuple[str, str]:
+    """Upload ``content`` as ``filename`` and start an alignment job on it: (file id, job id)."""
+    body, ctype = multipart(content, filename=filename)
+    file_id = put_file(emu, body, ctype).json()["id"]
+    job_id = requests.post(
+        f"{emu.base_url}/v1/flow/alignment/generate",
+        json={"instructions": "Teach.", "files": [file_id]},
+        headers=AUTH,
+        timeout=10,
+    ).json()["id"]
+    return file_id, job_id
+
+
 def snapshot(emu) -> dict:
     """Everything a request could change: stored files, jobs (with status) and the data directory."""
     files = requests.get(f"{emu.base_url}/v1/flow/files", headers=AUTH, timeout=10).json()["data"]
@@ -196,14 +209,7 @@ def _routes() -> list[tuple[str, str, str]]:
 )
 def test_every_api_route_without_the_key_is_401_and_changes_nothing(emu, auth):
     # a real file and a running job, so the routes that take an id have something to change
-    body, ctype = multipart(b"keep me\n", filename="keep.txt")
-    file_id = put_file(emu, body, ctype).json()["id"]
-    job_id = requests.post(
-        f"{emu.base_url}/v1/flow/alignment/generate",
-        json={"instructions": "Teach.", "files": [file_id]},
-        headers=AUTH,
-        timeout=10,
-    ).json()["id"]
+    file_id, job_id = file_and_job(emu, b"keep me\n", "keep.txt")
     before = snapshot(emu)
     journal_before = len(emu.journal())
     headers = {} if auth is None else {"Authorization": auth}
@@ -306,14 +312,7 @@ def test_client_vanishing_mid_upload_leaves_nothing(emu):
 
 
 def test_burst_of_200_concurrent_uploads_and_polls(emu):
-    body_ok, _ = multipart(b"seed\n", filename="seed.txt")
-    seed = put_file(emu, body_ok, _).json()["id"]
-    job = requests.post(
-        f"{emu.base_url}/v1/flow/alignment/generate",
-        json={"instructions": "Teach.", "files": [seed]},
-        headers=AUTH,
-        timeout=10,
-    ).json()["id"]
+    seed, job = file_and_job(emu, b"seed\n", "seed.txt")
     files_before = len(snapshot(emu)["files"])
     journal_before = len(emu.journal())
 

@@ -24,11 +24,12 @@ from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook
 from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
 from airflow_provider_seekrflow.jobs.data_job import DATA_JOB
 from tests.conftest import connection_json
+from tests.readable_stream import ReadableStream
 
 PIECE = 64 * 1024
 
 
-class GrowingFile(io.RawIOBase):
+class GrowingFile(ReadableStream):
     """A local file that a writer appends to right after the uploader's first read of it."""
 
     def __init__(self, path: Path, grow_by: bytes) -> None:
@@ -36,9 +37,6 @@ class GrowingFile(io.RawIOBase):
         self._path = path
         self._grow_by = grow_by
         self._grown = False
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int = -1, /) -> bytes:
         data = self._handle.read(size)
@@ -53,15 +51,12 @@ class GrowingFile(io.RawIOBase):
         super().close()
 
 
-class FailingStream(io.RawIOBase):
+class FailingStream(ReadableStream):
     """A stream whose second read fails, as a disk or a network mount does."""
 
     def __init__(self, data: bytes) -> None:
         self._data = io.BytesIO(data)
         self._reads = 0
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int = -1, /) -> bytes:
         self._reads += 1

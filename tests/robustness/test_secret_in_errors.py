@@ -58,74 +58,54 @@ def _texts(exc: BaseException) -> dict[str, str]:
     return out
 
 
-# name -> (connection id, expected class, the call, the key that must not leak, emulator faults)
-PATHS: dict[str, tuple[str, type[BaseException], Callable[[SeekrFlowHook], Any], str, list[dict]]] = {
-    "401_wrong_key": (
-        "sec_wrong",
-        sfx.SeekrFlowAuthenticationError,
-        lambda h: h.list_files(limit=1),
-        WRONG_CANARY,
-        [],
-    ),
-    "404_not_found": (
-        "sec_ok",
-        sfx.SeekrFlowNotFoundError,
-        lambda h: h.call(alignment.get_job("al-missing")),
-        CANARY_KEY,
-        [],
-    ),
-    "422_validation": (
-        "sec_ok",
-        sfx.SeekrFlowValidationError,
-        lambda h: h.generate_alignment("Teach.", ["file-missing"]),
-        CANARY_KEY,
-        [],
-    ),
-    "429_exhausted": (
-        "sec_ok",
-        sfx.SeekrFlowRateLimitError,
-        lambda h: h.call(alignment.get_job("al-x")),
-        CANARY_KEY,
-        [{"route": "get_alignment_job", "kind": "429", "retry_after": 0}],
-    ),
-    "5xx_exhausted": (
-        "sec_ok",
-        sfx.SeekrFlowServerError,
-        lambda h: h.list_files(),
-        CANARY_KEY,
-        [{"route": "list_files", "kind": "503"}],
-    ),
-    "dropped_connection": (
-        "sec_ok",
-        sfx.SeekrFlowConnectionError,
-        lambda h: h.list_files(),
-        CANARY_KEY,
-        [{"route": "list_files", "kind": "drop_before"}],
-    ),
-    "connection_refused": (
-        "sec_refused",
-        sfx.SeekrFlowConnectionError,
-        lambda h: h.list_files(),
-        CANARY_KEY,
-        [],
-    ),
-    "read_timeout": ("sec_stall", sfx.SeekrFlowConnectionError, lambda h: h.list_files(), CANARY_KEY, []),
-    "html_server": (
-        "sec_html",
-        sfx.SeekrFlowUnexpectedResponseError,
-        lambda h: h.list_files(),
-        CANARY_KEY,
-        [],
-    ),
-    "huge_body": ("sec_huge", sfx.SeekrFlowUnexpectedResponseError, lambda h: h.list_files(), CANARY_KEY, []),
-    "html_503_server": ("sec_html_503", sfx.SeekrFlowServerError, lambda h: h.list_files(), CANARY_KEY, []),
-    "unusable_key": (
-        "sec_unprintable",
-        sfx.SeekrFlowConfigError,
-        lambda h: h.list_files(),
-        UNPRINTABLE_CANARY,
-        [],
-    ),
+# name -> (connection id, expected class, the fault on the called route of the emulator, if any)
+ERROR_PATHS: dict[str, tuple[str, type[BaseException], dict | None]] = {
+    "401_wrong_key": ("sec_wrong", sfx.SeekrFlowAuthenticationError, None),
+    "404_not_found": ("sec_ok", sfx.SeekrFlowNotFoundError, None),
+    "422_validation": ("sec_ok", sfx.SeekrFlowValidationError, None),
+    "429_exhausted": ("sec_ok", sfx.SeekrFlowRateLimitError, {"kind": "429", "retry_after": 0}),
+    "5xx_exhausted": ("sec_ok", sfx.SeekrFlowServerError, {"kind": "503"}),
+    "dropped_connection": ("sec_ok", sfx.SeekrFlowConnectionError, {"kind": "drop_before"}),
+    "connection_refused": ("sec_refused", sfx.SeekrFlowConnectionError, None),
+    "read_timeout": ("sec_stall", sfx.SeekrFlowConnectionError, None),
+    "html_server": ("sec_html", sfx.SeekrFlowUnexpectedResponseError, None),
+    "huge_body": ("sec_huge", sfx.SeekrFlowUnexpectedResponseError, None),
+    "html_503_server": ("sec_html_503", sfx.SeekrFlowServerError, None),
+    "redirect": ("sec_redirect", sfx.SeekrFlowUnexpectedResponseError, None),
+    "unusable_key": ("sec_unprintable", sfx.SeekrFlowConfigError, None),
+}
+# The key that must not leak, by connection id (the canary key where not named).
+SECRETS = {"sec_wrong": WRONG_CANARY, "sec_unprintable": UNPRINTABLE_CANARY}
+
+Call = tuple[str, Callable[[Any], Any]]  # (the emulator route it requests, the call)
+# The call each path makes of the sync hook, where it is not the default (the last entry).
+SYNC_CALLS: dict[str, Call] = {
+    "401_wrong_key": ("list_files", lambda h: h.list_files(limit=1)),
+    "404_not_found": ("get_alignment_job", lambda h: h.call(alignment.get_job("al-missing"))),
+    "422_validation": ("alignment_generate", lambda h: h.generate_alignment("Teach.", ["file-missing"])),
+    "429_exhausted": ("get_alignment_job", lambda h: h.call(alignment.get_job("al-x"))),
+    "": ("list_files", lambda h: h.list_files()),
+}
+ASYNC_CALLS: dict[str, Call] = {
+    "404_not_found": ("get_data_job", lambda h: h.call(data_jobs.get("dj-missing"))),
+    "redirect": ("cancel_fine_tune", lambda h: h.run(FINE_TUNE.cancel("ft-x"))),
+    "": ("get_alignment_job", lambda h: h.call(alignment.get_job("al-x"))),
+}
+
+
+def _path(name: str, calls: dict[str, Call]) -> tuple[str, type[BaseException], Callable, str, list[dict]]:
+    """(connection id, expected class, the call, the key that must not leak, emulator faults)."""
+    conn_id, expected, fault = ERROR_PATHS[name]
+    route, call = calls.get(name, calls[""])
+    faults = [{"route": route, **fault}] if fault else []
+    return conn_id, expected, call, SECRETS.get(conn_id, CANARY_KEY), faults
+
+
+PATHS = {name: _path(name, SYNC_CALLS) for name in ERROR_PATHS if name != "redirect"}
+ASYNC_PATHS = {
+    name: _path(name, ASYNC_CALLS)
+    for name in ERROR_PATHS
+    if name not in ("422_validation", "html_503_server")
 }
 
 
@@ -167,90 +147,6 @@ def test_api_key_absent_from_every_error_path(path, connections, caplog, capfd):
         assert "retry 1 of 1" in logs, "the retry warning was not captured: the log check proves nothing"
     _, message = SeekrFlowHook(seekrflow_conn_id=conn_id).test_connection()
     assert secret not in message
-
-
-# name -> (connection id, expected class, the call, the key that must not leak, emulator faults)
-ASYNC_PATHS: dict[
-    str, tuple[str, type[BaseException], Callable[[SeekrFlowAsyncHook], Any], str, list[dict]]
-] = {
-    "401_wrong_key": (
-        "sec_wrong",
-        sfx.SeekrFlowAuthenticationError,
-        lambda h: h.call(alignment.get_job("al-x")),
-        WRONG_CANARY,
-        [],
-    ),
-    "404_not_found": (
-        "sec_ok",
-        sfx.SeekrFlowNotFoundError,
-        lambda h: h.call(data_jobs.get("dj-missing")),
-        CANARY_KEY,
-        [],
-    ),
-    "429_exhausted": (
-        "sec_ok",
-        sfx.SeekrFlowRateLimitError,
-        lambda h: h.call(alignment.get_job("al-x")),
-        CANARY_KEY,
-        [{"route": "get_alignment_job", "kind": "429", "retry_after": 0}],
-    ),
-    "5xx_exhausted": (
-        "sec_ok",
-        sfx.SeekrFlowServerError,
-        lambda h: h.call(alignment.get_job("al-x")),
-        CANARY_KEY,
-        [{"route": "get_alignment_job", "kind": "503"}],
-    ),
-    "dropped_connection": (
-        "sec_ok",
-        sfx.SeekrFlowConnectionError,
-        lambda h: h.call(alignment.get_job("al-x")),
-        CANARY_KEY,
-        [{"route": "get_alignment_job", "kind": "drop_before"}],
-    ),
-    "connection_refused": (
-        "sec_refused",
-        sfx.SeekrFlowConnectionError,
-        lambda h: h.call(alignment.get_job("al-x")),
-        CANARY_KEY,
-        [],
-    ),
-    "read_timeout": (
-        "sec_stall",
-        sfx.SeekrFlowConnectionError,
-        lambda h: h.call(alignment.get_job("al-x")),
-        CANARY_KEY,
-        [],
-    ),
-    "html_server": (
-        "sec_html",
-        sfx.SeekrFlowUnexpectedResponseError,
-        lambda h: h.call(alignment.get_job("al-x")),
-        CANARY_KEY,
-        [],
-    ),
-    "huge_body": (
-        "sec_huge",
-        sfx.SeekrFlowUnexpectedResponseError,
-        lambda h: h.call(alignment.get_job("al-x")),
-        CANARY_KEY,
-        [],
-    ),
-    "redirect": (
-        "sec_redirect",
-        sfx.SeekrFlowUnexpectedResponseError,
-        lambda h: h.run(FINE_TUNE.cancel("ft-x")),
-        CANARY_KEY,
-        [],
-    ),
-    "unusable_key": (
-        "sec_unprintable",
-        sfx.SeekrFlowConfigError,
-        lambda h: h.call(alignment.get_job("al-x")),
-        UNPRINTABLE_CANARY,
-        [],
-    ),
-}
 
 
 @pytest.fixture(scope="module")

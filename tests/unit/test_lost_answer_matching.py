@@ -17,6 +17,7 @@ from airflow_provider_seekrflow.exceptions import (
     SeekrFlowValidationError,
 )
 from airflow_provider_seekrflow.jobs.submissions import SubmissionNote, is_definite_refusal
+from tests.unit.fine_tune_sample import FINE_TUNE_FIELDS
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)
 CREATE = Endpoint("create", "POST", "/v1/flow/x", repeatable=False)
@@ -132,14 +133,7 @@ def test_submission_notes_round_trip_through_the_state_store_format():
 
 # -- whole-request matches ---------------------------------------------------------------------------
 
-BASE = {
-    "project_id": 7,
-    "training_files": ["file-1"],
-    "model": "llama",
-    "n_epochs": 2,
-    "accel_type": "H100",
-    "n_accel": 1,
-}
+BASE = FINE_TUNE_FIELDS
 
 
 def test_a_fine_tune_sweep_sibling_is_told_apart_by_its_learning_rate():

@@ -9,6 +9,7 @@ import pytest
 
 from airflow_provider_seekrflow._client import data_jobs, fine_tunes, projects
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+from tests.unit.fine_tune_sample import FINE_TUNE_FIELDS
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 
@@ -121,14 +122,7 @@ def test_detail_with_string_progress_and_unknown_fields_parses():
 
 # -- fine-tunes ------------------------------------------------------------------------------------
 
-BASE = {
-    "project_id": 7,
-    "training_files": ["file-1"],
-    "model": "llama",
-    "n_epochs": 2,
-    "accel_type": "H100",
-    "n_accel": 1,
-}
+BASE = FINE_TUNE_FIELDS
 
 
 def test_fine_tune_request_shape():

@@ -71,21 +71,21 @@ def _watcher(kind: str, until: str = UNTIL_END):
     return KINDS[kind].watch(until, lambda line: None, lambda line: None)
 
 
+# For each ``until`` of a data job's wait: the statuses it is over at, and those it is not.
+DATA_JOB_WAITS = {
+    UNTIL_INGESTED: ("ready_to_start needs_review running", "file_processing"),
+    UNTIL_END: ("completed cancelled", "needs_review running paused_by_a_new_service_state"),
+    UNTIL_END_OR_REVIEW: ("needs_review failed", "ready_to_start"),
+}
+
+
 @pytest.mark.parametrize(
     ("until", "status", "over"),
     [
-        (UNTIL_INGESTED, "file_processing", False),
-        (UNTIL_INGESTED, "ready_to_start", True),
-        (UNTIL_INGESTED, "needs_review", True),
-        (UNTIL_INGESTED, "running", True),
-        (UNTIL_END, "needs_review", False),
-        (UNTIL_END, "running", False),
-        (UNTIL_END, "completed", True),
-        (UNTIL_END, "cancelled", True),
-        (UNTIL_END, "paused_by_a_new_service_state", False),
-        (UNTIL_END_OR_REVIEW, "needs_review", True),
-        (UNTIL_END_OR_REVIEW, "ready_to_start", False),
-        (UNTIL_END_OR_REVIEW, "failed", True),
+        (until, status, over)
+        for until, (over_at, not_over_at) in DATA_JOB_WAITS.items()
+        for over, statuses in ((True, over_at), (False, not_over_at))
+        for status in statuses.split()
     ],
 )
 def test_a_data_job_wait_is_over_when_its_until_says(until, status, over):

@@ -77,21 +77,21 @@ def test_event_outcome_fails_loudly_on_strange_events(event, expected, fragment)
         event_outcome(event, expected, ALIGNMENT)
 
 
+# The error class (by name) each kind of job raises for each unsuccessful end.
+END_ERRORS = {
+    "alignment": {"failed": "AlignmentJobFailed", "stopped": "AlignmentJobStopped"},
+    "data_job": {"failed": "DataJobFailed", "stopped": "DataJobFailed", "cancelled": "DataJobCancelled"},
+    "fine_tune": {"failed": "FineTuneFailed", "deleted": "FineTuneCancelled", "exploded": "FineTune"},
+}
+
+
 @pytest.mark.parametrize(
-    ("kind_key", "status", "error_name"),
-    [
-        ("alignment", "failed", "SeekrFlowAlignmentJobFailedError"),
-        ("alignment", "stopped", "SeekrFlowAlignmentJobStoppedError"),
-        ("data_job", "failed", "SeekrFlowDataJobFailedError"),
-        ("data_job", "stopped", "SeekrFlowDataJobFailedError"),
-        ("data_job", "cancelled", "SeekrFlowDataJobCancelledError"),
-        ("fine_tune", "failed", "SeekrFlowFineTuneFailedError"),
-        ("fine_tune", "deleted", "SeekrFlowFineTuneCancelledError"),
-        ("fine_tune", "exploded", "SeekrFlowFineTuneError"),
-    ],
+    ("kind_key", "status"), [(kind, status) for kind, ends in END_ERRORS.items() for status in ends]
 )
-def test_each_kind_maps_each_end_to_its_error(kind_key, status, error_name):
+def test_each_kind_maps_each_end_to_its_error(kind_key, status):
     from airflow_provider_seekrflow.jobs.kinds import KINDS
+
+    error_name = f"SeekrFlow{END_ERRORS[kind_key][status]}Error"
 
     kind = KINDS[kind_key]
     error = kind.unsuccessful_error("id-1", status, "out of quota")

@@ -5,7 +5,6 @@ No emulator, no Airflow metadata database, no S3 server.
 
 from __future__ import annotations
 
-import importlib
 import io
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
 from airflow_provider_seekrflow.sources.remote import _require_filesystem, own_connection, shown_uri
 from airflow_provider_seekrflow.sources.source import Source, as_list, iter_lines
+from tests.local_servers import first_module_with
 
 # ---------------------------------------------------------------------------------------- iter_lines
 
@@ -163,14 +163,9 @@ def test_as_list_errors(file_path, fragment):
 
 def _has_fs_module() -> object:
     """The module ``_require_filesystem`` imports ``has_fs`` from: Airflow 3's, else Airflow 2's."""
-    for name in ("airflow.sdk.io.fs", "airflow.io"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(module, "has_fs"):
-            return module
-    raise AssertionError("no Airflow module has has_fs")
+    module = first_module_with(("airflow.sdk.io.fs", "airflow.io"), "has_fs")
+    assert module is not None, "no Airflow module has has_fs"
+    return module
 
 
 @pytest.fixture

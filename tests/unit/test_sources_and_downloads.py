@@ -30,6 +30,7 @@ from airflow_provider_seekrflow.exceptions import SeekrFlowInvalidFileError, See
 from airflow_provider_seekrflow.sources.source import iter_lines
 from airflow_provider_seekrflow.training_data import iter_rows
 from airflow_provider_seekrflow.validation import FileCheckError, LineTooLongError
+from tests.readable_stream import ReadableStream
 
 CONTENT = b"".join(b'{"messages": [{"role": "user", "content": "line %d"}]}\n' % i for i in range(2000))
 
@@ -125,16 +126,13 @@ def test_a_symlink_planted_at_the_old_temporary_name_is_not_followed(tmp_path):
 # ------------------------------------------------------------------------------- lines of a stream
 
 
-class Pieces(io.RawIOBase):
+class Pieces(ReadableStream):
     """A stream that gives ``piece`` bytes per read of ``total`` bytes of ``fill``, never a newline."""
 
     def __init__(self, total: int, piece: int, fill: bytes = b"[") -> None:
         self._left = total
         self._piece = piece
         self._fill = fill
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int = -1, /) -> bytes:
         count = min(self._piece, self._left)

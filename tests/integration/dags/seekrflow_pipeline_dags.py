@@ -53,9 +53,13 @@ def _pipeline(
     *,
     max_active_runs: int = 16,
     default_args: dict[str, Any] | None = None,
+    polls: tuple[float, float],
+    deferrable: bool = True,
     data_job: dict[str, Any] | None = None,
     fine_tune: dict[str, Any] | None = None,
 ) -> DAG:
+    """The pipeline; both waits poll every ``polls[0]`` s (at least ``polls[1]`` s apart), plus their own kwargs."""
+    waits = {"deferrable": deferrable, "poll_interval": polls[0], "min_poll_interval": polls[1]}
     with DAG(
         dag_id=dag_id,
         schedule=None,
@@ -73,7 +77,7 @@ def _pipeline(
             job_type="principle_files",
             instructions=INSTRUCTIONS,
             system_prompt="You are Northwind Outfitters' friendly support assistant.",
-            **{"deferrable": True, **(data_job or {})},
+            **{**waits, **(data_job or {})},
         )
         tune = SeekrFlowFineTuneOperator(
             task_id="fine_tune",
@@ -86,7 +90,7 @@ def _pipeline(
             lora_config={"r": 8, "alpha": 32, "dropout": 0.1, "bias": "none"},
             accel_type="H100",
             n_accel=1,
-            **{"deferrable": True, **(fine_tune or {})},
+            **{**waits, **(fine_tune or {})},
         )
         report_model(tune.output)
     return dag
@@ -99,16 +103,11 @@ it_pipeline_soak = _pipeline(
     "it_pipeline_soak",
     max_active_runs=25,
     default_args={"retries": 2, "retry_delay": timedelta(seconds=3)},
-    data_job={"poll_interval": 5, "min_poll_interval": 2},
-    fine_tune={"poll_interval": 5, "min_poll_interval": 2},
+    polls=(5, 2),
 )
 
 # 2. Waiting in the triggerer, no retries: marking a deferred task failed must cancel its job.
-it_pipeline_deferred = _pipeline(
-    "it_pipeline_deferred",
-    data_job={"poll_interval": 3, "min_poll_interval": 1},
-    fine_tune={"poll_interval": 3, "min_poll_interval": 1},
-)
+it_pipeline_deferred = _pipeline("it_pipeline_deferred", polls=(3, 1))
 
 # 3. execution_timeout while deferred: each task's job must be cancelled. The data job defers twice
 # (ingestion, then alignment) and gets the longer limit, so its alignment is running when time is up.
@@ -116,16 +115,9 @@ PIPELINE_DATA_JOB_EXECUTION_TIMEOUT = timedelta(seconds=90)
 PIPELINE_FINE_TUNE_EXECUTION_TIMEOUT = timedelta(seconds=40)
 it_pipeline_exec_timeout = _pipeline(
     "it_pipeline_exec_timeout",
-    data_job={
-        "poll_interval": 3,
-        "min_poll_interval": 1,
-        "execution_timeout": PIPELINE_DATA_JOB_EXECUTION_TIMEOUT,
-    },
-    fine_tune={
-        "poll_interval": 3,
-        "min_poll_interval": 1,
-        "execution_timeout": PIPELINE_FINE_TUNE_EXECUTION_TIMEOUT,
-    },
+    polls=(3, 1),
+    data_job={"execution_timeout": PIPELINE_DATA_JOB_EXECUTION_TIMEOUT},
+    fine_tune={"execution_timeout": PIPELINE_FINE_TUNE_EXECUTION_TIMEOUT},
 )
 
 # 4. The distributed suite (tests/distributed, CeleryExecutor). The load: as the soak, with room for
@@ -134,8 +126,7 @@ it_pipeline_scale = _pipeline(
     "it_pipeline_scale",
     max_active_runs=256,
     default_args={"retries": 3, "retry_delay": timedelta(seconds=3)},
-    data_job={"poll_interval": 5, "min_poll_interval": 2},
-    fine_tune={"poll_interval": 5, "min_poll_interval": 2},
+    polls=(5, 2),
 )
 
 # 5. Waiting on the worker (deferrable=False), retries on every task: a Celery worker killed during the
@@ -144,6 +135,6 @@ it_pipeline_scale = _pipeline(
 it_pipeline_sync = _pipeline(
     "it_pipeline_sync",
     default_args={"retries": 2, "retry_delay": timedelta(seconds=2)},
-    data_job={"poll_interval": 2, "min_poll_interval": 1, "deferrable": False},
-    fine_tune={"poll_interval": 2, "min_poll_interval": 1, "deferrable": False},
+    polls=(2, 1),
+    deferrable=False,
 )
