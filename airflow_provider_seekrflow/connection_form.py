@@ -3,7 +3,7 @@ The SeekrFlow connection form, defined once.
 
 The provider info gives it to Airflow 3 (``ui-field-behaviour`` and ``conn-fields``), the hook to
 Airflow 2 (``get_ui_field_behaviour`` and WTForms widgets). Every extra the hook reads is here, from
-the one definition the hook parses them with (``_client/connection_extras.py``).
+the one definition the hook parses them with (``client/connection_extras.py``).
 Light on purpose: the provider info imports it while Airflow lists providers.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_seekrflow._client.config import DEFAULT_BASE_URL
-from airflow_provider_seekrflow._client.connection_extras import EXTRA_FIELDS, ExtraField
+from airflow_provider_seekrflow.client.config import DEFAULT_BASE_URL
+from airflow_provider_seekrflow.client.connection_extras import EXTRA_FIELDS, ExtraField
 
 __all__ = ["EXTRA_FIELDS", "HIDDEN_FIELDS", "RELABELING", "ExtraField", "conn_fields", "placeholders"]
 

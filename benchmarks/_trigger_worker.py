@@ -76,9 +76,9 @@ def main() -> int:
         import aiohttp  # noqa: F401
 
         try:
-            import airflow_provider_seekrflow._client.async_transport as transport
+            import airflow_provider_seekrflow.client.async_transport as transport
         except ImportError:  # an older tree (BENCH_LABEL=previous): the hand-made httpcore pool
-            import airflow_provider_seekrflow._client.async_pool as transport  # type: ignore[no-redef]
+            import airflow_provider_seekrflow.client.async_pool as transport  # type: ignore[no-redef]
 
             transport.MAX_CONNECTIONS = transport.POOL_CONNECTIONS  # type: ignore[attr-defined]
         # Bench-only knob (comparisons): connections, and so requests in flight, per shared session.

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import save_result  # noqa: E402
 
-from airflow_provider_seekrflow._client.polling import plan_next_check  # noqa: E402
+from airflow_provider_seekrflow.client.polling import plan_next_check  # noqa: E402
 from airflow_provider_seekrflow.emulator.jobs import JobService  # noqa: E402
 from airflow_provider_seekrflow.emulator.store import iso  # noqa: E402
 from airflow_provider_seekrflow.models import AlignmentJob  # noqa: E402

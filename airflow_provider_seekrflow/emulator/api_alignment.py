@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
-from airflow_provider_seekrflow._client import alignment
+from airflow_provider_seekrflow.client import alignment
 from airflow_provider_seekrflow.emulator.jobs import legacy_shape
 from airflow_provider_seekrflow.emulator.refusals import (
     ALIGNMENT_JOB,

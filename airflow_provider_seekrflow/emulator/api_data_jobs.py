@@ -15,7 +15,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from airflow_provider_seekrflow._client import data_jobs
+from airflow_provider_seekrflow.client import data_jobs
 from airflow_provider_seekrflow.emulator.api_alignment import SOURCE_PURPOSE, job_settings, shown_job
 from airflow_provider_seekrflow.emulator.data_jobs import (
     EDITABLE_FIELDS,

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
-from airflow_provider_seekrflow._client import files
+from airflow_provider_seekrflow.client import files
 from airflow_provider_seekrflow.emulator.refusals import FILE, found, not_found
 from airflow_provider_seekrflow.emulator.routes import route
 from airflow_provider_seekrflow.emulator.state import EmulatorState

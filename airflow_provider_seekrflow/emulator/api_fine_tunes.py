@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from airflow_provider_seekrflow._client import fine_tunes
+from airflow_provider_seekrflow.client import fine_tunes
 from airflow_provider_seekrflow.emulator.refusals import (
     FINE_TUNE,
     found,

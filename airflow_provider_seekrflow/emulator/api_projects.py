@@ -6,7 +6,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from airflow_provider_seekrflow._client import projects
+from airflow_provider_seekrflow.client import projects
 from airflow_provider_seekrflow.emulator.refusals import PROJECT, found
 from airflow_provider_seekrflow.emulator.routes import route
 from airflow_provider_seekrflow.emulator.state import EmulatorState

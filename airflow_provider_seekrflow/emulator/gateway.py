@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from airflow_provider_seekrflow._client.alignment import GENERATE_ALIGNMENT
+from airflow_provider_seekrflow.client.alignment import GENERATE_ALIGNMENT
 from airflow_provider_seekrflow.emulator.routes import resolve_route
 from airflow_provider_seekrflow.emulator.state import EmulatorState
 

@@ -10,8 +10,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_seekrflow._client import alignment, data_jobs, files, fine_tunes, projects
-from airflow_provider_seekrflow._client.endpoints import Endpoint
+from airflow_provider_seekrflow.client import alignment, data_jobs, files, fine_tunes, projects
+from airflow_provider_seekrflow.client.endpoints import Endpoint
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

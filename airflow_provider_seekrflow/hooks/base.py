@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import BaseHook
 
-from airflow_provider_seekrflow._client.config import (
+from airflow_provider_seekrflow.client.config import (
     ClientConfig,
     ConnectionSettingsError,
     build_client_config,

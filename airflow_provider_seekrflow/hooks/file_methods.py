@@ -9,14 +9,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_seekrflow._client import files, transfers
-from airflow_provider_seekrflow._client.files import (
+from airflow_provider_seekrflow.client import files, transfers
+from airflow_provider_seekrflow.client.files import (
     FileMetadataValidation,
     SeekrFlowFile,
     SeekrFlowFileDeleted,
 )
-from airflow_provider_seekrflow._client.lost_answers import Snapshot, known_before
-from airflow_provider_seekrflow._client.multipart import CHUNK_BYTES, StreamOpener
+from airflow_provider_seekrflow.client.lost_answers import Snapshot, known_before
+from airflow_provider_seekrflow.client.multipart import CHUNK_BYTES, StreamOpener
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConfigError,
     SeekrFlowInvalidFileError,
@@ -26,8 +26,8 @@ from airflow_provider_seekrflow.training_data import DEFAULT_BATCH_ROWS
 from airflow_provider_seekrflow.vocabulary import FilePurpose
 
 if TYPE_CHECKING:
-    from airflow_provider_seekrflow._client.endpoints import Call
-    from airflow_provider_seekrflow._client.sync_transport import SyncTransport
+    from airflow_provider_seekrflow.client.endpoints import Call
+    from airflow_provider_seekrflow.client.sync_transport import SyncTransport
 
 T = TypeVar("T")
 

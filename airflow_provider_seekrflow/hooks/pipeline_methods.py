@@ -6,19 +6,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_seekrflow._client import creates, data_jobs, fine_tunes, projects
-from airflow_provider_seekrflow._client.data_jobs import DataJob, DataJobDetail
-from airflow_provider_seekrflow._client.fine_tunes import FineTune, FineTuneEvent
-from airflow_provider_seekrflow._client.log_text import for_log
-from airflow_provider_seekrflow._client.lost_answers import Snapshot, known_before
-from airflow_provider_seekrflow._client.projects import Project
+from airflow_provider_seekrflow.client import creates, data_jobs, fine_tunes, projects
+from airflow_provider_seekrflow.client.data_jobs import DataJob, DataJobDetail
+from airflow_provider_seekrflow.client.fine_tunes import FineTune, FineTuneEvent
+from airflow_provider_seekrflow.client.log_text import for_log
+from airflow_provider_seekrflow.client.lost_answers import Snapshot, known_before
+from airflow_provider_seekrflow.client.projects import Project
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowNotFoundError
 from airflow_provider_seekrflow.jobs.data_job import ingestion_summary
 from airflow_provider_seekrflow.jobs.fine_tune import FINE_TUNE
 
 if TYPE_CHECKING:
-    from airflow_provider_seekrflow._client.endpoints import Call
-    from airflow_provider_seekrflow._client.sync_transport import SyncTransport
+    from airflow_provider_seekrflow.client.endpoints import Call
+    from airflow_provider_seekrflow.client.sync_transport import SyncTransport
 
 T = TypeVar("T")
 
@@ -33,7 +33,7 @@ def check_poll_intervals(poll_interval: float, min_poll_interval: float) -> None
     :param poll_interval: The longest sleep between two status checks, in seconds.
     :param min_poll_interval: The shortest sleep between two status checks, in seconds.
     """
-    from airflow_provider_seekrflow._client.config import ConnectionSettingsError, seconds_setting
+    from airflow_provider_seekrflow.client.config import ConnectionSettingsError, seconds_setting
 
     for name, value in (("poll_interval", poll_interval), ("min_poll_interval", min_poll_interval)):
         try:

@@ -6,14 +6,14 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_seekrflow._client import alignment, creates, files
-from airflow_provider_seekrflow._client.alignment import AlignmentJob, AlignmentOutput
-from airflow_provider_seekrflow._client.config import ClientConfig
-from airflow_provider_seekrflow._client.endpoints import Call
-from airflow_provider_seekrflow._client.log_text import for_log
-from airflow_provider_seekrflow._client.retry import RetryPolicy
-from airflow_provider_seekrflow._client.sync_transport import SyncTransport
-from airflow_provider_seekrflow._client.waiting import limit_text, wait_until
+from airflow_provider_seekrflow.client import alignment, creates, files
+from airflow_provider_seekrflow.client.alignment import AlignmentJob, AlignmentOutput
+from airflow_provider_seekrflow.client.config import ClientConfig
+from airflow_provider_seekrflow.client.endpoints import Call
+from airflow_provider_seekrflow.client.log_text import for_log
+from airflow_provider_seekrflow.client.retry import RetryPolicy
+from airflow_provider_seekrflow.client.sync_transport import SyncTransport
+from airflow_provider_seekrflow.client.waiting import limit_text, wait_until
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowError,
     SeekrFlowUnexpectedResponseError,

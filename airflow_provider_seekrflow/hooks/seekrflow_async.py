@@ -7,8 +7,8 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_seekrflow._client.async_transport import AsyncTransport
-from airflow_provider_seekrflow._client.config import ClientConfig
+from airflow_provider_seekrflow.client.async_transport import AsyncTransport
+from airflow_provider_seekrflow.client.config import ClientConfig
 from airflow_provider_seekrflow.exceptions import SeekrFlowAuthenticationError
 from airflow_provider_seekrflow.hooks.base import SeekrFlowBaseHook, amask_api_key
 from airflow_provider_seekrflow.jobs.base import Operation, run_async
@@ -16,7 +16,7 @@ from airflow_provider_seekrflow.jobs.base import Operation, run_async
 if TYPE_CHECKING:
     import aiohttp
 
-    from airflow_provider_seekrflow._client.endpoints import Call
+    from airflow_provider_seekrflow.client.endpoints import Call
 
 T = TypeVar("T")
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_seekrflow._client import alignment
-from airflow_provider_seekrflow._client.alignment import AlignmentJob, describe_outputs, training_output_id
-from airflow_provider_seekrflow._client.endpoints import Call
-from airflow_provider_seekrflow._client.polling import NextCheck, plan_next_check
+from airflow_provider_seekrflow.client import alignment
+from airflow_provider_seekrflow.client.alignment import AlignmentJob, describe_outputs, training_output_id
+from airflow_provider_seekrflow.client.endpoints import Call
+from airflow_provider_seekrflow.client.polling import NextCheck, plan_next_check
 from airflow_provider_seekrflow.exceptions import SeekrFlowJobError
 from airflow_provider_seekrflow.jobs.base import JobKind, JobResult, JobWatcher, Operation
 from airflow_provider_seekrflow.vocabulary import AlignmentJobStatus

@@ -3,7 +3,7 @@ What every job kind is made of: a ``JobKind`` (statuses, errors, keys) and a ``J
 
 A kind's module (``jobs/alignment.py``, ``jobs/data_job.py``, ``jobs/fine_tune.py``) fills these in;
 the operator, the sensor, the trigger and both hooks read it instead of restating it. Reads and
-cancels are *operations*: generators that yield the :class:`~airflow_provider_seekrflow._client.endpoints.Call`
+cancels are *operations*: generators that yield the :class:`~airflow_provider_seekrflow.client.endpoints.Call`
 each step needs and receive its answer (or its exception), so the worker's blocking wait
 (:func:`run_sync`) and the triggerer's event loop (:func:`run_async`) run the same definition.
 """
@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from airflow_provider_seekrflow._client.endpoints import Call
-from airflow_provider_seekrflow._client.errors import clip
-from airflow_provider_seekrflow._client.log_text import for_log
-from airflow_provider_seekrflow._client.multipart import human_bytes
-from airflow_provider_seekrflow._client.polling import NextCheck, plan_steady_check
+from airflow_provider_seekrflow.client.endpoints import Call
+from airflow_provider_seekrflow.client.errors import clip
+from airflow_provider_seekrflow.client.log_text import for_log
+from airflow_provider_seekrflow.client.multipart import human_bytes
+from airflow_provider_seekrflow.client.polling import NextCheck, plan_steady_check
 from airflow_provider_seekrflow.exceptions import SeekrFlowJobError
 
 T = TypeVar("T")

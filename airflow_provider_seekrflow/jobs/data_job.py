@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_seekrflow._client import alignment, data_jobs
-from airflow_provider_seekrflow._client.alignment import describe_outputs, training_output_id
-from airflow_provider_seekrflow._client.data_jobs import DataJobDetail, ingestion_records
-from airflow_provider_seekrflow._client.endpoints import Call
-from airflow_provider_seekrflow._client.polling import NextCheck, plan_data_job_check
+from airflow_provider_seekrflow.client import alignment, data_jobs
+from airflow_provider_seekrflow.client.alignment import describe_outputs, training_output_id
+from airflow_provider_seekrflow.client.data_jobs import DataJobDetail, ingestion_records
+from airflow_provider_seekrflow.client.endpoints import Call
+from airflow_provider_seekrflow.client.polling import NextCheck, plan_data_job_check
 from airflow_provider_seekrflow.exceptions import SeekrFlowJobError
 from airflow_provider_seekrflow.jobs.base import (
     UNTIL_END,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from airflow_provider_seekrflow._client.errors import clip
+from airflow_provider_seekrflow.client.errors import clip
 from airflow_provider_seekrflow.exceptions import SeekrFlowError
 from airflow_provider_seekrflow.jobs.base import UNTIL_END, JobKind
 

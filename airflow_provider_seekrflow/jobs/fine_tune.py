@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_seekrflow._client import fine_tunes
-from airflow_provider_seekrflow._client.endpoints import Call
-from airflow_provider_seekrflow._client.fine_tunes import FineTune, FineTuneEvent, FineTuneEvents
+from airflow_provider_seekrflow.client import fine_tunes
+from airflow_provider_seekrflow.client.endpoints import Call
+from airflow_provider_seekrflow.client.fine_tunes import FineTune, FineTuneEvent, FineTuneEvents
 from airflow_provider_seekrflow.exceptions import SeekrFlowAPIError, SeekrFlowJobError
 from airflow_provider_seekrflow.jobs.base import JobKind, JobResult, JobWatcher, Operation, answered
 from airflow_provider_seekrflow.vocabulary import FineTuneStatus

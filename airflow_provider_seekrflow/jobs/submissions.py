@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from airflow_provider_seekrflow._client.lost_answers import Snapshot
+from airflow_provider_seekrflow.client.lost_answers import Snapshot
 
 __all__ = ["SubmissionNote", "is_definite_refusal"]
 

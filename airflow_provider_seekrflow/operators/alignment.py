@@ -6,7 +6,7 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_seekrflow._client.alignment import check_alignment_type, generate_request
+from airflow_provider_seekrflow.client.alignment import check_alignment_type, generate_request
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
 from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
 from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator

@@ -6,9 +6,9 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_seekrflow._client import data_jobs
-from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
-from airflow_provider_seekrflow._client.file_ids import checked_file_ids
+from airflow_provider_seekrflow.client import data_jobs
+from airflow_provider_seekrflow.client.data_jobs import DataJobDetail
+from airflow_provider_seekrflow.client.file_ids import checked_file_ids
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
 from airflow_provider_seekrflow.jobs.base import UNTIL_END, UNTIL_INGESTED
 from airflow_provider_seekrflow.jobs.data_job import DATA_JOB, needs_review_error
@@ -19,7 +19,7 @@ from airflow_provider_seekrflow.vocabulary import DataJobStatus, DataJobType
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_seekrflow._client.lost_answers import Snapshot
+    from airflow_provider_seekrflow.client.lost_answers import Snapshot
     from airflow_provider_seekrflow.jobs.submissions import SubmissionNote
 
 # The two waits of a data job: until ingestion is over, then until the job ends.

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
-from airflow_provider_seekrflow._client.lost_answers import Snapshot
+from airflow_provider_seekrflow.client.lost_answers import Snapshot
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConfigError,
     SeekrFlowError,

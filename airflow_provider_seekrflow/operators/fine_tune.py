@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_seekrflow._client import fine_tunes, projects
+from airflow_provider_seekrflow.client import fine_tunes, projects
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
 from airflow_provider_seekrflow.jobs.fine_tune import FINE_TUNE
 from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
@@ -14,7 +14,7 @@ from airflow_provider_seekrflow.vocabulary import AcceleratorType
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_seekrflow._client.lost_answers import Snapshot
+    from airflow_provider_seekrflow.client.lost_answers import Snapshot
     from airflow_provider_seekrflow.jobs.submissions import SubmissionNote
 
 

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator, conf
 
-from airflow_provider_seekrflow._client.deadline import bounded_by, lifted
-from airflow_provider_seekrflow._client.log_text import for_log
-from airflow_provider_seekrflow._client.waiting import limit_text
 from airflow_provider_seekrflow.assets import check_outlets_can_be_announced, publish_training_file
+from airflow_provider_seekrflow.client.deadline import bounded_by, lifted
+from airflow_provider_seekrflow.client.log_text import for_log
+from airflow_provider_seekrflow.client.waiting import limit_text
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError, SeekrFlowNotFoundError
 from airflow_provider_seekrflow.hooks.pipeline_methods import check_poll_intervals
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
@@ -24,7 +24,7 @@ from airflow_provider_seekrflow.operators.job_submission import SubmitsOnce
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_seekrflow._client.lost_answers import Snapshot
+    from airflow_provider_seekrflow.client.lost_answers import Snapshot
 
 try:  # Airflow 3: the Task SDK's own name (BaseOperator has already loaded this module)
     from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR

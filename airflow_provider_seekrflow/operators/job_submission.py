@@ -20,7 +20,7 @@ from airflow_provider_seekrflow.jobs.submissions import SubmissionNote, is_defin
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_seekrflow._client.lost_answers import Snapshot
+    from airflow_provider_seekrflow.client.lost_answers import Snapshot
     from airflow_provider_seekrflow.jobs.base import JobKind
 
 NO_STATE_STORE_WARNING = (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
-from airflow_provider_seekrflow._client.log_text import for_log
+from airflow_provider_seekrflow.client.data_jobs import DataJobDetail
+from airflow_provider_seekrflow.client.log_text import for_log
 from airflow_provider_seekrflow.jobs.base import UNTIL_END, UNTIL_END_OR_REVIEW
 from airflow_provider_seekrflow.jobs.data_job import DATA_JOB, needs_review_error
 from airflow_provider_seekrflow.sensors.job_base import SeekrFlowJobSensor

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_seekrflow._client import fine_tunes
-from airflow_provider_seekrflow._client.fine_tunes import FineTune
+from airflow_provider_seekrflow.client import fine_tunes
+from airflow_provider_seekrflow.client.fine_tunes import FineTune
 from airflow_provider_seekrflow.jobs.fine_tune import FINE_TUNE
 from airflow_provider_seekrflow.sensors.job_base import SeekrFlowJobSensor
 

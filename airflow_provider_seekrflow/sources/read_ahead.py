@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from airflow_provider_seekrflow._client.multipart import ReadableStream
+    from airflow_provider_seekrflow.client.multipart import ReadableStream
 
 # How long a blocked hand-over waits before it checks whether the reader went away.
 _HANDOVER_POLL_SECONDS = 0.1

@@ -20,7 +20,7 @@ from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlo
 from airflow_provider_seekrflow.jsonl_lines import LineTooLongError
 
 if TYPE_CHECKING:
-    from airflow_provider_seekrflow._client.multipart import ReadableStream, StreamOpener
+    from airflow_provider_seekrflow.client.multipart import ReadableStream, StreamOpener
 
 #: Local files are read in 1 MiB pieces: the page cache makes larger reads no faster.
 LOCAL_CHUNK_BYTES = 1024 * 1024

@@ -9,10 +9,10 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_seekrflow._client.deadline import bounded_by
-from airflow_provider_seekrflow._client.errors import clip
-from airflow_provider_seekrflow._client.log_text import for_log
-from airflow_provider_seekrflow._client.polling import NextCheck
+from airflow_provider_seekrflow.client.deadline import bounded_by
+from airflow_provider_seekrflow.client.errors import clip
+from airflow_provider_seekrflow.client.log_text import for_log
+from airflow_provider_seekrflow.client.polling import NextCheck
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConnectionError,
     SeekrFlowDeadlineError,

@@ -7,7 +7,7 @@
   the fixes (remove-files, PATCH ``system_prompt``); starts and cancels refused (409) out of turn.
 - Fine-tune failure (``error_analysis``), cancel by PUT and by POST, 422s naming the field, 404s.
 - Restart on the same data directory, the journal and fault injection on the new operation ids.
-Every answer is also parsed with the client's models (``_client.data_jobs``/``fine_tunes``/``projects``).
+Every answer is also parsed with the client's models (``client.data_jobs``/``fine_tunes``/``projects``).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
-from airflow_provider_seekrflow._client.alignment import AlignmentJob
-from airflow_provider_seekrflow._client.data_jobs import DataJobDetail, DataJobList, review_problems
-from airflow_provider_seekrflow._client.fine_tunes import FineTune, FineTuneEvents, FineTuneList
-from airflow_provider_seekrflow._client.projects import Project, ProjectList
+from airflow_provider_seekrflow.client.alignment import AlignmentJob
+from airflow_provider_seekrflow.client.data_jobs import DataJobDetail, DataJobList, review_problems
+from airflow_provider_seekrflow.client.fine_tunes import FineTune, FineTuneEvents, FineTuneList
+from airflow_provider_seekrflow.client.projects import Project, ProjectList
 from airflow_provider_seekrflow.emulator import SeekrFlowEmulator
 from airflow_provider_seekrflow.emulator.__main__ import parse_args
 from airflow_provider_seekrflow.emulator.data_jobs import draft_system_prompt

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import psutil
 import pytest
 
-from airflow_provider_seekrflow._client import alignment, files
+from airflow_provider_seekrflow.client import alignment, files
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowAuthenticationError,
     SeekrFlowConnectionError,
@@ -287,7 +287,7 @@ def test_the_session_closes_when_its_last_holder_lets_go(emu, job):
 
 
 def test_a_thousand_concurrent_polls_use_at_most_32_sockets(emu, job):
-    from airflow_provider_seekrflow._client.async_transport import MAX_CONNECTIONS
+    from airflow_provider_seekrflow.client.async_transport import MAX_CONNECTIONS
 
     peak = 0
     # Earlier tests' sync hooks may keep connections to the emulator alive: count only new ones.

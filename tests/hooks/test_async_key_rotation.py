@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from airflow_provider_seekrflow._client import alignment, data_jobs
+from airflow_provider_seekrflow.client import alignment, data_jobs
 from airflow_provider_seekrflow.emulator import SeekrFlowEmulator
 from airflow_provider_seekrflow.exceptions import SeekrFlowAuthenticationError, SeekrFlowNotFoundError
 from airflow_provider_seekrflow.hooks import seekrflow_async

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from airflow_provider_seekrflow._client.connection_extras import MAX_RETRIES, MAX_TIMEOUT_SECONDS
+from airflow_provider_seekrflow.client.connection_extras import MAX_RETRIES, MAX_TIMEOUT_SECONDS
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook

@@ -11,7 +11,7 @@ import asyncio
 
 import pytest
 
-from airflow_provider_seekrflow._client import data_jobs, fine_tunes
+from airflow_provider_seekrflow.client import data_jobs, fine_tunes
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowNotFoundError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook

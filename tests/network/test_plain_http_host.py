@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from airflow_provider_seekrflow._client import alignment
+from airflow_provider_seekrflow.client import alignment
 from airflow_provider_seekrflow.exceptions import SeekrFlowTLSError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook

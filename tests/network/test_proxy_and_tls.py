@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from airflow_provider_seekrflow._client import alignment
+from airflow_provider_seekrflow.client import alignment
 from airflow_provider_seekrflow.exceptions import SeekrFlowConnectionError, SeekrFlowTLSError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook

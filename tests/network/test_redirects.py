@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_seekrflow._client import alignment, data_jobs
+from airflow_provider_seekrflow.client import alignment, data_jobs
 from airflow_provider_seekrflow.exceptions import SeekrFlowUnexpectedResponseError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook

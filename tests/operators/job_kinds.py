@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import DAG
 
-from airflow_provider_seekrflow._client import data_jobs, fine_tunes
+from airflow_provider_seekrflow.client import data_jobs, fine_tunes
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.jobs.base import JobKind
 from airflow_provider_seekrflow.jobs.kinds import KINDS

@@ -10,7 +10,7 @@ import pytest
 import requests
 from airflow.providers.common.compat.sdk import DAG
 
-from airflow_provider_seekrflow._client import fine_tunes
+from airflow_provider_seekrflow.client import fine_tunes
 from airflow_provider_seekrflow.emulator.fine_tunes import epoch_loss
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook

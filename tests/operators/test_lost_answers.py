@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from airflow.providers.common.compat.sdk import DAG
 
-from airflow_provider_seekrflow._client import data_jobs, fine_tunes
+from airflow_provider_seekrflow.client import data_jobs, fine_tunes
 from airflow_provider_seekrflow.exceptions import SeekrFlowAmbiguousResultError, SeekrFlowConnectionError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator

@@ -8,8 +8,8 @@ import json
 import pytest
 from airflow.providers.common.compat.sdk import DAG
 
-from airflow_provider_seekrflow._client import deprecation
 from airflow_provider_seekrflow.assets import FINE_TUNE_FILE_XCOM_KEY
+from airflow_provider_seekrflow.client import deprecation
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
 from airflow_provider_seekrflow.operators.alignment import SeekrFlowGenerateAlignmentOperator

@@ -1,4 +1,4 @@
-"""Property-based tests (hypothesis) of connection parsing in ``_client/config.py``.
+"""Property-based tests (hypothesis) of connection parsing in ``client/config.py``.
 
 - any valid http(s) host / port round-trips to a base URL without a trailing slash;
 - garbage in any field never raises anything but ``ConnectionSettingsError``;
@@ -16,13 +16,13 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_seekrflow._client.config import (
+from airflow_provider_seekrflow.client.config import (
     ConnectionSettingsError,
     build_client_config,
     normalize_base_url,
     parse_extras,
 )
-from airflow_provider_seekrflow._client.connection_extras import MAX_RETRIES, MAX_TIMEOUT_SECONDS
+from airflow_provider_seekrflow.client.connection_extras import MAX_RETRIES, MAX_TIMEOUT_SECONDS
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

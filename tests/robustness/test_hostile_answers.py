@@ -16,13 +16,13 @@ from types import SimpleNamespace
 import pytest
 from airflow.providers.common.compat.sdk import DAG
 
-from airflow_provider_seekrflow._client.alignment import AlignmentJob
-from airflow_provider_seekrflow._client.config import ClientConfig
-from airflow_provider_seekrflow._client.data_jobs import get as get_data_job
-from airflow_provider_seekrflow._client.errors import error_for_status
-from airflow_provider_seekrflow._client.multipart import human_bytes
-from airflow_provider_seekrflow._client.polling import estimated_completion, plan_next_check
-from airflow_provider_seekrflow._client.sync_transport import SyncTransport
+from airflow_provider_seekrflow.client.alignment import AlignmentJob
+from airflow_provider_seekrflow.client.config import ClientConfig
+from airflow_provider_seekrflow.client.data_jobs import get as get_data_job
+from airflow_provider_seekrflow.client.errors import error_for_status
+from airflow_provider_seekrflow.client.multipart import human_bytes
+from airflow_provider_seekrflow.client.polling import estimated_completion, plan_next_check
+from airflow_provider_seekrflow.client.sync_transport import SyncTransport
 from airflow_provider_seekrflow.exceptions import SeekrFlowServerError, SeekrFlowValidationError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.jobs.events import job_event

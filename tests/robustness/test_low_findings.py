@@ -198,7 +198,7 @@ def test_hook_waits_refuse_a_poll_interval_beyond_a_day_before_any_request(hook,
 
 
 def test_two_tasks_creating_one_project_name_at_once_use_the_same_project(emu, monkeypatch, task_logs):
-    from airflow_provider_seekrflow._client import creates, projects
+    from airflow_provider_seekrflow.client import creates, projects
 
     # Both tasks have looked and found no project before either creates one: the race, every time.
     both_looked = threading.Barrier(2, timeout=30)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from airflow.providers.common.compat.sdk import DAG
 
-from airflow_provider_seekrflow._client.alignment import describe_outputs
 from airflow_provider_seekrflow.assets import FINE_TUNE_FILE_XCOM_KEY
+from airflow_provider_seekrflow.client.alignment import describe_outputs
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.jobs.data_job import SeekrFlowDataJobNeedsReviewError
 from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator

@@ -6,12 +6,12 @@ import dataclasses
 
 import pytest
 
-from airflow_provider_seekrflow._client.config import (
+from airflow_provider_seekrflow.client.config import (
     ClientConfig,
     ConnectionSettingsError,
     build_client_config,
 )
-from airflow_provider_seekrflow._client.connection_extras import EXTRA_FIELDS, shown_value
+from airflow_provider_seekrflow.client.connection_extras import EXTRA_FIELDS, shown_value
 from airflow_provider_seekrflow.connection_form import conn_fields, placeholders
 
 FORM = conn_fields()

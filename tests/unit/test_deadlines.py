@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_seekrflow._client import deadline
-from airflow_provider_seekrflow._client.async_transport import AsyncTransport
-from airflow_provider_seekrflow._client.config import ClientConfig
-from airflow_provider_seekrflow._client.data_jobs import get as get_data_job
-from airflow_provider_seekrflow._client.retry import RetryPolicy
-from airflow_provider_seekrflow._client.sync_transport import SyncTransport
-from airflow_provider_seekrflow._client.waiting import wait_until
+from airflow_provider_seekrflow.client import deadline
+from airflow_provider_seekrflow.client.async_transport import AsyncTransport
+from airflow_provider_seekrflow.client.config import ClientConfig
+from airflow_provider_seekrflow.client.data_jobs import get as get_data_job
+from airflow_provider_seekrflow.client.retry import RetryPolicy
+from airflow_provider_seekrflow.client.sync_transport import SyncTransport
+from airflow_provider_seekrflow.client.waiting import wait_until
 from airflow_provider_seekrflow.exceptions import SeekrFlowDeadlineError
 from tests.robustness.hostile import Behaviour, HostileServer
 

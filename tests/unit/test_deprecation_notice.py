@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from airflow_provider_seekrflow._client import alignment, deprecation, files
-from airflow_provider_seekrflow._client.deprecation import deprecation_notice, warn_if_deprecated
+from airflow_provider_seekrflow.client import alignment, deprecation, files
+from airflow_provider_seekrflow.client.deprecation import deprecation_notice, warn_if_deprecated
 
 HEADERS = {
     "deprecation": "@1767225600",

@@ -12,12 +12,12 @@ import pytest
     "module",
     [
         "airflow_provider_seekrflow.emulator.app",
-        "airflow_provider_seekrflow._client.alignment",
-        "airflow_provider_seekrflow._client.data_jobs",
-        "airflow_provider_seekrflow._client.fine_tunes",
-        "airflow_provider_seekrflow._client.projects",
+        "airflow_provider_seekrflow.client.alignment",
+        "airflow_provider_seekrflow.client.data_jobs",
+        "airflow_provider_seekrflow.client.fine_tunes",
+        "airflow_provider_seekrflow.client.projects",
         # The provider info imports the connection form while Airflow lists providers.
-        "airflow_provider_seekrflow._client.config",
+        "airflow_provider_seekrflow.client.config",
         "airflow_provider_seekrflow.connection_form",
         "airflow_provider_seekrflow.vocabulary",
     ],

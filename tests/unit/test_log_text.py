@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_seekrflow._client.alignment import AlignmentJob
-from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
-from airflow_provider_seekrflow._client.fine_tunes import FineTune
-from airflow_provider_seekrflow._client.log_text import for_log
+from airflow_provider_seekrflow.client.alignment import AlignmentJob
+from airflow_provider_seekrflow.client.data_jobs import DataJobDetail
+from airflow_provider_seekrflow.client.fine_tunes import FineTune
+from airflow_provider_seekrflow.client.log_text import for_log
 from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
 from airflow_provider_seekrflow.jobs.base import completed_line
 from airflow_provider_seekrflow.jobs.data_job import DATA_JOB

@@ -6,10 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from airflow_provider_seekrflow._client import alignment, data_jobs, files, fine_tunes
-from airflow_provider_seekrflow._client.endpoints import Endpoint
-from airflow_provider_seekrflow._client.lost_answers import Snapshot
-from airflow_provider_seekrflow._client.retry import RetryPolicy, answer_may_be_lost
+from airflow_provider_seekrflow.client import alignment, data_jobs, files, fine_tunes
+from airflow_provider_seekrflow.client.endpoints import Endpoint
+from airflow_provider_seekrflow.client.lost_answers import Snapshot
+from airflow_provider_seekrflow.client.retry import RetryPolicy, answer_may_be_lost
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowAmbiguousResultError,
     SeekrFlowConnectionError,

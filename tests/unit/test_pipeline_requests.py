@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from airflow_provider_seekrflow._client import data_jobs, fine_tunes, projects
+from airflow_provider_seekrflow.client import data_jobs, fine_tunes, projects
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
 from tests.unit.fine_tune_sample import FINE_TUNE_FIELDS
 
@@ -244,7 +244,7 @@ def test_data_job_operator_checks_its_request_locally(kwargs, fragment):
 )
 @pytest.mark.parametrize("where", ["generate", "fine_tune", "data_job"])
 def test_a_local_path_where_file_ids_are_expected_points_to_the_upload_operator(value, where):
-    from airflow_provider_seekrflow._client import alignment, fine_tunes
+    from airflow_provider_seekrflow.client import alignment, fine_tunes
     from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator
 
     with pytest.raises(SeekrFlowConfigError) as caught:
@@ -264,7 +264,7 @@ def test_a_local_path_where_file_ids_are_expected_points_to_the_upload_operator(
 
 
 def test_file_ids_of_the_service_pass():
-    from airflow_provider_seekrflow._client.file_ids import checked_file_ids
+    from airflow_provider_seekrflow.client.file_ids import checked_file_ids
 
     ids = ["file-9a01c2", "file-e6c5b7d1f", "ft-data-0001"]
     assert checked_file_ids("files", ids, required=True) == ids

@@ -6,10 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from airflow_provider_seekrflow._client.alignment import AlignmentJob
-from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
-from airflow_provider_seekrflow._client.fine_tunes import FineTune
-from airflow_provider_seekrflow._client.polling import (
+from airflow_provider_seekrflow.client.alignment import AlignmentJob
+from airflow_provider_seekrflow.client.data_jobs import DataJobDetail
+from airflow_provider_seekrflow.client.fine_tunes import FineTune
+from airflow_provider_seekrflow.client.polling import (
     BLIND_INTERVAL_SECONDS,
     ETA_SLACK_SECONDS,
     plan_data_job_check,
@@ -121,7 +121,7 @@ def test_the_status_message_is_read_from_the_model_or_its_extra_fields():
 
 
 def test_a_job_under_a_minute_from_done_is_told_in_seconds():
-    from airflow_provider_seekrflow._client.polling import plan_next_check
+    from airflow_provider_seekrflow.client.polling import plan_next_check
 
     soon = AlignmentJob(id="al-1", status="running", estimated_completion_at=NOW + timedelta(seconds=40))
     plan = plan_next_check(soon, now=NOW, **BOUNDS)
@@ -133,7 +133,7 @@ def test_a_job_under_a_minute_from_done_is_told_in_seconds():
 
 
 def test_the_reason_says_which_bound_set_the_sleep():
-    from airflow_provider_seekrflow._client.polling import plan_next_check, plan_steady_check
+    from airflow_provider_seekrflow.client.polling import plan_next_check, plan_steady_check
 
     far = AlignmentJob(id="al-1", status="running", estimated_completion_at=NOW + timedelta(hours=2))
     capped = plan_next_check(far, now=NOW, **BOUNDS)

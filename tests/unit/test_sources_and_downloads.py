@@ -23,9 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from airflow_provider_seekrflow import jsonl_lines, validation
-from airflow_provider_seekrflow._client import transfers
-from airflow_provider_seekrflow._client.config import ClientConfig
-from airflow_provider_seekrflow._client.sync_transport import SyncTransport
+from airflow_provider_seekrflow.client import transfers
+from airflow_provider_seekrflow.client.config import ClientConfig
+from airflow_provider_seekrflow.client.sync_transport import SyncTransport
 from airflow_provider_seekrflow.exceptions import SeekrFlowInvalidFileError, SeekrFlowUnexpectedResponseError
 from airflow_provider_seekrflow.sources.source import iter_lines
 from airflow_provider_seekrflow.training_data import iter_rows

@@ -19,7 +19,7 @@ def test_entries_read_plainly_and_are_found_by_their_facts():
 def test_a_sending_note_is_not_an_upload_and_gives_way_to_the_record():
     from datetime import datetime, timedelta, timezone
 
-    from airflow_provider_seekrflow._client.lost_answers import Snapshot
+    from airflow_provider_seekrflow.client.lost_answers import Snapshot
 
     first = datetime(2026, 12, 3, 23, 59, 48, tzinfo=timezone.utc)
     listed_first = Snapshot(ids=frozenset({"file-0"}))

@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import Field
 
-from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
-from airflow_provider_seekrflow._client.file_ids import checked_file_ids
-from airflow_provider_seekrflow._client.lost_answers import Snapshot, adopt, matches_echoed_fields
-from airflow_provider_seekrflow._client.service_model import (
+from airflow_provider_seekrflow.client.endpoints import Call, Endpoint
+from airflow_provider_seekrflow.client.file_ids import checked_file_ids
+from airflow_provider_seekrflow.client.lost_answers import Snapshot, adopt, matches_echoed_fields
+from airflow_provider_seekrflow.client.service_model import (
     OptionalDatetime,
     OptionalInt,
     OptionalNumber,

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from airflow_provider_seekrflow._client import deadline
+from airflow_provider_seekrflow.client import deadline
 from airflow_provider_seekrflow.exceptions import SeekrFlowDeadlineError
 
 T = TypeVar("T")
@@ -31,7 +31,7 @@ def wait_until(
     Read a job until ``done`` holds and return it, sleeping as ``delay`` says; the blocking wait of every job kind.
 
     The wait's time limit is the sooner of ``timeout`` and any bound the caller set with
-    :func:`~airflow_provider_seekrflow._client.deadline.bounded_by` (a task's ``execution_timeout``).
+    :func:`~airflow_provider_seekrflow.client.deadline.bounded_by` (a task's ``execution_timeout``).
     Each read is bounded by the time left, so a request still in flight when time runs out ends
     the wait exactly as running out between reads does: ``timed_out`` gives the exception raised.
 

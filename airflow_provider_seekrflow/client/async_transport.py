@@ -6,14 +6,14 @@ import asyncio
 import weakref
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_seekrflow._client import deadline
-from airflow_provider_seekrflow._client.config import ClientConfig
-from airflow_provider_seekrflow._client.deprecation import warn_if_deprecated
-from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
-from airflow_provider_seekrflow._client.errors import MAX_JSON_BODY_BYTES, error_for_status, read_answer
-from airflow_provider_seekrflow._client.network import ssl_context
-from airflow_provider_seekrflow._client.retry import TransportSettings
-from airflow_provider_seekrflow._client.transport_errors import from_aiohttp_error, redirect_error
+from airflow_provider_seekrflow.client import deadline
+from airflow_provider_seekrflow.client.config import ClientConfig
+from airflow_provider_seekrflow.client.deprecation import warn_if_deprecated
+from airflow_provider_seekrflow.client.endpoints import Call, Endpoint
+from airflow_provider_seekrflow.client.errors import MAX_JSON_BODY_BYTES, error_for_status, read_answer
+from airflow_provider_seekrflow.client.network import ssl_context
+from airflow_provider_seekrflow.client.retry import TransportSettings
+from airflow_provider_seekrflow.client.transport_errors import from_aiohttp_error, redirect_error
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ class AsyncTransport(TransportSettings):
     transport:``) and releases it on exit; a call made outside ``async with`` holds it for that call
     only. The session closes when its last holder releases it.
 
-    It takes the arguments of :class:`~airflow_provider_seekrflow._client.retry.TransportSettings`.
+    It takes the arguments of :class:`~airflow_provider_seekrflow.client.retry.TransportSettings`.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

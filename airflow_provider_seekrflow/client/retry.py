@@ -9,10 +9,10 @@ from typing import Any
 
 import tenacity
 
-from airflow_provider_seekrflow._client import deadline
-from airflow_provider_seekrflow._client.config import ClientConfig
-from airflow_provider_seekrflow._client.endpoints import Endpoint
-from airflow_provider_seekrflow._client.errors import RETRYABLE_STATUSES
+from airflow_provider_seekrflow.client import deadline
+from airflow_provider_seekrflow.client.config import ClientConfig
+from airflow_provider_seekrflow.client.endpoints import Endpoint
+from airflow_provider_seekrflow.client.errors import RETRYABLE_STATUSES
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowAmbiguousResultError,
     SeekrFlowAPIError,
@@ -142,6 +142,7 @@ class RetryPolicy:
 
 
 def short_reason(error: BaseException | None) -> str:
+    """Return one short line saying why a try failed: its HTTP status, or its exception's class and first line."""
     if error is None:
         return "no error"
     status = getattr(error, "status_code", None)

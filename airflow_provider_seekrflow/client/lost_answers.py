@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from airflow_provider_seekrflow._client.service_model import as_utc
+from airflow_provider_seekrflow.client.service_model import as_utc
 
 __all__ = ["Snapshot", "adopt", "echoed_value_matches", "known_before", "matches_echoed_fields"]
 

@@ -1,7 +1,7 @@
 """
 Streamed uploads and downloads of files, an upload never storing a file twice.
 
-Functions over a :class:`~airflow_provider_seekrflow._client.sync_transport.SyncTransport`. An upload
+Functions over a :class:`~airflow_provider_seekrflow.client.sync_transport.SyncTransport`. An upload
 whose answer is lost is reconciled (:mod:`.reconcile`) against the newest files of its purpose: the
 one new file of the same name and size is the upload's.
 """
@@ -13,19 +13,19 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from airflow_provider_seekrflow._client import files
-from airflow_provider_seekrflow._client.errors import read_answer
-from airflow_provider_seekrflow._client.log_text import for_log
-from airflow_provider_seekrflow._client.lost_answers import Snapshot
-from airflow_provider_seekrflow._client.multipart import (
+from airflow_provider_seekrflow.client import files
+from airflow_provider_seekrflow.client.errors import read_answer
+from airflow_provider_seekrflow.client.log_text import for_log
+from airflow_provider_seekrflow.client.lost_answers import Snapshot
+from airflow_provider_seekrflow.client.multipart import (
     CHUNK_BYTES,
     FileSource,
     MultipartFileBody,
     UploadProgress,
 )
-from airflow_provider_seekrflow._client.reconcile import once_sending
-from airflow_provider_seekrflow._client.sync_transport import SyncTransport
-from airflow_provider_seekrflow._client.transport_errors import from_requests_error
+from airflow_provider_seekrflow.client.reconcile import once_sending
+from airflow_provider_seekrflow.client.sync_transport import SyncTransport
+from airflow_provider_seekrflow.client.transport_errors import from_requests_error
 from airflow_provider_seekrflow.exceptions import SeekrFlowConnectionError, SeekrFlowError
 
 # Uploads end with the service checking the whole file; give it longer than an ordinary call.
@@ -172,7 +172,7 @@ def download_file(transport: SyncTransport, file_id: str, target: Path) -> Path:
     """
     import requests
 
-    from airflow_provider_seekrflow._client.downloads import (
+    from airflow_provider_seekrflow.client.downloads import (
         announced_length,
         open_partial,
         raw_bytes_read,

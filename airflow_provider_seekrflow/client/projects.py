@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import Field
 
-from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
-from airflow_provider_seekrflow._client.service_model import OptionalDatetime, ServiceModel, config_error
+from airflow_provider_seekrflow.client.endpoints import Call, Endpoint
+from airflow_provider_seekrflow.client.service_model import OptionalDatetime, ServiceModel, config_error
 
 LIST_PROJECTS = Endpoint("list_projects", "GET", "/v1/flow/projects", repeatable=True)
 CREATE_PROJECT = Endpoint("create_project", "POST", "/v1/flow/projects", repeatable=False)

@@ -7,9 +7,9 @@ from pathlib import PurePosixPath
 
 from pydantic import Field
 
-from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
-from airflow_provider_seekrflow._client.lost_answers import Snapshot, adopt
-from airflow_provider_seekrflow._client.service_model import (
+from airflow_provider_seekrflow.client.endpoints import Call, Endpoint
+from airflow_provider_seekrflow.client.lost_answers import Snapshot, adopt
+from airflow_provider_seekrflow.client.service_model import (
     OptionalDatetime,
     OptionalInt,
     ServiceModel,

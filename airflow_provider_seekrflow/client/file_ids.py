@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_seekrflow._client.service_model import config_error
+from airflow_provider_seekrflow.client.service_model import config_error
 from airflow_provider_seekrflow.vocabulary import ALIGNMENT_DOCUMENT_TYPES, TRAINING_FILE_TYPES
 
 _FILE_SUFFIXES = tuple(f".{kind}" for kind in (*ALIGNMENT_DOCUMENT_TYPES, *TRAINING_FILE_TYPES))

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from airflow_provider_seekrflow._client.endpoints import Endpoint
+from airflow_provider_seekrflow.client.endpoints import Endpoint
 
 # Link relations that point at what to use instead (RFC 5829), and at the deprecation notice (RFC 9745).
 _REPLACEMENT_RELATIONS = ("successor-version", "latest-version", "alternate")

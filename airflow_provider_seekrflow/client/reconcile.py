@@ -5,7 +5,7 @@ A lost answer is a dropped connection after sending, or a 500/502/504 (a gateway
 after the service acted). Then the request is not sent again blindly: a lookup asks the service
 what it made or changed. Found, that is the answer; provably absent, the request is resent;
 unknown (the lookup failed, or more than one candidate), the call fails without resending.
-Functions over a :class:`~airflow_provider_seekrflow._client.sync_transport.SyncTransport`.
+Functions over a :class:`~airflow_provider_seekrflow.client.sync_transport.SyncTransport`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
-from airflow_provider_seekrflow._client.retry import answer_may_be_lost, resendable, short_reason
-from airflow_provider_seekrflow._client.sync_transport import SyncTransport
+from airflow_provider_seekrflow.client.endpoints import Call, Endpoint
+from airflow_provider_seekrflow.client.retry import answer_may_be_lost, resendable, short_reason
+from airflow_provider_seekrflow.client.sync_transport import SyncTransport
 from airflow_provider_seekrflow.exceptions import SeekrFlowAmbiguousResultError, SeekrFlowError
 
 T = TypeVar("T")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from airflow_provider_seekrflow._client.service_model import config_error
+from airflow_provider_seekrflow.client.service_model import config_error
 
 T = TypeVar("T")
 

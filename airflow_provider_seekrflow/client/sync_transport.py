@@ -7,19 +7,19 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_seekrflow._client import deadline
-from airflow_provider_seekrflow._client.deprecation import warn_if_deprecated
-from airflow_provider_seekrflow._client.endpoints import Call, Endpoint
-from airflow_provider_seekrflow._client.errors import MAX_JSON_BODY_BYTES, error_for_status, read_answer
-from airflow_provider_seekrflow._client.network import api_key_session, tls_verify
-from airflow_provider_seekrflow._client.retry import TransportSettings
-from airflow_provider_seekrflow._client.transport_errors import from_requests_error, redirect_error
+from airflow_provider_seekrflow.client import deadline
+from airflow_provider_seekrflow.client.deprecation import warn_if_deprecated
+from airflow_provider_seekrflow.client.endpoints import Call, Endpoint
+from airflow_provider_seekrflow.client.errors import MAX_JSON_BODY_BYTES, error_for_status, read_answer
+from airflow_provider_seekrflow.client.network import api_key_session, tls_verify
+from airflow_provider_seekrflow.client.retry import TransportSettings
+from airflow_provider_seekrflow.client.transport_errors import from_requests_error, redirect_error
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowNotFoundError
 
 if TYPE_CHECKING:
     import requests
 
-    from airflow_provider_seekrflow._client.multipart import MultipartFileBody
+    from airflow_provider_seekrflow.client.multipart import MultipartFileBody
 
 T = TypeVar("T")
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from airflow_provider_seekrflow._client.alignment import AlignmentJob
-from airflow_provider_seekrflow._client.service_model import estimate_minutes
+from airflow_provider_seekrflow.client.alignment import AlignmentJob
+from airflow_provider_seekrflow.client.service_model import estimate_minutes
 
 if TYPE_CHECKING:
-    from airflow_provider_seekrflow._client.data_jobs import DataJobDetail
+    from airflow_provider_seekrflow.client.data_jobs import DataJobDetail
 
 # Without an estimate there is nothing to aim at, so check at a steady, modest pace.
 BLIND_INTERVAL_SECONDS = 60.0
@@ -29,7 +29,7 @@ def estimated_completion(job: AlignmentJob, now: datetime) -> datetime | None:
     Return when the service expects the job to end, from ``estimated_completion_at`` or ``eta_minutes``.
 
     Never raises: an estimate that is not a finite number within ten years counts as none or is
-    clamped (:func:`~airflow_provider_seekrflow._client.service_model.estimate_minutes`), and a
+    clamped (:func:`~airflow_provider_seekrflow.client.service_model.estimate_minutes`), and a
     moment past the calendar's end as none.
 
     :param job: The job as last seen.

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_seekrflow import __version__
-from airflow_provider_seekrflow._client.connection_extras import (
+from airflow_provider_seekrflow.client.connection_extras import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,

@@ -2,20 +2,20 @@
 The requests that create or start something on SeekrFlow, each done once even when an answer is lost.
 
 Data jobs (create, add files, start), projects, fine-tunes and generate, as functions over a
-:class:`~airflow_provider_seekrflow._client.sync_transport.SyncTransport`. A create is matched only
+:class:`~airflow_provider_seekrflow.client.sync_transport.SyncTransport`. A create is matched only
 against the objects new since a snapshot taken before it was sent
-(:mod:`~airflow_provider_seekrflow._client.lost_answers`); see :mod:`.reconcile` for the rule.
+(:mod:`~airflow_provider_seekrflow.client.lost_answers`); see :mod:`.reconcile` for the rule.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_seekrflow._client import alignment, data_jobs, fine_tunes, projects
-from airflow_provider_seekrflow._client.log_text import for_log
-from airflow_provider_seekrflow._client.lost_answers import Snapshot
-from airflow_provider_seekrflow._client.reconcile import once
-from airflow_provider_seekrflow._client.sync_transport import SyncTransport
+from airflow_provider_seekrflow.client import alignment, data_jobs, fine_tunes, projects
+from airflow_provider_seekrflow.client.log_text import for_log
+from airflow_provider_seekrflow.client.lost_answers import Snapshot
+from airflow_provider_seekrflow.client.reconcile import once
+from airflow_provider_seekrflow.client.sync_transport import SyncTransport
 
 # -- data jobs ------------------------------------------------------------------------------
 
