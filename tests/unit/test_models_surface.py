@@ -16,7 +16,11 @@ def _defined_models() -> dict[str, type]:
     for info in pkgutil.iter_modules(client.__path__):
         module = importlib.import_module(f"{client.__name__}.{info.name}")
         for name, value in vars(module).items():
-            if inspect.isclass(value) and issubclass(value, ServiceModel) and value.__module__ == module.__name__:
+            if (
+                inspect.isclass(value)
+                and issubclass(value, ServiceModel)
+                and value.__module__ == module.__name__
+            ):
                 found[name] = value
     return found
 
