@@ -184,7 +184,14 @@ def find_created_fine_tune(
 # -- alignment ------------------------------------------------------------------------------
 
 
-def generate_alignment(transport: SyncTransport, body: dict[str, Any]) -> alignment.AlignmentJob:
+def snapshot_alignment_jobs(transport: SyncTransport) -> Snapshot:
+    """Return the ids of the alignment jobs listed now, to tell a new one from them later."""
+    return Snapshot.of(transport.call(alignment.list_jobs()).data or [])
+
+
+def generate_alignment(
+    transport: SyncTransport, body: dict[str, Any], snapshot: Snapshot | None = None
+) -> alignment.AlignmentJob:
     """
     Start an alignment job from a checked request body, never starting it twice.
 
@@ -193,11 +200,22 @@ def generate_alignment(transport: SyncTransport, body: dict[str, Any]) -> alignm
 
     :param transport: The transport.
     :param body: A body from :func:`alignment.generate_request`.
+    :param snapshot: The alignment jobs listed before it is sent (taken now when not given).
     """
-    before = Snapshot.of(transport.call(alignment.list_jobs()).data)
+    before = snapshot or snapshot_alignment_jobs(transport)
+    return once(
+        transport, alignment.generate(body), lambda: find_generated_alignment(transport, body, before)
+    )
 
-    def lookup() -> alignment.AlignmentJob | None:
-        found, _absent = alignment.find_lost_job(transport.call(alignment.list_jobs()).data, body, before)
-        return found
 
-    return once(transport, alignment.generate(body), lookup)
+def find_generated_alignment(
+    transport: SyncTransport, body: dict[str, Any], snapshot: Snapshot
+) -> alignment.AlignmentJob | None:
+    """
+    Return the alignment job a generate request made, if the service lists exactly one new job echoing it.
+
+    :param body: The generate request.
+    :param snapshot: The alignment jobs listed before it was sent.
+    """
+    found, _absent = alignment.find_lost_job(transport.call(alignment.list_jobs()).data or [], body, snapshot)
+    return found

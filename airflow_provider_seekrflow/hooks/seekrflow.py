@@ -27,6 +27,8 @@ from airflow_provider_seekrflow.vocabulary import AlignmentType
 if TYPE_CHECKING:
     import requests
 
+    from airflow_provider_seekrflow.client.lost_answers import Snapshot
+
 T = TypeVar("T")
 
 
@@ -85,9 +87,10 @@ class SeekrFlowHook(FileHookMethods, PipelineHookMethods, SeekrFlowBaseHook):
         alignment_type: str = AlignmentType.PRINCIPLE.value,
         system_prompt: str | None = None,
         vector_database_id: str | None = None,
+        snapshot: Snapshot | None = None,
     ) -> AlignmentJob:
         """
-        Start an alignment job that generates training pairs from uploaded documents.
+        Start an alignment job that generates training pairs from uploaded documents, never twice.
 
         SeekrFlow's reference marks this endpoint deprecated in favour of data jobs.
 
@@ -96,6 +99,8 @@ class SeekrFlowHook(FileHookMethods, PipelineHookMethods, SeekrFlowBaseHook):
         :param alignment_type: ``principle`` or ``context_data``.
         :param system_prompt: System prompt for the generated conversations (``principle`` only).
         :param vector_database_id: Vector database for ``context_data`` retrieval.
+        :param snapshot: The alignment jobs listed before sending (``snapshot_alignment_jobs``), when
+            the caller keeps it for a later try; taken here otherwise.
         """
         body = alignment.generate_request(
             instructions,
@@ -104,9 +109,25 @@ class SeekrFlowHook(FileHookMethods, PipelineHookMethods, SeekrFlowBaseHook):
             system_prompt=system_prompt,
             vector_database_id=vector_database_id,
         )
-        job = creates.generate_alignment(self.transport, body)
+        job = creates.generate_alignment(self.transport, body, snapshot)
         self.log.info("Started alignment job %s (%s)", for_log(job.id), for_log(job.describe()))
         return job
+
+    def snapshot_alignment_jobs(self) -> Snapshot:
+        """Return the alignment jobs the service lists now, to tell later which job is new."""
+        return creates.snapshot_alignment_jobs(self.transport)
+
+    def find_generated_alignment(self, body: dict[str, Any], snapshot: Snapshot) -> AlignmentJob | None:
+        """
+        Return the alignment job a generate request made: the one new job echoing the request.
+
+        A retry whose earlier try sent the request but never read its answer asks this before sending.
+
+        :param body: The generate request (``client.alignment.generate_request``).
+        :param snapshot: The alignment jobs listed before it was sent (``snapshot_alignment_jobs``).
+        :raises SeekrFlowAmbiguousResultError: More than one new job may be it.
+        """
+        return creates.find_generated_alignment(self.transport, body, snapshot)
 
     def get_alignment_job(self, job_id: str) -> AlignmentJob:
         """

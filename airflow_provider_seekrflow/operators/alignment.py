@@ -15,6 +15,9 @@ from airflow_provider_seekrflow.vocabulary import AlignmentType
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_provider_seekrflow.client.lost_answers import Snapshot
+    from airflow_provider_seekrflow.jobs.submissions import SubmissionNote
+
 
 class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
     """
@@ -59,6 +62,7 @@ class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
     )
     template_fields_renderers = {"instructions": "md", "system_prompt": "md", "files": "json"}
     kind = ALIGNMENT
+    finds_unanswered_submissions = True
 
     def __init__(
         self,
@@ -105,17 +109,30 @@ class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
 
     def submit_job(self, context: Context) -> str:
         """Submit the alignment job and return its id."""
-        if self._body is None:
-            self.prepare_request()
-        assert self._body is not None
         job = self.hook.generate_alignment(
             self.instructions,
-            self._body["files"],
+            self._request()["files"],
             alignment_type=self.alignment_type,
             system_prompt=self.system_prompt,
             vector_database_id=self.vector_database_id,
+            snapshot=self.snapshot,
         )
         return job.id
+
+    def snapshot_before_submit(self, context: Context) -> Snapshot:
+        """Return the alignment jobs listed before the request is sent."""
+        return self.hook.snapshot_alignment_jobs()
+
+    def find_submitted_job(self, note: SubmissionNote, context: Context) -> str | None:
+        """Return the alignment job an earlier try's unanswered request made (the new job echoing it), if listed."""
+        job = self.hook.find_generated_alignment(self._request(), note.snapshot)
+        return job.id if job is not None else None
+
+    def _request(self) -> dict[str, Any]:
+        if self._body is None:
+            self.prepare_request()
+        assert self._body is not None
+        return self._body
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """

@@ -47,11 +47,6 @@ def _dag(request, kind, inputs, *, suffix="", operator_class=None, **kwargs):
     return dag
 
 
-# Found by this contract: the alignment operator's retry resubmits instead of asking (2 jobs, af3.3).
-GAP = pytest.mark.xfail(strict=True, reason="alignment retries resubmit (contract gap)")
-ASKING_KINDS = [pytest.param(k, id=k.key, marks=GAP if k.key == "alignment" else ()) for k in job_kinds.ALL]
-
-
 def _crash_once_after_submit(operator_class):
     """Test double of a worker crash: the first try dies right after its job was submitted."""
 
@@ -323,7 +318,7 @@ def test_durable_decides_whether_a_retry_reattaches(emu, request, kind, inputs, 
         pytest.param("drop_before", False, id="not-made"),
     ],
 )
-@pytest.mark.parametrize("kind", ASKING_KINDS)
+@pytest.mark.parametrize("kind", KIND_PARAMS)
 def test_a_retry_asks_the_service_about_a_submission_whose_answer_and_lookup_failed(
     emu, request, kind, inputs, task_logs, submit_fault, made
 ):
