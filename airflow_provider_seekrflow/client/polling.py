@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
 
 from airflow_provider_seekrflow.client.alignment import AlignmentJob
 from airflow_provider_seekrflow.client.service_model import estimate_minutes
-
-if TYPE_CHECKING:
-    from airflow_provider_seekrflow.client.data_jobs import DataJobDetail
 
 # Without an estimate there is nothing to aim at, so check at a steady, modest pace.
 BLIND_INTERVAL_SECONDS = 60.0
@@ -147,33 +143,3 @@ def plan_steady_check(
             f"the service gives no estimate; a quarter of the job's age ({_duration(age)}), at most a minute"
         )
     return _bounded(wanted, reason, poll_interval=poll_interval, min_interval=min_interval)
-
-
-def plan_data_job_check(
-    detail: DataJobDetail,
-    *,
-    poll_interval: float,
-    min_interval: float,
-    now: datetime | None = None,
-) -> NextCheck:
-    """
-    Return when to check a data job again, and why.
-
-    Its alignment, once started, carries the estimate; ingestion has none, so it is checked at
-    the steady pace from the job's last change (never above ``poll_interval`` nor below ``min_interval``).
-
-    :param detail: The data job as last seen.
-    :param poll_interval: The longest sleep allowed.
-    :param min_interval: The shortest sleep allowed.
-    :param now: The current time (UTC), for tests.
-    """
-    if detail.alignment_job is not None:
-        return plan_next_check(
-            detail.alignment_job, poll_interval=poll_interval, min_interval=min_interval, now=now
-        )
-    return plan_steady_check(
-        poll_interval=poll_interval,
-        min_interval=min_interval,
-        running_since=detail.updated_at or detail.created_at,
-        now=now,
-    )

@@ -8,13 +8,14 @@ of ingestion (``until="ingestion"``) or at review (``until="end_or_review"``) as
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from airflow_provider_seekrflow.client import alignment, data_jobs
 from airflow_provider_seekrflow.client.alignment import describe_outputs, training_output_id
 from airflow_provider_seekrflow.client.data_jobs import DataJobDetail, ingestion_records
 from airflow_provider_seekrflow.client.endpoints import Call
-from airflow_provider_seekrflow.client.polling import NextCheck, plan_data_job_check
+from airflow_provider_seekrflow.client.polling import NextCheck, plan_next_check, plan_steady_check
 from airflow_provider_seekrflow.exceptions import SeekrFlowJobError
 from airflow_provider_seekrflow.jobs.base import (
     UNTIL_END,
@@ -81,6 +82,36 @@ def needs_review_error(detail: DataJobDetail, message: str) -> SeekrFlowDataJobN
         job_id=detail.id,
         status=detail.status,
         status_message=detail.status_message,
+    )
+
+
+def plan_data_job_check(
+    detail: DataJobDetail,
+    *,
+    poll_interval: float,
+    min_interval: float,
+    now: datetime | None = None,
+) -> NextCheck:
+    """
+    Return when to check a data job again, and why.
+
+    Its alignment, once started, carries the estimate; ingestion has none, so it is checked at
+    the steady pace from the job's last change (never above ``poll_interval`` nor below ``min_interval``).
+
+    :param detail: The data job as last seen.
+    :param poll_interval: The longest sleep allowed.
+    :param min_interval: The shortest sleep allowed.
+    :param now: The current time (UTC), for tests.
+    """
+    if detail.alignment_job is not None:
+        return plan_next_check(
+            detail.alignment_job, poll_interval=poll_interval, min_interval=min_interval, now=now
+        )
+    return plan_steady_check(
+        poll_interval=poll_interval,
+        min_interval=min_interval,
+        running_since=detail.updated_at or detail.created_at,
+        now=now,
     )
 
 

@@ -12,11 +12,11 @@ from airflow_provider_seekrflow.client.fine_tunes import FineTune
 from airflow_provider_seekrflow.client.polling import (
     BLIND_INTERVAL_SECONDS,
     ETA_SLACK_SECONDS,
-    plan_data_job_check,
     plan_next_check,
     plan_steady_check,
 )
 from airflow_provider_seekrflow.jobs.base import UNTIL_END, UNTIL_END_OR_REVIEW, UNTIL_INGESTED
+from airflow_provider_seekrflow.jobs.data_job import plan_data_job_check
 from airflow_provider_seekrflow.jobs.kinds import KINDS
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
