@@ -62,7 +62,8 @@ class ChatCompletionRequest(BaseModel):
     top_k: int = -1
     repetition_penalty: float = 1.0
     stream: bool = False
-    n: int = Field(1, ge=1, le=16)
+    # The contract gives no bound; 128 (as OpenAI allows) keeps one request from building a huge answer.
+    n: int = Field(1, ge=1, le=128)
 
 
 def limited(text: str, max_tokens: int | None, stop: list[str] | None) -> tuple[str, str]:
