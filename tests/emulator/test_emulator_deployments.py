@@ -200,3 +200,19 @@ def test_deployments_survive_a_restart_on_the_same_data_directory(tmp_path, api_
     with SeekrFlowEmulator(api_key=api_key, data_dir=str(tmp_path)) as second:
         after = get_deployment(second, made["id"])
     assert after == before and after["status"] == "Active" and after["total_input_tokens"] == 2
+
+
+def test_the_new_switches_refuse_bad_values_and_reset_to_their_defaults(emu):
+    for bad in ({"deployment_outcome": "Exploded"}, {"deployment_duration": -1}, {"chat_latency": "soon"}):
+        with pytest.raises(RuntimeError, match="422"):
+            emu.configure(**bad)
+    config = emu.configure(deployment_outcome="FAILED", deployment_status_message="gone")
+    assert (config["deployment_outcome"], config["deployment_status_message"]) == ("Failed", "gone")
+    # A new outcome without a message brings the default message back.
+    assert emu.configure(deployment_outcome="active")["deployment_status_message"] is None
+    reset = emu.reset_config()
+    assert (reset["deployment_duration"], reset["deployment_outcome"], reset["chat_latency"]) == (
+        2.0,
+        "Active",
+        0.0,
+    )
