@@ -7,7 +7,9 @@ and pyarrow for the parquet ``fine-tune`` outputs of alignment jobs (the ``emula
 ``--legacy-job-shape`` / ``legacy_job_shape`` and ``--deprecation-headers`` /
 ``deprecation_headers`` imitate older servers and the generate route's deprecation. Data jobs,
 projects and fine-tunes are served too; ``--ingestion-seconds`` / ``ingestion_seconds`` and
-``--fine-tune-duration`` / ``fine_tune_duration`` time their ingestion and training.
+``--fine-tune-duration`` / ``fine_tune_duration`` time their ingestion and training. Deployments
+(``deployment_duration``, ``deployment_outcome``) serve fine-tunes and base models to
+``POST /v1/inference/chat/completions``, which answers from the model's training pairs.
 """
 
 from __future__ import annotations

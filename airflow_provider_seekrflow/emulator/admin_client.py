@@ -88,7 +88,9 @@ class EmulatorAdminClient:
         ``job_duration``, ``job_outcome`` (completed/failed/cancelled/stopped), ``status_message``
         and ``eta`` apply to jobs created afterwards; ``max_file_bytes`` to uploads;
         ``ingestion_seconds`` and ``ingestion_fail`` (file names that fail) to files attached to data
-        jobs afterwards; ``fine_tune_duration`` and ``fine_tune_outcome`` (completed/failed) to new fine-tunes.
+        jobs afterwards; ``fine_tune_duration`` and ``fine_tune_outcome`` (completed/failed) to new fine-tunes;
+        ``deployment_duration``, ``deployment_outcome`` (Active/Failed) and ``deployment_status_message``
+        to deployments created or promoted afterwards; ``chat_latency`` (seconds) to each chat completion.
         ``echo_request``, ``legacy_job_shape`` (string percentages, ``preparing`` for ``queued``),
         ``deprecation_headers`` (on the generate route) and ``hostile_numbers`` (field name to a raw
         ``NaN``/``Infinity``/huge literal in every JSON answer, e.g. ``{"eta_minutes": "NaN",

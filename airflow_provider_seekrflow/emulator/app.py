@@ -1,7 +1,8 @@
 """The emulator's ASGI application: every path of openapi.yaml plus the ``/_emulator`` admin API.
 
-Files and alignment jobs, data jobs (ingestion, then alignment), fine-tunes and projects: each
-group's routes are in its ``api_*`` module, its lifecycle in a module of its own.
+Files and alignment jobs, data jobs (ingestion, then alignment), fine-tunes and projects,
+deployments and chat completions: each group's routes are in its ``api_*`` module, its lifecycle
+in a module of its own.
 
 ``create_app`` returns the app to hand to uvicorn: the fault/journal layer outermost, then the
 ``hostile_numbers`` rewriting of JSON answers, then the deprecation headers of the generate route,
@@ -22,7 +23,9 @@ from fastapi import FastAPI
 
 from airflow_provider_seekrflow.emulator.admin import add_admin_routes
 from airflow_provider_seekrflow.emulator.api_alignment import add_alignment_routes
+from airflow_provider_seekrflow.emulator.api_chat import add_chat_routes
 from airflow_provider_seekrflow.emulator.api_data_jobs import add_data_job_routes
+from airflow_provider_seekrflow.emulator.api_deployments import add_deployment_routes
 from airflow_provider_seekrflow.emulator.api_files import add_file_routes
 from airflow_provider_seekrflow.emulator.api_fine_tunes import add_fine_tune_routes
 from airflow_provider_seekrflow.emulator.api_projects import add_project_routes
@@ -61,6 +64,8 @@ def create_app(state: EmulatorState) -> Any:
     add_data_job_routes(api, state)
     add_fine_tune_routes(api, state)
     add_project_routes(api, state)
+    add_deployment_routes(api, state)
+    add_chat_routes(api, state)
     add_admin_routes(api, state)
     inner: Any = DeprecationLayer(ApiKeyLayer(api, state.api_key), state)
     # Hostile numbers sit inside the fault layer, so a trickle or a drop sends the rewritten body.

@@ -7,13 +7,15 @@ A fine-tune created at ``t0`` with duration ``d`` is ``pending`` for the first 5
 fine-tuning). With the outcome ``failed`` it fails half-way through its epochs, with an
 ``error_analysis``. Only a cancel writes to the disk; every other read is a pure computation.
 
-Projects have integer ids from 1; a project's ``runs`` counts its fine-tunes.
+Projects have integer ids from 1; a project's ``runs`` counts its fine-tunes, ``runs_deployed``
+those whose model (the fine-tune's id) an ``Active`` deployment serves.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_seekrflow.emulator.jobs import PENDING_END, QUEUED_END
@@ -199,10 +201,14 @@ class FineTuneService:
 class ProjectService:
     """Creates, lists and reads projects kept in a ``Store``; ``runs`` come from the fine-tunes."""
 
-    def __init__(self, store: Store, fine_tunes: FineTuneService) -> None:
+    def __init__(
+        self, store: Store, fine_tunes: FineTuneService, served_models: Callable[[], set[str]] = set
+    ) -> None:
+        """``served_models`` returns the model ids an ``Active`` deployment serves now."""
         self.store = store
         self.records = store.projects
         self.fine_tunes = fine_tunes
+        self.served_models = served_models
 
     def create(self, name: str, description: str, *, team_id: str | None) -> dict[str, Any]:
         with self.store.lock:
@@ -230,10 +236,13 @@ class ProjectService:
     def list_projects(self, skip: int, limit: int) -> list[dict[str, Any]]:
         """One page of projects, by id, each with its ``runs``, ``runs_deployed`` and ``last_modified``."""
         projects = sorted(self.records.all(), key=lambda p: p["id"])[skip : skip + limit]
+        served = self.served_models()
         out = []
         for project in projects:
             runs = self.fine_tunes.runs(project["id"])
             last = max([project["_created_ts"], *(run["_created_ts"] for run in runs)])
-            # Deployments are not emulated: no fine-tune is ever deployed.
-            out.append({**public(project), "runs": len(runs), "runs_deployed": 0, "last_modified": iso(last)})
+            deployed = sum(run["id"] in served for run in runs)
+            out.append(
+                {**public(project), "runs": len(runs), "runs_deployed": deployed, "last_modified": iso(last)}
+            )
         return out

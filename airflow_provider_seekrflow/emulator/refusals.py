@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 __all__ = [
     "ALIGNMENT_JOB",
     "DATA_JOB",
+    "DEPLOYMENT",
     "FILE",
     "FINE_TUNE",
     "PROJECT",
@@ -34,6 +35,7 @@ ALIGNMENT_JOB = "Alignment job"
 DATA_JOB = "Data job"
 FINE_TUNE = "Fine-tune job"
 PROJECT = "Project"
+DEPLOYMENT = "Deployment"
 # The reference documents no status code for an action the object's state does not allow (starting
 # a data job that is not ready_to_start, cancelling one never started...); the emulator answers
 # 409, the conflict status the official client maps to its ConflictError.

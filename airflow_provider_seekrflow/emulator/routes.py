@@ -1,5 +1,7 @@
 """The emulator's API routes, taken from the client's endpoint declarations so a path is written once.
 
+Deployments and chat completions, which the client does not call yet, come from ``serving_endpoints``.
+
 ``resolve_route`` maps an HTTP method and path to the endpoint's openapi operationId (the name
 fault rules and the journal use); ``route`` registers a FastAPI handler for an endpoint.
 """
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_seekrflow.client import alignment, data_jobs, files, fine_tunes, projects
 from airflow_provider_seekrflow.client.endpoints import Endpoint
+from airflow_provider_seekrflow.emulator import serving_endpoints
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -19,7 +22,12 @@ if TYPE_CHECKING:
 __all__ = ["ENDPOINTS", "OPERATION_IDS", "resolve_route", "route"]
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    files.ENDPOINTS + alignment.ENDPOINTS + data_jobs.ENDPOINTS + fine_tunes.ENDPOINTS + projects.ENDPOINTS
+    files.ENDPOINTS
+    + alignment.ENDPOINTS
+    + data_jobs.ENDPOINTS
+    + fine_tunes.ENDPOINTS
+    + projects.ENDPOINTS
+    + serving_endpoints.ENDPOINTS
 )
 # One path segment: what a ``{placeholder}`` of a template stands for.
 _ID = "[^/]+"

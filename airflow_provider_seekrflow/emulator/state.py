@@ -1,4 +1,4 @@
-"""What one running emulator holds (key, store, jobs, data jobs, fine-tunes, faults, journal) and its run-time config.
+"""What one running emulator holds (key, store, jobs, data jobs, fine-tunes, deployments, faults, journal) and its run-time config.
 
 The config (``GET``/``PUT``/``DELETE /_emulator/config``) is checked here, key by key, so a bad
 value is refused whole and the running emulator never sees it.
@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 from airflow_provider_seekrflow.emulator.data_jobs import DataJobService
+from airflow_provider_seekrflow.emulator.deployments import DEPLOYMENT_OUTCOMES, DeploymentService
 from airflow_provider_seekrflow.emulator.faults import FaultSet
 from airflow_provider_seekrflow.emulator.fine_tunes import FINE_TUNE_OUTCOMES, FineTuneService, ProjectService
 from airflow_provider_seekrflow.emulator.hostile_numbers import checked_hostile_numbers
@@ -40,11 +41,26 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # Seconds a fine-tune takes from creation to its end, and how it ends (completed or failed).
     "fine_tune_duration": 20.0,
     "fine_tune_outcome": FineTuneStatus.COMPLETED.value,
+    # Seconds a deployment is Pending after a create or a promote, and how it then ends (Active or
+    # Failed); the status_message of a Failed one (None: a default message).
+    "deployment_duration": 2.0,
+    "deployment_outcome": "Active",
+    "deployment_status_message": None,
+    # Seconds each chat completion waits before it answers (for benchmarks).
+    "chat_latency": 0.0,
     # Field name -> NaN/Infinity/huge literal written raw into every JSON answer (hostile_numbers.py).
     "hostile_numbers": {},
 }
 BOOL_KEYS = ("eta", "echo_request", "legacy_job_shape", "deprecation_headers")
-SECONDS_KEYS = ("job_duration", "ingestion_seconds", "fine_tune_duration")
+SECONDS_KEYS = (
+    "job_duration",
+    "ingestion_seconds",
+    "fine_tune_duration",
+    "deployment_duration",
+    "chat_latency",
+)
+# A config key whose change brings its default message back unless a message is given with it.
+OUTCOME_MESSAGES = {"job_outcome": "status_message", "deployment_outcome": "deployment_status_message"}
 
 
 def _checked(key: str, value: Any) -> Any:
@@ -62,10 +78,15 @@ def _checked(key: str, value: Any) -> Any:
     elif key == "fine_tune_outcome":
         if value not in FINE_TUNE_OUTCOMES:
             raise ValueError(f"fine_tune_outcome must be one of {', '.join(FINE_TUNE_OUTCOMES)}")
+    elif key == "deployment_outcome":
+        # The contract's status names; "failed" is taken for "Failed", as the other outcomes are lower case.
+        value = str(value).capitalize()
+        if value not in DEPLOYMENT_OUTCOMES:
+            raise ValueError(f"deployment_outcome must be one of {', '.join(DEPLOYMENT_OUTCOMES)}")
     elif key == "job_outcome":
         if value not in TERMINAL_STATUSES:
             raise ValueError(f"job_outcome must be one of {', '.join(TERMINAL_STATUSES)}")
-    elif key == "status_message":
+    elif key in OUTCOME_MESSAGES.values():
         value = None if value is None else str(value)
     elif key in BOOL_KEYS:
         if not isinstance(value, bool):
@@ -99,7 +120,8 @@ class EmulatorState:
         self.jobs = JobService(self.store)
         self.data_jobs = DataJobService(self.store, self.jobs)
         self.fine_tunes = FineTuneService(self.store)
-        self.projects = ProjectService(self.store, self.fine_tunes)
+        self.deployments = DeploymentService(self.store)
+        self.projects = ProjectService(self.store, self.fine_tunes, self.deployments.served_models)
         self.faults = FaultSet()
         self.journal = Journal()
         # The start-up options are part of the initial config, so a reset returns to them.
@@ -123,8 +145,9 @@ class EmulatorState:
         clean = {key: _checked(key, value) for key, value in changes.items()}
         with self._config_lock:
             # A new outcome brings its own default message unless one is given with it.
-            if "job_outcome" in clean and "status_message" not in clean:
-                clean["status_message"] = None
+            for outcome, message in OUTCOME_MESSAGES.items():
+                if outcome in clean and message not in clean:
+                    clean[message] = None
             self.config.update(clean)
             return dict(self.config)
 

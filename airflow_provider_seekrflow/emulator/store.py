@@ -1,4 +1,4 @@
-"""On-disk state of the emulator: file metadata and bytes, alignment jobs, data jobs, fine-tunes, projects.
+"""On-disk state of the emulator: file metadata and bytes, alignment jobs, data jobs, fine-tunes, projects, deployments.
 
 Layout under the data directory::
 
@@ -8,6 +8,7 @@ Layout under the data directory::
     data_jobs/<dj- id>.json     data job records (attached files, ingestion runs, timeline)
     fine_tunes/<ft- id>.json    fine-tune records
     projects/<integer id>.json  project records
+    deployments/<dep- id>.json  deployment records (status timing, token counters)
 
 Every JSON write is atomic (temp file + ``os.replace``), so a restarted emulator on the same
 directory picks up where the last one stopped. Records are cached in memory; the disk is only
@@ -127,10 +128,18 @@ class Store:
         self.data_jobs = RecordDir(os.path.join(self.data_dir, "data_jobs"), self.lock)
         self.fine_tunes = RecordDir(os.path.join(self.data_dir, "fine_tunes"), self.lock)
         self.projects = RecordDir(os.path.join(self.data_dir, "projects"), self.lock)
+        self.deployments = RecordDir(os.path.join(self.data_dir, "deployments"), self.lock)
         for name in os.listdir(self.blobs_dir):
             if name.endswith(".part"):  # an upload cut off by a stop
                 _remove(os.path.join(self.blobs_dir, name))
-        for records in (self._files, self._jobs, self.data_jobs, self.fine_tunes, self.projects):
+        for records in (
+            self._files,
+            self._jobs,
+            self.data_jobs,
+            self.fine_tunes,
+            self.projects,
+            self.deployments,
+        ):
             records.load()
 
     # ----------------------------------------------------------------- files
@@ -219,10 +228,10 @@ class Store:
         return self._jobs.delete(job_id)
 
     def wipe(self) -> None:
-        """Delete every file, job and project (an empty service, as at first start)."""
+        """Delete every file, job, project and deployment (an empty service, as at first start)."""
         with self.lock:
             for record in self._files.all():
                 self.delete_file(record["id"])
-            for records in (self._jobs, self.data_jobs, self.fine_tunes, self.projects):
+            for records in (self._jobs, self.data_jobs, self.fine_tunes, self.projects, self.deployments):
                 for record in records.all():
                     records.delete(record["id"])
