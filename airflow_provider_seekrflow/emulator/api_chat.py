@@ -20,7 +20,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from airflow_provider_seekrflow.emulator import serving_endpoints as endpoints
+from airflow_provider_seekrflow.client import chat as endpoints
 from airflow_provider_seekrflow.emulator.chat import (
     TrainingPairs,
     answer,

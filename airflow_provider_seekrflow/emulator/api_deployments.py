@@ -16,7 +16,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from airflow_provider_seekrflow.emulator import serving_endpoints as endpoints
+from airflow_provider_seekrflow.client import deployments as endpoints
 from airflow_provider_seekrflow.emulator.deployments import (
     BASE_MODEL,
     FINE_TUNED_RUN,

@@ -1,7 +1,5 @@
 """The emulator's API routes, taken from the client's endpoint declarations so a path is written once.
 
-Deployments and chat completions, which the client does not call yet, come from ``serving_endpoints``.
-
 ``resolve_route`` maps an HTTP method and path to the endpoint's openapi operationId (the name
 fault rules and the journal use); ``route`` registers a FastAPI handler for an endpoint.
 """
@@ -12,9 +10,16 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_seekrflow.client import alignment, data_jobs, files, fine_tunes, projects
+from airflow_provider_seekrflow.client import (
+    alignment,
+    chat,
+    data_jobs,
+    deployments,
+    files,
+    fine_tunes,
+    projects,
+)
 from airflow_provider_seekrflow.client.endpoints import Endpoint
-from airflow_provider_seekrflow.emulator import serving_endpoints
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -27,7 +32,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     + data_jobs.ENDPOINTS
     + fine_tunes.ENDPOINTS
     + projects.ENDPOINTS
-    + serving_endpoints.ENDPOINTS
+    + deployments.ENDPOINTS
+    + chat.ENDPOINTS
 )
 # One path segment: what a ``{placeholder}`` of a template stands for.
 _ID = "[^/]+"
