@@ -144,10 +144,10 @@ typecheck: venvs
 # 3.12 and 3.13: 15 and 17 min whole against 14 for 2.11), are each split in two halves, each half with
 # its own metadata DB. Most of a run is waiting on emulated jobs, so five runs share 2 cores well.
 PYTEST_MATRIX_SHARDS ?= airflow-$(AIRFLOW_MID)=2 airflow-$(AIRFLOW_HIGH)=2
-# What those tests check does not depend on the Airflow version: the emulator (tests/emulator; every
+# What those tests check does not depend on the Airflow version: the emulator (tests/emulator/emulator; every
 # other test runs it under each version's Python anyway) and the 1 GiB object's memory bound. They run
 # with the newest Airflow only: about 145 s of work off the 2.11 and 3.1 runs (docs/reliability.md).
-PYTEST_MATRIX_ONCE ?= airflow-$(AIRFLOW_HIGH)=tests/emulator tests/objectstorage/test_s3_sources.py::test_one_gib_object_streams_with_bounded_memory
+PYTEST_MATRIX_ONCE ?= airflow-$(AIRFLOW_HIGH)=tests/emulator/emulator tests/emulator/sources/test_s3_sources.py::test_one_gib_object_streams_with_bounded_memory
 pytest: venvs
 	bash scripts/install_test_tools.sh
 	PYTEST_ARGS="$(PYTEST_ARGS)" PYTEST_MATRIX_SHARDS="$(PYTEST_MATRIX_SHARDS)" PYTEST_MATRIX_ONCE="$(PYTEST_MATRIX_ONCE)" \
@@ -188,7 +188,7 @@ integration-mid:
 	  PYTEST_ARGS="-k 'marking_deferred or execution_timeout' $(PYTEST_ARGS)"
 
 # Debian's Chromium (apt-get, as root) and the browser extra (Playwright) into $(AF3) when missing,
-# then tests/browser on the integration harness's deployment, its own database (docs/ui.md).
+# then tests/system/browser on the integration harness's deployment, its own database (docs/ui.md).
 # BROWSER_WORK_DIR keeps AIRFLOW_HOME, logs and screenshots/ there; BROWSER_SCREENSHOT_DIR moves those.
 BROWSER_WORK_DIR ?=
 browser: venv-af3 $(UV_DEP)
@@ -196,7 +196,7 @@ browser: venv-af3 $(UV_DEP)
 	  bash scripts/browser/run.sh $(PYTEST_ARGS)
 
 # Airflow on CeleryExecutor (issue 13): Debian's Redis (apt-get, as root) as broker and the celery
-# extra installed into $(AF3) when missing, then tests/distributed on its own database.
+# extra installed into $(AF3) when missing, then tests/system/distributed on its own database.
 # DISTRIBUTED_WORK_DIR keeps AIRFLOW_HOME, logs (one per worker and triggerer) and results.json there.
 DISTRIBUTED_WORK_DIR ?=
 distributed: venv-af3 $(UV_DEP)

@@ -1,6 +1,6 @@
 """Stream a 1 GiB object from S3 (moto) into SeekrFlow's multipart upload vs copying it to /dev/null.
 
-moto's S3 server (``tests/objectstorage/moto_s3.py``, a subprocess on loopback) holds a 1 GiB
+moto's S3 server (``tests/emulator/sources/moto_s3.py``, a subprocess on loopback) holds a 1 GiB
 fine-tune JSONL object (the same content as ``bench_upload.py``'s file). Each measurement runs in
 its own process with the same environment (``AIRFLOW_CONN_AWS_DEFAULT`` pointing at moto, no ambient
 AWS credentials, profile, config file or instance metadata), and reports wall seconds, the CPU
@@ -264,7 +264,7 @@ def _process_cpu(pid: int) -> float:
 
 
 def child_env(moto_url: str, seekrflow_url: str, aws_home: Path, overrides: dict[str, str]) -> dict[str, str]:
-    from tests.objectstorage.moto_s3 import AMBIENT_AWS_VARIABLES, aws_connection, isolated_aws_environment
+    from tests.emulator.sources.moto_s3 import AMBIENT_AWS_VARIABLES, aws_connection, isolated_aws_environment
 
     env = {k: v for k, v in os.environ.items() if k not in AMBIENT_AWS_VARIABLES}
     env.pop(CHUNK_ENV, None)
@@ -351,7 +351,7 @@ def measure(
 
 
 def start_moto(work: Path, stock: bool) -> Any:
-    from tests.objectstorage.moto_s3 import MotoS3
+    from tests.emulator.sources.moto_s3 import MotoS3
 
     saved = os.environ.get("PYTHONPATH")
     if not stock:
@@ -582,7 +582,7 @@ def main() -> int:
     if args.child:
         return child(args.child, args.uri, args.local)
 
-    sys.path.insert(0, str(ROOT))  # tests.objectstorage.moto_s3
+    sys.path.insert(0, str(ROOT))  # tests.emulator.sources.moto_s3
     from bench_upload import generate_jsonl
 
     work = work_dir()

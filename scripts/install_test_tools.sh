@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the system tools the test suite uses, when missing: Debian's tinyproxy (a real forward
-# proxy for tests/network, which start their own instance on a free loopback port).
+# proxy for tests/emulator/network, which start their own instance on a free loopback port).
 #
 #   bash scripts/install_test_tools.sh        # idempotent; prints nothing when all is installed
 #

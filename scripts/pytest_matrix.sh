@@ -43,11 +43,11 @@ fi
 
 read -r -a extra_args <<<"${PYTEST_ARGS:-}"
 
-# The test files a shard runs: every test module outside the suites that need a real deployment.
+# The test files a shard runs: every test module outside the suites that need a real deployment
+# (tests/system: integration, browser, distributed).
 test_files=()
 while IFS= read -r file; do test_files+=("$file"); done < <(
-    find tests -name 'test_*.py' -not -path 'tests/integration/*' -not -path 'tests/browser/*' \
-        -not -path 'tests/distributed/*' | LC_ALL=C sort
+    find tests -name 'test_*.py' -not -path 'tests/system/*' | LC_ALL=C sort
 )
 shards_of() {  # shards_of LABEL: how many runs PYTEST_MATRIX_SHARDS gives that version (1 by default)
     local entry

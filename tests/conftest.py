@@ -1,9 +1,10 @@
 """
-Test set-up shared by both layers.
+Test set-up shared by the layers (tests/README.md).
 
 - The fast layer (``tests/unit``): pure logic, no emulator, no Airflow metadata database.
-- The end-to-end layer (everything else): an isolated Airflow home with a migrated database,
+- The end-to-end layer (``tests/emulator``): an isolated Airflow home with a migrated database,
   and the SeekrFlow emulator over real HTTP.
+- The real-deployment suites (``tests/system``) bring their own deployment in their conftest.py.
 """
 
 from __future__ import annotations
@@ -206,6 +207,6 @@ def task_logs(capfd) -> Iterator[LogCapture]:
 @pytest.fixture
 def closed_port() -> int:
     """A local port nothing listens on: connecting to it is refused."""
-    from tests.robustness.hostile import closed_port as pick_closed_port
+    from tests.emulator.robustness.hostile import closed_port as pick_closed_port
 
     return pick_closed_port()

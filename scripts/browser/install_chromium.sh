@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install Debian's Chromium, the browser tests/browser drive with Playwright, when it is missing.
+# Install Debian's Chromium, the browser tests/system/browser drive with Playwright, when it is missing.
 #
 #   bash scripts/browser/install_chromium.sh        # prints the browser's path on its last line
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The browser suite (tests/browser, see docs/ui.md): Debian's Chromium, driven with Playwright,
+# The browser suite (tests/system/browser, see docs/ui.md): Debian's Chromium, driven with Playwright,
 # through Airflow 3's UI on the integration harness's deployment (PostgreSQL, api-server, scheduler,
 # triggerer, dag-processor, the emulator as SeekrFlow).
 #
@@ -7,7 +7,7 @@
 #   2. Playwright: the `browser` extra, in the venv's locked deploy set that run.sh installs (its
 #      wheel bundles the driver; Playwright's own browser download is not used);
 #   3. scripts/integration/run.sh with IT_SUITE=browser: PostgreSQL, its drivers, then
-#      pytest -m browser tests/browser.
+#      pytest -m browser tests/system/browser.
 #
 #   scripts/browser/run.sh [pytest args...]      e.g. -k connection, -x
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Debian's Redis as the Celery broker of the distributed suite (tests/distributed, make distributed).
+# Debian's Redis as the Celery broker of the distributed suite (tests/system/distributed, make distributed).
 #
 #   scripts/integration/redis.sh [start]   install if missing, start a private server, print its URL last
 #   scripts/integration/redis.sh stop      shut that server down (nothing to do when it is not running)
@@ -8,7 +8,7 @@
 # The server is private to one work directory: IT_REDIS_DIR (default $IT_WORK_DIR/redis, else
 # /tmp/seekrflow-redis) holds its pid file, port file and log. It listens on a free loopback port,
 # keeps nothing on disk (--save '' --appendonly no: a broker for one test session, and nothing of
-# it may outlive the teardown) and runs daemonized; the harness (tests/integration/harness.py,
+# it may outlive the teardown) and runs daemonized; the harness (tests/system/integration/harness.py,
 # Redis) calls `stop` when the deployment stops, and scripts/integration/run.sh again on exit.
 # Idempotent: `start` on a running server prints the same URL; `stop` on a stopped one succeeds.
 # Debian's package may also start its own system service on port 6379 when it is installed; that

@@ -4,14 +4,14 @@
 #   1. PostgreSQL: installed with apt-get if missing, cluster started, role + database created
 #      (scripts/integration/postgres.sh);
 #   2. the PostgreSQL drivers (psycopg2-binary, asyncpg) installed into the Airflow venv from its lock;
-#   3. pytest -m integration tests/integration: the session fixture resets the metadata DB and
+#   3. pytest -m integration tests/system/integration: the session fixture resets the metadata DB and
 #      starts the emulator, api-server, scheduler (LocalExecutor), triggerer and dag-processor as
 #      separate processes, then the tests drive DAG runs through the REST API.
 #
 # Step 2 installs the venv's locked deploy set (IT_LOCK, default locks/<venv>-deploy.txt): the
 # `deployment` extra (the drivers), and for Airflow 3.3 also `browser` (Playwright) and `celery`.
 #
-# With IT_SUITE=distributed (make distributed, tests/distributed: CeleryExecutor), also, before 3:
+# With IT_SUITE=distributed (make distributed, tests/system/distributed: CeleryExecutor), also, before 3:
 # Redis installed if missing (scripts/integration/redis.sh install; the harness starts and stops a
 # private server in $IT_WORK_DIR/redis, and this script stops it again on exit, whatever happened);
 # the database defaults to seekrflow_dist.
@@ -22,7 +22,7 @@
 # passes .venvs/af31's), IT_PG_DB (the database, see postgres.sh), IT_WORK_DIR
 # (default: a new /tmp/seekrflow-it.* directory, kept: AIRFLOW_HOME, logs, results.json), IT_LOCK,
 # IT_SOAK_RUNS (50), IT_SOAK_FAULT_RATE (0.2), UV (uv binary), IT_SUITE (integration: the pytest
-# marker and the folder tests/<suite>; scripts/browser/run.sh passes browser, make distributed
+# marker and the folder tests/system/<suite>; scripts/browser/run.sh passes browser, make distributed
 # passes distributed), IT_DIST_RUNS (40: the load batch), IT_DIST_FAULT_RATE (0.2).
 set -euo pipefail
 
@@ -78,7 +78,7 @@ echo ">>> work dir (AIRFLOW_HOME, logs, results.json): $IT_WORK_DIR"
 unset AIRFLOW_CONN_SEEKRFLOW_DEFAULT SEEKR_API_KEY SEEKR_BASE_URL SEEKR_TEAM_ID AIRFLOW__CORE__DAGS_FOLDER \
     AIRFLOW__DATABASE__SQL_ALCHEMY_CONN AIRFLOW_HOME
 rc=0
-"$py" -m pytest -p no:cacheprovider -m "$suite" "tests/$suite" \
+"$py" -m pytest -p no:cacheprovider -m "$suite" "tests/system/$suite" \
     --junitxml="$IT_WORK_DIR/junit.xml" -o junit_family=xunit2 "$@" || rc=$?
 
 echo

@@ -21,7 +21,7 @@ from airflow_provider_seekrflow.client.retry import RetryPolicy
 from airflow_provider_seekrflow.client.sync_transport import SyncTransport
 from airflow_provider_seekrflow.client.waiting import wait_until
 from airflow_provider_seekrflow.exceptions import SeekrFlowDeadlineError
-from tests.robustness.hostile import Behaviour, HostileServer
+from tests.emulator.robustness.hostile import Behaviour, HostileServer
 
 # How late past its bound a request may end on a loaded machine; far below any held answer here.
 SLACK = 3.0
