@@ -16,7 +16,7 @@ import time
 import pytest
 
 from airflow_provider_seekrflow.emulator import SeekrFlowEmulator
-from tests.emulator.serving_helpers import (
+from tests.emulator.emulator.serving_helpers import (
     DEPLOYMENT,
     DEPLOYMENT_LIST,
     ERROR_DETAIL,

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_seekrflow.emulator import SeekrFlowEmulator
-from tests.emulator.serving_helpers import (
+from tests.emulator.emulator.serving_helpers import (
     CHAT_COMPLETION_RESPONSE,
     ERROR_DETAIL,
     HTTP_VALIDATION_ERROR,
