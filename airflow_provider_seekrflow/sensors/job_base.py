@@ -67,16 +67,21 @@ class SeekrFlowJobSensor(BaseSensorOperator):
         self.hook_params = dict(hook_params or {})
         self.deferrable = deferrable
         self.poll_interval = poll_interval
+        # Shared by the shallow copies Airflow runs each poke of a rescheduled sensor in, so the
+        # watcher (what the task log has shown) outlives one poke in this process.
+        self._watchers: dict[str, JobWatcher] = {}
 
     @cached_property
     def hook(self) -> SeekrFlowHook:
         """Return the SeekrFlow hook of this task's connection."""
         return SeekrFlowHook(seekrflow_conn_id=self.seekrflow_conn_id, **self.hook_params)
 
-    @cached_property
+    @property
     def watcher(self) -> JobWatcher:
         """Return the watcher of this task's wait: it remembers what the task log has shown."""
-        return self.kind.watch(self.wait_until, self.log.info, self.log.warning)
+        if self.wait_until not in self._watchers:
+            self._watchers[self.wait_until] = self.kind.watch(self.wait_until, self.log.info, self.log.warning)
+        return self._watchers[self.wait_until]
 
     # -- what each kind says --------------------------------------------------------------------
 

@@ -260,9 +260,9 @@ class _FiveMinutesAhead(datetime):
 def test_a_worker_clock_five_minutes_ahead_still_makes_one_data_job(
     hook, emu, request, tmp_path, monkeypatch
 ):
-    from airflow_provider_seekrflow.operators import job_base
+    from airflow_provider_seekrflow.operators import job_submission
 
-    monkeypatch.setattr(job_base, "datetime", _FiveMinutesAhead)
+    monkeypatch.setattr(job_submission, "datetime", _FiveMinutesAhead)
     file_id = hook.upload_file(document(tmp_path, "returns.md"), "alignment").id
     emu.clear_journal()
     # The create's answer is lost and so is the search: the retry must find the job by its note.

@@ -25,6 +25,7 @@ from airflow_provider_seekrflow.client.polling import estimated_completion, plan
 from airflow_provider_seekrflow.client.sync_transport import SyncTransport
 from airflow_provider_seekrflow.exceptions import SeekrFlowServerError, SeekrFlowValidationError
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+from airflow_provider_seekrflow.jobs.base import run_async
 from airflow_provider_seekrflow.jobs.events import job_event
 from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator
 from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
@@ -179,8 +180,13 @@ def test_the_trigger_keeps_polling_a_job_whose_estimate_cannot_be_planned(monkey
         async def get_config(self):
             return None
 
-        async def get_alignment_job(self, job_id):
-            return AlignmentJob(id=job_id, status=next(statuses))
+        async def call(self, call):
+            if call.endpoint.name == "get_alignment_outputs":
+                return []
+            return AlignmentJob(id="al-1", status=next(statuses))
+
+        async def run(self, operation):
+            return await run_async(operation, self.call)
 
     trigger = SeekrFlowJobTrigger(
         kind="alignment", job_id="al-1", seekrflow_conn_id="c", poll_interval=0.05, min_poll_interval=0.01
