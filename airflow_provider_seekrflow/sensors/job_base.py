@@ -80,7 +80,9 @@ class SeekrFlowJobSensor(BaseSensorOperator):
     def watcher(self) -> JobWatcher:
         """Return the watcher of this task's wait: it remembers what the task log has shown."""
         if self.wait_until not in self._watchers:
-            self._watchers[self.wait_until] = self.kind.watch(self.wait_until, self.log.info, self.log.warning)
+            self._watchers[self.wait_until] = self.kind.watch(
+                self.wait_until, self.log.info, self.log.warning
+            )
         return self._watchers[self.wait_until]
 
     # -- what each kind says --------------------------------------------------------------------
