@@ -26,19 +26,7 @@ from airflow_provider_seekrflow.jobs.data_job import (
     SeekrFlowDataJobTimeoutError,
 )
 from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator
-from tests.emulator.operators.seekrflow_dag_support import (
-    AIRFLOW_V3_3,
-    FAST_POLL,
-    START_DATE,
-    FailureRecorder,
-    count,
-    dag_id_for,
-    document,
-    run_dag,
-    states,
-    write,
-    xcom,
-)
+from tests.emulator.operators import seekrflow_dag_support as dags
 
 MODES = [pytest.param(False, id="sync"), pytest.param(True, id="deferrable")]
 TASK = "data_job"
@@ -57,8 +45,8 @@ def documents(emu, tmp_path) -> dict[str, str]:
     """A Markdown and a plain-text document on the (emulated) service, by name; the journal starts empty."""
     emu.configure(job_duration=1.0, ingestion_seconds=INGESTION_SECONDS)
     hook = SeekrFlowHook()
-    markdown = document(tmp_path, "returns.md")
-    text = write(
+    markdown = dags.document(tmp_path, "returns.md")
+    text = dags.write(
         tmp_path / "refunds.txt", "Refunds are paid to the original card within five business days.\n"
     )
     ids = {path.name: hook.upload_file(path, "alignment").id for path in (markdown, text)}
@@ -69,8 +57,8 @@ def documents(emu, tmp_path) -> dict[str, str]:
 def _data_job_dag(
     request, files: Any, *, suffix: str = "", operator_class=SeekrFlowDataJobOperator, **kwargs
 ):
-    params = {"system_prompt": SYSTEM_PROMPT, "instructions": INSTRUCTIONS, **FAST_POLL, **kwargs}
-    with DAG(dag_id_for(request, suffix), schedule=None, start_date=START_DATE) as dag:
+    params = {"system_prompt": SYSTEM_PROMPT, "instructions": INSTRUCTIONS, **dags.FAST_POLL, **kwargs}
+    with DAG(dags.dag_id_for(request, suffix), schedule=None, start_date=dags.START_DATE) as dag:
         operator_class(task_id=TASK, files=files, **params)
     return dag
 
@@ -104,11 +92,11 @@ def test_success_returns_result_pushes_xcoms_and_logs_progress_once(
     # The progress line checked below needs the first check to land while refunds.txt is still being
     # ingested: a loaded CI machine (Airflow 2.11, deferred) took longer than 1.5 s to get there.
     emu.configure(ingestion_seconds=6.0)
-    dr = run_dag(_data_job_dag(request, list(documents.values()), deferrable=deferrable))
+    dr = dags.run_dag(_data_job_dag(request, list(documents.values()), deferrable=deferrable))
 
-    assert states(dr) == {TASK: "success"}
-    result = xcom(dr, TASK)
-    job_id = xcom(dr, TASK, key=DATA_JOB.job_id_xcom_key)
+    assert dags.states(dr) == {TASK: "success"}
+    result = dags.xcom(dr, TASK)
+    job_id = dags.xcom(dr, TASK, key=DATA_JOB.job_id_xcom_key)
     assert set(result) == RESULT_KEYS
     assert result["job_id"] == job_id and job_id.startswith("dj-")
     assert result["status"] == "completed"
@@ -119,10 +107,11 @@ def test_success_returns_result_pushes_xcoms_and_logs_progress_once(
     assert {item.file_id for item in detail.files} == set(documents.values())
     fine_tune = [o for o in result["output_files"] if o["purpose"] == "fine-tune"]
     assert len(fine_tune) == 1
-    assert xcom(dr, TASK, key=FINE_TUNE_FILE_XCOM_KEY) == fine_tune[0]["id"]
+    assert dags.xcom(dr, TASK, key=FINE_TUNE_FILE_XCOM_KEY) == fine_tune[0]["id"]
     assert hook.get_file(fine_tune[0]["id"]).purpose == "fine-tune"
     calls = {
-        route: count(emu, route) for route in ("submit_data_job", "add_files_to_data_job", "start_data_job")
+        route: dags.count(emu, route)
+        for route in ("submit_data_job", "add_files_to_data_job", "start_data_job")
     }
     assert calls == {"submit_data_job": 1, "add_files_to_data_job": 1, "start_data_job": 1}
 
@@ -144,7 +133,7 @@ def test_success_returns_result_pushes_xcoms_and_logs_progress_once(
         assert f"{output['filename']} ({output['id']}, " in completed
     assert f"({fine_tune[0]['id']}, " in completed.split("; the training file, in XCom fine_tune_file_id")[0]
     # The job was read more often than its progress changed: unchanged polls logged nothing.
-    assert count(emu, "get_data_job") > len(lines)
+    assert dags.count(emu, "get_data_job") > len(lines)
     # Deferrable: both waits (ingestion, then alignment) ran in the triggerer; sync: none did.
     assert task_logs.occurrences(INLINE_TRIGGER) == (2 if deferrable else 0)
 
@@ -157,15 +146,15 @@ def test_failed_ingestion_fails_in_review_naming_the_file_and_starts_nothing(
     emu, request, documents, deferrable
 ):
     emu.configure(ingestion_fail=["refunds.txt"])
-    recorder = FailureRecorder()
-    dr = run_dag(
+    recorder = dags.FailureRecorder()
+    dr = dags.run_dag(
         _data_job_dag(request, list(documents.values()), deferrable=deferrable, on_failure_callback=recorder)
     )
 
-    assert states(dr) == {TASK: "failed"}
+    assert dags.states(dr) == {TASK: "failed"}
     error = recorder.last
     assert type(error) is SeekrFlowDataJobNeedsReviewError
-    job_id = xcom(dr, TASK, key=DATA_JOB.job_id_xcom_key)
+    job_id = dags.xcom(dr, TASK, key=DATA_JOB.job_id_xcom_key)
     assert error.job_id == job_id and error.status == "needs_review"
     record = next(
         record
@@ -179,14 +168,14 @@ def test_failed_ingestion_fails_in_review_naming_the_file_and_starts_nothing(
     assert record.suggested_fix in message
     assert "returns.md" not in message, "a file that was ingested is not at fault"
     assert len(error.problems) == 1
-    assert count(emu, "start_data_job") == 0
+    assert dags.count(emu, "start_data_job") == 0
     assert SeekrFlowHook().get_data_job(job_id).status == "needs_review"
 
 
 @pytest.mark.parametrize("deferrable", MODES)
 def test_missing_system_prompt_fails_in_review(emu, request, documents, deferrable):
-    recorder = FailureRecorder()
-    dr = run_dag(
+    recorder = dags.FailureRecorder()
+    dr = dags.run_dag(
         _data_job_dag(
             request,
             [documents["returns.md"]],
@@ -196,17 +185,17 @@ def test_missing_system_prompt_fails_in_review(emu, request, documents, deferrab
         )
     )
 
-    assert states(dr) == {TASK: "failed"}
+    assert dags.states(dr) == {TASK: "failed"}
     error = recorder.last
     assert type(error) is SeekrFlowDataJobNeedsReviewError
     assert "system prompt" in str(error)
-    assert count(emu, "start_data_job") == 0
-    assert count(emu, "generate_data_job_system_prompt") == 0
+    assert dags.count(emu, "start_data_job") == 0
+    assert dags.count(emu, "generate_data_job_system_prompt") == 0
 
 
 @pytest.mark.parametrize("deferrable", MODES)
 def test_generate_system_prompt_drafts_one_and_completes(emu, request, documents, deferrable):
-    dr = run_dag(
+    dr = dags.run_dag(
         _data_job_dag(
             request,
             [documents["returns.md"]],
@@ -216,14 +205,14 @@ def test_generate_system_prompt_drafts_one_and_completes(emu, request, documents
         )
     )
 
-    assert states(dr) == {TASK: "success"}
-    result = xcom(dr, TASK)
+    assert dags.states(dr) == {TASK: "success"}
+    result = dags.xcom(dr, TASK)
     assert result["status"] == "completed"
-    assert count(emu, "generate_data_job_system_prompt") == 1
+    assert dags.count(emu, "generate_data_job_system_prompt") == 1
     updates = emu.journal(route="update_data_job")
     assert [entry["path"] for entry in updates] == [f"/v1/flow/data-jobs/{result['job_id']}"]
     assert SeekrFlowHook().get_data_job(result["job_id"]).system_prompt == draft_system_prompt(INSTRUCTIONS)
-    assert count(emu, "start_data_job") == 1
+    assert dags.count(emu, "start_data_job") == 1
 
 
 # ------------------------------------------------------------------------------ not waiting
@@ -232,18 +221,18 @@ def test_generate_system_prompt_drafts_one_and_completes(emu, request, documents
 @pytest.mark.parametrize("deferrable", MODES)
 def test_wait_for_completion_false_returns_once_started(emu, request, documents, task_logs, deferrable):
     emu.configure(job_duration=4.0)
-    dr = run_dag(
+    dr = dags.run_dag(
         _data_job_dag(request, list(documents.values()), deferrable=deferrable, wait_for_completion=False)
     )
 
-    assert states(dr) == {TASK: "success"}
-    result = xcom(dr, TASK)
+    assert dags.states(dr) == {TASK: "success"}
+    result = dags.xcom(dr, TASK)
     assert set(result) == RESULT_KEYS
     assert result["status"] in STARTED, "returned before the start, or waited for the end"
     assert result["alignment_job_id"] and result["output_files"] == []
-    assert xcom(dr, TASK, key=DATA_JOB.job_id_xcom_key) == result["job_id"]
-    assert xcom(dr, TASK, key=FINE_TUNE_FILE_XCOM_KEY) is None
-    assert count(emu, "start_data_job") == 1
+    assert dags.xcom(dr, TASK, key=DATA_JOB.job_id_xcom_key) == result["job_id"]
+    assert dags.xcom(dr, TASK, key=FINE_TUNE_FILE_XCOM_KEY) is None
+    assert dags.count(emu, "start_data_job") == 1
     # Deferrable: the wait for the ingestion is in the triggerer too, not on the worker.
     assert task_logs.occurrences(INLINE_TRIGGER) == (1 if deferrable else 0)
 
@@ -281,12 +270,14 @@ def test_wait_for_completion_false_returns_once_started(emu, request, documents,
 )
 @pytest.mark.parametrize("deferrable", MODES)
 def test_bad_arguments_fail_before_any_request(emu, request, kwargs, fragments, deferrable):
-    recorder = FailureRecorder()
+    recorder = dags.FailureRecorder()
     params = dict(kwargs)
     files = params.pop("files")
-    dr = run_dag(_data_job_dag(request, files, deferrable=deferrable, on_failure_callback=recorder, **params))
+    dr = dags.run_dag(
+        _data_job_dag(request, files, deferrable=deferrable, on_failure_callback=recorder, **params)
+    )
 
-    assert states(dr) == {TASK: "failed"}
+    assert dags.states(dr) == {TASK: "failed"}
     assert isinstance(recorder.last, SeekrFlowConfigError)
     for fragment in fragments:
         assert fragment in str(recorder.last)
@@ -313,8 +304,8 @@ def test_timeout_counts_ingestion_and_alignment_together(emu, request, documents
     """
     timeout = 16.0
     emu.configure(job_duration=60, ingestion_seconds=timeout / 2)
-    recorder = FailureRecorder()
-    dr = run_dag(
+    recorder = dags.FailureRecorder()
+    dr = dags.run_dag(
         _data_job_dag(
             request,
             list(documents.values()),
@@ -324,7 +315,7 @@ def test_timeout_counts_ingestion_and_alignment_together(emu, request, documents
         )
     )
 
-    assert states(dr) == {TASK: "failed"}
+    assert dags.states(dr) == {TASK: "failed"}
     assert isinstance(recorder.last, SeekrFlowDataJobTimeoutError)
     (submitted,) = emu.journal(route="submit_data_job")
     (started,) = emu.journal(route="start_data_job")
@@ -348,28 +339,30 @@ def test_timeout_counts_ingestion_and_alignment_together(emu, request, documents
 def test_lost_answer_does_not_repeat_the_request(emu, request, documents, route):
     emu.set_faults([{"route": route, "kind": "drop_after", "count": 1}])
     dag = _data_job_dag(request, list(documents.values()))
-    dr = run_dag(dag)
+    dr = dags.run_dag(dag)
 
-    assert states(dr) == {TASK: "success"}
+    assert dags.states(dr) == {TASK: "success"}
     assert [entry["fault"] for entry in emu.journal(route=route)] == ["drop_after"], (
         "the request was sent again"
     )
     (job,) = _service_jobs(emu, dag.dag_id)
-    assert xcom(dr, TASK)["job_id"] == job["id"]
-    assert xcom(dr, TASK)["status"] == "completed"
-    assert count(emu, "submit_data_job") == 1
-    assert count(emu, "add_files_to_data_job") == 1
-    assert count(emu, "start_data_job") == 1
+    assert dags.xcom(dr, TASK)["job_id"] == job["id"]
+    assert dags.xcom(dr, TASK)["status"] == "completed"
+    assert dags.count(emu, "submit_data_job") == 1
+    assert dags.count(emu, "add_files_to_data_job") == 1
+    assert dags.count(emu, "start_data_job") == 1
     detail = SeekrFlowHook().get_data_job(job["id"])
     assert len(detail.ingestion_jobs) == 1, "the files were attached (and ingested) twice"
     assert sorted(item.file_id for item in detail.files) == sorted(documents.values())
-    assert detail.alignment_job_id == xcom(dr, TASK)["alignment_job_id"]
+    assert detail.alignment_job_id == dags.xcom(dr, TASK)["alignment_job_id"]
 
 
 # ------------------------------------------------------------------------------ retries
 
 
-@pytest.mark.skipif(not AIRFLOW_V3_3, reason="a retry finds its job in the task state store (Airflow 3.3+)")
+@pytest.mark.skipif(
+    not dags.AIRFLOW_V3_3, reason="a retry finds its job in the task state store (Airflow 3.3+)"
+)
 @pytest.mark.parametrize(
     "failing_route",
     [
@@ -385,7 +378,7 @@ def test_retry_reattaches_to_the_job_of_the_failed_try(
 ):
     # The service refuses the request once, and the hook does not retry it: the first try fails.
     emu.set_faults([{"route": failing_route, "kind": "500", "count": 1}])
-    recorder = FailureRecorder()
+    recorder = dags.FailureRecorder()
     dag = _data_job_dag(
         request,
         list(documents.values()),
@@ -395,17 +388,17 @@ def test_retry_reattaches_to_the_job_of_the_failed_try(
         retry_delay=timedelta(seconds=0),
         on_retry_callback=recorder,
     )
-    dr = run_dag(dag)
+    dr = dags.run_dag(dag)
 
-    assert states(dr) == {TASK: "success"}
+    assert dags.states(dr) == {TASK: "success"}
     assert len(recorder.errors) == 1, "the first try should have failed"
     assert [entry["status"] for entry in emu.journal(route=failing_route)] == [500, 200]
     jobs = _service_jobs(emu, dag.dag_id)
     assert len(jobs) == 1, f"the retry created another data job instead of reattaching: {jobs}"
-    result = xcom(dr, TASK)
+    result = dags.xcom(dr, TASK)
     assert result["job_id"] == jobs[0]["id"] and result["status"] == "completed"
-    assert count(emu, "submit_data_job") == 1
-    assert count(emu, "start_data_job") == (2 if failing_route == "start_data_job" else 1)
+    assert dags.count(emu, "submit_data_job") == 1
+    assert dags.count(emu, "start_data_job") == (2 if failing_route == "start_data_job" else 1)
     detail = SeekrFlowHook().get_data_job(jobs[0]["id"])
     assert sorted(item.file_id for item in detail.files) == sorted(documents.values())
     assert len(detail.ingestion_jobs) == 1, "the files were attached (and ingested) twice"

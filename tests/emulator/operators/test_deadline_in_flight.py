@@ -15,16 +15,7 @@ from airflow.providers.common.compat.sdk import DAG
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.jobs.data_job import DATA_JOB, SeekrFlowDataJobTimeoutError
 from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator
-from tests.emulator.operators.seekrflow_dag_support import (
-    FAST_POLL,
-    START_DATE,
-    FailureRecorder,
-    dag_id_for,
-    document,
-    run_dag,
-    states,
-    xcom,
-)
+from tests.emulator.operators import seekrflow_dag_support as dags
 
 MODES = [pytest.param(False, id="sync"), pytest.param(True, id="deferrable")]
 TASK = "data_job"
@@ -48,7 +39,7 @@ HOLDS = {
 def document_id(emu, tmp_path) -> str:
     """A Markdown document on the (emulated) service, ingested at once; the journal starts empty."""
     emu.configure(job_duration=60.0)
-    file_id = SeekrFlowHook().upload_file(document(tmp_path, "returns.md"), "alignment").id
+    file_id = SeekrFlowHook().upload_file(dags.document(tmp_path, "returns.md"), "alignment").id
     emu.clear_journal()
     return file_id
 
@@ -59,8 +50,8 @@ def test_a_held_status_check_ends_the_task_at_its_timeout_and_cancels_the_job(
     emu, request, document_id, deferrable, hold
 ):
     emu.set_faults([{**HOLDS[hold], "skip": READS_BEFORE_THE_ALIGNMENT[deferrable]}])
-    recorder = FailureRecorder()
-    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
+    recorder = dags.FailureRecorder()
+    with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
         SeekrFlowDataJobOperator(
             task_id=TASK,
             files=[document_id],
@@ -68,17 +59,17 @@ def test_a_held_status_check_ends_the_task_at_its_timeout_and_cancels_the_job(
             deferrable=deferrable,
             timeout=TIMEOUT,
             on_failure_callback=recorder,
-            **FAST_POLL,
+            **dags.FAST_POLL,
         )
     started = time.monotonic()
-    dr = run_dag(dag)
+    dr = dags.run_dag(dag)
     elapsed = time.monotonic() - started
     emu.set_faults([])
 
-    assert states(dr) == {TASK: "failed"}
+    assert dags.states(dr) == {TASK: "failed"}
     error = recorder.last
     assert isinstance(error, SeekrFlowDataJobTimeoutError), repr(error)
-    job_id = xcom(dr, TASK, key=DATA_JOB.job_id_xcom_key)
+    job_id = dags.xcom(dr, TASK, key=DATA_JOB.job_id_xcom_key)
     (submitted,) = emu.journal(route="submit_data_job")
     (started,) = emu.journal(route="start_data_job")
     held = [entry for entry in emu.journal(route="get_data_job") if entry.get("fault") == hold]

@@ -21,20 +21,8 @@ from airflow_provider_seekrflow.jobs.fine_tune import (
 )
 from airflow_provider_seekrflow.operators.fine_tune import SeekrFlowFineTuneOperator
 from tests.conftest import connection_json
+from tests.emulator.operators import seekrflow_dag_support as dags
 from tests.emulator.operators.job_kinds import MethodRefusingProxy
-from tests.emulator.operators.seekrflow_dag_support import (
-    AIRFLOW_V3_3,
-    CHAT_LINE,
-    FAST_POLL,
-    START_DATE,
-    FailureRecorder,
-    count,
-    dag_id_for,
-    run_dag,
-    states,
-    write,
-    xcom,
-)
 
 MODES = [pytest.param(False, id="sync"), pytest.param(True, id="deferrable")]
 MODEL = "meta-llama/Llama-3.1-8B"
@@ -53,7 +41,7 @@ def unique_name(prefix: str = "airflow project") -> str:
 
 def upload_training_file(tmp_path, name: str | None = None) -> str:
     """Upload a small chat JSONL with purpose ``fine-tune`` through the hook; return its id."""
-    path = write(tmp_path / (name or f"pairs-{uuid.uuid4().hex[:8]}.jsonl"), CHAT_LINE * 3)
+    path = dags.write(tmp_path / (name or f"pairs-{uuid.uuid4().hex[:8]}.jsonl"), dags.CHAT_LINE * 3)
     return SeekrFlowHook().upload_file(path, "fine-tune").id
 
 
@@ -93,10 +81,10 @@ def training_file(emu, tmp_path):
 
 
 def _fine_tune_dag(request, training_files, *, suffix="", operator_class=SeekrFlowFineTuneOperator, **kwargs):
-    params: dict[str, Any] = {"model": MODEL, "n_epochs": N_EPOCHS, **FAST_POLL, **kwargs}
+    params: dict[str, Any] = {"model": MODEL, "n_epochs": N_EPOCHS, **dags.FAST_POLL, **kwargs}
     if "project_id" not in params and "project_name" not in params:
         params["project_name"] = unique_name()
-    with DAG(dag_id_for(request, suffix), schedule=None, start_date=START_DATE) as dag:
+    with DAG(dags.dag_id_for(request, suffix), schedule=None, start_date=dags.START_DATE) as dag:
         operator_class(task_id="tune", training_files=training_files, **params)
     return dag
 
@@ -109,11 +97,11 @@ def test_project_by_name_is_created_once_and_the_fine_tune_completes(
     emu, request, training_file, task_logs, deferrable
 ):
     name = unique_name()
-    dr = run_dag(_fine_tune_dag(request, [training_file], project_name=name, deferrable=deferrable))
+    dr = dags.run_dag(_fine_tune_dag(request, [training_file], project_name=name, deferrable=deferrable))
 
-    assert states(dr) == {"tune": "success"}
-    result = xcom(dr, "tune")
-    job_id = xcom(dr, "tune", key=FINE_TUNE.job_id_xcom_key)
+    assert dags.states(dr) == {"tune": "success"}
+    result = dags.xcom(dr, "tune")
+    job_id = dags.xcom(dr, "tune", key=FINE_TUNE.job_id_xcom_key)
     assert set(result) == RESULT_KEYS
     assert result["job_id"] == job_id and job_id.startswith("ft-")
     assert result["status"] == "completed"
@@ -122,42 +110,42 @@ def test_project_by_name_is_created_once_and_the_fine_tune_completes(
     assert result["inference_available"] is True
     (project,) = service_projects(emu, name)
     assert result["project_id"] == project["id"]
-    assert count(emu, "create_project") == 1
-    assert count(emu, "create_fine_tune") == 1
+    assert dags.count(emu, "create_project") == 1
+    assert dags.count(emu, "create_fine_tune") == 1
     # Every epoch's event is in the task log exactly once (from the trigger when deferred).
     for epoch in range(1, N_EPOCHS + 1):
         assert task_logs.occurrences(event_line(job_id, epoch)) == 1, (epoch, task_logs.text()[-3000:])
 
     # A second run with the same name finds the project rather than making another.
-    again = run_dag(
+    again = dags.run_dag(
         _fine_tune_dag(request, [training_file], suffix="again", project_name=name, deferrable=deferrable)
     )
-    assert states(again) == {"tune": "success"}
-    assert xcom(again, "tune")["project_id"] == project["id"]
-    assert xcom(again, "tune")["job_id"] != job_id
+    assert dags.states(again) == {"tune": "success"}
+    assert dags.xcom(again, "tune")["project_id"] == project["id"]
+    assert dags.xcom(again, "tune")["job_id"] != job_id
     assert len(service_projects(emu, name)) == 1
-    assert count(emu, "create_project") == 1
-    assert count(emu, "create_fine_tune") == 2
+    assert dags.count(emu, "create_project") == 1
+    assert dags.count(emu, "create_fine_tune") == 2
 
 
 @pytest.mark.parametrize("project_id_type", [int, str], ids=["int", "templated-str"])
 def test_project_id_given_creates_no_project(emu, request, training_file, project_id_type):
     project = SeekrFlowHook().ensure_project(unique_name(), "Fine-tunes of this test")
     emu.clear_journal()
-    dr = run_dag(_fine_tune_dag(request, [training_file], project_id=project_id_type(project.id)))
+    dr = dags.run_dag(_fine_tune_dag(request, [training_file], project_id=project_id_type(project.id)))
 
-    assert states(dr) == {"tune": "success"}
-    result = xcom(dr, "tune")
+    assert dags.states(dr) == {"tune": "success"}
+    result = dags.xcom(dr, "tune")
     assert result["project_id"] == project.id and result["status"] == "completed"
-    assert count(emu, "create_project") == 0
-    assert count(emu, "list_projects") == 0
+    assert dags.count(emu, "create_project") == 0
+    assert dags.count(emu, "list_projects") == 0
     assert [job.project_id for job in service_fine_tunes(training_file)] == [project.id]
 
 
 def test_training_files_as_a_single_id_string(emu, request, training_file):
-    dr = run_dag(_fine_tune_dag(request, training_file))
-    assert states(dr) == {"tune": "success"}
-    assert [job.id for job in service_fine_tunes(training_file)] == [xcom(dr, "tune")["job_id"]]
+    dr = dags.run_dag(_fine_tune_dag(request, training_file))
+    assert dags.states(dr) == {"tune": "success"}
+    assert [job.id for job in service_fine_tunes(training_file)] == [dags.xcom(dr, "tune")["job_id"]]
 
 
 # ---------------------------------------------------------------------------------- failure
@@ -166,21 +154,21 @@ def test_training_files_as_a_single_id_string(emu, request, training_file):
 @pytest.mark.parametrize("deferrable", MODES)
 def test_failed_fine_tune_raises_with_the_error_analysis(emu, request, training_file, deferrable):
     emu.configure(fine_tune_outcome="failed")
-    recorder = FailureRecorder()
-    dr = run_dag(
+    recorder = dags.FailureRecorder()
+    dr = dags.run_dag(
         _fine_tune_dag(request, [training_file], deferrable=deferrable, on_failure_callback=recorder)
     )
 
-    assert states(dr) == {"tune": "failed"}
+    assert dags.states(dr) == {"tune": "failed"}
     error = recorder.last
     assert type(error) is SeekrFlowFineTuneFailedError
-    job_id = xcom(dr, "tune", key=FINE_TUNE.job_id_xcom_key)
+    job_id = dags.xcom(dr, "tune", key=FINE_TUNE.job_id_xcom_key)
     analysis = SeekrFlowHook().get_fine_tune(job_id).error_analysis
     assert analysis and "loss became NaN" in analysis
     assert error.error_analysis == analysis
     assert analysis in str(error)
     assert (error.job_id, error.status) == (job_id, "failed")
-    assert count(emu, "create_fine_tune") == 1
+    assert dags.count(emu, "create_fine_tune") == 1
 
 
 BAD_ARGUMENTS = [
@@ -210,13 +198,13 @@ BAD_ARGUMENTS = [
     ],
 )
 def test_bad_arguments_fail_before_any_request(emu, request, kwargs, fragment, deferrable):
-    recorder = FailureRecorder()
+    recorder = dags.FailureRecorder()
     params = {"training_files": ["file-x"], **kwargs}
     files = params.pop("training_files")
-    dr = run_dag(
+    dr = dags.run_dag(
         _fine_tune_dag(request, files, deferrable=deferrable, on_failure_callback=recorder, **params)
     )
-    assert states(dr) == {"tune": "failed"}
+    assert dags.states(dr) == {"tune": "failed"}
     assert isinstance(recorder.last, SeekrFlowConfigError), repr(recorder.last)
     assert fragment in str(recorder.last)
     assert emu.journal() == []
@@ -246,24 +234,24 @@ def test_timeout_cancels_with_post_where_the_service_refuses_put(
     emu, request, training_file, monkeypatch, deferrable
 ):
     emu.configure(fine_tune_duration=60)
-    recorder = FailureRecorder()
+    recorder = dags.FailureRecorder()
     with MethodRefusingProxy(emu.base_url) as proxy, monkeypatch.context() as through_proxy:
         through_proxy.setenv(
             "AIRFLOW_CONN_SEEKRFLOW_DEFAULT", connection_json(proxy.base_url, emu.api_key, max_retries=3)
         )
-        dr = run_dag(
+        dr = dags.run_dag(
             _fine_tune_dag(
                 request, [training_file], deferrable=deferrable, timeout=1.5, on_failure_callback=recorder
             )
         )
 
-    assert states(dr) == {"tune": "failed"}
+    assert dags.states(dr) == {"tune": "failed"}
     assert isinstance(recorder.last, SeekrFlowFineTuneTimeoutError), repr(recorder.last)
-    job_id = xcom(dr, "tune", key=FINE_TUNE.job_id_xcom_key)
+    job_id = dags.xcom(dr, "tune", key=FINE_TUNE.job_id_xcom_key)
     path = f"/v1/flow/fine-tunes/{job_id}/cancel"
     assert [r for r in proxy.requests if r[1] == path] == [("PUT", path, 405), ("POST", path, 200)]
-    assert count(emu, "cancel_fine_tune_put") == 0
-    assert count(emu, "cancel_fine_tune_post") == 1
+    assert dags.count(emu, "cancel_fine_tune_put") == 0
+    assert dags.count(emu, "cancel_fine_tune_post") == 1
     assert fine_tune_status(job_id) == "cancelled"
 
 
@@ -273,17 +261,17 @@ def test_timeout_cancels_with_post_where_the_service_refuses_put(
 def test_lost_answer_on_project_create_makes_one_project(emu, request, training_file, task_logs):
     name = unique_name()
     emu.set_faults([{"route": "create_project", "kind": "drop_after", "count": 1}])
-    dr = run_dag(_fine_tune_dag(request, [training_file], project_name=name))
+    dr = dags.run_dag(_fine_tune_dag(request, [training_file], project_name=name))
 
-    assert states(dr) == {"tune": "success"}
+    assert dags.states(dr) == {"tune": "success"}
     (project,) = service_projects(emu, name)
-    assert xcom(dr, "tune")["project_id"] == project["id"]
-    assert count(emu, "create_project") == 1
+    assert dags.xcom(dr, "tune")["project_id"] == project["id"]
+    assert dags.count(emu, "create_project") == 1
     assert "), but the service did it; using " in task_logs.text()
 
 
 @pytest.mark.skipif(
-    not AIRFLOW_V3_3, reason="a retry finds its job through the task state store (Airflow 3.3+)"
+    not dags.AIRFLOW_V3_3, reason="a retry finds its job through the task state store (Airflow 3.3+)"
 )
 def test_a_retry_that_cannot_ask_the_service_creates_nothing(emu, request, training_file, task_logs):
     # The lookup keeps failing through the first retry: that retry fails rather than create a second
@@ -294,8 +282,8 @@ def test_a_retry_that_cannot_ask_the_service_creates_nothing(emu, request, train
             {"route": "list_fine_tunes", "kind": "503", "skip": 1, "count": 2},
         ]
     )
-    recorder = FailureRecorder()
-    dr = run_dag(
+    recorder = dags.FailureRecorder()
+    dr = dags.run_dag(
         _fine_tune_dag(
             request,
             [training_file],
@@ -306,9 +294,9 @@ def test_a_retry_that_cannot_ask_the_service_creates_nothing(emu, request, train
         )
     )
 
-    assert states(dr) == {"tune": "success"}
+    assert dags.states(dr) == {"tune": "success"}
     assert len(recorder.errors) == 2
     assert "cannot be checked now" in str(recorder.errors[1])
     (job,) = service_fine_tunes(training_file)
-    assert count(emu, "create_fine_tune") == 1
-    assert xcom(dr, "tune")["job_id"] == job.id
+    assert dags.count(emu, "create_fine_tune") == 1
+    assert dags.xcom(dr, "tune")["job_id"] == job.id

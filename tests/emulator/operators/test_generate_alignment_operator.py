@@ -14,17 +14,7 @@ from airflow_provider_seekrflow.exceptions import (
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
 from airflow_provider_seekrflow.operators.alignment import SeekrFlowGenerateAlignmentOperator
-from tests.emulator.operators.seekrflow_dag_support import (
-    FAST_POLL,
-    START_DATE,
-    FailureRecorder,
-    count,
-    dag_id_for,
-    run_dag,
-    states,
-    upload_alignment_document,
-    xcom,
-)
+from tests.emulator.operators import seekrflow_dag_support as dags
 
 MODES = [pytest.param(False, id="sync"), pytest.param(True, id="deferrable")]
 
@@ -32,33 +22,33 @@ MODES = [pytest.param(False, id="sync"), pytest.param(True, id="deferrable")]
 @pytest.fixture
 def source_file(emu, tmp_path):
     """An alignment document already on the (emulated) service; the journal starts empty after it."""
-    file_id = upload_alignment_document(tmp_path)
+    file_id = dags.upload_alignment_document(tmp_path)
     emu.clear_journal()
     return file_id
 
 
 def _generate_dag(request, files, *, suffix="", operator_class=SeekrFlowGenerateAlignmentOperator, **kwargs):
-    params = {"instructions": "Teach the returns policy, briefly.", **FAST_POLL, **kwargs}
-    with DAG(dag_id_for(request, suffix), schedule=None, start_date=START_DATE) as dag:
+    params = {"instructions": "Teach the returns policy, briefly.", **dags.FAST_POLL, **kwargs}
+    with DAG(dags.dag_id_for(request, suffix), schedule=None, start_date=dags.START_DATE) as dag:
         operator_class(task_id="generate", files=files, **params)
     return dag
 
 
 @pytest.mark.parametrize("deferrable", MODES)
 def test_success_returns_result_and_pushes_xcoms(emu, request, source_file, deferrable):
-    dr = run_dag(_generate_dag(request, [source_file], deferrable=deferrable))
+    dr = dags.run_dag(_generate_dag(request, [source_file], deferrable=deferrable))
 
-    assert states(dr) == {"generate": "success"}
-    result = xcom(dr, "generate")
-    job_id = xcom(dr, "generate", key=ALIGNMENT.job_id_xcom_key)
+    assert dags.states(dr) == {"generate": "success"}
+    result = dags.xcom(dr, "generate")
+    job_id = dags.xcom(dr, "generate", key=ALIGNMENT.job_id_xcom_key)
     assert set(result) == {"job_id", "status", "output_files"}
     assert result["job_id"] == job_id and job_id.startswith("al-")
     assert result["status"] == "completed"
     fine_tune = [o for o in result["output_files"] if o["purpose"] == "fine-tune"]
     assert len(fine_tune) == 1
-    assert xcom(dr, "generate", key=FINE_TUNE_FILE_XCOM_KEY) == fine_tune[0]["id"]
+    assert dags.xcom(dr, "generate", key=FINE_TUNE_FILE_XCOM_KEY) == fine_tune[0]["id"]
     assert SeekrFlowHook().get_file(fine_tune[0]["id"]).purpose == "fine-tune"
-    assert count(emu, "alignment_generate") == 1
+    assert dags.count(emu, "alignment_generate") == 1
 
 
 def test_templated_files_from_upstream_xcom(emu, request, tmp_path):
@@ -67,14 +57,14 @@ def test_templated_files_from_upstream_xcom(emu, request, tmp_path):
     from tests.emulator.operators.seekrflow_dag_support import document
 
     path = document(tmp_path, "wired.md")
-    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
+    with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
         upload = SeekrFlowUploadFileOperator(task_id="upload", file_path=str(path))
         SeekrFlowGenerateAlignmentOperator(
-            task_id="generate", instructions="Teach it.", files=upload.output, **FAST_POLL
+            task_id="generate", instructions="Teach it.", files=upload.output, **dags.FAST_POLL
         )
-    dr = run_dag(dag)
-    assert states(dr) == {"upload": "success", "generate": "success"}
-    assert xcom(dr, "generate")["status"] == "completed"
+    dr = dags.run_dag(dag)
+    assert dags.states(dr) == {"upload": "success", "generate": "success"}
+    assert dags.xcom(dr, "generate")["status"] == "completed"
 
 
 @pytest.mark.parametrize(
@@ -88,11 +78,13 @@ def test_templated_files_from_upstream_xcom(emu, request, tmp_path):
 )
 @pytest.mark.parametrize("deferrable", MODES)
 def test_bad_arguments_fail_before_any_request(emu, request, kwargs, fragment, deferrable):
-    recorder = FailureRecorder()
+    recorder = dags.FailureRecorder()
     params = {"files": ["file-x"], **kwargs}
     files = params.pop("files")
-    dr = run_dag(_generate_dag(request, files, deferrable=deferrable, on_failure_callback=recorder, **params))
-    assert states(dr) == {"generate": "failed"}
+    dr = dags.run_dag(
+        _generate_dag(request, files, deferrable=deferrable, on_failure_callback=recorder, **params)
+    )
+    assert dags.states(dr) == {"generate": "failed"}
     assert isinstance(recorder.last, SeekrFlowConfigError)
     assert fragment in str(recorder.last)
     assert emu.journal() == []
@@ -100,7 +92,7 @@ def test_bad_arguments_fail_before_any_request(emu, request, kwargs, fragment, d
 
 def test_system_prompt_with_context_data_warns(emu, request, source_file, task_logs):
     with pytest.warns(UserWarning, match="system_prompt is ignored"):
-        dr = run_dag(
+        dr = dags.run_dag(
             _generate_dag(
                 request,
                 [source_file],
@@ -109,24 +101,26 @@ def test_system_prompt_with_context_data_warns(emu, request, source_file, task_l
                 wait_for_completion=False,
             )
         )
-    assert states(dr) == {"generate": "success"}
+    assert dags.states(dr) == {"generate": "success"}
     assert "system_prompt is ignored" in task_logs.text()
 
 
 def test_polling_follows_the_eta(emu, request, source_file):
     """A job with an ETA is checked far less often than one polled at a fixed pace."""
     emu.configure(job_duration=4, eta=True)
-    dr = run_dag(_generate_dag(request, [source_file], suffix="eta", poll_interval=30, min_poll_interval=0.5))
-    assert states(dr) == {"generate": "success"}
-    eta_polls = count(emu, "get_alignment_job")
+    dr = dags.run_dag(
+        _generate_dag(request, [source_file], suffix="eta", poll_interval=30, min_poll_interval=0.5)
+    )
+    assert dags.states(dr) == {"generate": "success"}
+    eta_polls = dags.count(emu, "get_alignment_job")
 
     emu.clear_journal()
     emu.configure(job_duration=4, eta=False)
-    dr = run_dag(
+    dr = dags.run_dag(
         _generate_dag(request, [source_file], suffix="fixed", poll_interval=0.5, min_poll_interval=0.5)
     )
-    assert states(dr) == {"generate": "success"}
-    fixed_polls = count(emu, "get_alignment_job")
+    assert dags.states(dr) == {"generate": "success"}
+    fixed_polls = dags.count(emu, "get_alignment_job")
 
     assert eta_polls <= 3
     assert fixed_polls >= 6
@@ -134,6 +128,6 @@ def test_polling_follows_the_eta(emu, request, source_file):
 
 
 def test_files_as_single_id_string(emu, request, source_file):
-    dr = run_dag(_generate_dag(request, source_file))
-    assert states(dr) == {"generate": "success"}
-    assert re.match(r"al-", xcom(dr, "generate")["job_id"])
+    dr = dags.run_dag(_generate_dag(request, source_file))
+    assert dags.states(dr) == {"generate": "success"}
+    assert re.match(r"al-", dags.xcom(dr, "generate")["job_id"])

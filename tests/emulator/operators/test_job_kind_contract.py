@@ -19,6 +19,7 @@ from airflow.providers.common.compat.sdk import DAG, TaskDeferred
 
 from airflow_provider_seekrflow.exceptions import SeekrFlowError, SeekrFlowServerError
 from tests.emulator.operators import job_kinds
+from tests.emulator.operators import seekrflow_dag_support as dags
 from tests.emulator.operators.job_kinds import (
     BY_CANCEL,
     END_PARAMS,
@@ -27,30 +28,19 @@ from tests.emulator.operators.job_kinds import (
     UNKNOWN_STATUS,
     ending_in,
 )
-from tests.emulator.operators.seekrflow_dag_support import (
-    AIRFLOW_V3,
-    AIRFLOW_V3_3,
-    FAST_POLL,
-    START_DATE,
-    FailureRecorder,
-    RetryRecorder,
-    count,
-    dag_id_for,
-    run_dag,
-    states,
-    xcom,
-)
 
 MODES = [pytest.param(False, id="worker"), pytest.param(True, id="deferred")]
 TASK = "job"
 # What dag.test() logs each time it runs a deferred task's trigger (Airflow 2 and 3 alike).
 INLINE_TRIGGER = "[DAG TEST] running trigger in line"
-ONLY_3_3 = pytest.mark.skipif(not AIRFLOW_V3_3, reason="a retry finds its job in the task state store (3.3+)")
+ONLY_3_3 = pytest.mark.skipif(
+    not dags.AIRFLOW_V3_3, reason="a retry finds its job in the task state store (3.3+)"
+)
 
 
 def _dag(request, kind, inputs, *, suffix="", operator_class=None, **kwargs):
-    with DAG(dag_id_for(request, suffix), schedule=None, start_date=START_DATE) as dag:
-        (operator_class or kind.operator_class)(task_id=TASK, **{**inputs, **FAST_POLL, **kwargs})
+    with DAG(dags.dag_id_for(request, suffix), schedule=None, start_date=dags.START_DATE) as dag:
+        (operator_class or kind.operator_class)(task_id=TASK, **{**inputs, **dags.FAST_POLL, **kwargs})
     return dag
 
 
@@ -86,15 +76,15 @@ def _normalised(result):
 def test_success_submits_once_logs_progress_and_pushes_the_result(
     emu, request, kind, inputs, task_logs, deferrable
 ):
-    dr = run_dag(_dag(request, kind, inputs, deferrable=deferrable))
+    dr = dags.run_dag(_dag(request, kind, inputs, deferrable=deferrable))
 
-    assert states(dr) == {TASK: "success"}
-    result = xcom(dr, TASK)
-    job_id = xcom(dr, TASK, key=kind.xcom_key)
+    assert dags.states(dr) == {TASK: "success"}
+    result = dags.xcom(dr, TASK)
+    job_id = dags.xcom(dr, TASK, key=kind.xcom_key)
     assert set(result) == kind.result_keys
     assert result["job_id"] == job_id and job_id.startswith(kind.prefix)
     assert result["status"] == "completed" == kind.status(job_id)
-    assert count(emu, kind.submit_route) == 1
+    assert dags.count(emu, kind.submit_route) == 1
     assert emu.journal(route=kind.cancel_route) == []
     assert task_logs.occurrences(f"{kind.job_kind.label} {job_id}: ") >= 1, task_logs.text()[-3000:]
     # Deferred, the wait ran in the triggerer; on the worker, no trigger ran.
@@ -105,37 +95,37 @@ def test_success_submits_once_logs_progress_and_pushes_the_result(
 def test_worker_and_deferred_give_the_same_result(emu, request, kind, inputs):
     results = []
     for deferrable in (False, True):
-        dr = run_dag(_dag(request, kind, inputs, suffix=str(deferrable), deferrable=deferrable))
-        assert states(dr) == {TASK: "success"}
-        results.append(_normalised(xcom(dr, TASK)))
+        dr = dags.run_dag(_dag(request, kind, inputs, suffix=str(deferrable), deferrable=deferrable))
+        assert dags.states(dr) == {TASK: "success"}
+        results.append(_normalised(dags.xcom(dr, TASK)))
     assert results[0] == results[1]
-    assert count(emu, kind.submit_route) == 2
+    assert dags.count(emu, kind.submit_route) == 2
 
 
 @pytest.mark.parametrize("kind", KIND_PARAMS)
 def test_wait_for_completion_false_returns_the_job_once_submitted(emu, request, kind, inputs):
     emu.configure(**kind.slow)
     started = time.monotonic()
-    dr = run_dag(_dag(request, kind, inputs, wait_for_completion=False))
+    dr = dags.run_dag(_dag(request, kind, inputs, wait_for_completion=False))
 
-    assert states(dr) == {TASK: "success"}
-    result = xcom(dr, TASK)
+    assert dags.states(dr) == {TASK: "success"}
+    result = dags.xcom(dr, TASK)
     assert set(result) == kind.result_keys
     assert result["status"] in STARTED, "returned before the start, or waited for the end"
-    assert xcom(dr, TASK, key=kind.xcom_key) == result["job_id"]
+    assert dags.xcom(dr, TASK, key=kind.xcom_key) == result["job_id"]
     assert kind.status(result["job_id"]) in STARTED
-    assert count(emu, kind.submit_route) == 1
+    assert dags.count(emu, kind.submit_route) == 1
     assert time.monotonic() - started < 30
 
 
 @pytest.mark.parametrize("deferrable", MODES)
 @pytest.mark.parametrize("kind", KIND_PARAMS)
 def test_do_xcom_push_false_pushes_nothing(emu, request, kind, inputs, deferrable):
-    dr = run_dag(_dag(request, kind, inputs, deferrable=deferrable, do_xcom_push=False))
-    assert states(dr) == {TASK: "success"}
-    assert count(emu, kind.submit_route) == 1
+    dr = dags.run_dag(_dag(request, kind, inputs, deferrable=deferrable, do_xcom_push=False))
+    assert dags.states(dr) == {TASK: "success"}
+    assert dags.count(emu, kind.submit_route) == 1
     for key in ("return_value", kind.xcom_key, "fine_tune_file_id"):
-        assert xcom(dr, TASK, key=key) is None, key
+        assert dags.xcom(dr, TASK, key=key) is None, key
 
 
 @pytest.mark.parametrize("deferrable", MODES)
@@ -143,8 +133,8 @@ def test_do_xcom_push_false_pushes_nothing(emu, request, kind, inputs, deferrabl
 def test_hook_params_reach_the_hook(emu, request, kind, inputs, deferrable):
     # One 503 on the submission: the connection's 3 retries would absorb it; hook_params turn them off.
     emu.set_faults([{"route": kind.submit_route, "kind": "503", "count": 1}])
-    recorder = FailureRecorder()
-    dr = run_dag(
+    recorder = dags.FailureRecorder()
+    dr = dags.run_dag(
         _dag(
             request,
             kind,
@@ -154,9 +144,9 @@ def test_hook_params_reach_the_hook(emu, request, kind, inputs, deferrable):
             on_failure_callback=recorder,
         )
     )
-    assert states(dr) == {TASK: "failed"}
+    assert dags.states(dr) == {TASK: "failed"}
     assert isinstance(recorder.last, SeekrFlowServerError), repr(recorder.last)
-    assert count(emu, kind.submit_route) == 1
+    assert dags.count(emu, kind.submit_route) == 1
 
 
 # ------------------------------------------------------------------------ unsuccessful ends
@@ -165,36 +155,36 @@ def test_hook_params_reach_the_hook(emu, request, kind, inputs, deferrable):
 @pytest.mark.parametrize("deferrable", MODES)
 @pytest.mark.parametrize(("kind", "status"), END_PARAMS)
 def test_each_unsuccessful_end_raises_the_kinds_error(emu, request, kind, inputs, status, deferrable):
-    recorder = FailureRecorder()
+    recorder = dags.FailureRecorder()
     with ending_in(kind, emu, status):
-        dr = run_dag(_dag(request, kind, inputs, deferrable=deferrable, on_failure_callback=recorder))
+        dr = dags.run_dag(_dag(request, kind, inputs, deferrable=deferrable, on_failure_callback=recorder))
 
-    assert states(dr) == {TASK: "failed"}
+    assert dags.states(dr) == {TASK: "failed"}
     error = recorder.last
     assert type(error) is kind.job_kind.errors[status], repr(error)
-    job_id = xcom(dr, TASK, key=kind.xcom_key)
+    job_id = dags.xcom(dr, TASK, key=kind.xcom_key)
     assert (error.job_id, error.status) == (job_id, status)
     if kind.status_message and kind.ends[status] != BY_CANCEL:
         assert error.status_message == f"{status}: out of quota"
         assert error.status_message in str(error)
-    assert count(emu, kind.submit_route) == 1
+    assert dags.count(emu, kind.submit_route) == 1
 
 
 @pytest.mark.parametrize("deferrable", MODES)
 @pytest.mark.parametrize("kind", KIND_PARAMS)
 def test_timeout_raises_the_kinds_timeout_error_and_cancels_the_job(emu, request, kind, inputs, deferrable):
     emu.configure(**kind.slow)
-    recorder = FailureRecorder()
+    recorder = dags.FailureRecorder()
     started = time.monotonic()
-    dr = run_dag(
+    dr = dags.run_dag(
         _dag(request, kind, inputs, deferrable=deferrable, timeout=2.0, on_failure_callback=recorder)
     )
     elapsed = time.monotonic() - started
 
-    assert states(dr) == {TASK: "failed"}
+    assert dags.states(dr) == {TASK: "failed"}
     error = recorder.last
     assert isinstance(error, kind.job_kind.timeout_error), repr(error)
-    job_id = xcom(dr, TASK, key=kind.xcom_key)
+    job_id = dags.xcom(dr, TASK, key=kind.xcom_key)
     assert error.job_id == job_id
     cancels = emu.journal(route=kind.cancel_route)
     assert len(cancels) == 1 and job_id in cancels[0]["path"] and cancels[0]["status"] == 200
@@ -209,8 +199,8 @@ def test_timeout_raises_the_kinds_timeout_error_and_cancels_the_job(emu, request
 @pytest.mark.parametrize("kind", KIND_PARAMS)
 def test_on_kill_cancels_the_submitted_job_unless_told_not_to(emu, request, kind, inputs, cancel_on_kill):
     emu.configure(**kind.slow)
-    dr = run_dag(_dag(request, kind, inputs, wait_for_completion=False))
-    job_id = xcom(dr, TASK)["job_id"]
+    dr = dags.run_dag(_dag(request, kind, inputs, wait_for_completion=False))
+    job_id = dags.xcom(dr, TASK)["job_id"]
 
     operator = kind.operator(inputs, cancel_on_kill=cancel_on_kill)
     operator.job_id = job_id
@@ -237,16 +227,16 @@ def test_execution_timeout_kills_the_task_and_the_job_is_cancelled(emu, request,
         execution_timeout=timedelta(seconds=3),
     )
     try:
-        dr = run_dag(dag)
+        dr = dags.run_dag(dag)
     except BaseException as err:  # Airflow 2's AirflowTaskTimeout is a BaseException dag.test() lets out
-        if AIRFLOW_V3 or "Timeout" not in type(err).__name__:
+        if dags.AIRFLOW_V3 or "Timeout" not in type(err).__name__:
             raise
         from airflow.models.dagrun import DagRun
 
         (dr,) = DagRun.find(dag_id=dag.dag_id)
-    assert states(dr) == {TASK: "failed"}
-    job_id = xcom(dr, TASK, key=kind.xcom_key)
-    assert count(emu, kind.cancel_route) == 1
+    assert dags.states(dr) == {TASK: "failed"}
+    job_id = dags.xcom(dr, TASK, key=kind.xcom_key)
+    assert dags.count(emu, kind.cancel_route) == 1
     assert kind.status(job_id) == "cancelled"
 
 
@@ -259,20 +249,20 @@ def test_a_lost_answer_to_the_submission_adopts_the_job_made(emu, request, kind,
     # The service makes the job, then the connection drops before its answer is sent.
     before = kind.job_ids()
     emu.set_faults([{"route": kind.submit_route, "kind": "drop_after", "count": 1}])
-    dr = run_dag(_dag(request, kind, inputs, deferrable=deferrable))
+    dr = dags.run_dag(_dag(request, kind, inputs, deferrable=deferrable))
 
-    assert states(dr) == {TASK: "success"}
-    result = xcom(dr, TASK)
+    assert dags.states(dr) == {TASK: "success"}
+    result = dags.xcom(dr, TASK)
     assert kind.job_ids() - before == {result["job_id"]}, "a second job was made, or none adopted"
     assert result["status"] == "completed"
-    assert xcom(dr, TASK, key=kind.xcom_key) == result["job_id"]
+    assert dags.xcom(dr, TASK, key=kind.xcom_key) == result["job_id"]
     assert [entry["fault"] for entry in emu.journal(route=kind.submit_route)] == ["drop_after"]
 
 
 @pytest.mark.parametrize("kind", KIND_PARAMS)
 def test_a_retry_after_a_crash_reattaches_to_its_job(emu, request, kind, inputs, task_logs):
     emu.configure(job_duration=2)
-    dr = run_dag(
+    dr = dags.run_dag(
         _dag(
             request,
             kind,
@@ -283,15 +273,17 @@ def test_a_retry_after_a_crash_reattaches_to_its_job(emu, request, kind, inputs,
             retry_delay=timedelta(seconds=0),
         )
     )
-    assert states(dr) == {TASK: "success"}
-    result = xcom(dr, TASK)
+    assert dags.states(dr) == {TASK: "success"}
+    result = dags.xcom(dr, TASK)
     assert result["status"] == "completed"
-    if AIRFLOW_V3_3:
-        assert count(emu, kind.submit_route) == 1, "the retry submitted a second job instead of reattaching"
+    if dags.AIRFLOW_V3_3:
+        assert dags.count(emu, kind.submit_route) == 1, (
+            "the retry submitted a second job instead of reattaching"
+        )
         assert f"Reattaching to job {result['job_id']}" in task_logs.text()
     else:
         # Documented: without a task state store every try submits its own job, and the task says so.
-        assert count(emu, kind.submit_route) == 2
+        assert dags.count(emu, kind.submit_route) == 2
         assert "no task state store" in task_logs.text()
 
 
@@ -300,7 +292,7 @@ def test_a_retry_after_a_crash_reattaches_to_its_job(emu, request, kind, inputs,
 @pytest.mark.parametrize("kind", KIND_PARAMS)
 def test_durable_decides_whether_a_retry_reattaches(emu, request, kind, inputs, durable, submits):
     emu.configure(job_duration=2)
-    dr = run_dag(
+    dr = dags.run_dag(
         _dag(
             request,
             kind,
@@ -311,8 +303,8 @@ def test_durable_decides_whether_a_retry_reattaches(emu, request, kind, inputs, 
             retry_delay=timedelta(seconds=0),
         )
     )
-    assert states(dr) == {TASK: "success"}
-    assert count(emu, kind.submit_route) == submits
+    assert dags.states(dr) == {TASK: "success"}
+    assert dags.count(emu, kind.submit_route) == submits
 
 
 @ONLY_3_3
@@ -338,8 +330,8 @@ def test_a_retry_asks_the_service_about_a_submission_whose_answer_and_lookup_fai
             {"route": kind.list_route, "kind": "503", "skip": 1, "count": 1},
         ]
     )
-    recorder = RetryRecorder()
-    dr = run_dag(
+    recorder = dags.RetryRecorder()
+    dr = dags.run_dag(
         _dag(
             request,
             kind,
@@ -351,11 +343,11 @@ def test_a_retry_asks_the_service_about_a_submission_whose_answer_and_lookup_fai
         )
     )
 
-    assert states(dr) == {TASK: "success"}
+    assert dags.states(dr) == {TASK: "success"}
     assert len(recorder.errors) == 1, "the first try should have failed"
-    job_id = xcom(dr, TASK)["job_id"]
+    job_id = dags.xcom(dr, TASK)["job_id"]
     assert kind.job_ids() - before == {job_id}
-    assert count(emu, kind.submit_route) == (1 if made else 2)
+    assert dags.count(emu, kind.submit_route) == (1 if made else 2)
     if made:
         assert f"lost its answer, but the service made job {job_id}" in task_logs.text()
     else:
@@ -397,5 +389,5 @@ def test_an_event_with_an_unknown_status_never_ends_the_wait_well(emu, kind, inp
         # A wait that also ends before the job's end reads the job itself, and waits on.
         with pytest.raises(TaskDeferred):
             waiter.execute_complete({}, event, job_id)
-        assert count(emu, kind.read_route) >= 1
+        assert dags.count(emu, kind.read_route) >= 1
     assert kind.status(job_id) in STARTED

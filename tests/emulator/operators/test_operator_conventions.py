@@ -12,51 +12,43 @@ from airflow_provider_seekrflow.exceptions import SeekrFlowServerError
 from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
 from airflow_provider_seekrflow.operators.alignment import SeekrFlowGenerateAlignmentOperator
 from tests.conftest import connection_json
-from tests.emulator.operators.seekrflow_dag_support import (
-    AIRFLOW_V3_3,
-    FAST_POLL,
-    START_DATE,
-    FailureRecorder,
-    count,
-    dag_id_for,
-    run_dag,
-    states,
-    upload_alignment_document,
-    xcom,
-)
+from tests.emulator.operators import seekrflow_dag_support as dags
 
 MODES = [pytest.param(False, id="worker"), pytest.param(True, id="deferred")]
 
 
 def _dag(request, files, **kwargs):
     with DAG(
-        dag_id_for(request), schedule=None, start_date=START_DATE, params={"conn": "seekrflow_default"}
+        dags.dag_id_for(request),
+        schedule=None,
+        start_date=dags.START_DATE,
+        params={"conn": "seekrflow_default"},
     ) as dag:
         SeekrFlowGenerateAlignmentOperator(
             task_id="generate",
             instructions="Teach the returns policy.",
             files=files,
-            **{**FAST_POLL, **kwargs},
+            **{**dags.FAST_POLL, **kwargs},
         )
     return dag
 
 
 def test_connection_id_is_templated(emu, request, tmp_path, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SEEKRFLOW_TEAM_B", connection_json(emu.base_url, emu.api_key))
-    file_id = upload_alignment_document(tmp_path)
+    file_id = dags.upload_alignment_document(tmp_path)
     assert "seekrflow_conn_id" in SeekrFlowGenerateAlignmentOperator.template_fields
-    dr = run_dag(_dag(request, [file_id], seekrflow_conn_id="{{ 'seekrflow_team_b' }}"))
-    assert states(dr) == {"generate": "success"}
+    dr = dags.run_dag(_dag(request, [file_id], seekrflow_conn_id="{{ 'seekrflow_team_b' }}"))
+    assert dags.states(dr) == {"generate": "success"}
 
 
 @pytest.mark.parametrize("deferrable", MODES)
 def test_hook_params_reach_the_hook(emu, request, tmp_path, deferrable):
-    file_id = upload_alignment_document(tmp_path)
+    file_id = dags.upload_alignment_document(tmp_path)
     emu.clear_journal()
     # One 503 on generate: the connection's 3 retries would absorb it; hook_params turn them off.
     emu.set_faults([{"route": "alignment_generate", "kind": "503", "count": 1}])
-    failures = FailureRecorder()
-    dr = run_dag(
+    failures = dags.FailureRecorder()
+    dr = dags.run_dag(
         _dag(
             request,
             [file_id],
@@ -65,9 +57,9 @@ def test_hook_params_reach_the_hook(emu, request, tmp_path, deferrable):
             on_failure_callback=failures,
         )
     )
-    assert states(dr) == {"generate": "failed"}
+    assert dags.states(dr) == {"generate": "failed"}
     assert isinstance(failures.last, SeekrFlowServerError)
-    assert count(emu, "alignment_generate") == 1
+    assert dags.count(emu, "alignment_generate") == 1
 
 
 def test_hook_params_reach_the_trigger():
@@ -81,12 +73,12 @@ def test_hook_params_reach_the_trigger():
 
 @pytest.mark.parametrize("deferrable", MODES)
 def test_extra_xcoms_follow_do_xcom_push(emu, request, tmp_path, deferrable):
-    file_id = upload_alignment_document(tmp_path)
-    dr = run_dag(_dag(request, [file_id], deferrable=deferrable, do_xcom_push=False))
-    assert states(dr) == {"generate": "success"}
-    assert count(emu, "alignment_generate") == 1
+    file_id = dags.upload_alignment_document(tmp_path)
+    dr = dags.run_dag(_dag(request, [file_id], deferrable=deferrable, do_xcom_push=False))
+    assert dags.states(dr) == {"generate": "success"}
+    assert dags.count(emu, "alignment_generate") == 1
     for key in ("return_value", ALIGNMENT.job_id_xcom_key, FINE_TUNE_FILE_XCOM_KEY):
-        assert xcom(dr, "generate", key=key) is None
+        assert dags.xcom(dr, "generate", key=key) is None
 
 
 class CrashOnceAfterSubmit(SeekrFlowGenerateAlignmentOperator):
@@ -98,13 +90,13 @@ class CrashOnceAfterSubmit(SeekrFlowGenerateAlignmentOperator):
         return super().poll_until_complete(job_id, context)
 
 
-@pytest.mark.skipif(not AIRFLOW_V3_3, reason="the task state store arrives in Airflow 3.3")
+@pytest.mark.skipif(not dags.AIRFLOW_V3_3, reason="the task state store arrives in Airflow 3.3")
 @pytest.mark.parametrize(("durable", "generates"), [(True, 1), (False, 2)])
 def test_durable_decides_whether_a_retry_reattaches(emu, request, tmp_path, durable, generates):
     emu.configure(job_duration=2)
-    file_id = upload_alignment_document(tmp_path)
+    file_id = dags.upload_alignment_document(tmp_path)
     emu.clear_journal()
-    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
+    with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
         CrashOnceAfterSubmit(
             task_id="generate",
             instructions="Teach the returns policy.",
@@ -112,8 +104,8 @@ def test_durable_decides_whether_a_retry_reattaches(emu, request, tmp_path, dura
             durable=durable,
             retries=1,
             retry_delay=timedelta(seconds=0),
-            **FAST_POLL,
+            **dags.FAST_POLL,
         )
-    dr = run_dag(dag)
-    assert states(dr) == {"generate": "success"}
-    assert count(emu, "alignment_generate") == generates
+    dr = dags.run_dag(dag)
+    assert dags.states(dr) == {"generate": "success"}
+    assert dags.count(emu, "alignment_generate") == generates

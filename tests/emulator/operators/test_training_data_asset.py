@@ -20,17 +20,7 @@ from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.operators.alignment import SeekrFlowGenerateAlignmentOperator
 from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator
 from airflow_provider_seekrflow.sensors.data_job import SeekrFlowDataJobSensor
-from tests.emulator.operators.seekrflow_dag_support import (
-    AIRFLOW_V3,
-    FAST_POLL,
-    START_DATE,
-    FailureRecorder,
-    dag_id_for,
-    document,
-    run_dag,
-    states,
-    xcom,
-)
+from tests.emulator.operators import seekrflow_dag_support as dags
 
 EXAMPLE_DAGS = Path(__file__).resolve().parents[3] / "example_dags"
 SYSTEM_PROMPT = "You answer questions about the store's returns policy, briefly."
@@ -41,7 +31,7 @@ def asset_events(dr: Any) -> list[tuple[str, dict[str, Any]]]:
     """The ``(uri, extra)`` of every asset event the run's tasks emitted, from the metadata database."""
     from airflow.utils.session import create_session
 
-    if AIRFLOW_V3:
+    if dags.AIRFLOW_V3:
         from airflow.models.asset import AssetEvent as Event
     else:
         from airflow.models.dataset import DatasetEvent as Event
@@ -52,7 +42,7 @@ def asset_events(dr: Any) -> list[tuple[str, dict[str, Any]]]:
             .order_by(Event.id)
             .all()
         )
-        return [((row.asset if AIRFLOW_V3 else row.dataset).uri, dict(row.extra or {})) for row in rows]
+        return [((row.asset if dags.AIRFLOW_V3 else row.dataset).uri, dict(row.extra or {})) for row in rows]
 
 
 def run_announcing(dag: Any) -> Any:
@@ -61,16 +51,16 @@ def run_announcing(dag: Any) -> Any:
     Airflow 2 records a Dataset event only for a Dataset it knows, and its ``dag.test()`` writes none
     (Airflow 3's test runner registers the DAG with its assets already).
     """
-    if not AIRFLOW_V3:
+    if not dags.AIRFLOW_V3:
         dag.sync_to_db()
-    return run_dag(dag)
+    return dags.run_dag(dag)
 
 
 @pytest.fixture
 def document_id(emu, tmp_path) -> str:
     """One Markdown document on the (emulated) service, ingested at once."""
     emu.configure(job_duration=1.0, ingestion_seconds=0.5)
-    return SeekrFlowHook().upload_file(document(tmp_path, "returns.md"), "alignment").id
+    return SeekrFlowHook().upload_file(dags.document(tmp_path, "returns.md"), "alignment").id
 
 
 @pytest.mark.parametrize("deferrable", MODES)
@@ -78,7 +68,7 @@ def test_data_job_announces_its_training_file_on_every_asset_outlet(
     emu, request, document_id, task_logs, deferrable
 ):
     first, second = training_data_asset("support-bot"), training_data_asset("faq-bot", host="localhost")
-    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
+    with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
         SeekrFlowDataJobOperator(
             task_id="pairs",
             files=[document_id],
@@ -86,13 +76,13 @@ def test_data_job_announces_its_training_file_on_every_asset_outlet(
             instructions="Teach the returns policy.",
             deferrable=deferrable,
             outlets=[first, second],
-            **FAST_POLL,
+            **dags.FAST_POLL,
         )
     dr = run_announcing(dag)
 
-    assert states(dr) == {"pairs": "success"}
-    result = xcom(dr, "pairs")
-    training_file_id = xcom(dr, "pairs", key=FINE_TUNE_FILE_XCOM_KEY)
+    assert dags.states(dr) == {"pairs": "success"}
+    result = dags.xcom(dr, "pairs")
+    training_file_id = dags.xcom(dr, "pairs", key=FINE_TUNE_FILE_XCOM_KEY)
     assert training_file_id
     expected = {
         TRAINING_FILE_ID: training_file_id,
@@ -106,17 +96,21 @@ def test_data_job_announces_its_training_file_on_every_asset_outlet(
 
 def test_generate_announces_its_training_file(emu, request, document_id):
     asset = training_data_asset("generate-bot")
-    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
+    with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
         SeekrFlowGenerateAlignmentOperator(
-            task_id="generate", instructions="Teach it.", files=[document_id], outlets=[asset], **FAST_POLL
+            task_id="generate",
+            instructions="Teach it.",
+            files=[document_id],
+            outlets=[asset],
+            **dags.FAST_POLL,
         )
     dr = run_announcing(dag)
 
-    assert states(dr) == {"generate": "success"}
+    assert dags.states(dr) == {"generate": "success"}
     ((uri, extra),) = asset_events(dr)
     assert uri == asset.uri
-    assert extra[TRAINING_FILE_ID] == xcom(dr, "generate", key=FINE_TUNE_FILE_XCOM_KEY)
-    assert (extra["job_id"], extra["job_kind"]) == (xcom(dr, "generate")["job_id"], "alignment")
+    assert extra[TRAINING_FILE_ID] == dags.xcom(dr, "generate", key=FINE_TUNE_FILE_XCOM_KEY)
+    assert (extra["job_id"], extra["job_kind"]) == (dags.xcom(dr, "generate")["job_id"], "alignment")
 
 
 def test_data_job_sensor_announces_the_training_file(emu, request, document_id):
@@ -130,20 +124,20 @@ def test_data_job_sensor_announces_the_training_file(emu, request, document_id):
         time.sleep(0.2)
     hook.start_data_job(job.id)
     asset = training_data_asset("sensed-bot")
-    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
+    with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
         SeekrFlowDataJobSensor(task_id="wait", job_id=job.id, poke_interval=0.5, outlets=[asset])
     dr = run_announcing(dag)
 
-    assert states(dr) == {"wait": "success"}
+    assert dags.states(dr) == {"wait": "success"}
     ((uri, extra),) = asset_events(dr)
     assert uri == asset.uri
-    assert extra[TRAINING_FILE_ID] == xcom(dr, "wait", key=FINE_TUNE_FILE_XCOM_KEY)
+    assert extra[TRAINING_FILE_ID] == dags.xcom(dr, "wait", key=FINE_TUNE_FILE_XCOM_KEY)
 
 
 def test_outlets_without_waiting_are_refused_before_any_request(emu, request, document_id):
     emu.clear_journal()
-    recorder = FailureRecorder()
-    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
+    recorder = dags.FailureRecorder()
+    with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
         SeekrFlowDataJobOperator(
             task_id="pairs",
             files=[document_id],
@@ -154,7 +148,7 @@ def test_outlets_without_waiting_are_refused_before_any_request(emu, request, do
         )
     dr = run_announcing(dag)
 
-    assert states(dr) == {"pairs": "failed"}
+    assert dags.states(dr) == {"pairs": "failed"}
     assert isinstance(recorder.last, SeekrFlowConfigError)
     assert "outlets: task 'pairs' announces seekrflow://flow.seekr.com/training-data/early-bot" in str(
         recorder.last
@@ -172,13 +166,13 @@ def test_example_training_data_dag_announces_what_the_fine_tune_dag_reads(emu):
     pairs.min_poll_interval, pairs.poll_interval = 0.5, 1  # the example's production waits, shortened
     dr = run_announcing(producer)
 
-    assert states(dr) == {"upload_documents": "success", "make_training_pairs": "success"}
+    assert dags.states(dr) == {"upload_documents": "success", "make_training_pairs": "success"}
     ((uri, extra),) = asset_events(dr)
     consumer = _fresh_dag("example_seekrflow_fine_tune_on_new_data")
     # The fine-tune DAG is scheduled on exactly the asset the data job announces.
     timetable = consumer.timetable
-    condition = timetable.asset_condition if AIRFLOW_V3 else timetable.dataset_condition
+    condition = timetable.asset_condition if dags.AIRFLOW_V3 else timetable.dataset_condition
     scheduled_on = [asset.uri for asset in condition.objects]
     assert scheduled_on == [uri] == [a.uri for a in producer.get_task("make_training_pairs").outlets]
-    assert extra[TRAINING_FILE_ID] == xcom(dr, "make_training_pairs", key=FINE_TUNE_FILE_XCOM_KEY)
+    assert extra[TRAINING_FILE_ID] == dags.xcom(dr, "make_training_pairs", key=FINE_TUNE_FILE_XCOM_KEY)
     assert SeekrFlowHook().get_file(extra[TRAINING_FILE_ID]).purpose == "fine-tune"

@@ -15,20 +15,7 @@ from airflow_provider_seekrflow.exceptions import (
 )
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.operators.files import SeekrFlowUploadFileOperator
-from tests.emulator.operators.seekrflow_dag_support import (
-    AIRFLOW_V3_3,
-    BAD_ROLE_LINE,
-    CHAT_LINE,
-    START_DATE,
-    FailureRecorder,
-    count,
-    dag_id_for,
-    document,
-    run_dag,
-    states,
-    write,
-    xcom,
-)
+from tests.emulator.operators import seekrflow_dag_support as dags
 
 
 def _filenames(file_ids):
@@ -37,87 +24,87 @@ def _filenames(file_ids):
 
 
 def _upload_dag(request, file_path, **kwargs):
-    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
+    with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
         SeekrFlowUploadFileOperator(task_id="upload", file_path=file_path, **kwargs)
     return dag
 
 
 def test_single_path_returns_one_id(emu, request, tmp_path):
-    path = document(tmp_path, "returns.md")
-    dr = run_dag(_upload_dag(request, str(path)))
+    path = dags.document(tmp_path, "returns.md")
+    dr = dags.run_dag(_upload_dag(request, str(path)))
 
-    assert states(dr) == {"upload": "success"}
-    file_id = xcom(dr, "upload")
+    assert dags.states(dr) == {"upload": "success"}
+    file_id = dags.xcom(dr, "upload")
     assert isinstance(file_id, str)
     stored = SeekrFlowHook().get_file(file_id)
     assert (stored.filename, stored.purpose, stored.bytes) == ("returns.md", "alignment", path.stat().st_size)
-    assert count(emu, "upload_file") == 1
+    assert dags.count(emu, "upload_file") == 1
 
 
 def test_list_returns_ids_in_input_order(emu, request, tmp_path):
     names = ["zeta.md", "alpha.txt", "mid.md"]
-    paths = [str(document(tmp_path, name)) for name in names]
-    dr = run_dag(_upload_dag(request, paths))
+    paths = [str(dags.document(tmp_path, name)) for name in names]
+    dr = dags.run_dag(_upload_dag(request, paths))
 
-    assert states(dr) == {"upload": "success"}
-    ids = xcom(dr, "upload")
+    assert dags.states(dr) == {"upload": "success"}
+    ids = dags.xcom(dr, "upload")
     assert isinstance(ids, list) and len(ids) == 3
     assert _filenames(ids) == names
 
 
 def test_glob_returns_list_of_ids_sorted_by_path(emu, request, tmp_path):
     for name in ["b.md", "a.md", "c.txt"]:
-        document(tmp_path / "docs", name)
-    dr = run_dag(_upload_dag(request, str(tmp_path / "docs" / "*")))
+        dags.document(tmp_path / "docs", name)
+    dr = dags.run_dag(_upload_dag(request, str(tmp_path / "docs" / "*")))
 
-    ids = xcom(dr, "upload")
+    ids = dags.xcom(dr, "upload")
     assert isinstance(ids, list)
     assert _filenames(ids) == ["a.md", "b.md", "c.txt"]
 
 
 def test_glob_matching_one_file_still_returns_a_list(emu, request, tmp_path):
-    document(tmp_path / "docs", "only.md")
-    dr = run_dag(_upload_dag(request, str(tmp_path / "docs" / "*.md")))
-    assert isinstance(xcom(dr, "upload"), list)
+    dags.document(tmp_path / "docs", "only.md")
+    dr = dags.run_dag(_upload_dag(request, str(tmp_path / "docs" / "*.md")))
+    assert isinstance(dags.xcom(dr, "upload"), list)
 
 
 def test_dynamic_task_mapping(emu, request, tmp_path):
     names = ["one.md", "two.md", "three.md"]
-    paths = [str(document(tmp_path, name)) for name in names]
-    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
+    paths = [str(dags.document(tmp_path, name)) for name in names]
+    with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
         SeekrFlowUploadFileOperator.partial(task_id="upload", purpose="alignment").expand(file_path=paths)
-    dr = run_dag(dag)
+    dr = dags.run_dag(dag)
 
-    assert states(dr) == {("upload", i): "success" for i in range(3)}
-    ids = [xcom(dr, "upload", map_index=i) for i in range(3)]
+    assert dags.states(dr) == {("upload", i): "success" for i in range(3)}
+    ids = [dags.xcom(dr, "upload", map_index=i) for i in range(3)]
     assert all(isinstance(i, str) for i in ids)
     assert _filenames(ids) == names
-    assert count(emu, "upload_file") == 3
+    assert dags.count(emu, "upload_file") == 3
 
 
 def test_file_uri(emu, request, tmp_path):
-    path = document(tmp_path, "uri.md")
-    dr = run_dag(_upload_dag(request, f"file://{path}"))
-    assert states(dr) == {"upload": "success"}
-    assert _filenames([xcom(dr, "upload")]) == ["uri.md"]
+    path = dags.document(tmp_path, "uri.md")
+    dr = dags.run_dag(_upload_dag(request, f"file://{path}"))
+    assert dags.states(dr) == {"upload": "success"}
+    assert _filenames([dags.xcom(dr, "upload")]) == ["uri.md"]
 
 
 def test_object_storage_path_of_local_file(emu, request, tmp_path):
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-    path = document(tmp_path, "osp.md")
-    dr = run_dag(_upload_dag(request, ObjectStoragePath(f"file://{path}")))
-    assert states(dr) == {"upload": "success"}
-    file_id = xcom(dr, "upload")
+    path = dags.document(tmp_path, "osp.md")
+    dr = dags.run_dag(_upload_dag(request, ObjectStoragePath(f"file://{path}")))
+    assert dags.states(dr) == {"upload": "success"}
+    file_id = dags.xcom(dr, "upload")
     assert isinstance(file_id, str)
     stored = SeekrFlowHook().get_file(file_id)
     assert (stored.filename, stored.bytes) == ("osp.md", path.stat().st_size)
 
 
 def _assert_rejected_locally(emu, request, file_path, **kwargs):
-    recorder = FailureRecorder()
-    dr = run_dag(_upload_dag(request, file_path, on_failure_callback=recorder, **kwargs))
-    assert states(dr) == {"upload": "failed"}
+    recorder = dags.FailureRecorder()
+    dr = dags.run_dag(_upload_dag(request, file_path, on_failure_callback=recorder, **kwargs))
+    assert dags.states(dr) == {"upload": "failed"}
     assert emu.journal() == [], "a request reached the service although a local check failed"
     assert isinstance(recorder.last, SeekrFlowError)
     return recorder.last
@@ -131,7 +118,7 @@ def test_missing_file(emu, request, tmp_path):
 
 
 def test_empty_file(emu, request, tmp_path):
-    error = _assert_rejected_locally(emu, request, str(write(tmp_path / "empty.md", "")))
+    error = _assert_rejected_locally(emu, request, str(dags.write(tmp_path / "empty.md", "")))
     assert isinstance(error, SeekrFlowInvalidFileError)
     assert "empty" in str(error).lower()
 
@@ -148,15 +135,15 @@ def test_directory(emu, request, tmp_path):
 )
 def test_wrong_extension_for_purpose(emu, request, tmp_path, name, purpose):
     error = _assert_rejected_locally(
-        emu, request, str(write(tmp_path / name, "some text\n")), purpose=purpose
+        emu, request, str(dags.write(tmp_path / name, "some text\n")), purpose=purpose
     )
     assert isinstance(error, SeekrFlowInvalidFileError)
     assert name in str(error)
 
 
 def test_bad_line_in_second_file_of_batch_uploads_nothing(emu, request, tmp_path):
-    first = write(tmp_path / "batch-first.jsonl", CHAT_LINE * 3)
-    second = write(tmp_path / "batch-second.jsonl", CHAT_LINE + BAD_ROLE_LINE + CHAT_LINE)
+    first = dags.write(tmp_path / "batch-first.jsonl", dags.CHAT_LINE * 3)
+    second = dags.write(tmp_path / "batch-second.jsonl", dags.CHAT_LINE + dags.BAD_ROLE_LINE + dags.CHAT_LINE)
     error = _assert_rejected_locally(emu, request, [str(first), str(second)], purpose="fine-tune")
 
     assert isinstance(error, SeekrFlowInvalidFileError)
@@ -172,33 +159,33 @@ def test_bad_line_in_second_file_of_batch_uploads_nothing(emu, request, tmp_path
 
 def test_validate_false_skips_the_content_check(emu, request, tmp_path):
     """With check_content=False the bad line is not caught locally: the upload is sent, and the service refuses it."""
-    bad = write(tmp_path / "unchecked.jsonl", CHAT_LINE + BAD_ROLE_LINE)
-    recorder = FailureRecorder()
-    dr = run_dag(
+    bad = dags.write(tmp_path / "unchecked.jsonl", dags.CHAT_LINE + dags.BAD_ROLE_LINE)
+    recorder = dags.FailureRecorder()
+    dr = dags.run_dag(
         _upload_dag(request, str(bad), purpose="fine-tune", check_content=False, on_failure_callback=recorder)
     )
-    assert states(dr) == {"upload": "failed"}
-    assert count(emu, "upload_file") == 1
+    assert dags.states(dr) == {"upload": "failed"}
+    assert dags.count(emu, "upload_file") == 1
     assert isinstance(recorder.last, SeekrFlowValidationError)
     assert not isinstance(recorder.last, SeekrFlowInvalidFileError)
 
 
 def test_validate_false_still_uploads_good_data(emu, request, tmp_path):
-    good = write(tmp_path / "good.jsonl", CHAT_LINE * 2)
-    dr = run_dag(_upload_dag(request, str(good), purpose="fine-tune", check_content=False))
-    assert states(dr) == {"upload": "success"}
-    assert count(emu, "upload_file") == 1
+    good = dags.write(tmp_path / "good.jsonl", dags.CHAT_LINE * 2)
+    dr = dags.run_dag(_upload_dag(request, str(good), purpose="fine-tune", check_content=False))
+    assert dags.states(dr) == {"upload": "success"}
+    assert dags.count(emu, "upload_file") == 1
 
 
 def test_dropped_connection_after_upload_leaves_one_stored_file(emu, request, tmp_path):
-    path = document(tmp_path, "dropped.md")
+    path = dags.document(tmp_path, "dropped.md")
     emu.set_faults([{"route": "upload_file", "kind": "drop_after", "count": 1}])
-    dr = run_dag(_upload_dag(request, str(path)))
+    dr = dags.run_dag(_upload_dag(request, str(path)))
 
-    assert states(dr) == {"upload": "success"}
+    assert dags.states(dr) == {"upload": "success"}
     stored = [f for f in SeekrFlowHook().list_files(purpose="alignment") if f.filename == "dropped.md"]
     assert len(stored) == 1
-    assert xcom(dr, "upload") == stored[0].id
+    assert dags.xcom(dr, "upload") == stored[0].id
     uploads = emu.journal(route="upload_file")
     assert uploads and uploads[0]["fault"] is not None
 
@@ -235,18 +222,18 @@ def _task_state(dr, task_id: str, key: str):
 def test_retry_after_a_partial_batch_uploads_only_the_rest(emu, request, tmp_path):
     from datetime import timedelta
 
-    paths = [str(document(tmp_path, name)) for name in ("part-one.md", "part-two.md", "part-three.md")]
-    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
+    paths = [str(dags.document(tmp_path, name)) for name in ("part-one.md", "part-two.md", "part-three.md")]
+    with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
         CrashOnceMidBatch(task_id="upload", file_path=paths, retries=1, retry_delay=timedelta(seconds=0))
-    dr = run_dag(dag)
+    dr = dags.run_dag(dag)
 
-    assert states(dr) == {"upload": "success"}
-    ids = xcom(dr, "upload")
+    assert dags.states(dr) == {"upload": "success"}
+    ids = dags.xcom(dr, "upload")
     assert _filenames(ids) == ["part-one.md", "part-two.md", "part-three.md"]
     stored = [f.filename for f in SeekrFlowHook().list_files() if f.filename.startswith("part-")]
-    if AIRFLOW_V3_3:
+    if dags.AIRFLOW_V3_3:
         # The first try's upload is in the task state store: the retry sends only the two missing files.
-        assert count(emu, "upload_file") == 3
+        assert dags.count(emu, "upload_file") == 3
         assert sorted(stored) == ["part-one.md", "part-three.md", "part-two.md"]
         # The record reads plainly in the UI's task state view: one entry per file, no escaped keys.
         record = _task_state(dr, "upload", "uploaded_files")
@@ -256,7 +243,7 @@ def test_retry_after_a_partial_batch_uploads_only_the_rest(emu, request, tmp_pat
         assert all(entry["bytes"] == os.path.getsize(path) for entry, path in zip(record, paths, strict=True))
     else:
         # Without a task state store the retry sends the whole batch again.
-        assert count(emu, "upload_file") == 4
+        assert dags.count(emu, "upload_file") == 4
 
 
 class CrashInFlight(SeekrFlowUploadFileOperator):
@@ -278,26 +265,28 @@ class CrashInFlight(SeekrFlowUploadFileOperator):
 def test_retry_after_a_try_killed_mid_upload_reuses_the_file_the_service_stored(emu, request, tmp_path):
     from datetime import timedelta
 
-    paths = [str(document(tmp_path, name)) for name in ("flight-one.md", "flight-two.md", "flight-three.md")]
-    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
+    paths = [
+        str(dags.document(tmp_path, name)) for name in ("flight-one.md", "flight-two.md", "flight-three.md")
+    ]
+    with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
         CrashInFlight(task_id="upload", file_path=paths, retries=1, retry_delay=timedelta(seconds=0))
-    dr = run_dag(dag)
+    dr = dags.run_dag(dag)
 
-    assert states(dr) == {"upload": "success"}
-    ids = xcom(dr, "upload")
+    assert dags.states(dr) == {"upload": "success"}
+    ids = dags.xcom(dr, "upload")
     assert _filenames(ids) == ["flight-one.md", "flight-two.md", "flight-three.md"]
     stored = sorted(f.filename for f in SeekrFlowHook().list_files() if f.filename.startswith("flight-"))
-    if AIRFLOW_V3_3:
+    if dags.AIRFLOW_V3_3:
         # The first try noted flight-two.md before sending it: its retry found the stored file instead
         # of sending it again. One upload call per file, one stored file per file.
-        assert count(emu, "upload_file") == 3
+        assert dags.count(emu, "upload_file") == 3
         assert stored == ["flight-one.md", "flight-three.md", "flight-two.md"]
         record = _task_state(dr, "upload", "uploaded_files")
         assert [entry["file_id"] for entry in record] == ids
         assert not any("sent_at" in entry for entry in record)  # the notes gave way to the records
     else:
         # Without a task state store nothing tells the retry: the whole batch goes again.
-        assert count(emu, "upload_file") == 5
+        assert dags.count(emu, "upload_file") == 5
         assert stored.count("flight-two.md") == 2
 
 

@@ -18,18 +18,8 @@ from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.jobs.data_job import SeekrFlowDataJobNeedsReviewError
 from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator
 from airflow_provider_seekrflow.sensors.data_job import SeekrFlowDataJobSensor
+from tests.emulator.operators import seekrflow_dag_support as dags
 from tests.emulator.operators.job_kinds import SENSOR_MODES, sensor_dag, sensor_mode_kwargs
-from tests.emulator.operators.seekrflow_dag_support import (
-    FAST_POLL,
-    START_DATE,
-    FailureRecorder,
-    dag_id_for,
-    document,
-    run_dag,
-    states,
-    write,
-    xcom,
-)
 
 MODES = SENSOR_MODES
 SYSTEM_PROMPT = "You answer questions about the store's returns policy, briefly."
@@ -42,9 +32,9 @@ def _data_job(tmp_path: Path, *, broken: bool = False, start: bool = True) -> st
     """Create a data job through the hook with one document; start it unless told not to."""
     hook = SeekrFlowHook()
     if broken:  # plain text is ingested in the background, then fails (the ingestion_fail switch)
-        path = write(tmp_path / BROKEN, "Scanned page without any text layer.\n")
+        path = dags.write(tmp_path / BROKEN, "Scanned page without any text layer.\n")
     else:  # Markdown is ingested at once, so the job can start right away
-        path = document(tmp_path, f"src-{time.monotonic_ns()}.md")
+        path = dags.document(tmp_path, f"src-{time.monotonic_ns()}.md")
     file_id = hook.upload_file(path, "alignment").id
     job = hook.create_data_job(
         f"sensor-test-{uuid.uuid4().hex[:8]}",
@@ -72,11 +62,11 @@ def test_modes_give_the_operator_result_for_a_completed_job(emu, request, tmp_pa
     for mode in MODES:
         job_id = _data_job(tmp_path)
         emu.clear_journal()
-        dr = run_dag(sensor_dag(request, SeekrFlowDataJobSensor, job_id, mode, suffix=mode))
+        dr = dags.run_dag(sensor_dag(request, SeekrFlowDataJobSensor, job_id, mode, suffix=mode))
 
-        assert states(dr) == {"wait": "success"}, mode
+        assert dags.states(dr) == {"wait": "success"}, mode
         assert emu.journal(route="start_data_job") == [] and emu.journal(route="cancel_data_job") == []
-        result = xcom(dr, "wait")
+        result = dags.xcom(dr, "wait")
         detail = hook.get_data_job(job_id)
         outputs = hook.get_alignment_outputs(detail.alignment_job_id)
         assert result == {
@@ -87,7 +77,7 @@ def test_modes_give_the_operator_result_for_a_completed_job(emu, request, tmp_pa
         }, mode
         fine_tune = [o for o in result["output_files"] if o["purpose"] == "fine-tune"]
         assert len(fine_tune) == 1, mode
-        assert xcom(dr, "wait", key=FINE_TUNE_FILE_XCOM_KEY) == fine_tune[0]["id"], mode
+        assert dags.xcom(dr, "wait", key=FINE_TUNE_FILE_XCOM_KEY) == fine_tune[0]["id"], mode
         results[mode] = sorted(
             (o["purpose"], o["filename"].replace(detail.alignment_job_id, "<job>"))
             for o in result["output_files"]
@@ -105,33 +95,35 @@ def test_modes_give_the_operator_result_for_a_completed_job(emu, request, tmp_pa
 def test_job_id_as_the_operator_result(emu, request, tmp_path, wait_for_completion, mode):
     """The usual wiring: the operator's result (a dict) is the sensor's ``job_id``; both give the same result."""
     emu.configure(job_duration=1.5)
-    file_id = SeekrFlowHook().upload_file(document(tmp_path, "wired.md"), "alignment").id
-    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
+    file_id = SeekrFlowHook().upload_file(dags.document(tmp_path, "wired.md"), "alignment").id
+    with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
         make = SeekrFlowDataJobOperator(
             task_id="make",
             files=[file_id],
             system_prompt=SYSTEM_PROMPT,
             instructions=INSTRUCTIONS,
             wait_for_completion=wait_for_completion,
-            **FAST_POLL,
+            **dags.FAST_POLL,
         )
         SeekrFlowDataJobSensor(
             task_id="wait", job_id=make.output, poke_interval=0.5, timeout=60, **sensor_mode_kwargs(mode)
         )
-    dr = run_dag(dag)
+    dr = dags.run_dag(dag)
 
-    assert states(dr) == {"make": "success", "wait": "success"}
-    made, waited = xcom(dr, "make"), xcom(dr, "wait")
+    assert dags.states(dr) == {"make": "success", "wait": "success"}
+    made, waited = dags.xcom(dr, "make"), dags.xcom(dr, "wait")
     assert set(waited) == RESULT_KEYS
     assert waited["job_id"] == made["job_id"] and waited["status"] == "completed"
     assert waited["alignment_job_id"] == made["alignment_job_id"]
     if wait_for_completion:
         assert waited == made
-        assert xcom(dr, "wait", key=FINE_TUNE_FILE_XCOM_KEY) == xcom(dr, "make", key=FINE_TUNE_FILE_XCOM_KEY)
+        assert dags.xcom(dr, "wait", key=FINE_TUNE_FILE_XCOM_KEY) == dags.xcom(
+            dr, "make", key=FINE_TUNE_FILE_XCOM_KEY
+        )
     else:
         assert made["status"] in ("pending", "queued", "running") and made["output_files"] == []
         fine_tune = [o for o in waited["output_files"] if o["purpose"] == "fine-tune"]
-        assert xcom(dr, "wait", key=FINE_TUNE_FILE_XCOM_KEY) == fine_tune[0]["id"]
+        assert dags.xcom(dr, "wait", key=FINE_TUNE_FILE_XCOM_KEY) == fine_tune[0]["id"]
 
 
 # ------------------------------------------------------------------------------ unsuccessful ends
@@ -146,13 +138,13 @@ def test_job_in_review_fails_naming_the_file(emu, request, tmp_path, mode):
     job_id = _data_job(tmp_path, broken=True, start=False)
     assert _data_job_status(job_id) == "file_processing"
     emu.clear_journal()
-    recorder = FailureRecorder()
+    recorder = dags.FailureRecorder()
     started = time.monotonic()
-    dr = run_dag(
+    dr = dags.run_dag(
         sensor_dag(request, SeekrFlowDataJobSensor, job_id, mode, timeout=120, on_failure_callback=recorder)
     )
 
-    assert states(dr) == {"wait": "failed"}
+    assert dags.states(dr) == {"wait": "failed"}
     error = recorder.last
     assert type(error) is SeekrFlowDataJobNeedsReviewError
     assert error.job_id == job_id and error.status == "needs_review"
@@ -168,9 +160,9 @@ def test_job_in_review_fails_naming_the_file(emu, request, tmp_path, mode):
 def test_job_in_review_is_waited_on_without_fail_on_review(emu, request, tmp_path, task_logs, mode):
     emu.configure(ingestion_fail=[BROKEN], ingestion_seconds=0.2)
     job_id = _data_job(tmp_path, broken=True, start=False)
-    recorder = FailureRecorder()
+    recorder = dags.FailureRecorder()
     started = time.monotonic()
-    dr = run_dag(
+    dr = dags.run_dag(
         sensor_dag(
             request,
             SeekrFlowDataJobSensor,
@@ -183,7 +175,7 @@ def test_job_in_review_is_waited_on_without_fail_on_review(emu, request, tmp_pat
     )
     elapsed = time.monotonic() - started
 
-    assert states(dr) == {"wait": "failed"}
+    assert dags.states(dr) == {"wait": "failed"}
     assert type(recorder.last).__name__ == "AirflowSensorTimeout"
     assert elapsed >= 3, "the sensor gave up before its timeout"
     assert _data_job_status(job_id) == "needs_review"
@@ -201,7 +193,7 @@ def test_soft_fail_skips_a_job_in_review(emu, request, tmp_path, mode):
     emu.configure(ingestion_fail=[BROKEN], ingestion_seconds=0.2)
     job_id = _data_job(tmp_path, broken=True, start=False)
     started = time.monotonic()
-    dr = run_dag(sensor_dag(request, SeekrFlowDataJobSensor, job_id, mode, timeout=120, soft_fail=True))
+    dr = dags.run_dag(sensor_dag(request, SeekrFlowDataJobSensor, job_id, mode, timeout=120, soft_fail=True))
 
-    assert states(dr) == {"wait": "skipped"}
+    assert dags.states(dr) == {"wait": "skipped"}
     assert time.monotonic() - started < 30
