@@ -47,12 +47,11 @@ def main() -> int:
 
     def make_trigger(i: int):
         if kind == "seekrflow":
-            from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
             from airflow_provider_seekrflow.triggers.job import SeekrFlowJobTrigger
 
             job_id = job_ids[i % len(job_ids)] if job_ids else f"al-{i}"
             return SeekrFlowJobTrigger(
-                kind=ALIGNMENT.key,
+                kind="alignment",
                 job_id=job_id,
                 seekrflow_conn_id="seekrflow_default",
                 poll_interval=poll,
@@ -75,12 +74,19 @@ def main() -> int:
     if kind == "seekrflow":
         import aiohttp  # noqa: F401
 
-        try:
-            import airflow_provider_seekrflow.client.async_transport as transport
-        except ImportError:  # an older tree (BENCH_LABEL=previous): the hand-made httpcore pool
-            import airflow_provider_seekrflow.client.async_pool as transport  # type: ignore[no-redef]
+        import importlib
 
-            transport.MAX_CONNECTIONS = transport.POOL_CONNECTIONS  # type: ignore[attr-defined]
+        # Older trees (BENCH_LABEL=previous) kept the client private, or had a hand-made httpcore pool.
+        for name in ("client.async_transport", "_client.async_transport", "_client.async_pool"):
+            try:
+                transport = importlib.import_module(f"airflow_provider_seekrflow.{name}")
+                break
+            except ImportError:
+                continue
+        else:
+            raise ImportError("no async transport in this tree of airflow_provider_seekrflow")
+        if not hasattr(transport, "MAX_CONNECTIONS"):
+            transport.MAX_CONNECTIONS = transport.POOL_CONNECTIONS
         # Bench-only knob (comparisons): connections, and so requests in flight, per shared session.
         if os.environ.get("BENCH_MAX_IN_FLIGHT"):
             transport.MAX_CONNECTIONS = int(os.environ["BENCH_MAX_IN_FLIGHT"])
