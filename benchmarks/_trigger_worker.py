@@ -72,9 +72,9 @@ def main() -> int:
 
     # Import everything this kind needs before the baseline is taken.
     if kind == "seekrflow":
-        import aiohttp  # noqa: F401
-
         import importlib
+
+        import aiohttp  # noqa: F401
 
         # Older trees (BENCH_LABEL=previous) kept the client private, or had a hand-made httpcore pool.
         for name in ("client.async_transport", "_client.async_transport", "_client.async_pool"):
