@@ -100,7 +100,11 @@ def test_a_passing_evaluation_writes_every_answer_and_returns_an_exact_manifest(
         "unreported": 0,
     }
     assert manifest["threshold_met"] is True and manifest["pass_threshold"] == 1.0
-    assert (manifest["model"], manifest["scorer"], manifest["answers"]) == (served_model, "exact", str(answers))
+    assert (manifest["model"], manifest["scorer"], manifest["answers"]) == (
+        served_model,
+        "exact",
+        str(answers),
+    )
     assert 0 < manifest["latency_ms"]["p50"] <= manifest["latency_ms"]["p95"]
     written = _answers(answers)
     assert [row["line"] for row in written] == list(range(1, len(PAIRS) + 1))  # input order
@@ -110,7 +114,9 @@ def test_a_passing_evaluation_writes_every_answer_and_returns_an_exact_manifest(
     assert len(emu.journal(route="chat_completion")) == len(PAIRS)
 
 
-def test_a_missed_threshold_fails_the_task_after_writing_and_skips_promote(emu, request, tmp_path, served_model):
+def test_a_missed_threshold_fails_the_task_after_writing_and_skips_promote(
+    emu, request, tmp_path, served_model
+):
     prompts = _prompt_file(tmp_path, PAIRS[:6] + UNTRAINED)
     answers = tmp_path / "answers.jsonl"
     recorder = FailureRecorder()
@@ -161,7 +167,9 @@ def test_a_bad_prompt_line_fails_before_any_chat_request(emu, request, tmp_path,
     assert emu.journal(route="chat_completion") == []
 
 
-def test_a_line_without_a_reference_fails_a_match_scorer_before_any_request(emu, request, tmp_path, served_model):
+def test_a_line_without_a_reference_fails_a_match_scorer_before_any_request(
+    emu, request, tmp_path, served_model
+):
     prompts = tmp_path / "no-expected.jsonl"
     prompts.write_text(_line(*PAIRS[0]) + _line(PAIRS[1][0]), encoding="utf-8")
     recorder = FailureRecorder()
@@ -281,13 +289,8 @@ def test_an_llm_judge_grades_through_a_served_seekrflow_model(emu, request, tmp_
 
     judge_scorer = JudgeScorer(model="pending")
     graded = PAIRS[:3]
-    judge_pairs = tuple(
-        (
-            judge_scorer.request(PromptRecord(1, [{"role": "user", "content": q}], a), a)["messages"][-1]["content"],
-            "PASS",
-        )
-        for q, a in graded
-    )
+    asked = [judge_scorer.request(PromptRecord(1, [{"role": "user", "content": q}], a), a) for q, a in graded]
+    judge_pairs = tuple((body["messages"][-1]["content"], "PASS") for body in asked)
     emu.configure(fine_tune_duration=0.3, deployment_duration=0.6)
     judge = fine_tune(emu, upload(emu, "judge-pairs.jsonl", training_jsonl(judge_pairs)))
     assert deploy(emu, judge["id"])["status"] == "Active"
