@@ -10,8 +10,9 @@ One event loop holds a reader, ``max_concurrency`` workers and a writer:
 - the writer writes each result to the answers sink **in input order** (each line also carries its
   prompt's ``line`` number), in a worker thread, and tallies it.
 
-Memory is bounded by a window of ``WINDOW_FACTOR * max_concurrency`` prompts: a prompt is read only
-when fewer than that many are read but not yet written. A slow prompt at the head of the window
+Memory is bounded by a window of ``WINDOW_FACTOR * max_concurrency`` prompts: a prompt is handed
+to the workers only when fewer than that many are handed over but not yet written (plus the one
+batch of ``READ_BATCH`` prompts the reader holds). A slow prompt at the head of the window
 holds later ones (already answered) in memory until it is written, never more than the window.
 
 A lost answer (a dropped connection after the prompt was sent, a 500/502/504, a read timeout) is

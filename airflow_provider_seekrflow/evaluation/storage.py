@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowInvalidFileError
-from airflow_provider_seekrflow.sources.source import Source, is_object_storage
+from airflow_provider_seekrflow.sources.source import Source, is_object_storage, iter_lines
 
-__all__ = ["open_answers", "prompt_source", "shown"]
+__all__ = ["PROMPT_CHUNK_BYTES", "open_answers", "prompt_lines", "prompt_source", "shown"]
+
+#: Prompt files are split into lines 64 KiB at a time: memory holds one such piece and its lines,
+#: however large the file (the upload's 1 MiB pieces would hold a whole file of up to 1 MiB).
+PROMPT_CHUNK_BYTES = 64 * 1024
 
 
 def shown(spec: Any) -> str:
@@ -61,6 +65,16 @@ def prompt_source(spec: Any, *, conn_id: str | None) -> Source:
     if sources[0].size == 0:
         raise SeekrFlowInvalidFileError(f"prompts: {sources[0].shown} is empty; no prompt was sent")
     return sources[0]
+
+
+def prompt_lines(source: Source) -> Generator[bytes, None, None]:
+    """
+    Yield the prompt file's lines (with their line ends), reading :data:`PROMPT_CHUNK_BYTES` at a time.
+
+    :param source: The prompt file, as :func:`prompt_source` listed it.
+    """
+    with source.open() as handle:
+        yield from iter_lines(handle, PROMPT_CHUNK_BYTES)
 
 
 @contextlib.contextmanager

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
-from airflow_provider_seekrflow.client.async_transport import MAX_CONNECTIONS
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConfigError,
     SeekrFlowEvaluationFailedError,
     SeekrFlowInvalidFileError,
 )
 from airflow_provider_seekrflow.hooks.base import SeekrFlowBaseHook
+from airflow_provider_seekrflow.sources.source import is_object_storage
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 #: The XCom key the manifest is pushed under, also when the threshold is missed.
 MANIFEST_XCOM_KEY = "manifest"
+#: The most prompts in flight: the async session's connection pool (``async_transport.MAX_CONNECTIONS``,
+#: not imported here, so that parsing a DAG does not load the transport).
+MAX_CONCURRENCY = 32
 
 
 class SeekrFlowEvaluateModelOperator(BaseOperator):
@@ -38,8 +41,8 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
 
     Every line of the prompt set (JSONL: ``{"messages": [...], "expected"?: str, "check"?: {...}}``,
     see ``airflow_provider_seekrflow.evaluation.prompts``) is checked first, streamed: a bad line
-    fails the task before any prompt is sent, naming the file and the line. The prompts are then
-    sent, at most ``max_concurrency`` at once on one event loop; 429 and 503 answers are retried
+    fails the task before any prompt is sent, naming the file and the line (the file is read twice:
+    once to check it, once to send it). The prompts are then sent, at most ``max_concurrency`` at once on one event loop; 429 and 503 answers are retried
     honouring ``Retry-After``. A prompt whose answer was lost (a dropped connection, a 500/502/504)
     is not sent again, since every answer is billed: it is counted as errored, and errored prompts
     count against the pass rate. A model that is not served (404) fails the task at once.
@@ -121,10 +124,10 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
         if (
             isinstance(max_concurrency, bool)
             or not isinstance(max_concurrency, int)
-            or not 1 <= max_concurrency <= MAX_CONNECTIONS
+            or not 1 <= max_concurrency <= MAX_CONCURRENCY
         ):
             raise SeekrFlowConfigError(
-                f"max_concurrency: must be a whole number from 1 to {MAX_CONNECTIONS}, got {max_concurrency!r}"
+                f"max_concurrency: must be a whole number from 1 to {MAX_CONCURRENCY}, got {max_concurrency!r}"
             )
         from airflow_provider_seekrflow.evaluation.scoring import make_scorer
 
@@ -162,9 +165,10 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
     def _check_prompts(self, source: Source, scorer: Scorer | JudgeScorer) -> int:
         """Read every line of the prompt set (streamed) and return how many prompts it holds; a fault raises."""
         from airflow_provider_seekrflow.evaluation.prompts import read_prompts
+        from airflow_provider_seekrflow.evaluation.storage import prompt_lines
 
         count = 0
-        with contextlib.closing(source.lines()) as lines:
+        with contextlib.closing(prompt_lines(source)) as lines:
             for record in read_prompts(lines, source.shown):
                 fault = scorer.reference_fault(record)
                 if fault is not None:
@@ -184,11 +188,12 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
         """Send every prompt through the async hook and write each answer; return the tally."""
         from airflow_provider_seekrflow.evaluation.prompts import read_prompts
         from airflow_provider_seekrflow.evaluation.runner import run_prompts
+        from airflow_provider_seekrflow.evaluation.storage import prompt_lines
         from airflow_provider_seekrflow.hooks.seekrflow_async import SeekrFlowAsyncHook
 
         hook = SeekrFlowAsyncHook(self.seekrflow_conn_id, **self.hook_params)
         async with hook:
-            with contextlib.closing(source.lines()) as lines:
+            with contextlib.closing(prompt_lines(source)) as lines:
                 return await run_prompts(
                     read_prompts(lines, source.shown),
                     model=self.model,
@@ -218,16 +223,10 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
         started = time.monotonic()
         with open_answers(self.answers, conn_id=self.answers_conn_id) as sink:
             tally = asyncio.run(self._run(source, scorer, request, sink.write))
-        local_output = (
-            None if "://" in str(answers) and not str(answers).startswith("file://") else self.answers
-        )
-        self.evaluated_files = (
-            (source.shown, source.local),
-            (
-                str(answers),
-                os.path.expanduser(str(local_output).removeprefix("file://")) if local_output else None,
-            ),
-        )
+        answers_local = None
+        if not is_object_storage(self.answers):
+            answers_local = os.path.expanduser(os.fspath(self.answers).removeprefix("file://"))
+        self.evaluated_files = ((source.shown, source.local), (str(answers), answers_local))
         threshold_met = tally.pass_rate >= self.pass_threshold
         manifest = tally.manifest(
             model=self.model,

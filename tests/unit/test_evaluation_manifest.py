@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_seekrflow.client import chat
-from airflow_provider_seekrflow.evaluation.manifest import Result, Tally, percentile
+from airflow_provider_seekrflow.evaluation.manifest import LatencyHistogram, Result, Tally
 from airflow_provider_seekrflow.evaluation.prompts import PromptRecord
 from airflow_provider_seekrflow.evaluation.runner import WINDOW_FACTOR, run_prompts
 from airflow_provider_seekrflow.evaluation.scoring import make_scorer
@@ -26,15 +26,33 @@ from airflow_provider_seekrflow.exceptions import (
     [
         ([], 0.5, None),
         ([7.0], 0.95, 7.0),
-        ([1.0, 2.0, 3.0, 4.0], 0.5, 2.5),
-        ([1.0, 2.0, 3.0, 4.0], 0.95, 3.85),
-        (list(range(1, 101)), 0.95, 95.05),
-        (list(range(1, 101)), 0.5, 50.5),
+        ([1.0, 2.0, 3.0, 4.0], 0.0, 1.0),
+        ([1.0, 2.0, 3.0, 4.0], 1.0, 4.0),
+        (list(range(1, 101)), 0.95, 95.0),
+        (list(range(1, 101)), 0.5, 51.0),
+        ([0.0, 0.0005, float("nan"), 5e6], 0.0, 0.001),
+        ([250.0] * 999 + [60_000.0], 0.95, 250.0),
     ],
 )
-def test_percentiles_interpolate_between_ranks_as_numpy_does(values, fraction, expected):
-    got = percentile(values, fraction)
-    assert got == pytest.approx(expected) if expected is not None else got is None
+def test_percentiles_are_the_nearest_rank_within_half_a_percent(values, fraction, expected):
+    histogram = LatencyHistogram()
+    for value in values:
+        histogram.add(value)
+    got = histogram.percentile(fraction)
+    assert got is None if expected is None else got == pytest.approx(expected, rel=0.005)
+
+
+def test_the_histogram_stays_small_however_many_latencies():
+    histogram = LatencyHistogram()
+    rng = random.Random(7)
+    values = [rng.lognormvariate(5, 1.5) for _ in range(200_000)]
+    for value in values:
+        histogram.add(value)
+    assert len(histogram.counts) < 2_500
+    ordered = sorted(values)
+    for fraction in (0.5, 0.95, 0.99):
+        exact = ordered[round((len(values) - 1) * fraction)]
+        assert histogram.percentile(fraction) == pytest.approx(exact, rel=0.005)
 
 
 def test_the_manifest_counts_rates_latencies_and_tokens():
@@ -51,7 +69,7 @@ def test_the_manifest_counts_rates_latencies_and_tokens():
         "failed": 1,
         "errored": 1,
         "pass_rate": 0.5,
-        "latency_ms": {"p50": 200.0, "p95": 290.0},
+        "latency_ms": {"p50": pytest.approx(200.0, rel=0.005), "p95": pytest.approx(300.0, rel=0.005)},
         "tokens": {"in": 30, "out": 6, "unreported": 0},
     }
     assert json.loads(json.dumps(manifest)) == manifest

@@ -154,3 +154,10 @@ def test_the_chat_request_is_checked_locally_naming_the_field():
         with pytest.raises(SeekrFlowConfigError) as caught:
             chat.completion_request(**arguments)
         assert str(caught.value).startswith(field), (kwargs, str(caught.value))
+
+
+def test_the_concurrency_cap_is_the_async_session_pool():
+    from airflow_provider_seekrflow.client.async_transport import MAX_CONNECTIONS
+    from airflow_provider_seekrflow.operators.evaluate import MAX_CONCURRENCY
+
+    assert MAX_CONCURRENCY == MAX_CONNECTIONS
