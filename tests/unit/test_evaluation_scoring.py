@@ -161,3 +161,43 @@ def test_the_concurrency_cap_is_the_async_session_pool():
     from airflow_provider_seekrflow.operators.evaluate import MAX_CONCURRENCY
 
     assert MAX_CONCURRENCY == MAX_CONNECTIONS
+
+
+def test_lineage_names_the_prompt_set_read_and_the_answers_written(tmp_path):
+    pytest.importorskip("airflow.providers.openlineage")
+    from airflow_provider_seekrflow.operators.evaluate import SeekrFlowEvaluateModelOperator
+
+    operator = SeekrFlowEvaluateModelOperator(
+        task_id="evaluate", model="m", prompts="s3://bucket/p.jsonl", answers=str(tmp_path / "a.jsonl"),
+        pass_threshold=0.5,
+    )  # fmt: skip
+    assert operator.get_openlineage_facets_on_complete(None) is None  # nothing ran yet
+    operator.evaluated_files = (("s3://reader@bucket/sets/p.jsonl", None), ("a.jsonl", tmp_path / "a.jsonl"))
+    lineage = operator.get_openlineage_facets_on_complete(None)
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [("s3://bucket", "sets/p.jsonl")]
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [("file", str(tmp_path / "a.jsonl"))]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"pass_threshold": 1.5}, "pass_threshold: must be a number from 0 to 1"),
+        ({"pass_threshold": True}, "pass_threshold:"),
+        ({"max_concurrency": 0}, "max_concurrency: must be a whole number from 1 to 32"),
+        ({"max_concurrency": 64}, "max_concurrency:"),
+        ({"scorer": "bleu"}, "scorer: 'bleu'"),
+    ],
+)
+def test_the_operator_refuses_bad_arguments_when_the_dag_is_parsed(kwargs, named):
+    from airflow_provider_seekrflow.operators.evaluate import SeekrFlowEvaluateModelOperator
+
+    arguments = {
+        "task_id": "evaluate",
+        "model": "m",
+        "prompts": "p.jsonl",
+        "answers": "a.jsonl",
+        "pass_threshold": 0.5,
+    }
+    with pytest.raises(SeekrFlowConfigError) as caught:
+        SeekrFlowEvaluateModelOperator(**{**arguments, **kwargs})
+    assert named in str(caught.value)
