@@ -205,6 +205,11 @@ async def run_prompts(
     producing = asyncio.ensure_future(produce())
     writing = asyncio.ensure_future(write_in_order())
     try:
+        # Whichever fails first ends the run: a writer that failed releases no window slot, so
+        # the reader would wait for one for ever.
+        done, _ = await asyncio.wait({producing, writing}, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()
         await producing
         await writing
     finally:

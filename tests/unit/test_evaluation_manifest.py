@@ -225,3 +225,19 @@ def test_a_scorer_that_raises_errors_only_its_prompt():
     tally, rows = run(FakeService(), prompts(4), concurrency=2, scorer=picky)
     assert (tally.passed, tally.errored) == (3, 1)
     assert rows[2]["error"] == "scorer raised KeyError: 'oops'"
+
+
+def test_a_failing_answers_sink_ends_the_run_instead_of_hanging():
+    def broken(data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    service = FakeService()
+    with pytest.raises(OSError, match="No space left"):
+        asyncio.run(
+            asyncio.wait_for(
+                run_prompts(prompts(2000), model="m", scorer=make_scorer("exact"), send=service.send, write=broken,
+                            max_concurrency=4),
+                timeout=20,
+            )
+        )  # fmt: skip
+    assert len(service.sent) < 2000
