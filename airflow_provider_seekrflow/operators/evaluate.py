@@ -61,7 +61,7 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
     / ``answers_conn_id``, else the scheme's default connection (``aws_default`` for ``s3://``).
 
     :param model: The model to evaluate: a base model, or the model id of an Active deployment,
-        e.g. ``"{{ ti.xcom_pull('fine_tune')['model_id'] }}"``. (templated)
+        e.g. ``"{{ ti.xcom_pull(task_ids='deploy')['model_id'] }}"``. (templated)
     :param prompts: The prompt set: a local path, an object-storage URI or ``ObjectStoragePath``. (templated)
     :param answers: Where the answers JSONL is written (replaced): a local path on storage every worker
         shares, an object-storage URI or ``ObjectStoragePath``. Required. (Not ``output``, which every
