@@ -48,6 +48,7 @@ class Check:
     :param kind: ``exact`` (equal, surrounding white space aside), ``contains`` or ``regex`` (``re.search``).
     :param value: The text, or the regular expression.
     :param case_sensitive: Whether case matters.
+    :param pattern: The compiled expression of a ``regex`` check (:meth:`build` compiles it).
     """
 
     kind: str

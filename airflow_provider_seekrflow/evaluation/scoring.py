@@ -36,9 +36,10 @@ __all__ = ["CallableScorer", "MatchScorer", "Scorer", "make_scorer"]
 
 class Scorer:
     """
-    What every scorer is: a name for the manifest, and whether each line needs a reference.
+    Score answers: the base of the match and callable scorers.
 
-    :param name: How the manifest names it (``exact``, ``contains``, ``callable:my_check``...).
+    ``name`` is how the manifest names the scorer (``exact``, ``contains (case-insensitive)``,
+    ``callable:my_check``); ``needs_reference`` says whether each line needs ``expected`` or ``check``.
     """
 
     name: str = "scorer"
