@@ -212,6 +212,35 @@ def test_429s_are_retried_and_every_prompt_still_passes(emu, request, tmp_path, 
     assert manifest["tokens"]["out"] == sum(_words(a) for _, a in PAIRS[:5])  # a 429 counted nothing
 
 
+@pytest.mark.parametrize("fault", ["502_after", "drop_after", "drop_before"])
+def test_a_lost_answer_is_not_sent_again_and_counts_as_errored(emu, request, tmp_path, served_model, fault):
+    # The second prompt's answer is lost: a 502 after the model answered, or a connection closed
+    # without an answer, after or before the service read the request (the client cannot tell
+    # which). A chat completion is billed, so it is not resent: errored, against the pass rate.
+    emu.set_faults([f"chat_completion:{fault}:count=1:skip=1"])
+    prompts = _prompt_file(tmp_path, PAIRS[:4])
+    answers = tmp_path / "answers.jsonl"
+    dr = run_dag(
+        _dag(
+            request,
+            model=served_model,
+            prompts=str(prompts),
+            answers=str(answers),
+            pass_threshold=0.75,
+            max_concurrency=1,
+        )
+    )
+
+    assert states(dr) == {"evaluate": "success", "promote": "success"}
+    manifest = xcom(dr, "evaluate")
+    journal = emu.journal(route="chat_completion")
+    assert (manifest["passed"], manifest["errored"], manifest["pass_rate"]) == (3, 1, 0.75)
+    assert len(journal) == 4  # one request per prompt: nothing sent twice
+    rows = _answers(answers)
+    assert rows[1]["passed"] is None and rows[1]["answer"] is None and rows[1]["error"]
+    assert [row["passed"] for row in rows] == [True, None, True, True]
+
+
 def test_a_model_that_is_not_served_fails_at_once_and_clearly(emu, request, tmp_path):
     prompts = _prompt_file(tmp_path, PAIRS)
     recorder = FailureRecorder()
