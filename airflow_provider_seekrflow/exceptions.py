@@ -162,3 +162,33 @@ class SeekrFlowJobError(SeekrFlowError):
         self.job_id = job_id
         self.status = status
         self.status_message = status_message
+
+
+class SeekrFlowEvaluationFailedError(SeekrFlowError):
+    """
+    A model's evaluation passed fewer prompts than its threshold asks; raised after the answers and manifest are written.
+
+    :param message: What the evaluation found: the pass rate and the threshold.
+    :param pass_rate: Passed prompts over all prompts (errored ones count as not passed).
+    :param threshold: The pass rate the task asked for.
+    :param manifest: The evaluation's manifest (counts, latencies, tokens, where the answers are).
+    """
+
+    def __init__(
+        self, message: str, *, pass_rate: float, threshold: float, manifest: dict | None = None
+    ) -> None:
+        super().__init__(message)
+        self.pass_rate = pass_rate
+        self.threshold = threshold
+        self.manifest = manifest
+
+    def __reduce__(self):  # keep picklable (keyword-only arguments)
+        return (_evaluation_failed, (str(self), self.pass_rate, self.threshold, self.manifest))
+
+
+def _evaluation_failed(
+    message: str, pass_rate: float, threshold: float, manifest: dict | None
+) -> SeekrFlowEvaluationFailedError:
+    return SeekrFlowEvaluationFailedError(
+        message, pass_rate=pass_rate, threshold=threshold, manifest=manifest
+    )

@@ -48,6 +48,7 @@ def get_provider_info() -> dict[str, Any]:
                     f"{_PACKAGE}.operators.data_job",
                     f"{_PACKAGE}.operators.fine_tune",
                     f"{_PACKAGE}.operators.alignment",
+                    f"{_PACKAGE}.operators.evaluate",
                 ],
             }
         ],

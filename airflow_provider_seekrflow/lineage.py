@@ -263,3 +263,18 @@ def fine_tune_lineage(operator: Any) -> Any:
     return operator_lineage(
         *fine_tune_datasets(namespace, training, validation, operator.last_result), operator
     )
+
+
+def evaluation_lineage(operator: Any) -> Any:
+    """
+    Return an evaluation task's lineage: the prompt set it read and the answers file it wrote.
+
+    :param operator: The ``SeekrFlowEvaluateModelOperator`` that ran.
+    """
+    files = getattr(operator, "evaluated_files", None)
+    if not files:
+        return None
+    (prompts, prompts_local), (answers, answers_local) = files
+    return operator_lineage(
+        [source_dataset(prompts, prompts_local)], [source_dataset(answers, answers_local)], operator
+    )

@@ -1,6 +1,6 @@
 """Run every benchmark (each in its own process) and print one table of ratios and target verdicts.
 
-    python benchmarks/run_all.py [--only upload,s3_stream,triggerer,parse,status_calls] [--summary-only]
+    python benchmarks/run_all.py [--only upload,s3_stream,triggerer,parse,status_calls,evaluate] [--summary-only]
 
 ``make bench`` runs this in .venvs/bench. Each script also saves its raw figures as JSON in
 benchmarks/.work/results/; ``--summary-only`` rebuilds the table from those without re-running.
@@ -26,6 +26,7 @@ SCRIPTS = {
     "triggerer": "bench_triggerer.py",
     "parse": "bench_parse.py",
     "status_calls": "bench_status_calls.py",
+    "evaluate": "bench_evaluate.py",
 }
 
 
@@ -174,6 +175,18 @@ def table() -> list[tuple[str, ...]]:
                          f"fixed 60 s: {r['fixed60_calls_max']} ({r['fixed60_detect_mean_s']:.0f}/{r['fixed60_detect_max_s']:.0f})",
                          f"{r['calls_ratio']:.2f}x", "<= 8 calls, <= 60 s" if target else "",
                          _verdict(r["eta_calls_max"] <= 8 and r["eta_detect_max_s"] <= 60) if target else "-"))  # fmt: skip
+    ev = _load("evaluate")
+    if ev:
+        label = f"evaluate {ev['prompts']:,} prompts"
+        provider, seekrai = ev["rows"][0], ev["rows"][-1]
+        rows.append((label, f"wall s, concurrency {ev['concurrency']}, {ev['latency_s'] * 1000:.0f} ms per answer",
+                     f"{provider['wall_s']:.2f}", f"seekrai sequential {seekrai['wall_s']:.2f}",
+                     f"{ev['speedup']:.1f}x faster", ">= 8x", _verdict(ev["speedup"] >= 8)))  # fmt: skip
+        growth = ev.get("rss_growth_mib")
+        if growth:
+            shown = ", ".join(f"{int(k):,}: {v:.1f}" for k, v in growth.items())
+            rows.append((label, "peak RSS growth MiB by prompts", shown, "", "", "flat in prompts",
+                         _verdict(ev.get("rss_flat"))))  # fmt: skip
     return rows
 
 
