@@ -48,6 +48,7 @@ def get_provider_info() -> dict[str, Any]:
                     f"{_PACKAGE}.operators.data_job",
                     f"{_PACKAGE}.operators.fine_tune",
                     f"{_PACKAGE}.operators.alignment",
+                    f"{_PACKAGE}.operators.deployment",
                 ],
             }
         ],
@@ -58,6 +59,7 @@ def get_provider_info() -> dict[str, Any]:
                     f"{_PACKAGE}.sensors.data_job",
                     f"{_PACKAGE}.sensors.fine_tune",
                     f"{_PACKAGE}.sensors.alignment",
+                    f"{_PACKAGE}.sensors.deployment",
                 ],
             }
         ],

@@ -19,8 +19,8 @@ class SeekrFlowDeploymentSensor(SeekrFlowJobSensor):
     ``Inactive`` (demoted, or never promoted) with ``SeekrFlowDeploymentInactiveError``; ``soft_fail``
     skips instead, in every mode. The sensor never promotes or demotes the deployment.
 
-    :param deployment_id: The deployment to wait for: its id, or the deploy operator's result;
-        ``job_id`` is the same parameter under the name every job sensor takes. (templated)
+    :param deployment_id: The deployment to wait for: its id, or the deploy operator's result. (templated)
+    :param job_id: The same as ``deployment_id``, under the name every job sensor takes; give one of the two.
     :param seekrflow_conn_id: The Airflow connection to use. (templated)
     :param hook_params: Keyword arguments for the hook, e.g. ``{"timeout": 60, "max_retries": 3}``;
         the deferred wait's trigger gets them too.
