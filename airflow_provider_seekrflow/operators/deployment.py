@@ -26,8 +26,10 @@ if TYPE_CHECKING:
 
 INACTIVE = DeploymentStatus.INACTIVE.value
 FAILED = DeploymentStatus.FAILED.value
-# The task state store key naming a deployment the task waits on but did not start (it must never demote it).
+# The task state store key, and the XCom key, naming a deployment the task waits on but did not
+# start (it must never demote it).
 REUSED_STATE_KEY = f"{DEPLOYMENT.state_key}_reused"
+REUSED_XCOM_KEY = "deployment_reused"
 
 
 def promote_once(hook: SeekrFlowHook, deployment_id: str) -> Deployment | None:
@@ -85,7 +87,26 @@ class _DeploymentTask(SeekrFlowJobOperator):
         store = task_state_store(context) if self.durable else None
         if store is not None:
             store.set(REUSED_STATE_KEY, deployment_id)
+        self.push_extra_xcom(context, REUSED_XCOM_KEY, deployment_id)
         return deployment_id
+
+    def recall_reused(self, context: Context, job_id: str | None, reused: bool = False) -> None:
+        """
+        After a deferral, learn again whether the deployment was reused.
+
+        From the deferral's kwargs (a triggerer hands them back); where Airflow resumes the task
+        with the event alone (``dag.test()``), from the task state store or the task's XCom.
+        """
+        if not job_id:
+            return
+        store = task_state_store(context) if self.durable else None
+        ti = context.get("ti")
+        if (
+            reused
+            or (store is not None and store.get(REUSED_STATE_KEY) == job_id)
+            or (ti is not None and ti.xcom_pull(task_ids=self.task_id, key=REUSED_XCOM_KEY) == job_id)
+        ):
+            self.reused_id = job_id
 
     def resume_decision(self, context: Context) -> ResumeDecision:
         """Decide as every job operator does, remembering whether an earlier try's deployment was reused."""
@@ -139,14 +160,16 @@ class _DeploymentTask(SeekrFlowJobOperator):
         :param end_time: The wait's deadline (epoch seconds).
         :param reused: Whether the task reused the deployment rather than starting it.
         """
-        if reused:
-            self.reused_id = job_id
+        event_job = event.get("job_id") if isinstance(event, dict) else None
+        self.recall_reused(context, job_id or event_job, reused)
         return super().execute_complete(context, event, job_id, end_time)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         """Resume after a deferral, knowing whether the deployment was reused."""
-        if (next_kwargs or {}).get("reused"):
-            self.reused_id = (next_kwargs or {}).get("job_id")
+        kwargs = next_kwargs or {}
+        self.recall_reused(
+            context, kwargs.get("job_id") or self._pulled_job_id(context), bool(kwargs.get("reused"))
+        )
         return super().resume_execution(next_method, next_kwargs, context)
 
     def start_serving(self, deployment: Deployment, context: Context) -> str:
