@@ -60,8 +60,8 @@ class _DeploymentTask(SeekrFlowJobOperator):
     What the deploy and promote operators share: the kind, and demoting on kill or timeout only what the task started.
 
     A deployment the task found serving or starting (another party's) is *reused*: the task waits
-    on it but never demotes it. Which one it is survives a deferral (the deferral's kwargs) and a
-    retry (the task state store, Airflow 3.3+).
+    on it but never demotes it. Which one it is survives a deferral (the deferral's kwargs, else the
+    XCom ``deployment_reused``) and a retry (the task state store, Airflow 3.3+).
     """
 
     kind = DEPLOYMENT
@@ -201,7 +201,8 @@ class SeekrFlowDeployModelOperator(_DeploymentTask):
     deployment and what the service said; a timeout raises ``SeekrFlowDeploymentTimeoutError``. A kill
     or timeout while it starts demotes it only if this task created or promoted it. Returns
     ``{"job_id", "status", "model_id", "model_type", "n_instances", "total_input_tokens",
-    "total_output_tokens"}`` (``job_id`` is the deployment's id); the id is pushed under ``deployment_id``.
+    "total_output_tokens"}`` (``job_id`` is the deployment's id); the id is pushed under ``deployment_id``
+    as soon as it is known, and a reused deployment's id also under ``deployment_reused``.
 
     :param model_id: What to serve: a fine-tune's model id, e.g. the fine-tune operator's result
         ``model_id``, or a base model's name. (templated)
