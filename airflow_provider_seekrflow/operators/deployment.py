@@ -395,7 +395,8 @@ class SeekrFlowDemoteDeploymentOperator(BaseOperator):
     task never made one) demotes nothing. Returns the deploy operator's result keys, as demoted.
 
     :param deployment_id: The deployment: its id, or the deploy operator's result. (templated)
-    :param missing_ok: Whether an empty id (None, ``""``) is success with nothing demoted.
+    :param missing_ok: Whether an empty id (None, ``""``, or ``"None"``, which a template renders for
+        a missing XCom) is success with nothing demoted.
     :param seekrflow_conn_id: The Airflow connection to use. (templated)
     :param hook_params: Keyword arguments for the hook, e.g. ``{"timeout": 60, "max_retries": 3}``.
     """
