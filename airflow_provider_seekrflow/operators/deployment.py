@@ -11,7 +11,7 @@ from airflow_provider_seekrflow.client import deployments
 from airflow_provider_seekrflow.client.deployments import Deployment
 from airflow_provider_seekrflow.client.log_text import for_log
 from airflow_provider_seekrflow.exceptions import SeekrFlowAPIError, SeekrFlowError
-from airflow_provider_seekrflow.jobs.deployment import DEPLOYMENT, deployment_result
+from airflow_provider_seekrflow.jobs.deployment import DEPLOYMENT
 from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.operators.job_submission import task_state_store
 from airflow_provider_seekrflow.vocabulary import DeploymentStatus, DeploymentType
@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 INACTIVE = DeploymentStatus.INACTIVE.value
 FAILED = DeploymentStatus.FAILED.value
 # The task state store key, and the XCom key, naming a deployment the task waits on but did not
-# start (it must never demote it).
-REUSED_STATE_KEY = f"{DEPLOYMENT.state_key}_reused"
+# start (it must never demote it). ``_DeploymentTask.kind`` is the module's one reference to the kind.
+REUSED_STATE_KEY = "seekrflow_deployment_id_reused"
 REUSED_XCOM_KEY = "deployment_reused"
 
 
@@ -423,6 +423,7 @@ class SeekrFlowDemoteDeploymentOperator(BaseOperator):
         """Demote the deployment once; one already ``Inactive`` is success."""
         from airflow_provider_seekrflow.client.reconcile import once
         from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+        from airflow_provider_seekrflow.jobs.deployment import deployment_result
 
         if self.missing_ok and self.deployment_id in (None, "", "None", {}):
             self.log.info("No deployment to demote (deployment_id is %r)", self.deployment_id)

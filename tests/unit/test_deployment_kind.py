@@ -342,3 +342,9 @@ def test_listing_every_page_is_a_complete_snapshot():
     assert sent == [{"skip": 0, "limit": 100}, {"skip": 100, "limit": 100}]
     snapshot = deployments.snapshot_of(listed, complete)
     assert snapshot.complete and snapshot.is_new(_deployment("dep-brand-new"))
+
+
+def test_the_reused_marker_key_sits_beside_the_kinds_state_key():
+    from airflow_provider_seekrflow.operators.deployment import REUSED_STATE_KEY
+
+    assert REUSED_STATE_KEY == f"{DEPLOYMENT.state_key}_reused"
