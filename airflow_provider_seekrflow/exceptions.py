@@ -150,7 +150,7 @@ class SeekrFlowTLSError(SeekrFlowConnectionError):
 
 class SeekrFlowJobError(SeekrFlowError):
     """
-    A SeekrFlow job (alignment, data job or fine-tune) ended without completing, or a wait for it ran out.
+    A SeekrFlow job of any kind (``jobs.kinds.KINDS``) ended without success, or a wait for it ran out.
 
     :param job_id: The job's id.
     :param status: The job's final (or last seen) status.

@@ -49,6 +49,7 @@ def get_provider_info() -> dict[str, Any]:
                     f"{_PACKAGE}.operators.fine_tune",
                     f"{_PACKAGE}.operators.alignment",
                     f"{_PACKAGE}.operators.evaluate",
+                    f"{_PACKAGE}.operators.deployment",
                 ],
             }
         ],
@@ -59,6 +60,7 @@ def get_provider_info() -> dict[str, Any]:
                     f"{_PACKAGE}.sensors.data_job",
                     f"{_PACKAGE}.sensors.fine_tune",
                     f"{_PACKAGE}.sensors.alignment",
+                    f"{_PACKAGE}.sensors.deployment",
                 ],
             }
         ],

@@ -2,7 +2,8 @@
 The SeekrFlow API models, for import in DAGs and callbacks: one name for every model a hook returns.
 
 Each is defined once, beside its endpoints, in the client's resource modules (``client/files.py``,
-``client/alignment.py``, ``client/data_jobs.py``, ``client/fine_tunes.py``, ``client/projects.py``);
+``client/alignment.py``, ``client/chat.py``, ``client/data_jobs.py``, ``client/fine_tunes.py``, ``client/projects.py``,
+``client/deployments.py``);
 the vocabulary (purposes, types, statuses) lives in ``vocabulary.py``. Every model reads liberally:
 unknown fields are kept, numbers given as strings are read as numbers
 (``tests/unit/test_models_surface.py`` checks that this list is complete).
@@ -11,6 +12,7 @@ unknown fields are kept, numbers given as strings are read as numbers
 from __future__ import annotations
 
 from airflow_provider_seekrflow.client.alignment import AlignmentJob, AlignmentJobList, AlignmentOutput
+from airflow_provider_seekrflow.client.chat import ChatChoice, ChatCompletion, ChatMessage, ChatUsage
 from airflow_provider_seekrflow.client.data_jobs import (
     DataJob,
     DataJobDetail,
@@ -20,6 +22,7 @@ from airflow_provider_seekrflow.client.data_jobs import (
     IngestionRecord,
     SystemPrompt,
 )
+from airflow_provider_seekrflow.client.deployments import Deployment, DeploymentList
 from airflow_provider_seekrflow.client.files import (
     FileMetadataValidation,
     SeekrFlowFile,
@@ -37,10 +40,16 @@ __all__ = [
     "AlignmentJobStatus",
     "AlignmentOutput",
     "AlignmentType",
+    "ChatChoice",
+    "ChatCompletion",
+    "ChatMessage",
+    "ChatUsage",
     "DataJob",
     "DataJobDetail",
     "DataJobFile",
     "DataJobList",
+    "Deployment",
+    "DeploymentList",
     "FileMetadataValidation",
     "FilePurpose",
     "FineTune",

@@ -71,6 +71,11 @@ class _StatusSets:
         return cls._terminal
 
     @classmethod
+    def success_state(cls) -> str:
+        """Return the one terminal status that is success."""
+        return cls._success
+
+    @classmethod
     def unsuccessful_states(cls) -> frozenset[str]:
         """Return the terminal statuses that are not success."""
         return cls._terminal - {cls._success}
@@ -84,12 +89,15 @@ class _StatusSets:
 _Enum = TypeVar("_Enum", bound=type)
 
 
-def _statuses(*, active: tuple[str, ...], terminal: tuple[str, ...]) -> Callable[[_Enum], _Enum]:
-    """Mark a status enum's active and terminal statuses; ``completed`` is the one success."""
+def _statuses(
+    *, active: tuple[str, ...], terminal: tuple[str, ...], success: str = "completed"
+) -> Callable[[_Enum], _Enum]:
+    """Mark a status enum's active and terminal statuses and its one success (``completed`` unless given)."""
 
     def mark(enum_class: _Enum) -> _Enum:
         enum_class._active = frozenset(active)  # type: ignore[attr-defined]
         enum_class._terminal = frozenset(terminal)  # type: ignore[attr-defined]
+        enum_class._success = success  # type: ignore[attr-defined]
         return enum_class
 
     return mark
@@ -152,6 +160,31 @@ class FineTuneStatus(_StatusSets, str, Enum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     DELETED = "deleted"
+
+
+@_statuses(active=("Pending",), terminal=("Active", "Failed", "Inactive"), success="Active")
+class DeploymentStatus(_StatusSets, str, Enum):
+    """
+    Status of a deployment, as a wait for it to serve reads it: ``Active`` is the one success.
+
+    ``Failed`` and ``Inactive`` (demoted, or never promoted) end such a wait: neither serves, and
+    neither moves again until someone promotes it. ``Started`` and ``Success`` are in the official
+    client's enum without documentation: read as not finished, like an unknown status.
+    """
+
+    INACTIVE = "Inactive"
+    PENDING = "Pending"
+    ACTIVE = "Active"
+    FAILED = "Failed"
+    STARTED = "Started"
+    SUCCESS = "Success"
+
+
+class DeploymentType(str, Enum):
+    """What a deployment serves: a fine-tune's model or a base model."""
+
+    FINE_TUNED_RUN = "Fine-tuned Run"
+    BASE_MODEL = "Base Model"
 
 
 class FineTuneType(str, Enum):

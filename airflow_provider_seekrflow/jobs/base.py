@@ -166,7 +166,7 @@ class JobKind:
     @property
     def success_status(self) -> str:
         """Return the one terminal status that is success."""
-        return str(self.statuses.COMPLETED.value)
+        return str(self.statuses.success_state())
 
     def watch(self, until: str, info: Log, warn: Log | None = None) -> JobWatcher:
         """

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
 from airflow_provider_seekrflow.jobs.base import JobKind
 from airflow_provider_seekrflow.jobs.data_job import DATA_JOB
+from airflow_provider_seekrflow.jobs.deployment import DEPLOYMENT
 from airflow_provider_seekrflow.jobs.fine_tune import FINE_TUNE
 
-KINDS: Mapping[str, JobKind] = {kind.key: kind for kind in (ALIGNMENT, DATA_JOB, FINE_TUNE)}
+KINDS: Mapping[str, JobKind] = {kind.key: kind for kind in (ALIGNMENT, DATA_JOB, FINE_TUNE, DEPLOYMENT)}

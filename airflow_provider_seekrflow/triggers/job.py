@@ -37,7 +37,7 @@ STATE_LOOKUP_TIMEOUT_SECONDS = 10.0
 
 class SeekrFlowJobTrigger(BaseTrigger):
     """
-    Poll a SeekrFlow job (alignment, data job or fine-tune) until the wait is over, then fire exactly one event.
+    Poll a SeekrFlow job of any kind (``jobs.kinds.KINDS``) until the wait is over, then fire exactly one event.
 
     The kind of job says how to read its status and progress and how long to sleep between checks;
     the guarantees are the same for every kind: one event, transient errors keep polling, the event
@@ -45,7 +45,7 @@ class SeekrFlowJobTrigger(BaseTrigger):
     ``status`` is the job's status when the wait ended, ``timeout`` or ``error``; it also carries
     ``job_id``, ``status_message`` and ``message``.
 
-    :param kind: ``alignment``, ``data_job`` or ``fine_tune``.
+    :param kind: The kind's key in ``jobs.kinds.KINDS``: ``alignment``, ``data_job``, ``fine_tune``, ``deployment``...
     :param job_id: The job to wait for.
     :param seekrflow_conn_id: The Airflow connection to use.
     :param until: What to wait for: ``end`` (a terminal status), or ``ingestion`` (a data job's files

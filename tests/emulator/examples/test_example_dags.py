@@ -18,6 +18,7 @@ from tests.emulator.operators.seekrflow_dag_support import (
 EXAMPLE_DAGS = Path(__file__).resolve().parents[3] / "example_dags"
 EXPECTED = {
     "example_seekrflow_alignment",
+    "example_seekrflow_deployment",
     "example_seekrflow_finetune_upload",
     "example_seekrflow_pipeline",
     "example_seekrflow_sensor",
@@ -147,3 +148,32 @@ def test_example_pipeline_runs_end_to_end(emu, task_logs):
     assert count(emu, "submit_data_job") == 1
     assert count(emu, "create_fine_tune") == 1
     assert task_logs.occurrences("epoch 1,") == 1
+
+
+def test_example_deployment_runs_end_to_end(emu):
+    emu.configure(fine_tune_duration=1, deployment_duration=1)
+    dag = _fresh_dag("example_seekrflow_deployment")
+    # Production-sized waits, shortened for the test (same code path, still deferred).
+    for task_id in ("fine_tune", "deploy", "promote"):
+        operator = dag.get_task(task_id)
+        assert operator.deferrable
+        operator.min_poll_interval, operator.poll_interval = 0.5, 1
+    teardown = dag.get_task("release_instances")
+    assert str(getattr(teardown.trigger_rule, "value", teardown.trigger_rule)) == "all_done"
+    dr = _run_all_succeed(
+        dag, "upload_training_data", "fine_tune", "deploy", "evaluate", "release_instances", "promote"
+    )
+
+    fine_tune, deployed = xcom(dr, "fine_tune"), xcom(dr, "deploy")
+    assert deployed["model_id"] == fine_tune["model_id"] and deployed["status"] == "Active"
+    assert xcom(dr, "evaluate") == {"deployment_id": deployed["job_id"], "passed": True}
+    assert xcom(dr, "release_instances")["status"] == "Inactive"
+    assert (xcom(dr, "promote")["job_id"], xcom(dr, "promote")["status"]) == (deployed["job_id"], "Active")
+    # One deployment made, demoted by the teardown, promoted again after the evaluation.
+    assert [
+        count(emu, route) for route in ("create_deployment", "demote_deployment", "promote_deployment")
+    ] == [
+        1,
+        1,
+        1,
+    ]

@@ -1,5 +1,10 @@
 """The job kinds, each described once, for the contract suites of operators, sensors and triggers.
 
+A kind whose statuses are not the jobs' ``completed``/``cancelled``/``failed`` (a deployment's
+``Active``/``Inactive``/``Failed``) says which of its statuses plays each part; a kind whose
+operator behaves otherwise by design (a deployment operator reuses one of the same name and model,
+so a retry never makes a second even without a task state store) says so in a field the suites read.
+
 Imported by ``test_job_kind_contract.py`` and the sensor and trigger contract suites. Each ``Kind``
 says how to build its operator and sensor, how to start a job of its own through the hook (set-up,
 not under test), how to make the emulator end a job in a given status, and the routes its requests
@@ -25,15 +30,17 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import DAG
 
-from airflow_provider_seekrflow.client import data_jobs, fine_tunes
+from airflow_provider_seekrflow.client import data_jobs, deployments, fine_tunes
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.jobs.base import JobKind
 from airflow_provider_seekrflow.jobs.kinds import KINDS
 from airflow_provider_seekrflow.operators.alignment import SeekrFlowGenerateAlignmentOperator
 from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator
+from airflow_provider_seekrflow.operators.deployment import SeekrFlowDeployModelOperator
 from airflow_provider_seekrflow.operators.fine_tune import SeekrFlowFineTuneOperator
 from airflow_provider_seekrflow.sensors.alignment import SeekrFlowAlignmentJobSensor
 from airflow_provider_seekrflow.sensors.data_job import SeekrFlowDataJobSensor
+from airflow_provider_seekrflow.sensors.deployment import SeekrFlowDeploymentSensor
 from airflow_provider_seekrflow.sensors.fine_tune import SeekrFlowFineTuneSensor
 from tests.emulator.operators.seekrflow_dag_support import CHAT_LINE, START_DATE, dag_id_for, document, write
 
@@ -75,6 +82,19 @@ class Kind:
     status: Callable[[str], str] = field(repr=False)
     cancel: Callable[[str], Any] = field(repr=False)
     job_ids: Callable[[], set[str]] = field(repr=False)
+    # The statuses that play the parts of success, failure, cancelled (by the operator or another
+    # party) and still going; the jobs' own unless the kind's vocabulary differs.
+    success: str = "completed"
+    failed: str = "failed"
+    cancelled: str = "cancelled"
+    started: tuple[str, ...] = STARTED
+    # configure() kwargs that make new jobs end in about two seconds (the retry tests).
+    quick: dict[str, Any] = field(default_factory=lambda: {"job_duration": 2})
+    # Whether the operator reuses a job of the same request instead of submitting another: then a
+    # retry makes no second job even without a task state store, or with durable=False.
+    reuses_existing: bool = False
+    # How many list requests the snapshot before a submission takes (the list route's fault skips them).
+    list_requests: Callable[[], int] = field(default=lambda: 1, repr=False)
 
     @property
     def job_kind(self) -> JobKind:
@@ -160,6 +180,34 @@ def _fine_tune_ids() -> set[str]:
     return {job.id for job in _hook().call(fine_tunes.list_jobs()).data or []}
 
 
+# ----------------------------------------------------------------------------------- deployment
+
+
+def _deployment_inputs(tmp_path: Path) -> dict[str, Any]:
+    # A base model needs no fine-tune first; the name carries the run, so each DAG run deploys its own
+    # (a second run with the same name and model would reuse the first's deployment, by design).
+    return {
+        "model_id": MODEL,
+        "model_type": "Base Model",
+        "name": f"contract {uuid.uuid4().hex[:10]} {{{{ run_id }}}}",
+    }
+
+
+def _deployment_start(inputs: dict[str, Any]) -> str:
+    body = deployments.create_request(
+        name=f"contract start {uuid.uuid4().hex[:10]}",
+        model_id=inputs["model_id"],
+        model_type=inputs["model_type"],
+        description="Started by the contract tests",
+    )
+    return str(_hook().call(deployments.create(body)).id)
+
+
+def _deployment_ids() -> set[str]:
+    listed, _complete = _hook().run(deployments.list_all())
+    return {str(deployment.id) for deployment in listed}
+
+
 def _outcomes(*statuses: str) -> dict[str, Any]:
     return {
         status: {"job_outcome": status, "status_message": f"{status}: out of quota"} for status in statuses
@@ -231,7 +279,50 @@ FINE_TUNE = Kind(
     cancel=lambda job_id: _hook().cancel_fine_tune(job_id),
     job_ids=_fine_tune_ids,
 )
-ALL = (ALIGNMENT, DATA_JOB, FINE_TUNE)
+DEPLOYMENT = Kind(
+    key="deployment",
+    prefix="dep-",
+    operator_class=SeekrFlowDeployModelOperator,
+    sensor_class=SeekrFlowDeploymentSensor,
+    xcom_key="deployment_id",
+    result_keys=frozenset(
+        {
+            "job_id",
+            "status",
+            "model_id",
+            "model_type",
+            "n_instances",
+            "total_input_tokens",
+            "total_output_tokens",
+        }
+    ),
+    submit_route="create_deployment",
+    read_route="get_deployment",
+    # A deployment's cancel (a kill or a timeout) is a demote.
+    cancel_route="demote_deployment",
+    list_route="list_deployments",
+    slow={"deployment_duration": 60},
+    ends={
+        "Failed": {"deployment_outcome": "Failed", "deployment_status_message": "Failed: out of quota"},
+        # Demoted by another party while the task waits.
+        "Inactive": BY_CANCEL,
+    },
+    status_message=True,
+    refuses_unknown_status=True,
+    upload=_deployment_inputs,
+    start=_deployment_start,
+    status=lambda job_id: _hook().call(deployments.get(job_id)).status,
+    cancel=lambda job_id: _hook().run(KINDS["deployment"].cancel(job_id)),
+    job_ids=_deployment_ids,
+    success="Active",
+    failed="Failed",
+    cancelled="Inactive",
+    started=("Pending",),
+    quick={"deployment_duration": 2},
+    reuses_existing=True,
+    list_requests=lambda: len(_deployment_ids()) // deployments.PAGE_SIZE + 1,
+)
+ALL = (ALIGNMENT, DATA_JOB, FINE_TUNE, DEPLOYMENT)
 BY_KEY = {kind.key: kind for kind in ALL}
 KIND_PARAMS = [pytest.param(kind, id=kind.key) for kind in ALL]
 END_PARAMS = [pytest.param(kind, status, id=f"{kind.key}-{status}") for kind in ALL for status in kind.ends]

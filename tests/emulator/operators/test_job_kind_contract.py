@@ -1,7 +1,7 @@
 """What every job operator must do, whatever its kind, run by Airflow (``dag.test()``) against the emulator.
 
 One suite, parametrised over the kinds of ``tests/emulator/operators/job_kinds.py`` (alignment, data job,
-fine-tune) and, where it matters, over the wait's place (on the worker or deferred to the
+fine-tune, deployment) and, where it matters, over the wait's place (on the worker or deferred to the
 triggerer): submit once, reattach on a retry, adopt the job of a lost answer, log progress, push
 the result, raise the kind's own error for each unsuccessful end and for a timeout (cancelling the
 job), cancel on kill, refuse a strange event. What only one kind does stays in its own test file.
@@ -24,7 +24,6 @@ from tests.emulator.operators.job_kinds import (
     BY_CANCEL,
     END_PARAMS,
     KIND_PARAMS,
-    STARTED,
     UNKNOWN_STATUS,
     ending_in,
 )
@@ -83,7 +82,7 @@ def test_success_submits_once_logs_progress_and_pushes_the_result(
     job_id = dags.xcom(dr, TASK, key=kind.xcom_key)
     assert set(result) == kind.result_keys
     assert result["job_id"] == job_id and job_id.startswith(kind.prefix)
-    assert result["status"] == "completed" == kind.status(job_id)
+    assert result["status"] == kind.success == kind.status(job_id)
     assert dags.count(emu, kind.submit_route) == 1
     assert emu.journal(route=kind.cancel_route) == []
     assert task_logs.occurrences(f"{kind.job_kind.label} {job_id}: ") >= 1, task_logs.text()[-3000:]
@@ -111,9 +110,9 @@ def test_wait_for_completion_false_returns_the_job_once_submitted(emu, request, 
     assert dags.states(dr) == {TASK: "success"}
     result = dags.xcom(dr, TASK)
     assert set(result) == kind.result_keys
-    assert result["status"] in STARTED, "returned before the start, or waited for the end"
+    assert result["status"] in kind.started, "returned before the start, or waited for the end"
     assert dags.xcom(dr, TASK, key=kind.xcom_key) == result["job_id"]
-    assert kind.status(result["job_id"]) in STARTED
+    assert kind.status(result["job_id"]) in kind.started
     assert dags.count(emu, kind.submit_route) == 1
     assert time.monotonic() - started < 30
 
@@ -188,7 +187,7 @@ def test_timeout_raises_the_kinds_timeout_error_and_cancels_the_job(emu, request
     assert error.job_id == job_id
     cancels = emu.journal(route=kind.cancel_route)
     assert len(cancels) == 1 and job_id in cancels[0]["path"] and cancels[0]["status"] == 200
-    assert kind.status(job_id) == "cancelled"
+    assert kind.status(job_id) == kind.cancelled
     assert elapsed < 40
 
 
@@ -206,10 +205,10 @@ def test_on_kill_cancels_the_submitted_job_unless_told_not_to(emu, request, kind
     operator.job_id = job_id
     operator.on_kill()
     if cancel_on_kill:
-        assert kind.status(job_id) == "cancelled"
+        assert kind.status(job_id) == kind.cancelled
         assert [job_id in entry["path"] for entry in emu.journal(route=kind.cancel_route)] == [True]
     else:
-        assert kind.status(job_id) in STARTED
+        assert kind.status(job_id) in kind.started
         assert emu.journal(route=kind.cancel_route) == []
 
 
@@ -237,7 +236,7 @@ def test_execution_timeout_kills_the_task_and_the_job_is_cancelled(emu, request,
     assert dags.states(dr) == {TASK: "failed"}
     job_id = dags.xcom(dr, TASK, key=kind.xcom_key)
     assert dags.count(emu, kind.cancel_route) == 1
-    assert kind.status(job_id) == "cancelled"
+    assert kind.status(job_id) == kind.cancelled
 
 
 # ---------------------------------------------------------------------- lost answers, retries
@@ -254,14 +253,14 @@ def test_a_lost_answer_to_the_submission_adopts_the_job_made(emu, request, kind,
     assert dags.states(dr) == {TASK: "success"}
     result = dags.xcom(dr, TASK)
     assert kind.job_ids() - before == {result["job_id"]}, "a second job was made, or none adopted"
-    assert result["status"] == "completed"
+    assert result["status"] == kind.success
     assert dags.xcom(dr, TASK, key=kind.xcom_key) == result["job_id"]
     assert [entry["fault"] for entry in emu.journal(route=kind.submit_route)] == ["drop_after"]
 
 
 @pytest.mark.parametrize("kind", KIND_PARAMS)
 def test_a_retry_after_a_crash_reattaches_to_its_job(emu, request, kind, inputs, task_logs):
-    emu.configure(job_duration=2)
+    emu.configure(**kind.quick)
     dr = dags.run_dag(
         _dag(
             request,
@@ -275,12 +274,17 @@ def test_a_retry_after_a_crash_reattaches_to_its_job(emu, request, kind, inputs,
     )
     assert dags.states(dr) == {TASK: "success"}
     result = dags.xcom(dr, TASK)
-    assert result["status"] == "completed"
+    assert result["status"] == kind.success
     if dags.AIRFLOW_V3_3:
         assert dags.count(emu, kind.submit_route) == 1, (
             "the retry submitted a second job instead of reattaching"
         )
         assert f"Reattaching to job {result['job_id']}" in task_logs.text()
+    elif kind.reuses_existing:
+        # No task state store, but the retry finds the first try's job by its request and reuses it.
+        assert dags.count(emu, kind.submit_route) == 1
+        assert "no task state store" in task_logs.text()
+        assert f"Reusing {kind.job_kind.label.lower()} {result['job_id']}" in task_logs.text()
     else:
         # Documented: without a task state store every try submits its own job, and the task says so.
         assert dags.count(emu, kind.submit_route) == 2
@@ -291,7 +295,7 @@ def test_a_retry_after_a_crash_reattaches_to_its_job(emu, request, kind, inputs,
 @pytest.mark.parametrize(("durable", "submits"), [(True, 1), (False, 2)], ids=["durable", "not-durable"])
 @pytest.mark.parametrize("kind", KIND_PARAMS)
 def test_durable_decides_whether_a_retry_reattaches(emu, request, kind, inputs, durable, submits):
-    emu.configure(job_duration=2)
+    emu.configure(**kind.quick)
     dr = dags.run_dag(
         _dag(
             request,
@@ -304,7 +308,8 @@ def test_durable_decides_whether_a_retry_reattaches(emu, request, kind, inputs, 
         )
     )
     assert dags.states(dr) == {TASK: "success"}
-    assert dags.count(emu, kind.submit_route) == submits
+    # A kind that reuses a job of the same request makes no second one, durable or not.
+    assert dags.count(emu, kind.submit_route) == (1 if kind.reuses_existing else submits)
 
 
 @ONLY_3_3
@@ -327,7 +332,8 @@ def test_a_retry_asks_the_service_about_a_submission_whose_answer_and_lookup_fai
     emu.set_faults(
         [
             {"route": kind.submit_route, "kind": submit_fault, "count": 1},
-            {"route": kind.list_route, "kind": "503", "skip": 1, "count": 1},
+            # The snapshot before the submission lists; the lookup after the lost answer fails.
+            {"route": kind.list_route, "kind": "503", "skip": kind.list_requests(), "count": 1},
         ]
     )
     recorder = dags.RetryRecorder()
@@ -390,4 +396,4 @@ def test_an_event_with_an_unknown_status_never_ends_the_wait_well(emu, kind, inp
         with pytest.raises(TaskDeferred):
             waiter.execute_complete({}, event, job_id)
         assert dags.count(emu, kind.read_route) >= 1
-    assert kind.status(job_id) in STARTED
+    assert kind.status(job_id) in kind.started

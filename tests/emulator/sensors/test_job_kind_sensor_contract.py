@@ -19,7 +19,6 @@ from tests.emulator.operators.job_kinds import (
     END_PARAMS,
     KIND_PARAMS,
     SENSOR_MODES,
-    STARTED,
     ended_job,
     sensor_dag,
     sensor_mode_kwargs,
@@ -53,7 +52,7 @@ def test_a_completed_job_gives_its_result(emu, request, kind, inputs, mode):
     assert states(dr) == {"wait": "success"}
     result = xcom(dr, "wait")
     assert set(result) == kind.result_keys
-    assert (result["job_id"], result["status"]) == (job_id, "completed")
+    assert (result["job_id"], result["status"]) == (job_id, kind.success)
     _never_touched(emu, kind)
 
 
@@ -83,7 +82,7 @@ def test_a_job_cancelled_before_the_sensor_fails_on_the_first_check(emu, request
     emu.configure(**kind.slow)
     job_id = kind.start(inputs)
     kind.cancel(job_id)
-    assert kind.status(job_id) == "cancelled"
+    assert kind.status(job_id) == kind.cancelled
     recorder = FailureRecorder()
     started = time.monotonic()
     dr = run_dag(
@@ -91,7 +90,7 @@ def test_a_job_cancelled_before_the_sensor_fails_on_the_first_check(emu, request
     )
 
     assert states(dr) == {"wait": "failed"}
-    assert type(recorder.last) is kind.job_kind.errors["cancelled"], repr(recorder.last)
+    assert type(recorder.last) is kind.job_kind.errors[kind.cancelled], repr(recorder.last)
     assert time.monotonic() - started < 30
 
 
@@ -108,7 +107,7 @@ def test_a_timeout_fails_as_a_sensor_timeout_and_never_cancels_the_job(emu, requ
 
     assert states(dr) == {"wait": "failed"}
     assert type(recorder.last).__name__ == "AirflowSensorTimeout", repr(recorder.last)
-    assert kind.status(job_id) in STARTED, "the sensor must never cancel the job"
+    assert kind.status(job_id) in kind.started, "the sensor must never cancel the job"
     _never_touched(emu, kind)
 
 
@@ -119,18 +118,18 @@ def test_soft_fail_skips_on_a_timeout(emu, request, kind, inputs, mode):
     job_id = kind.start(inputs)
     dr = run_dag(sensor_dag(request, kind.sensor_class, job_id, mode, timeout=1.5, soft_fail=True))
     assert states(dr) == {"wait": "skipped"}
-    assert kind.status(job_id) in STARTED
+    assert kind.status(job_id) in kind.started
 
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("kind", KIND_PARAMS)
 def test_soft_fail_skips_on_an_unsuccessful_end(emu, request, kind, inputs, mode):
-    job_id = ended_job(kind, inputs, emu, "failed")
+    job_id = ended_job(kind, inputs, emu, kind.failed)
     started = time.monotonic()
     dr = run_dag(sensor_dag(request, kind.sensor_class, job_id, mode, timeout=120, soft_fail=True))
     assert states(dr) == {"wait": "skipped"}
     assert time.monotonic() - started < 30
-    assert kind.status(job_id) == "failed"
+    assert kind.status(job_id) == kind.failed
 
 
 @pytest.mark.parametrize(
@@ -158,6 +157,6 @@ def test_the_operators_result_is_the_sensors_job_id(emu, request, kind, inputs):
 
     assert states(dr) == {"submit": "success", "wait": "success"}
     submitted, waited = xcom(dr, "submit"), xcom(dr, "wait")
-    assert submitted["status"] in STARTED
-    assert (waited["job_id"], waited["status"]) == (submitted["job_id"], "completed")
+    assert submitted["status"] in kind.started
+    assert (waited["job_id"], waited["status"]) == (submitted["job_id"], kind.success)
     assert set(waited) == kind.result_keys

@@ -19,7 +19,6 @@ from tests.emulator.operators.job_kinds import (
     BY_CANCEL,
     END_PARAMS,
     KIND_PARAMS,
-    STARTED,
     ended_job,
     trigger_events,
 )
@@ -39,7 +38,7 @@ def test_a_completed_job_fires_one_completed_event_and_logs_progress(emu, kind, 
     emu.clear_journal()
     events = trigger_events(_trigger(kind, job_id))
 
-    assert [event.payload["status"] for event in events] == ["completed"]
+    assert [event.payload["status"] for event in events] == [kind.success]
     payload = events[0].payload
     assert payload["job_id"] == job_id
     assert payload["message"].startswith(f"{kind.job_kind.label} {job_id} ")
@@ -67,7 +66,7 @@ def test_an_end_time_in_the_past_fires_one_timeout_event_and_never_cancels(emu, 
     events = trigger_events(_trigger(kind, job_id, end_time=time.time() - 1))
     assert [event.payload["status"] for event in events] == ["timeout"]
     assert events[0].payload["job_id"] == job_id
-    assert kind.status(job_id) in STARTED  # the trigger never cancels; the task decides
+    assert kind.status(job_id) in kind.started  # the trigger never cancels; the task decides
     assert emu.journal(route=kind.cancel_route) == []
 
 
@@ -80,7 +79,7 @@ def test_a_near_end_time_fires_a_timeout_without_overshooting(emu, kind, inputs)
     elapsed = time.monotonic() - started
     assert [event.payload["status"] for event in events] == ["timeout"]
     assert 1.0 <= elapsed < 10
-    assert re.search(r"still (pending|queued|running)", events[0].payload["message"])
+    assert re.search(f"still ({'|'.join(kind.started)})", events[0].payload["message"])
 
 
 @pytest.mark.parametrize("kind", KIND_PARAMS)
@@ -99,7 +98,7 @@ def test_transient_5xx_while_polling_do_not_fail_the_wait(emu, kind, inputs):
     # More 503s in a row than the hook retries (connection max_retries=3), so the trigger itself sees one.
     emu.set_faults([{"route": kind.read_route, "kind": "503", "count": 5}])
     events = trigger_events(_trigger(kind, job_id))
-    assert [event.payload["status"] for event in events] == ["completed"]
+    assert [event.payload["status"] for event in events] == [kind.success]
     statuses = [entry["status"] for entry in emu.journal(route=kind.read_route)]
     assert statuses.count(503) == 5 and statuses[-1] == 200
 
@@ -111,10 +110,10 @@ def test_on_kill_cancels_the_job_unless_told_not_to(emu, kind, inputs, cancel_on
     job_id = kind.start(inputs)
     asyncio.run(_trigger(kind, job_id, cancel_on_kill=cancel_on_kill).on_kill())
     if cancel_on_kill:
-        assert kind.status(job_id) == "cancelled"
+        assert kind.status(job_id) == kind.cancelled
         assert len(emu.journal(route=kind.cancel_route)) == 1
     else:
-        assert kind.status(job_id) in STARTED
+        assert kind.status(job_id) in kind.started
         assert emu.journal(route=kind.cancel_route) == []
 
 
