@@ -16,7 +16,7 @@ from airflow_provider_seekrflow.client.polling import (
     plan_next_check,
     plan_steady_check,
 )
-from airflow_provider_seekrflow.jobs.base import UNTIL_END, UNTIL_END_OR_REVIEW, UNTIL_INGESTED
+from airflow_provider_seekrflow.defaults import UNTIL_END, UNTIL_END_OR_REVIEW, UNTIL_INGESTED
 from airflow_provider_seekrflow.jobs.kinds import KINDS
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
