@@ -127,7 +127,7 @@ def _data_job_start(inputs: dict[str, Any]) -> str:
 
 
 def _data_job_ids() -> set[str]:
-    return {job.id for job in _hook().client.call(data_jobs.list_jobs()).data}
+    return {job.id for job in _hook().call(data_jobs.list_jobs()).data}
 
 
 # ------------------------------------------------------------------------------------ fine-tune
@@ -157,7 +157,7 @@ def _fine_tune_start(inputs: dict[str, Any]) -> str:
 
 
 def _fine_tune_ids() -> set[str]:
-    return {job.id for job in _hook().client.call(fine_tunes.list_jobs()).data or []}
+    return {job.id for job in _hook().call(fine_tunes.list_jobs()).data or []}
 
 
 def _outcomes(*statuses: str) -> dict[str, Any]:
