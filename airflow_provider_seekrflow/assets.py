@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_seekrflow.client.config import DEFAULT_BASE_URL
+from airflow_provider_seekrflow.defaults import DEFAULT_BASE_URL
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
 from airflow_provider_seekrflow.lineage import SCHEME as ASSET_SCHEME
 from airflow_provider_seekrflow.lineage import seekrflow_namespace

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_seekrflow.client.config import DEFAULT_BASE_URL
 from airflow_provider_seekrflow.client.connection_extras import EXTRA_FIELDS, ExtraField
+from airflow_provider_seekrflow.defaults import DEFAULT_BASE_URL
 
 __all__ = ["EXTRA_FIELDS", "HIDDEN_FIELDS", "RELABELING", "ExtraField", "conn_fields", "placeholders"]
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from airflow_provider_seekrflow.client.config import DEFAULT_BASE_URL
+from airflow_provider_seekrflow.defaults import DEFAULT_BASE_URL
 
 SCHEME = "seekrflow"
 #: Ports a URL may leave out: written or not, they name the same deployment.

@@ -19,6 +19,7 @@ from airflow_provider_seekrflow.client.service_model import (
     config_error,
     percent,
 )
+from airflow_provider_seekrflow.defaults import check_alignment_type
 from airflow_provider_seekrflow.vocabulary import AlignmentJobStatus, AlignmentType, FilePurpose
 
 GENERATE_ALIGNMENT = Endpoint("alignment_generate", "POST", "/v1/flow/alignment/generate", repeatable=False)
@@ -142,13 +143,6 @@ def generate_request(
     if vector_database_id:
         body["vector_database_id"] = vector_database_id
     return body
-
-
-def check_alignment_type(alignment_type: str) -> None:
-    """Refuse an alignment type the service does not know, naming the ones it does."""
-    allowed = [member.value for member in AlignmentType]
-    if alignment_type not in allowed:
-        raise config_error(f"alignment_type: {alignment_type!r} is not one of {', '.join(allowed)}")
 
 
 def generate(body: dict[str, Any]) -> Call[AlignmentJob]:

@@ -20,8 +20,8 @@ from airflow_provider_seekrflow.client.connection_extras import (
     EXTRAS,
     ExtraField,
 )
+from airflow_provider_seekrflow.defaults import DEFAULT_BASE_URL
 
-DEFAULT_BASE_URL = "https://flow.seekr.com"
 USER_AGENT = f"airflow-provider-seekrflow/{__version__}"
 
 _API_PREFIX = "/v1/flow"

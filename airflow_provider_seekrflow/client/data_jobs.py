@@ -16,6 +16,7 @@ from airflow_provider_seekrflow.client.service_model import (
     ServiceModel,
     config_error,
 )
+from airflow_provider_seekrflow.defaults import DEFAULT_INGESTION_METHOD
 from airflow_provider_seekrflow.vocabulary import DataJobStatus, DataJobType
 
 CREATE_DATA_JOB = Endpoint("submit_data_job", "POST", "/v1/flow/data-jobs", repeatable=False)
@@ -57,8 +58,6 @@ ENDPOINTS = (
     CANCEL_DATA_JOB,
     CLONE_DATA_JOB,
 )
-# The ingestion method the reference and the client's request model default to.
-DEFAULT_INGESTION_METHOD = "best"
 MAX_NAME_LENGTH = 255
 # The most jobs one list call returns; a lost create is looked for among the newest.
 LIST_LIMIT = 100

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from airflow_provider_seekrflow.client import data_jobs
+from airflow_provider_seekrflow.defaults import DEFAULT_INGESTION_METHOD
 from airflow_provider_seekrflow.emulator.api_alignment import SOURCE_PURPOSE, job_settings, shown_job
 from airflow_provider_seekrflow.emulator.data_jobs import (
     EDITABLE_FIELDS,
@@ -67,7 +68,7 @@ class AddFilesRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     file_ids: list[str] = Field(min_length=1)
-    method: str = data_jobs.DEFAULT_INGESTION_METHOD
+    method: str = DEFAULT_INGESTION_METHOD
 
 
 class RemoveFilesRequest(BaseModel):
@@ -228,7 +229,7 @@ def add_data_job_routes(api: FastAPI, state: EmulatorState) -> None:
             data_job_id,
             name,
             team_id=request.headers.get("x-team-id"),
-            method=data_jobs.DEFAULT_INGESTION_METHOD,
+            method=DEFAULT_INGESTION_METHOD,
             **ingest_settings(),
         )
         return answer(clone, data_job_id)

@@ -12,6 +12,7 @@ from airflow_provider_seekrflow.client.config import (
     ConnectionSettingsError,
     build_client_config,
 )
+from airflow_provider_seekrflow.defaults import DEFAULT_CONN_ID
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
 
 
@@ -95,7 +96,7 @@ class SeekrFlowBaseHook(BaseHook):
     """
 
     conn_name_attr = "seekrflow_conn_id"
-    default_conn_name = "seekrflow_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "seekrflow"
     hook_name = "SeekrFlow"
 

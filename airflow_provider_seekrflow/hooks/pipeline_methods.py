@@ -12,6 +12,7 @@ from airflow_provider_seekrflow.client.fine_tunes import FineTune, FineTuneEvent
 from airflow_provider_seekrflow.client.log_text import for_log
 from airflow_provider_seekrflow.client.lost_answers import Snapshot, known_before
 from airflow_provider_seekrflow.client.projects import Project
+from airflow_provider_seekrflow.defaults import DEFAULT_INGESTION_METHOD
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowNotFoundError
 from airflow_provider_seekrflow.jobs.data_job import ingestion_summary
 from airflow_provider_seekrflow.jobs.fine_tune import FINE_TUNE
@@ -21,25 +22,6 @@ if TYPE_CHECKING:
     from airflow_provider_seekrflow.client.sync_transport import SyncTransport
 
 T = TypeVar("T")
-
-
-def check_poll_intervals(poll_interval: float, min_poll_interval: float) -> None:
-    """
-    Refuse a poll interval that is not a number of seconds above 0 and at most a day, naming the field.
-
-    A wait sleeps up to ``poll_interval`` between checks: a day is already far beyond any job, and a
-    value past ~9e9 s would make ``time.sleep`` itself fail mid-wait.
-
-    :param poll_interval: The longest sleep between two status checks, in seconds.
-    :param min_poll_interval: The shortest sleep between two status checks, in seconds.
-    """
-    from airflow_provider_seekrflow.client.config import ConnectionSettingsError, seconds_setting
-
-    for name, value in (("poll_interval", poll_interval), ("min_poll_interval", min_poll_interval)):
-        try:
-            seconds_setting(value, name)
-        except ConnectionSettingsError as err:
-            raise SeekrFlowConfigError(str(err)) from None
 
 
 class PipelineHookMethods:
@@ -147,7 +129,7 @@ class PipelineHookMethods:
         return self.call(data_jobs.update(data_job_id, changes))
 
     def add_data_job_files(
-        self, data_job_id: str, file_ids: Sequence[str], *, method: str = data_jobs.DEFAULT_INGESTION_METHOD
+        self, data_job_id: str, file_ids: Sequence[str], *, method: str = DEFAULT_INGESTION_METHOD
     ) -> DataJobDetail:
         """
         Attach uploaded files to a data job; files already attached are not sent again.

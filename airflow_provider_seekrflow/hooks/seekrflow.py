@@ -14,14 +14,15 @@ from airflow_provider_seekrflow.client.log_text import for_log
 from airflow_provider_seekrflow.client.retry import RetryPolicy
 from airflow_provider_seekrflow.client.sync_transport import SyncTransport
 from airflow_provider_seekrflow.client.waiting import limit_text, wait_until
+from airflow_provider_seekrflow.defaults import UNTIL_END, check_poll_intervals
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowError,
     SeekrFlowUnexpectedResponseError,
 )
 from airflow_provider_seekrflow.hooks.base import SeekrFlowBaseHook
 from airflow_provider_seekrflow.hooks.file_methods import FileHookMethods
-from airflow_provider_seekrflow.hooks.pipeline_methods import PipelineHookMethods, check_poll_intervals
-from airflow_provider_seekrflow.jobs.base import UNTIL_END, JobKind, JobWatcher, Operation, run_sync
+from airflow_provider_seekrflow.hooks.pipeline_methods import PipelineHookMethods
+from airflow_provider_seekrflow.jobs.base import JobKind, JobWatcher, Operation, run_sync
 from airflow_provider_seekrflow.vocabulary import AlignmentType
 
 if TYPE_CHECKING:

@@ -19,18 +19,13 @@ from airflow_provider_seekrflow.client.errors import clip
 from airflow_provider_seekrflow.client.log_text import for_log
 from airflow_provider_seekrflow.client.multipart import human_bytes
 from airflow_provider_seekrflow.client.polling import NextCheck, plan_steady_check
+from airflow_provider_seekrflow.defaults import UNTIL_END
 from airflow_provider_seekrflow.exceptions import SeekrFlowJobError
 
 T = TypeVar("T")
 Log = Callable[[str], None]
 #: A sequence of requests with the decisions between them; its return value is the operation's result.
 Operation = Generator[Call[Any], Any, T]
-
-# What a wait waits for: the job's end, or (data jobs) the end of its files' ingestion, or the job's
-# end or its review, whichever comes first (a data job sensor that fails on review).
-UNTIL_END = "end"
-UNTIL_INGESTED = "ingestion"
-UNTIL_END_OR_REVIEW = "end_or_review"
 
 
 def run_sync(operation: Operation[T], send: Callable[[Call[Any]], Any]) -> T:

@@ -16,16 +16,9 @@ from airflow_provider_seekrflow.client.alignment import describe_outputs, traini
 from airflow_provider_seekrflow.client.data_jobs import DataJobDetail, ingestion_records
 from airflow_provider_seekrflow.client.endpoints import Call
 from airflow_provider_seekrflow.client.polling import NextCheck, plan_next_check, plan_steady_check
+from airflow_provider_seekrflow.defaults import UNTIL_END, UNTIL_END_OR_REVIEW, UNTIL_INGESTED
 from airflow_provider_seekrflow.exceptions import SeekrFlowJobError
-from airflow_provider_seekrflow.jobs.base import (
-    UNTIL_END,
-    UNTIL_END_OR_REVIEW,
-    UNTIL_INGESTED,
-    JobKind,
-    JobResult,
-    JobWatcher,
-    Operation,
-)
+from airflow_provider_seekrflow.jobs.base import JobKind, JobResult, JobWatcher, Operation
 from airflow_provider_seekrflow.vocabulary import DataJobStatus
 
 

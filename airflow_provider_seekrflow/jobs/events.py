@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from airflow_provider_seekrflow.client.errors import clip
+from airflow_provider_seekrflow.defaults import UNTIL_END
 from airflow_provider_seekrflow.exceptions import SeekrFlowError
-from airflow_provider_seekrflow.jobs.base import UNTIL_END, JobKind
+from airflow_provider_seekrflow.jobs.base import JobKind
 
 # Trigger events carry the job's status when the wait ended, or one of these.
 EVENT_TIMEOUT = "timeout"

@@ -6,9 +6,8 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_seekrflow.client.alignment import check_alignment_type, generate_request
+from airflow_provider_seekrflow.defaults import check_alignment_type
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
-from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
 from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.vocabulary import AlignmentType
 
@@ -61,7 +60,7 @@ class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
         "seekrflow_conn_id",
     )
     template_fields_renderers = {"instructions": "md", "system_prompt": "md", "files": "json"}
-    kind = ALIGNMENT
+    kind_key = "alignment"
     finds_unanswered_submissions = True
 
     def __init__(
@@ -87,6 +86,8 @@ class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
 
     def prepare_request(self) -> None:
         """Check the rendered request locally; nothing is sent when it is wrong."""
+        from airflow_provider_seekrflow.client.alignment import generate_request
+
         files = self.files
         if files is not None and not isinstance(files, (str, list, tuple)):
             try:

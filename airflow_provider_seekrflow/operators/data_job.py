@@ -6,19 +6,17 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_seekrflow.client import data_jobs
-from airflow_provider_seekrflow.client.data_jobs import DataJobDetail
-from airflow_provider_seekrflow.client.file_ids import checked_file_ids
+from airflow_provider_seekrflow.defaults import DEFAULT_INGESTION_METHOD, UNTIL_END, UNTIL_INGESTED
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
-from airflow_provider_seekrflow.jobs.base import UNTIL_END, UNTIL_INGESTED
-from airflow_provider_seekrflow.jobs.data_job import DATA_JOB, needs_review_error
 from airflow_provider_seekrflow.jobs.resume import ResumeAction, ResumeDecision
 from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.vocabulary import DataJobStatus, DataJobType
 
+# The client's data jobs (pydantic models) load when a task runs: DAG parsing never needs them.
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_provider_seekrflow.client.data_jobs import DataJobDetail
     from airflow_provider_seekrflow.client.lost_answers import Snapshot
     from airflow_provider_seekrflow.jobs.submissions import SubmissionNote
 
@@ -78,7 +76,7 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
         "seekrflow_conn_id",
     )
     template_fields_renderers = {"instructions": "md", "system_prompt": "md", "files": "json"}
-    kind = DATA_JOB
+    kind_key = "data_job"
     finds_unanswered_submissions = True
 
     def __init__(
@@ -91,7 +89,7 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
         system_prompt: str | None = None,
         vector_database_id: str | None = None,
         generate_system_prompt: bool = False,
-        ingestion_method: str = data_jobs.DEFAULT_INGESTION_METHOD,
+        ingestion_method: str = DEFAULT_INGESTION_METHOD,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -112,6 +110,9 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
 
     def prepare_request(self) -> None:
         """Check the rendered request locally; nothing is sent when it is wrong."""
+        from airflow_provider_seekrflow.client import data_jobs
+        from airflow_provider_seekrflow.client.file_ids import checked_file_ids
+
         file_ids = checked_file_ids("files", self.files, required=False)
         needs_files = self.job_type != DataJobType.CONTEXT_GROUNDED_VECTOR_DB.value
         if needs_files and not file_ids:
@@ -141,6 +142,8 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
     def _job_name(self, context: Context) -> str:
         if self.name:
             return self.name
+        from airflow_provider_seekrflow.client import data_jobs
+
         run_id = context.get("run_id") or getattr(context.get("dag_run"), "run_id", "manual")
         ti = context.get("ti")
         map_index = getattr(ti, "map_index", -1)
@@ -187,6 +190,8 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
 
     def _legacy_name(self, context: Context) -> str:
         # The default name of releases whose note held only a time: an upgrade mid-retry finds it.
+        from airflow_provider_seekrflow.client import data_jobs
+
         run_id = context.get("run_id") or getattr(context.get("dag_run"), "run_id", "manual")
         return f"{self.dag_id}.{self.task_id}.{run_id}"[: data_jobs.MAX_NAME_LENGTH]
 
@@ -210,6 +215,9 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
 
         :param detail: The job, no longer ``file_processing``.
         """
+        from airflow_provider_seekrflow.client import data_jobs
+        from airflow_provider_seekrflow.jobs.data_job import needs_review_error
+
         if detail.status == DataJobStatus.NEEDS_REVIEW.value and self._draft_prompt_if_asked(detail):
             detail = self.hook.get_data_job(detail.id)
         if detail.status == DataJobStatus.NEEDS_REVIEW.value:
@@ -279,6 +287,8 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
         :param end_time: The wait's deadline (epoch seconds), kept for the next deferral.
         :param phase: Which wait ended (``ingestion`` or ``end``); informative only.
         """
+        from airflow_provider_seekrflow.client import data_jobs
+
         # Any status the job can still move on from ends a wait here; the job's own state decides.
         outcome = self.outcome_of(event, job_id, until=PHASE_INGESTION, deadline=end_time)
         detail = self.hook.get_data_job(outcome.job_id)

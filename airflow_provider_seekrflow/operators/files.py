@@ -10,23 +10,24 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
-from airflow_provider_seekrflow.client.lost_answers import Snapshot
+from airflow_provider_seekrflow.defaults import DEFAULT_CONN_ID
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConfigError,
     SeekrFlowError,
     SeekrFlowInvalidFileError,
     SeekrFlowNotFoundError,
 )
-from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.jobs.submissions import is_definite_refusal
 from airflow_provider_seekrflow.operators.job_submission import task_state_store
 from airflow_provider_seekrflow.vocabulary import FilePurpose
 
+# DAG parsing imports this module: the hook and the client load when a task runs, where they are used.
 if TYPE_CHECKING:
     from pathlib import Path
 
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_provider_seekrflow.client.lost_answers import Snapshot
+    from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
     from airflow_provider_seekrflow.sources import Source
 
 # Task state store key (Airflow 3.3+) of the files this task's tries have uploaded.
@@ -63,6 +64,8 @@ class _UploadRecord:
 
     def sent_without_answer(self, facts: dict[str, Any]) -> Snapshot | None:
         """Return what the service listed before an earlier try first sent these facts and never recorded an answer."""
+        from airflow_provider_seekrflow.client.lost_answers import Snapshot
+
         for entry in self.entries:
             if entry.get("file_id") or not self._matches(entry, facts):
                 continue
@@ -139,7 +142,7 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         file_path: Any,
         purpose: str = FilePurpose.ALIGNMENT.value,
         vector_database_id: str | None = None,
-        seekrflow_conn_id: str = SeekrFlowHook.default_conn_name,
+        seekrflow_conn_id: str = DEFAULT_CONN_ID,
         source_conn_id: str | None = None,
         hook_params: dict[str, Any] | None = None,
         check_content: bool = True,
@@ -160,6 +163,8 @@ class SeekrFlowUploadFileOperator(BaseOperator):
     @cached_property
     def hook(self) -> SeekrFlowHook:
         """Return the SeekrFlow hook of this task's connection."""
+        from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+
         return SeekrFlowHook(seekrflow_conn_id=self.seekrflow_conn_id, **self.hook_params)
 
     def execute(self, context: Context) -> str | list[str]:
@@ -277,6 +282,8 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         self, source: Source, facts: dict[str, Any], uploaded: _UploadRecord, store: Any, held: list[str]
     ) -> str:
         """Upload ``source`` once, noting first (on Airflow 3.3+) what the service listed before it."""
+        from airflow_provider_seekrflow.jobs.submissions import is_definite_refusal
+
         snapshot = self.hook.snapshot_files(self.purpose)
         if store is not None:
             # Noted before sending: if this try dies with the file in flight, the retry looks for

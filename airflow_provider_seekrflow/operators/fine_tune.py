@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_seekrflow.client import fine_tunes, projects
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
-from airflow_provider_seekrflow.jobs.fine_tune import FINE_TUNE
 from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.vocabulary import AcceleratorType
 
+# The client's fine-tunes and projects (pydantic models) load when a task runs: DAG parsing never needs them.
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
@@ -68,7 +67,7 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
         "seekrflow_conn_id",
     )
     template_fields_renderers = {"training_files": "json", "validation_files": "json"}
-    kind = FINE_TUNE
+    kind_key = "fine_tune"
     finds_unanswered_submissions = True
 
     def __init__(
@@ -145,6 +144,8 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
 
     def prepare_request(self) -> None:
         """Check the rendered request locally; nothing is sent when it is wrong."""
+        from airflow_provider_seekrflow.client import fine_tunes, projects
+
         project_id = self._project_id()
         if project_id is None:
             projects.create_request(str(self.project_name), self.project_description)

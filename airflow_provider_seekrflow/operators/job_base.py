@@ -9,22 +9,21 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseOperator, conf
 
 from airflow_provider_seekrflow.assets import check_outlets_can_be_announced, publish_training_file
-from airflow_provider_seekrflow.client.deadline import bounded_by, lifted
-from airflow_provider_seekrflow.client.log_text import for_log
-from airflow_provider_seekrflow.client.waiting import limit_text
+from airflow_provider_seekrflow.defaults import DEFAULT_CONN_ID, UNTIL_END, check_poll_intervals
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError, SeekrFlowNotFoundError
-from airflow_provider_seekrflow.hooks.pipeline_methods import check_poll_intervals
-from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.jobs.base import UNTIL_END, JobKind, JobWatcher
-from airflow_provider_seekrflow.jobs.events import Outcome, event_outcome
 from airflow_provider_seekrflow.jobs.resume import ResumeAction
 from airflow_provider_seekrflow.operators.job_deadlines import KeepsDeadlines
 from airflow_provider_seekrflow.operators.job_submission import SubmitsOnce
 
+# DAG parsing imports this module: the hook, the client and the job kinds (pydantic models, the
+# transports) load when a task runs, in the methods that use them (tests/unit/test_parse_imports.py).
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_seekrflow.client.lost_answers import Snapshot
+    from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+    from airflow_provider_seekrflow.jobs.base import JobKind, JobWatcher
+    from airflow_provider_seekrflow.jobs.events import Outcome
 
 try:  # Airflow 3: the Task SDK's own name (BaseOperator has already loaded this module)
     from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
@@ -36,8 +35,8 @@ class SeekrFlowJobOperator(SubmitsOnce, KeepsDeadlines, BaseOperator):
     """
     Run one SeekrFlow job: submit it, or pick up the one an earlier try left, then wait on the worker or deferred.
 
-    Subclasses say how to check the request and submit it; their ``kind`` says how to read, wait
-    for, cancel and report the job. This class decides, in one place for every mode, whether a try
+    Subclasses say how to check the request and submit it; their ``kind`` (named by ``kind_key``)
+    says how to read, wait for, cancel and report the job. This class decides, in one place for every mode, whether a try
     submits, reattaches or reuses (:func:`~airflow_provider_seekrflow.jobs.resume.decide_resume`).
 
     The parameters below are every job operator's; each subclass documents them for its users.
@@ -58,13 +57,13 @@ class SeekrFlowJobOperator(SubmitsOnce, KeepsDeadlines, BaseOperator):
     #: Whether a retry can ask the service for the job an earlier try's unanswered submission made
     #: (``find_submitted_job``); such tries note in the task state store when they submitted.
     finds_unanswered_submissions: bool = False
-    #: The kind of job run: its statuses, errors, keys, reads and result; set by each subclass.
-    kind: JobKind
+    #: The key of the kind of job run (``airflow_provider_seekrflow.jobs.kinds.KINDS``); set by each subclass.
+    kind_key: str
 
     def __init__(
         self,
         *,
-        seekrflow_conn_id: str = SeekrFlowHook.default_conn_name,
+        seekrflow_conn_id: str = DEFAULT_CONN_ID,
         hook_params: dict[str, Any] | None = None,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -95,9 +94,18 @@ class SeekrFlowJobOperator(SubmitsOnce, KeepsDeadlines, BaseOperator):
         #: it is there with ``do_xcom_push=False`` too.
         self.last_result: dict[str, Any] | None = None
 
+    @property
+    def kind(self) -> JobKind:
+        """Return the kind of job run: its statuses, errors, keys, reads and result (loaded when a task runs)."""
+        from airflow_provider_seekrflow.jobs.kinds import KINDS
+
+        return KINDS[self.kind_key]
+
     @cached_property
     def hook(self) -> SeekrFlowHook:
         """Return the SeekrFlow hook of this task's connection."""
+        from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+
         return SeekrFlowHook(seekrflow_conn_id=self.seekrflow_conn_id, **self.hook_params)
 
     # -- what each kind of job says -------------------------------------------------------------
@@ -142,6 +150,7 @@ class SeekrFlowJobOperator(SubmitsOnce, KeepsDeadlines, BaseOperator):
         :param timeout: Seconds left for this wait; the operator's ``timeout`` when None.
         :param watcher: The watcher to keep, when several waits share its progress log.
         """
+        from airflow_provider_seekrflow.client.waiting import limit_text
 
         def timed_out(job: Any) -> Exception:
             self.cancel("the wait timed out")
@@ -233,6 +242,8 @@ class SeekrFlowJobOperator(SubmitsOnce, KeepsDeadlines, BaseOperator):
         :param deadline: The wait's deadline as this task set it (the deferral's ``end_time``), when
             Airflow passed it back; else the event's.
         """
+        from airflow_provider_seekrflow.jobs.events import event_outcome
+
         outcome = event_outcome(event, job_id, self.kind, until=until)
         self.job_id = outcome.job_id
         if outcome.kind == "timeout":
@@ -253,6 +264,8 @@ class SeekrFlowJobOperator(SubmitsOnce, KeepsDeadlines, BaseOperator):
 
     def execute(self, context: Context) -> Any:
         """Check the request, then submit, reattach or reuse, and wait as the mode says."""
+        from airflow_provider_seekrflow.client.deadline import bounded_by
+
         self.last_result = None  # an operator run again in one process reports no earlier run's result
         if self.kind.makes_training_data:
             check_outlets_can_be_announced(self.task_id, self.outlets, self.wait_for_completion)
@@ -331,6 +344,9 @@ class SeekrFlowJobOperator(SubmitsOnce, KeepsDeadlines, BaseOperator):
         """Cancel the running job, if any and if ``cancel_on_kill``; a failure to cancel is only logged."""
         if not self.cancel_on_kill or not self.job_id:
             return
+        from airflow_provider_seekrflow.client.deadline import lifted
+        from airflow_provider_seekrflow.client.log_text import for_log
+
         try:
             # Unbounded: a wait that ran out of time cancels in the margin kept before execution_timeout.
             with lifted():

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 from airflow_provider_seekrflow.exceptions import SeekrFlowError
 from airflow_provider_seekrflow.jobs.resume import ResumeDecision, decide_resume
-from airflow_provider_seekrflow.jobs.submissions import SubmissionNote, is_definite_refusal
 
+# Light for DAG parsing: the submission note reads the client's snapshots, so it loads when a task runs.
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_seekrflow.client.lost_answers import Snapshot
     from airflow_provider_seekrflow.jobs.base import JobKind
+    from airflow_provider_seekrflow.jobs.submissions import SubmissionNote
 
 NO_STATE_STORE_WARNING = (
     "This Airflow has no task state store (it arrives in 3.3): if this task is retried after its job "
@@ -40,9 +41,14 @@ class SubmitsOnce:
 
     durable: bool
     finds_unanswered_submissions: bool
-    kind: JobKind
     snapshot: Snapshot | None
     log: Any
+
+    if TYPE_CHECKING:  # the operator's
+
+        @property
+        def kind(self) -> JobKind:
+            """The kind of job run."""
 
     def submit_job(self, context: Context) -> str:
         """Submit the job and return its id (each kind's operator says how)."""
@@ -93,6 +99,8 @@ class SubmitsOnce:
 
     def _submit(self, context: Context) -> str:
         """Submit, noting first what was listed (on Airflow 3.3+), so a retry can find a job whose answer was lost."""
+        from airflow_provider_seekrflow.jobs.submissions import SubmissionNote, is_definite_refusal
+
         store: Any = task_state_store(context) if self.durable else None
         noting = store is not None and self.finds_unanswered_submissions
         self.snapshot = self.snapshot_before_submit(context) if self.finds_unanswered_submissions else None
@@ -115,6 +123,8 @@ class SubmitsOnce:
 
     def _job_of_unanswered_submission(self, store: Any, context: Context) -> str | None:
         """Return the job an earlier try's unanswered submission made, or None when there was none or it made none."""
+        from airflow_provider_seekrflow.jobs.submissions import SubmissionNote
+
         stored = store.get(self.submitted_at_state_key) if self.finds_unanswered_submissions else None
         note = SubmissionNote.from_state(stored) if stored else None
         if note is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
 from airflow_provider_seekrflow.sensors.job_base import SeekrFlowJobSensor
 
 
@@ -26,4 +25,4 @@ class SeekrFlowAlignmentJobSensor(SeekrFlowJobSensor):
         seconds; the trigger sleeps toward the service's completion estimate when it gives one.
     """
 
-    kind = ALIGNMENT
+    kind_key = "alignment"

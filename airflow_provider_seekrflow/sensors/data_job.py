@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_seekrflow.client.data_jobs import DataJobDetail
-from airflow_provider_seekrflow.client.log_text import for_log
-from airflow_provider_seekrflow.jobs.base import UNTIL_END, UNTIL_END_OR_REVIEW
-from airflow_provider_seekrflow.jobs.data_job import DATA_JOB, needs_review_error
+from airflow_provider_seekrflow.defaults import UNTIL_END, UNTIL_END_OR_REVIEW
 from airflow_provider_seekrflow.sensors.job_base import SeekrFlowJobSensor
 from airflow_provider_seekrflow.vocabulary import DataJobStatus
+
+if TYPE_CHECKING:
+    from airflow_provider_seekrflow.client.data_jobs import DataJobDetail
 
 
 class SeekrFlowDataJobSensor(SeekrFlowJobSensor):
@@ -33,7 +33,7 @@ class SeekrFlowDataJobSensor(SeekrFlowJobSensor):
         seconds; the trigger sleeps toward the alignment's completion estimate once it runs.
     """
 
-    kind = DATA_JOB
+    kind_key = "data_job"
 
     def __init__(self, *, fail_on_review: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -45,6 +45,9 @@ class SeekrFlowDataJobSensor(SeekrFlowJobSensor):
         """Fail on a job that needs review (or log its problems once, with ``fail_on_review=False``)."""
         if job.status != DataJobStatus.NEEDS_REVIEW.value:
             return
+        from airflow_provider_seekrflow.client.log_text import for_log
+        from airflow_provider_seekrflow.jobs.data_job import needs_review_error
+
         error = needs_review_error(job, f"Data job {job.id} needs review")
         if self.fail_on_review:
             raise error

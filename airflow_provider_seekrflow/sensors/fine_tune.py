@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_seekrflow.client import fine_tunes
-from airflow_provider_seekrflow.client.fine_tunes import FineTune
-from airflow_provider_seekrflow.jobs.fine_tune import FINE_TUNE
 from airflow_provider_seekrflow.sensors.job_base import SeekrFlowJobSensor
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_seekrflow.client.fine_tunes import FineTune
 
 
 class SeekrFlowFineTuneSensor(SeekrFlowJobSensor):
@@ -33,7 +32,7 @@ class SeekrFlowFineTuneSensor(SeekrFlowJobSensor):
     :param poll_interval: In deferrable mode, the longest time between two status checks, in seconds.
     """
 
-    kind = FINE_TUNE
+    kind_key = "fine_tune"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -41,6 +40,8 @@ class SeekrFlowFineTuneSensor(SeekrFlowJobSensor):
 
     def read_job(self, job_id: str) -> FineTune:
         """Read the fine-tune once, logging its status on change and each new event once."""
+        from airflow_provider_seekrflow.client import fine_tunes
+
         job: FineTune = self.hook.call(self.watcher.get(job_id))
         # Deferred, the trigger logs the status and every event from its own first read on: the check
         # before deferring logs only a fine-tune that already ended (no trigger runs), and the

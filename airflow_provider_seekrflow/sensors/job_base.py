@@ -16,19 +16,21 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_seekrflow.assets import publish_training_file
+from airflow_provider_seekrflow.defaults import DEFAULT_CONN_ID, UNTIL_END, check_poll_intervals
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
-from airflow_provider_seekrflow.hooks.pipeline_methods import check_poll_intervals
-from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-from airflow_provider_seekrflow.jobs.base import UNTIL_END, JobKind, JobWatcher
-from airflow_provider_seekrflow.jobs.events import event_outcome
 
+# DAG parsing imports this module: the hook, the client and the job kinds (pydantic models, the
+# transports) load when a task runs, in the methods that use them (tests/unit/test_parse_imports.py).
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+    from airflow_provider_seekrflow.jobs.base import JobKind, JobWatcher
 
 
 class SeekrFlowJobSensor(BaseSensorOperator):
     """
-    Wait until a SeekrFlow job completes; each subclass names its ``kind``, which says how to read the job and what it returns.
+    Wait until a SeekrFlow job completes; each subclass names its ``kind`` (by ``kind_key``), which says how to read the job and what it returns.
 
     A job that ends without success fails the task at once with its kind's distinct error; with
     ``soft_fail`` that, like a timeout, skips the task instead, in every mode. A sensor never
@@ -45,8 +47,8 @@ class SeekrFlowJobSensor(BaseSensorOperator):
 
     template_fields: Sequence[str] = ("job_id", "seekrflow_conn_id")
     ui_color = "#e8f0ff"
-    #: The kind of job watched; set by each subclass.
-    kind: JobKind
+    #: The key of the kind of job watched (``airflow_provider_seekrflow.jobs.kinds.KINDS``); set by each subclass.
+    kind_key: str
     #: What the deferred wait waits for (a data job sensor that fails on review also ends at review).
     wait_until: str = UNTIL_END
 
@@ -54,7 +56,7 @@ class SeekrFlowJobSensor(BaseSensorOperator):
         self,
         *,
         job_id: str | dict[str, Any],
-        seekrflow_conn_id: str = SeekrFlowHook.default_conn_name,
+        seekrflow_conn_id: str = DEFAULT_CONN_ID,
         hook_params: dict[str, Any] | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 300.0,
@@ -71,9 +73,18 @@ class SeekrFlowJobSensor(BaseSensorOperator):
         # watcher (what the task log has shown) outlives one poke in this process.
         self._watchers: dict[str, JobWatcher] = {}
 
+    @property
+    def kind(self) -> JobKind:
+        """Return the kind of job watched: how to read it and what it returns (loaded when a task runs)."""
+        from airflow_provider_seekrflow.jobs.kinds import KINDS
+
+        return KINDS[self.kind_key]
+
     @cached_property
     def hook(self) -> SeekrFlowHook:
         """Return the SeekrFlow hook of this task's connection."""
+        from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+
         return SeekrFlowHook(seekrflow_conn_id=self.seekrflow_conn_id, **self.hook_params)
 
     @property
@@ -173,6 +184,8 @@ class SeekrFlowJobSensor(BaseSensorOperator):
         :param event: The trigger's event.
         :param job_id: The job the sensor deferred on.
         """
+        from airflow_provider_seekrflow.jobs.events import event_outcome
+
         outcome = event_outcome(event, job_id, self.kind, until=self.wait_until)
         if outcome.kind == "timeout":
             self._fail(AirflowSensorTimeout(f"Sensor timed out after {self.timeout} s: {outcome.message}"))

@@ -13,6 +13,7 @@ from airflow_provider_seekrflow.client.deadline import bounded_by
 from airflow_provider_seekrflow.client.errors import clip
 from airflow_provider_seekrflow.client.log_text import for_log
 from airflow_provider_seekrflow.client.polling import NextCheck
+from airflow_provider_seekrflow.defaults import UNTIL_END
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConnectionError,
     SeekrFlowDeadlineError,
@@ -20,7 +21,7 @@ from airflow_provider_seekrflow.exceptions import (
     SeekrFlowRateLimitError,
     SeekrFlowServerError,
 )
-from airflow_provider_seekrflow.jobs.base import UNTIL_END, JobWatcher
+from airflow_provider_seekrflow.jobs.base import JobWatcher
 from airflow_provider_seekrflow.jobs.events import EVENT_ERROR, EVENT_TIMEOUT, job_event
 from airflow_provider_seekrflow.jobs.kinds import KINDS
 from airflow_provider_seekrflow.triggers.task_state import shielded, task_state

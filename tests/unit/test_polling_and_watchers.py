@@ -15,7 +15,7 @@ from airflow_provider_seekrflow.client.polling import (
     plan_next_check,
     plan_steady_check,
 )
-from airflow_provider_seekrflow.jobs.base import UNTIL_END, UNTIL_END_OR_REVIEW, UNTIL_INGESTED
+from airflow_provider_seekrflow.defaults import UNTIL_END, UNTIL_END_OR_REVIEW, UNTIL_INGESTED
 from airflow_provider_seekrflow.jobs.data_job import plan_data_job_check
 from airflow_provider_seekrflow.jobs.kinds import KINDS
 

@@ -11,8 +11,8 @@ from urllib.parse import quote
 import pytest
 
 from airflow_provider_seekrflow import __version__
-from airflow_provider_seekrflow.client.config import DEFAULT_BASE_URL
 from airflow_provider_seekrflow.client.network import tls_verify
+from airflow_provider_seekrflow.defaults import DEFAULT_BASE_URL
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConfigError,
     SeekrFlowConnectionError,

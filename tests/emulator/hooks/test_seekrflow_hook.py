@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from airflow_provider_seekrflow import validation
+from airflow_provider_seekrflow.defaults import UNTIL_END
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConfigError,
     SeekrFlowInvalidFileError,
@@ -18,7 +19,6 @@ from airflow_provider_seekrflow.exceptions import (
 )
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT, SeekrFlowAlignmentJobTimeoutError
-from airflow_provider_seekrflow.jobs.base import UNTIL_END
 from airflow_provider_seekrflow.models import AlignmentJob, SeekrFlowFile
 
 SOURCE_TEXT = (
