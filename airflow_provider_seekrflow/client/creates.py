@@ -1,7 +1,8 @@
 """
 The requests that create or start something on SeekrFlow, each done once even when an answer is lost.
 
-Data jobs (create, add files, start), projects, fine-tunes and generate, as functions over a
+Data jobs (create, add files, start), projects, fine-tunes, generate and deployments (create,
+promote, demote), as functions over a
 :class:`~airflow_provider_seekrflow.client.sync_transport.SyncTransport`. A create is matched only
 against the objects new since a snapshot taken before it was sent
 (:mod:`~airflow_provider_seekrflow.client.lost_answers`); see :mod:`.reconcile` for the rule.
@@ -11,11 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_seekrflow.client import alignment, data_jobs, fine_tunes, projects
+from airflow_provider_seekrflow.client import alignment, data_jobs, deployments, fine_tunes, projects
 from airflow_provider_seekrflow.client.log_text import for_log
 from airflow_provider_seekrflow.client.lost_answers import Snapshot
 from airflow_provider_seekrflow.client.reconcile import once
 from airflow_provider_seekrflow.client.sync_transport import SyncTransport
+from airflow_provider_seekrflow.exceptions import SeekrFlowAPIError, SeekrFlowError
+from airflow_provider_seekrflow.vocabulary import DeploymentStatus
 
 # -- data jobs ------------------------------------------------------------------------------
 
@@ -219,3 +222,78 @@ def find_generated_alignment(
     """
     found, _absent = alignment.find_lost_job(transport.call(alignment.list_jobs()).data or [], body, snapshot)
     return found
+
+
+# -- deployments ----------------------------------------------------------------------------
+
+
+def list_deployments(transport: SyncTransport) -> tuple[list[deployments.Deployment], bool]:
+    """Return every deployment the service lists (all pages), and whether the listing is complete."""
+    from airflow_provider_seekrflow.jobs.base import run_sync
+
+    return run_sync(deployments.list_all(), transport.call)
+
+
+def create_deployment(
+    transport: SyncTransport, body: dict[str, Any], snapshot: Snapshot
+) -> deployments.Deployment:
+    """
+    Create a deployment from a checked body, never twice: a lost answer is matched against the deployments new since ``snapshot``.
+
+    :param body: A body from :func:`deployments.create_request`.
+    :param snapshot: The deployments listed before it is sent.
+    """
+
+    def lookup() -> deployments.Deployment | None:
+        return deployments.find_lost_deployment(list_deployments(transport)[0], body, snapshot)
+
+    created = once(transport, deployments.create(body), lookup)
+    if not created.id:
+        raise SeekrFlowError(f"SeekrFlow created a deployment but its answer names no id: {created!r}")
+    return created
+
+
+def promote_deployment(transport: SyncTransport, deployment_id: str) -> deployments.Deployment | None:
+    """
+    Promote an ``Inactive`` deployment once; return it, or None when another party started it first (409).
+
+    A lost answer is looked up, never blindly resent: a deployment no longer ``Inactive`` was promoted.
+
+    :param deployment_id: The deployment.
+    """
+
+    def lookup() -> deployments.Deployment | None:
+        now = transport.call(deployments.get(deployment_id))
+        return None if now.status == DeploymentStatus.INACTIVE.value else now
+
+    try:
+        return once(transport, deployments.promote(deployment_id), lookup)
+    except SeekrFlowAPIError as err:
+        if err.status_code != deployments.CONFLICT:
+            raise
+        return None
+
+
+def demote_deployment(transport: SyncTransport, deployment_id: str) -> tuple[deployments.Deployment, bool]:
+    """
+    Demote a deployment once; return it as demoted, and whether this call demoted it (False: it was already ``Inactive``).
+
+    A lost answer is looked up, never blindly resent; a 409 on an ``Inactive`` deployment is success.
+
+    :param deployment_id: The deployment.
+    """
+    inactive = DeploymentStatus.INACTIVE.value
+
+    def lookup() -> deployments.Deployment | None:
+        now = transport.call(deployments.get(deployment_id))
+        return now if now.status == inactive else None
+
+    try:
+        return once(transport, deployments.demote(deployment_id), lookup), True
+    except SeekrFlowAPIError as err:
+        if err.status_code != deployments.CONFLICT:
+            raise
+        now = transport.call(deployments.get(deployment_id))
+        if now.status != inactive:
+            raise
+        return now, False

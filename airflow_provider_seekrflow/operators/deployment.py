@@ -7,190 +7,22 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
-from airflow_provider_seekrflow.client import deployments
-from airflow_provider_seekrflow.client.deployments import Deployment
-from airflow_provider_seekrflow.client.log_text import for_log
-from airflow_provider_seekrflow.exceptions import SeekrFlowAPIError, SeekrFlowError
-from airflow_provider_seekrflow.jobs.deployment import DEPLOYMENT
-from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
-from airflow_provider_seekrflow.operators.job_submission import task_state_store
+from airflow_provider_seekrflow.defaults import DEFAULT_CONN_ID
+from airflow_provider_seekrflow.operators.deployment_task import DeploymentTask
 from airflow_provider_seekrflow.vocabulary import DeploymentStatus, DeploymentType
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_provider_seekrflow.client.deployments import Deployment
     from airflow_provider_seekrflow.client.lost_answers import Snapshot
-    from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-    from airflow_provider_seekrflow.jobs.resume import ResumeDecision
     from airflow_provider_seekrflow.jobs.submissions import SubmissionNote
 
 INACTIVE = DeploymentStatus.INACTIVE.value
 FAILED = DeploymentStatus.FAILED.value
-# The task state store key, and the XCom key, naming a deployment the task waits on but did not
-# start (it must never demote it). ``_DeploymentTask.kind`` is the module's one reference to the kind.
-REUSED_STATE_KEY = "seekrflow_deployment_id_reused"
-REUSED_XCOM_KEY = "deployment_reused"
 
 
-def promote_once(hook: SeekrFlowHook, deployment_id: str) -> Deployment | None:
-    """
-    Promote an ``Inactive`` deployment once; return it, or None when another party started it first (409).
-
-    A lost answer is looked up, never blindly resent: a deployment no longer ``Inactive`` was promoted.
-
-    :param hook: The task's hook.
-    :param deployment_id: The deployment.
-    """
-    from airflow_provider_seekrflow.client.reconcile import once
-
-    def lookup() -> Deployment | None:
-        now = hook.call(deployments.get(deployment_id))
-        return None if now.status == INACTIVE else now
-
-    try:
-        return once(hook.transport, deployments.promote(deployment_id), lookup)
-    except SeekrFlowAPIError as err:
-        if err.status_code != deployments.CONFLICT:
-            raise
-        return None
-
-
-class _DeploymentTask(SeekrFlowJobOperator):
-    """
-    What the deploy and promote operators share: the kind, and demoting on kill or timeout only what the task started.
-
-    A deployment the task found serving or starting (another party's) is *reused*: the task waits
-    on it but never demotes it. Which one it is survives a deferral (the deferral's kwargs, else the
-    XCom ``deployment_reused``) and a retry (the task state store, Airflow 3.3+).
-    """
-
-    kind = DEPLOYMENT
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        #: The deployment this task waits on but did not create or promote, if any.
-        self.reused_id: str | None = None
-
-    # -- which deployment is the task's own -----------------------------------------------------
-
-    def mark_started(self, deployment_id: str, context: Context) -> str:
-        """Note that this task created or promoted the deployment: a kill or timeout demotes it."""
-        self.reused_id = None
-        store = task_state_store(context) if self.durable else None
-        if store is not None:
-            store.delete(REUSED_STATE_KEY)
-        return deployment_id
-
-    def mark_reused(self, deployment_id: str, context: Context) -> str:
-        """Note that the task waits on a deployment it did not start: nothing it does demotes it."""
-        self.reused_id = deployment_id
-        store = task_state_store(context) if self.durable else None
-        if store is not None:
-            store.set(REUSED_STATE_KEY, deployment_id)
-        self.push_extra_xcom(context, REUSED_XCOM_KEY, deployment_id)
-        return deployment_id
-
-    def recall_reused(self, context: Context, job_id: str | None, reused: bool = False) -> None:
-        """
-        After a deferral, learn again whether the deployment was reused.
-
-        From the deferral's kwargs (a triggerer hands them back); where Airflow resumes the task
-        with the event alone (``dag.test()``), from the task state store or the task's XCom.
-        """
-        if not job_id:
-            return
-        store = task_state_store(context) if self.durable else None
-        ti = context.get("ti")
-        if (
-            reused
-            or (store is not None and store.get(REUSED_STATE_KEY) == job_id)
-            or (ti is not None and ti.xcom_pull(task_ids=self.task_id, key=REUSED_XCOM_KEY) == job_id)
-        ):
-            self.reused_id = job_id
-
-    def resume_decision(self, context: Context) -> ResumeDecision:
-        """Decide as every job operator does, remembering whether an earlier try's deployment was reused."""
-        decision = super().resume_decision(context)
-        store = task_state_store(context) if self.durable else None
-        if store is not None and decision.job_id and store.get(REUSED_STATE_KEY) == decision.job_id:
-            self.reused_id = decision.job_id
-        return decision
-
-    def cancel(self, reason: str) -> None:
-        """Demote the deployment on a kill or timeout, unless the task reused it (another party's)."""
-        if self.job_id and self.job_id == self.reused_id:
-            if self.cancel_on_kill:
-                self.log.info(
-                    "Not demoting deployment %s (%s): this task did not create or promote it",
-                    self.job_id,
-                    reason,
-                )
-            return
-        super().cancel(reason)
-
-    def trigger_arguments(self, job_id: str, end_time: float | None) -> dict[str, Any]:
-        """Return the trigger's arguments: it demotes on a kill only a deployment this task started."""
-        arguments = super().trigger_arguments(job_id, end_time)
-        arguments["cancel_on_kill"] = self.cancel_on_kill and job_id != self.reused_id
-        return arguments
-
-    def defer(
-        self, *, trigger: Any, method_name: str, kwargs: dict[str, Any] | None = None, **rest: Any
-    ) -> Any:
-        """Defer, carrying whether the deployment was reused to the task that resumes."""
-        kwargs = dict(kwargs or {})
-        if self.reused_id is not None and kwargs.get("job_id") == self.reused_id:
-            kwargs["reused"] = True
-        return super().defer(trigger=trigger, method_name=method_name, kwargs=kwargs, **rest)
-
-    def execute_complete(
-        self,
-        context: Context,
-        event: Any = None,
-        job_id: str | None = None,
-        end_time: float | None = None,
-        reused: bool = False,
-    ) -> Any:
-        """
-        Turn the trigger's event into the result, or the kind's failure (a timeout demotes only what the task started).
-
-        :param context: The task context.
-        :param event: The trigger's event.
-        :param job_id: The deployment the task deferred on.
-        :param end_time: The wait's deadline (epoch seconds).
-        :param reused: Whether the task reused the deployment rather than starting it.
-        """
-        event_job = event.get("job_id") if isinstance(event, dict) else None
-        self.recall_reused(context, job_id or event_job, reused)
-        return super().execute_complete(context, event, job_id, end_time)
-
-    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
-        """Resume after a deferral, knowing whether the deployment was reused."""
-        kwargs = next_kwargs or {}
-        self.recall_reused(
-            context, kwargs.get("job_id") or self._pulled_job_id(context), bool(kwargs.get("reused"))
-        )
-        return super().resume_execution(next_method, next_kwargs, context)
-
-    def start_serving(self, deployment: Deployment, context: Context) -> str:
-        """Promote an ``Inactive`` deployment (the task's own from then on); one another party started is reused."""
-        deployment_id = str(deployment.id)
-        promoted = promote_once(self.hook, deployment_id)
-        if promoted is not None:
-            self.log.info("Promoted deployment %s; it is %s", deployment_id, for_log(promoted.status))
-            return self.mark_started(deployment_id, context)
-        now = self.hook.call(deployments.get(deployment_id))
-        self.log.info(
-            "Deployment %s was started by another party before this task's promote (409); it is %s",
-            deployment_id,
-            for_log(now.status),
-        )
-        if now.status == FAILED:
-            raise self.kind.watch("end", self.log.info).failure(now)
-        return self.mark_reused(deployment_id, context)
-
-
-class SeekrFlowDeployModelOperator(_DeploymentTask):
+class SeekrFlowDeployModelOperator(DeploymentTask):
     """
     Serve a model on SeekrFlow: reuse its deployment of the same name, or create one, and (by default) wait until ``Active``.
 
@@ -250,6 +82,8 @@ class SeekrFlowDeployModelOperator(_DeploymentTask):
         self._listed: list[Deployment] | None = None
 
     def _body(self) -> dict[str, Any]:
+        from airflow_provider_seekrflow.client import deployments
+
         return deployments.create_request(
             name=self.name,
             model_id=self.model_id,
@@ -263,17 +97,23 @@ class SeekrFlowDeployModelOperator(_DeploymentTask):
         self._body()
 
     def _list(self) -> tuple[list[Deployment], bool]:
-        return self.hook.run(deployments.list_all())
+        from airflow_provider_seekrflow.client.creates import list_deployments
+
+        return list_deployments(self.hook.transport)
 
     def snapshot_before_submit(self, context: Context) -> Snapshot:
         """List every deployment: the candidates for reuse, and what a lost create is told apart from."""
+        from airflow_provider_seekrflow.client import deployments
+
         listed, complete = self._list()
         self._listed = listed
         return deployments.snapshot_of(listed, complete)
 
     def submit_job(self, context: Context) -> str:
         """Reuse the deployment of this name and model, or create one once."""
-        from airflow_provider_seekrflow.client.reconcile import once
+        from airflow_provider_seekrflow.client import deployments
+        from airflow_provider_seekrflow.client.creates import create_deployment
+        from airflow_provider_seekrflow.client.log_text import for_log
 
         body = self._body()
         listed = self._listed if self._listed is not None else self._list()[0]
@@ -283,19 +123,15 @@ class SeekrFlowDeployModelOperator(_DeploymentTask):
             if found:
                 return self._reuse(found[0], found[1:], context)
         snapshot = self.snapshot or deployments.snapshot_of(listed, True)
-
-        def lookup() -> Deployment | None:
-            return deployments.find_lost_deployment(self._list()[0], body, snapshot)
-
-        created = once(self.hook.transport, deployments.create(body), lookup)
-        if not created.id:
-            raise SeekrFlowError(f"SeekrFlow created a deployment but its answer names no id: {created!r}")
+        created = create_deployment(self.hook.transport, body, snapshot)
         self.log.info(
             "Created deployment %s (%s): %s", created.id, for_log(created.describe()), created.status
         )
-        return self.mark_started(created.id, context)
+        return self.mark_started(str(created.id), context)
 
     def _reuse(self, deployment: Deployment, others: list[Deployment], context: Context) -> str:
+        from airflow_provider_seekrflow.client.log_text import for_log
+
         self.log.info(
             "Reusing deployment %s (%s, %s) instead of creating another of the same name and model",
             deployment.id,
@@ -323,11 +159,13 @@ class SeekrFlowDeployModelOperator(_DeploymentTask):
 
     def find_submitted_job(self, note: SubmissionNote, context: Context) -> str | None:
         """Return the deployment an earlier try's unanswered create made, if the service lists it."""
+        from airflow_provider_seekrflow.client import deployments
+
         found = deployments.find_lost_deployment(self._list()[0], self._body(), note.snapshot)
         return found.id if found is not None else None
 
 
-class SeekrFlowPromoteDeploymentOperator(_DeploymentTask):
+class SeekrFlowPromoteDeploymentOperator(DeploymentTask):
     """
     Start serving an ``Inactive`` deployment again (promote it) and (by default) wait until ``Active``.
 
@@ -358,6 +196,8 @@ class SeekrFlowPromoteDeploymentOperator(_DeploymentTask):
 
     def prepare_request(self) -> None:
         """Check the deployment id locally."""
+        from airflow_provider_seekrflow.client import deployments
+
         deployments.checked_id(self.deployment_id)
 
     def snapshot_before_submit(self, context: Context) -> Snapshot:
@@ -368,6 +208,9 @@ class SeekrFlowPromoteDeploymentOperator(_DeploymentTask):
 
     def submit_job(self, context: Context) -> str:
         """Promote the deployment if it is ``Inactive``; one already starting or serving is waited on as it is."""
+        from airflow_provider_seekrflow.client import deployments
+        from airflow_provider_seekrflow.client.log_text import for_log
+
         deployment = self.hook.call(deployments.get(deployments.checked_id(self.deployment_id)))
         if deployment.status == INACTIVE:
             return self.start_serving(deployment, context)
@@ -381,6 +224,8 @@ class SeekrFlowPromoteDeploymentOperator(_DeploymentTask):
 
     def find_submitted_job(self, note: SubmissionNote, context: Context) -> str | None:
         """Return the deployment when an earlier try's unanswered promote started it (it is no longer ``Inactive``)."""
+        from airflow_provider_seekrflow.client import deployments
+
         deployment_id = deployments.checked_id(self.deployment_id)
         deployment = self.hook.call(deployments.get(deployment_id))
         return None if deployment.status == INACTIVE else deployment_id
@@ -409,7 +254,7 @@ class SeekrFlowDemoteDeploymentOperator(BaseOperator):
         *,
         deployment_id: str | dict[str, Any] | None,
         missing_ok: bool = False,
-        seekrflow_conn_id: str = "seekrflow_default",
+        seekrflow_conn_id: str = DEFAULT_CONN_ID,
         hook_params: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -421,7 +266,9 @@ class SeekrFlowDemoteDeploymentOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         """Demote the deployment once; one already ``Inactive`` is success."""
-        from airflow_provider_seekrflow.client.reconcile import once
+        from airflow_provider_seekrflow.client import deployments
+        from airflow_provider_seekrflow.client.creates import demote_deployment
+        from airflow_provider_seekrflow.client.log_text import for_log
         from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
         from airflow_provider_seekrflow.jobs.deployment import deployment_result
 
@@ -430,20 +277,9 @@ class SeekrFlowDemoteDeploymentOperator(BaseOperator):
             return None
         deployment_id = deployments.checked_id(self.deployment_id)
         hook = SeekrFlowHook(seekrflow_conn_id=self.seekrflow_conn_id, **self.hook_params)
-
-        def lookup() -> Deployment | None:
-            now = hook.call(deployments.get(deployment_id))
-            return now if now.status == INACTIVE else None
-
-        try:
-            demoted = once(hook.transport, deployments.demote(deployment_id), lookup)
-        except SeekrFlowAPIError as err:
-            if err.status_code != deployments.CONFLICT:
-                raise
-            demoted = hook.call(deployments.get(deployment_id))
-            if demoted.status != INACTIVE:
-                raise
-            self.log.info("Deployment %s is already Inactive: nothing to demote", deployment_id)
-        else:
+        demoted, changed = demote_deployment(hook.transport, deployment_id)
+        if changed:
             self.log.info("Demoted deployment %s; it is %s", deployment_id, for_log(demoted.status))
+        else:
+            self.log.info("Deployment %s is already Inactive: nothing to demote", deployment_id)
         return deployment_result(demoted)

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
+from airflow_provider_seekrflow.defaults import DEFAULT_CONN_ID
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConfigError,
     SeekrFlowEvaluationFailedError,
     SeekrFlowInvalidFileError,
 )
-from airflow_provider_seekrflow.hooks.base import SeekrFlowBaseHook
 from airflow_provider_seekrflow.sources.source import is_object_storage
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
         max_tokens: int | None = None,
         temperature: float | None = None,
         request_options: dict[str, Any] | None = None,
-        seekrflow_conn_id: str = SeekrFlowBaseHook.default_conn_name,
+        seekrflow_conn_id: str = DEFAULT_CONN_ID,
         hook_params: dict[str, Any] | None = None,
         prompts_conn_id: str | None = None,
         answers_conn_id: str | None = None,

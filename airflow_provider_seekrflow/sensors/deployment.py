@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
-from airflow_provider_seekrflow.jobs.deployment import DEPLOYMENT
 from airflow_provider_seekrflow.sensors.job_base import SeekrFlowJobSensor
 
 
@@ -28,7 +27,7 @@ class SeekrFlowDeploymentSensor(SeekrFlowJobSensor):
     :param poll_interval: In deferrable mode, the longest time between two status checks, in seconds.
     """
 
-    kind = DEPLOYMENT
+    kind_key = "deployment"
 
     def __init__(
         self, *, deployment_id: str | dict[str, Any] | None = None, job_id: Any = None, **kwargs: Any

@@ -345,6 +345,6 @@ def test_listing_every_page_is_a_complete_snapshot():
 
 
 def test_the_reused_marker_key_sits_beside_the_kinds_state_key():
-    from airflow_provider_seekrflow.operators.deployment import REUSED_STATE_KEY
+    from airflow_provider_seekrflow.operators.deployment_task import REUSED_STATE_KEY
 
     assert f"{DEPLOYMENT.state_key}_reused" == REUSED_STATE_KEY
