@@ -15,6 +15,16 @@ _ASSET_URIS = {
     "to_openlineage_converter": f"{_PACKAGE}.assets.convert_asset_to_openlineage",
 }
 
+# The operator extra links (airflow_provider_seekrflow.links), named here so listing providers
+# imports no Airflow class: Airflow 2's webserver rebuilds a task's links from these paths.
+_LINKS = (
+    "SeekrFlowFileLink",
+    "SeekrFlowDataJobLink",
+    "SeekrFlowAlignmentJobLink",
+    "SeekrFlowFineTuneLink",
+    "SeekrFlowDeploymentLink",
+)
+
 
 def get_provider_info() -> dict[str, Any]:
     """Return the provider's name, versions, connection type and modules, as Airflow expects them."""
@@ -64,6 +74,7 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "extra-links": [f"{_PACKAGE}.links.{name}" for name in _LINKS],
         "triggers": [
             {
                 "integration-name": "SeekrFlow",

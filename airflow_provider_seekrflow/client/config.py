@@ -6,14 +6,18 @@ import ipaddress
 import json
 import logging
 import math
+import string
 import threading
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from airflow_provider_seekrflow import __version__
 from airflow_provider_seekrflow.client.connection_extras import (
+    CONSOLE_PAGES,
+    CONSOLE_PLACEHOLDERS,
     DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_CONSOLE_PATH,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     EXTRA_FIELDS,
@@ -43,6 +47,8 @@ class ClientConfig:
     :param connect_timeout: Connect timeout in seconds.
     :param max_retries: How many times a retryable failure is retried.
     :param verify: Whether to verify TLS certificates, or the path of a CA bundle to verify them with.
+    :param console_url: The template of an object's page in the web app (``{kind}``, ``{id}``);
+        None for the base URL followed by ``/{kind}/{id}``.
     """
 
     base_url: str
@@ -52,6 +58,7 @@ class ClientConfig:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
     verify: bool | str = True
+    console_url: str | None = None
 
     def headers(self) -> dict[str, str]:
         """Return the headers every request carries."""
@@ -63,6 +70,18 @@ class ClientConfig:
     def url(self, path: str) -> str:
         """Return the absolute URL of an API path."""
         return self.base_url + path
+
+    def console_link(self, kind: str, object_id: str) -> str:
+        """
+        Return the URL of an object's page in SeekrFlow's web app: only the template, the kind and the id go in.
+
+        :param kind: The kind of object, a key of ``CONSOLE_PAGES`` (``fine_tune``...).
+        :param object_id: Its id, quoted into one path segment.
+        """
+        page, quoted = CONSOLE_PAGES[kind], quote(str(object_id), safe="")
+        if self.console_url is None:  # the base URL is no template: braces in it stay as they are
+            return self.base_url + DEFAULT_CONSOLE_PATH.replace("{kind}", page).replace("{id}", quoted)
+        return self.console_url.format(kind=page, id=quoted)
 
 
 def normalize_base_url(host: str | None, port: int | None = None, schema: str | None = None) -> str:
@@ -145,6 +164,8 @@ def extra_setting(field: ExtraField, value: object, what: str) -> Any:
     :param what: The setting's name in the message, e.g. ``extra 'timeout'``.
     """
     if field.kind == "string":
+        if field.name == "console_url":
+            return console_template(value, what)
         return _verify(value) if field.name == "verify" else _header_text(value, what)
     number: float | int
     if field.kind == "integer":
@@ -178,6 +199,42 @@ def seconds_setting(value: object, what: str) -> float:
     :param what: The setting's name in the message, e.g. ``poll_interval``.
     """
     return float(extra_setting(EXTRAS["timeout"], value, what))
+
+
+def console_template(value: object, what: str) -> str:
+    """
+    Return ``value`` as a web app URL template, or raise naming ``what``.
+
+    An absolute http(s) URL without credentials whose only placeholders are ``{kind}`` and ``{id}``
+    (``{id}`` required): nothing else of the connection can be formatted into it.
+
+    :param value: The template as given.
+    :param what: The setting's name in the message, e.g. ``extra 'console_url'``.
+    """
+    text = str(value).strip()
+    if not (text.isascii() and text.isprintable()) or any(ch.isspace() for ch in text):
+        raise ConnectionSettingsError(f"{what} must be a URL in printable ASCII without white space")
+    try:
+        fields = [
+            (name, spec or "", conversion or "")
+            for _, name, spec, conversion in string.Formatter().parse(text)
+            if name is not None
+        ]
+    except ValueError as err:
+        raise ConnectionSettingsError(f"{what} is not a URL template: {err}") from None
+    allowed = ", ".join("{" + name + "}" for name in CONSOLE_PLACEHOLDERS)
+    for name, spec, conversion in fields:
+        if name not in CONSOLE_PLACEHOLDERS or spec or conversion:
+            shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            raise ConnectionSettingsError(f"{what} may only hold the placeholders {allowed}, not {shown}")
+    if "id" not in {name for name, _, _ in fields}:
+        raise ConnectionSettingsError(f"{what} must hold the placeholder {{id}}, got {_shown(text)}")
+    parts = urlsplit(text.format(kind="kind", id="id"))
+    if "@" in parts.netloc:  # not echoed: a URL with userinfo carries credentials
+        raise ConnectionSettingsError(f"{what} must not carry credentials (user:password@)")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConnectionSettingsError(f"{what} must be an absolute http or https URL, got {_shown(text)}")
+    return text
 
 
 def _header_text(value: object, what: str) -> str:

@@ -19,6 +19,22 @@ DEFAULT_MAX_RETRIES = 5
 MAX_TIMEOUT_SECONDS = 24 * 60 * 60.0
 MAX_RETRIES = 100
 
+#: The placeholders a ``console_url`` template may hold: the page of the object's kind and its id.
+CONSOLE_PLACEHOLDERS = ("kind", "id")
+#: What ``{kind}`` becomes, by the kind of object linked to: the API's own path segment of each.
+CONSOLE_PAGES = {
+    "file": "files",
+    "data_job": "data-jobs",
+    "fine_tune": "fine-tunes",
+    "alignment": "alignment",
+    "deployment": "deployments",
+}
+#: The ``console_url`` used when the extra is empty: the connection's base URL (its host, port and
+#: path prefix) followed by this. SeekrFlow documents no URL scheme for its web app's pages
+#: (``/work/shared/seekrflow/API.md``), so the default assumes the web app is served from the API's
+#: host under the API's own names for each kind; set ``console_url`` where it is not.
+DEFAULT_CONSOLE_PATH = "/{kind}/{id}"
+
 
 def shown_value(value: object) -> str:
     """
@@ -142,6 +158,15 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "string",
         example="/etc/ssl/certs/company-ca.pem",
         default=True,
+    ),
+    ExtraField(
+        "console_url",
+        "Web app URL template",
+        "URL of an object's page in SeekrFlow's web app, shown as the task's SeekrFlow link: "
+        "{kind} becomes files, data-jobs, fine-tunes, alignment or deployments, {id} the object's id; "
+        "when empty, the API base URL followed by /{kind}/{id}",
+        "string",
+        example="https://flow.seekr.com/{kind}/{id}",
     ),
 )
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_seekrflow.defaults import check_alignment_type
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+from airflow_provider_seekrflow.links import SeekrFlowAlignmentJobLink
 from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.vocabulary import AlignmentType
 
@@ -61,6 +62,7 @@ class SeekrFlowGenerateAlignmentOperator(SeekrFlowJobOperator):
     )
     template_fields_renderers = {"instructions": "md", "system_prompt": "md", "files": "json"}
     kind_key = "alignment"
+    operator_extra_links = (SeekrFlowAlignmentJobLink(),)
     finds_unanswered_submissions = True
 
     def __init__(

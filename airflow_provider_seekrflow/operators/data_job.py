@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_seekrflow.defaults import DEFAULT_INGESTION_METHOD, UNTIL_END, UNTIL_INGESTED
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
 from airflow_provider_seekrflow.jobs.resume import ResumeAction, ResumeDecision
+from airflow_provider_seekrflow.links import SeekrFlowDataJobLink
 from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.vocabulary import DataJobStatus, DataJobType
 
@@ -77,6 +78,7 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
     )
     template_fields_renderers = {"instructions": "md", "system_prompt": "md", "files": "json"}
     kind_key = "data_job"
+    operator_extra_links = (SeekrFlowDataJobLink(),)
     finds_unanswered_submissions = True
 
     def __init__(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_seekrflow.defaults import DEFAULT_CONN_ID
+from airflow_provider_seekrflow.links import SeekrFlowDeploymentLink
 from airflow_provider_seekrflow.operators.deployment_task import DeploymentTask
 from airflow_provider_seekrflow.vocabulary import DeploymentStatus, DeploymentType
 
@@ -248,6 +249,7 @@ class SeekrFlowDemoteDeploymentOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("deployment_id", "seekrflow_conn_id")
     ui_color = "#e8f0ff"
+    operator_extra_links = (SeekrFlowDeploymentLink(),)
 
     def __init__(
         self,
@@ -277,6 +279,7 @@ class SeekrFlowDemoteDeploymentOperator(BaseOperator):
             return None
         deployment_id = deployments.checked_id(self.deployment_id)
         hook = SeekrFlowHook(seekrflow_conn_id=self.seekrflow_conn_id, **self.hook_params)
+        SeekrFlowDeploymentLink.persist(context, self, deployment_id, config=hook.config)
         demoted, changed = demote_deployment(hook.transport, deployment_id)
         if changed:
             self.log.info("Demoted deployment %s; it is %s", deployment_id, for_log(demoted.status))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_seekrflow.links import SeekrFlowDeploymentLink
 from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.operators.job_submission import task_state_store
 from airflow_provider_seekrflow.vocabulary import DeploymentStatus
@@ -35,6 +36,7 @@ class DeploymentTask(SeekrFlowJobOperator):
     """
 
     kind_key = "deployment"
+    operator_extra_links = (SeekrFlowDeploymentLink(),)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -17,6 +17,7 @@ from airflow_provider_seekrflow.exceptions import (
     SeekrFlowInvalidFileError,
     SeekrFlowNotFoundError,
 )
+from airflow_provider_seekrflow.links import SeekrFlowFileLink
 from airflow_provider_seekrflow.operators.job_submission import task_state_store
 from airflow_provider_seekrflow.vocabulary import FilePurpose
 
@@ -135,6 +136,8 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         "source_conn_id",
     )
     ui_color = "#e8f0ff"
+    #: The uploaded file's page; for several files, the first file's.
+    operator_extra_links = (SeekrFlowFileLink(),)
 
     def __init__(
         self,
@@ -198,6 +201,8 @@ class SeekrFlowUploadFileOperator(BaseOperator):
                     store.set(UPLOADED_STATE_KEY, uploaded.entries)
             ids.append(stored_id)
             self.uploaded.append((source.shown, source.local, stored_id))
+            if len(ids) == 1:  # the link, as soon as the first file exists
+                SeekrFlowFileLink.persist(context, self, stored_id)
         return ids[0] if single else ids
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
+from airflow_provider_seekrflow.links import SeekrFlowFineTuneLink
 from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.vocabulary import AcceleratorType
 
@@ -68,6 +69,7 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
     )
     template_fields_renderers = {"training_files": "json", "validation_files": "json"}
     kind_key = "fine_tune"
+    operator_extra_links = (SeekrFlowFineTuneLink(),)
     finds_unanswered_submissions = True
 
     def __init__(

@@ -12,6 +12,7 @@ from airflow_provider_seekrflow.assets import check_outlets_can_be_announced, pu
 from airflow_provider_seekrflow.defaults import DEFAULT_CONN_ID, UNTIL_END, check_poll_intervals
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError, SeekrFlowNotFoundError
 from airflow_provider_seekrflow.jobs.resume import ResumeAction
+from airflow_provider_seekrflow.links import JOB_LINKS
 from airflow_provider_seekrflow.operators.job_deadlines import KeepsDeadlines
 from airflow_provider_seekrflow.operators.job_submission import SubmitsOnce
 
@@ -308,13 +309,20 @@ class SeekrFlowJobOperator(SubmitsOnce, KeepsDeadlines, BaseOperator):
         return self.keep_result(self.poll_until_complete(job_id, context))
 
     def remember(self, job_id: str, context: Context) -> None:
-        """Keep the job id for ``on_kill`` and publish it under its XCom key, unless XComs are off."""
+        """
+        Keep the job id for ``on_kill``, publish it under its XCom key (unless XComs are off) and persist the task's link to it.
+
+        Called as soon as the job id is known, before any wait or deferral, so the task's page links
+        to the job while it runs.
+        """
         if self.job_id == job_id:
             return
         self.job_id = job_id
         ti = context.get("ti")
         if ti is not None and self.do_xcom_push:
             ti.xcom_push(key=self.kind.job_id_xcom_key, value=job_id)
+        # The link is the page's, not a result: persisted with XComs off too.
+        JOB_LINKS[self.kind_key].persist(context, self, job_id)
 
     def push_extra_xcom(self, context: Context, key: str, value: Any) -> None:
         """Push an XCom beside the return value, unless the task's XComs are off."""

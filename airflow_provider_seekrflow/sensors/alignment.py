@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from airflow_provider_seekrflow.links import SeekrFlowAlignmentJobLink
 from airflow_provider_seekrflow.sensors.job_base import SeekrFlowJobSensor
 
 
@@ -26,3 +27,4 @@ class SeekrFlowAlignmentJobSensor(SeekrFlowJobSensor):
     """
 
     kind_key = "alignment"
+    operator_extra_links = (SeekrFlowAlignmentJobLink(),)

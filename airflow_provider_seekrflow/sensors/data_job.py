@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_seekrflow.defaults import UNTIL_END, UNTIL_END_OR_REVIEW
+from airflow_provider_seekrflow.links import SeekrFlowDataJobLink
 from airflow_provider_seekrflow.sensors.job_base import SeekrFlowJobSensor
 from airflow_provider_seekrflow.vocabulary import DataJobStatus
 
@@ -34,6 +35,7 @@ class SeekrFlowDataJobSensor(SeekrFlowJobSensor):
     """
 
     kind_key = "data_job"
+    operator_extra_links = (SeekrFlowDataJobLink(),)
 
     def __init__(self, *, fail_on_review: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)

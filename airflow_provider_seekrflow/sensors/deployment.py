@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+from airflow_provider_seekrflow.links import SeekrFlowDeploymentLink
 from airflow_provider_seekrflow.sensors.job_base import SeekrFlowJobSensor
 
 
@@ -28,6 +29,7 @@ class SeekrFlowDeploymentSensor(SeekrFlowJobSensor):
     """
 
     kind_key = "deployment"
+    operator_extra_links = (SeekrFlowDeploymentLink(),)
 
     def __init__(
         self, *, deployment_id: str | dict[str, Any] | None = None, job_id: Any = None, **kwargs: Any

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_seekrflow.links import SeekrFlowFineTuneLink
 from airflow_provider_seekrflow.sensors.job_base import SeekrFlowJobSensor
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ class SeekrFlowFineTuneSensor(SeekrFlowJobSensor):
     """
 
     kind_key = "fine_tune"
+    operator_extra_links = (SeekrFlowFineTuneLink(),)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -18,6 +18,7 @@ from airflow.providers.common.compat.sdk import (
 from airflow_provider_seekrflow.assets import publish_training_file
 from airflow_provider_seekrflow.defaults import DEFAULT_CONN_ID, UNTIL_END, check_poll_intervals
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
+from airflow_provider_seekrflow.links import JOB_LINKS
 
 # DAG parsing imports this module: the hook, the client and the job kinds (pydantic models, the
 # transports) load when a task runs, in the methods that use them (tests/unit/test_parse_imports.py).
@@ -72,6 +73,8 @@ class SeekrFlowJobSensor(BaseSensorOperator):
         # Shared by the shallow copies Airflow runs each poke of a rescheduled sensor in, so the
         # watcher (what the task log has shown) outlives one poke in this process.
         self._watchers: dict[str, JobWatcher] = {}
+        #: The job whose link this task persisted last in this process.
+        self._linked: str | None = None
 
     @property
     def kind(self) -> JobKind:
@@ -136,9 +139,17 @@ class SeekrFlowJobSensor(BaseSensorOperator):
         except SeekrFlowError as error:
             self._fail(error)
 
+    def persist_link(self, job_id: str, context: Context) -> None:
+        """Persist the task's link to the job, once per job in this process (each rescheduled poke again)."""
+        if self._linked != job_id:
+            JOB_LINKS[self.kind_key].persist(context, self, job_id)
+            self._linked = job_id
+
     def poke(self, context: Context) -> PokeReturnValue | bool:
-        """Check the job once; end the wait when it completed, fail at once when it ended otherwise."""
-        job = self.read_job(self._check_job_id())
+        """Check the job once (its link persisted first); end the wait when it completed, fail at once when it ended otherwise."""
+        job_id = self._check_job_id()
+        self.persist_link(job_id, context)
+        job = self.read_job(job_id)
         if not job.is_terminal:
             self._check_unfinished(job)
             return False
