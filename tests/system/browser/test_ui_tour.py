@@ -40,12 +40,15 @@ RENDERED_FIELDS = {
 # What the form's extra fields are given, as typed, and as the saved connection's extra holds them.
 # (verify: a CA bundle path, the form's third kind of value; the emulator is plain HTTP, so unused)
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+# The web app's page of a task's object (the SeekrFlow link on the task's page, test_seekrflow_link).
+CONSOLE_URL = "https://console.seekrflow.test/flow/{kind}/{id}"
 EXTRA_INPUT = {
     "team_id": "team-browser",
     "timeout": "60",
     "connect_timeout": "5",
     "max_retries": "3",
     "verify": CA_BUNDLE,
+    "console_url": CONSOLE_URL,
 }
 EXTRA_SAVED = {
     "team_id": "team-browser",
@@ -53,6 +56,7 @@ EXTRA_SAVED = {
     "connect_timeout": 5,
     "max_retries": 3,
     "verify": CA_BUNDLE,
+    "console_url": CONSOLE_URL,
 }
 # Airflow's own labels of the fields the provider hides or relabels.
 AIRFLOW_LABELS = {
@@ -358,3 +362,51 @@ def test_api_key_on_no_task_page(ui, deployment, password, tour):
     assert len(found) == 3 * len(TASKS)
     assert {page_name: where for page_name, where in found.items() if where} == {}
     assert key not in fetched, "the API key was in an answer the UI fetched"
+
+
+def test_seekrflow_link(ui, deployment, password, tour):
+    """The fine-tune task's page has a SeekrFlow Fine-tune button; clicking it opens the fine-tune's page in SeekrFlow."""
+    expect = _expect()
+    page, api = ui.page, deployment.api
+    run_id = tour.get("run_id")
+    if run_id is None:  # run alone: a run of the pipeline through the REST API
+        _ensure_connection(deployment)
+        deployment.emulator.reset(job_duration=4.0, ingestion_seconds=1.0, fine_tune_duration=4.0)
+        api.request("PATCH", f"dags/{PIPELINE_DAG}", json={"is_paused": False})
+        run_id = "links-rest"
+        api.trigger(PIPELINE_DAG, run_id, {})
+        assert api.wait_run(PIPELINE_DAG, run_id, timeout=360) == "success"
+    ui.ensure_logged_in(USERNAME, password)
+
+    # Where it must go: the connection's console_url (the tour's form sets one), else its default,
+    # the API base URL followed by /{kind}/{id}.
+    fine_tune_id = api.xcom(PIPELINE_DAG, run_id, "fine_tune", "fine_tune_id")
+    extra = json.loads(api.get(f"connections/{CONN_ID}").get("extra") or "{}")
+    template = extra.get("console_url") or deployment.emulator.base_url.rstrip("/") + "/{kind}/{id}"
+    expected = template.format(kind="fine-tunes", id=fine_tune_id)
+    links = api.get(f"dags/{PIPELINE_DAG}/dagRuns/{run_id}/taskInstances/fine_tune/links")
+    assert links["extra_links"] == {"SeekrFlow Fine-tune": expected}, links
+
+    # The external page is never loaded: the browser's request for it gets a stub answer.
+    opened: list[str] = []
+
+    def stub(route):
+        opened.append(route.request.url)
+        route.fulfill(status=200, content_type="text/html", body="<title>SeekrFlow stub</title>stub")
+
+    ui.context.route(expected, stub)
+    try:
+        ui.goto(f"/dags/{PIPELINE_DAG}/runs/{run_id}/tasks/fine_tune/details")
+        button = page.get_by_role("link", name="SeekrFlow Fine-tune", exact=True)
+        expect(button).to_be_visible()
+        expect(button).to_have_attribute("href", expected)
+        ui.shot("fine-tune task links")
+        with page.expect_popup() as popup_info:  # another origin: the UI opens it in a new tab
+            button.click()
+        popup = popup_info.value
+        popup.wait_for_load_state()
+        assert popup.url == expected
+        assert opened == [expected]
+        popup.close()
+    finally:
+        ui.context.unroute(expected, stub)
