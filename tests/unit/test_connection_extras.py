@@ -33,14 +33,8 @@ def _accepts(name: str, value: object) -> bool:
 
 def test_every_extra_on_the_form_is_a_setting_of_the_client():
     settings = {f.name for f in dataclasses.fields(ClientConfig)} - {"base_url", "api_key"}
-    assert set(FORM) == settings == {
-        "team_id",
-        "timeout",
-        "connect_timeout",
-        "max_retries",
-        "verify",
-        "console_url",
-    }
+    expected = {"team_id", "timeout", "connect_timeout", "max_retries", "verify", "console_url"}
+    assert set(FORM) == settings == expected
 
 
 def test_an_empty_extra_gives_the_default_the_form_shows():
