@@ -52,7 +52,8 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
     ``answers`` is required: a default under a local temporary folder would be lost on a distributed
     worker. The task returns a small manifest (also pushed under the XCom key ``manifest``):
     ``total``, ``passed``, ``failed``, ``errored``, ``pass_rate``, ``latency_ms`` (``p50``,
-    ``p95``), ``tokens`` (``in``, ``out``), the scorer and where the answers are. When the pass
+    ``p95``), ``tokens`` (``in``, ``out``), ``usage`` (``input_tokens``, ``output_tokens``, as every
+    kind's result names them), the scorer and where the answers are. When the pass
     rate is below ``pass_threshold``, the answers and the manifest are written first, then
     ``SeekrFlowEvaluationFailedError`` fails the task, so a downstream promote does not run.
 
@@ -208,6 +209,7 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
         """Check the prompt set, run it, write the answers, push the manifest; fail below the threshold."""
         from airflow_provider_seekrflow.evaluation.scoring import make_scorer
         from airflow_provider_seekrflow.evaluation.storage import open_answers, prompt_source, shown
+        from airflow_provider_seekrflow.jobs.usage import describe_usage
 
         scorer = make_scorer(self.scorer)
         request = self._request()
@@ -241,10 +243,10 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
         context["ti"].xcom_push(key=MANIFEST_XCOM_KEY, value=manifest)
         self.log.info(
             "%s: %d passed, %d failed, %d errored of %d (pass rate %.4f, threshold %.4f); "
-            "latency p50 %s ms, p95 %s ms; tokens in %d, out %d",
+            "latency p50 %s ms, p95 %s ms; %s",
             self.model, tally.passed, tally.failed, tally.errored, tally.total, tally.pass_rate,
             self.pass_threshold, manifest["latency_ms"]["p50"], manifest["latency_ms"]["p95"],
-            tally.tokens_in, tally.tokens_out,
+            describe_usage(manifest["usage"]),
         )  # fmt: skip
         if not threshold_met:
             raise SeekrFlowEvaluationFailedError(
