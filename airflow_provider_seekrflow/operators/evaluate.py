@@ -148,6 +148,8 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
         self.answers_conn_id = answers_conn_id
         #: ``((prompts shown, local path or None), (answers shown, local path or None))``, for OpenLineage.
         self.evaluated_files: tuple[tuple[str, Any], tuple[str, Any]] | None = None
+        #: The manifest of the evaluation that ran (also when it missed the threshold), for OpenLineage.
+        self.last_manifest: dict[str, Any] | None = None
 
     def _request(self) -> dict[str, Any]:
         """Return the request fields every prompt is sent with, checked locally."""
@@ -240,6 +242,7 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
             max_concurrency=self.max_concurrency,
             wall_seconds=round(time.monotonic() - started, 3),
         )
+        self.last_manifest = manifest
         context["ti"].xcom_push(key=MANIFEST_XCOM_KEY, value=manifest)
         self.log.info(
             "%s: %d passed, %d failed, %d errored of %d (pass rate %.4f, threshold %.4f); "
@@ -260,7 +263,7 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """
-        Return this run's OpenLineage datasets: the prompt set read and the answers file written.
+        Return this run's OpenLineage datasets (the prompt set read, the answers file written) and its tokens.
 
         :param task_instance: The task instance that ended (unused: the operator kept its files).
         """
