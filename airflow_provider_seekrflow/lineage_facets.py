@@ -13,58 +13,53 @@ from __future__ import annotations
 
 from typing import Any
 
-import attr
 from airflow.providers.common.compat.openlineage.facet import RunFacet
 
 #: The run facet's key in an event's ``run.facets``.
 FACET_KEY = "seekrflow_usage"
 #: The facet's schema, shipped in the package (an OpenLineage consumer reads the fields, not this URI).
 SCHEMA_URL = "urn:airflow-provider-seekrflow:openlineage:SeekrFlowUsageRunFacet:1-0-0"
+#: The facet's fields beside ``kind``: every kind's ``usage`` keys (``jobs/usage.py``).
+FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "judge_input_tokens",
+    "judge_output_tokens",
+    "accelerator_type",
+    "accelerator_count",
+    "wall_seconds",
+    "accelerator_seconds",
+)
 
 
-@attr.define
-class SeekrFlowUsageRunFacet(RunFacet):  # type: ignore[misc]  # RunFacet is Any without the client's stubs
+class SeekrFlowUsageRunFacet(RunFacet):  # type: ignore[misc]  # RunFacet is Any to mypy
     """
     What SeekrFlow reports of a run's cost: tokens (deployments, evaluations) or accelerator time (fine-tunes).
 
-    :param kind: ``fine_tune``, ``deployment`` or ``evaluation``.
-    :param input_tokens: Tokens sent (a deployment's counter over its life; an evaluation's prompts).
-    :param output_tokens: Tokens answered.
-    :param judge_input_tokens: Tokens an evaluation's judge read.
-    :param judge_output_tokens: Tokens an evaluation's judge wrote.
-    :param accelerator_type: A fine-tune's accelerator, e.g. ``H100``.
-    :param accelerator_count: How many it ran on.
-    :param wall_seconds: Its wall time, in seconds.
-    :param accelerator_seconds: Count times wall time.
-    """
+    Made by :func:`usage_facet`, which adds the fields through OpenLineage's own
+    ``with_additional_properties`` (an ``attrs`` subclass of this class, made once per set of fields):
 
-    kind: str
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    judge_input_tokens: int | None = None
-    judge_output_tokens: int | None = None
-    accelerator_type: str | None = None
-    accelerator_count: int | None = None
-    wall_seconds: float | None = None
-    accelerator_seconds: float | None = None
+    - ``kind``: ``fine_tune``, ``deployment`` or ``evaluation``;
+    - ``input_tokens``, ``output_tokens``: tokens sent and answered (a deployment's counters over its
+      life; an evaluation's prompts and answers); ``judge_input_tokens``, ``judge_output_tokens``:
+      those of an evaluation's judge;
+    - ``accelerator_type`` (e.g. ``H100``), ``accelerator_count``, ``wall_seconds`` and
+      ``accelerator_seconds`` (count times wall time): a fine-tune's.
+    """
 
     @staticmethod
     def _get_schema() -> str:
         return SCHEMA_URL
 
 
-FIELDS = frozenset(field.name for field in attr.fields(SeekrFlowUsageRunFacet)) - {
-    "kind",
-    "_producer",
-    "_schemaURL",
-}
-
-
-def usage_facet(kind: str, usage: dict[str, Any]) -> SeekrFlowUsageRunFacet:
+def usage_facet(kind: str, usage: dict[str, Any]) -> Any:
     """
-    Return the facet of a usage, as a result's ``usage`` holds it; keys the facet does not know are left out.
+    Return the facet of a usage, as a result's ``usage`` holds it (a :class:`SeekrFlowUsageRunFacet`).
+
+    Keys the facet does not know are left out; a figure that is None is left out of the event.
 
     :param kind: The kind of run: ``fine_tune``, ``deployment`` or ``evaluation``.
     :param usage: The usage.
     """
-    return SeekrFlowUsageRunFacet(kind=kind, **{key: value for key, value in usage.items() if key in FIELDS})
+    fields = {key: usage.get(key) for key in FIELDS if key in usage}
+    return SeekrFlowUsageRunFacet().with_additional_properties(kind=kind, **fields)
