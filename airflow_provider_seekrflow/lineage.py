@@ -7,7 +7,13 @@ Every operator's ``get_openlineage_facets_on_complete`` calls one function here.
   and the object key, and likewise for other object stores), each stored file as an output;
 - generate and data job: the files (and vector database) read as inputs, the output files (among them
   the training-data file a fine-tune trains on) as outputs;
-- fine-tune: the training and validation files as inputs, the trained model as the output.
+- fine-tune: the training and validation files as inputs, the trained model as the output;
+- deploy and promote: the model served as the input, the deployment (``deployments/<id>``) as the output;
+- evaluation: the prompt set as the input, the answers file as the output.
+
+Fine-tune, deployment and evaluation runs also carry the run facet ``seekrflow_usage``
+(``lineage_facets.SeekrFlowUsageRunFacet``): what the service reports of their cost, the result's
+``usage`` (accelerator type, count and time; tokens in and out), so a lineage backend sums it per DAG.
 
 What lives on SeekrFlow is named in the deployment's namespace, ``seekrflow://<host>[:<port>]`` from
 the connection's host (never its credentials, path or query): ``files/<file_id>``,
@@ -188,13 +194,35 @@ def operator_namespace(operator: Any) -> str | None:
         return None
 
 
-def operator_lineage(inputs: list[DatasetRef], outputs: list[DatasetRef], operator: Any = None) -> Any:
+def usage_run_facets(kind: str, result: Any) -> dict[str, Any]:
+    """
+    Return the run facets of a result's usage, ``{"seekrflow_usage": facet}``, or none when it has no usage.
+
+    :param kind: The kind of run: ``fine_tune``, ``deployment`` or ``evaluation``.
+    :param result: The task's result (or an evaluation's manifest); None when it has none.
+    """
+    usage = result.get("usage") if isinstance(result, dict) else None
+    if not isinstance(usage, dict):
+        return {}
+    from airflow_provider_seekrflow.lineage_facets import FACET_KEY, usage_facet
+
+    return {FACET_KEY: usage_facet(kind, usage)}
+
+
+def operator_lineage(
+    inputs: list[DatasetRef],
+    outputs: list[DatasetRef],
+    operator: Any = None,
+    *,
+    usage: tuple[str, Any] | None = None,
+) -> Any:
     """
     Return the OpenLineage provider's ``OperatorLineage`` of these datasets, or None without that provider.
 
     :param inputs: The datasets read.
     :param outputs: The datasets written.
     :param operator: The operator, whose declared ``inlets`` and ``outlets`` are added, if any.
+    :param usage: ``(kind, result)`` whose ``usage`` becomes the ``seekrflow_usage`` run facet.
     """
     try:
         from airflow.providers.common.compat.openlineage.facet import Dataset, DocumentationDatasetFacet
@@ -220,6 +248,7 @@ def operator_lineage(inputs: list[DatasetRef], outputs: list[DatasetRef], operat
     return OperatorLineage(
         inputs=convert(inputs, getattr(operator, "inlets", None)),
         outputs=convert(outputs, getattr(operator, "outlets", None)),
+        run_facets=usage_run_facets(*usage) if usage else {},
     )
 
 
@@ -261,13 +290,49 @@ def fine_tune_lineage(operator: Any) -> Any:
         return None
     training, validation = operator.training_files, operator.validation_files
     return operator_lineage(
-        *fine_tune_datasets(namespace, training, validation, operator.last_result), operator
+        *fine_tune_datasets(namespace, training, validation, operator.last_result),
+        operator,
+        usage=("fine_tune", operator.last_result),
+    )
+
+
+def deployment_datasets(namespace: str, model_id: Any, result: dict[str, Any] | None) -> Datasets:
+    """
+    Return a deployment's input (the model it serves) and output (the deployment).
+
+    :param namespace: The deployment's namespace.
+    :param model_id: The model the operator was given (the deploy operator's), if any.
+    :param result: The task's result; None when it has none.
+    """
+    result = result or {}
+    served = result.get("model_id") or (model_id if isinstance(model_id, str) and model_id.strip() else None)
+    inputs = [DatasetRef(namespace, f"models/{served}")] if served else []
+    deployment_id = result.get("job_id")
+    described = f"{result.get('model_type')} {served} on {result.get('n_instances')} instance(s)"
+    outputs = [DatasetRef(namespace, f"deployments/{deployment_id}", described)] if deployment_id else []
+    return inputs, outputs
+
+
+def deployment_lineage(operator: Any) -> Any:
+    """
+    Return a deploy or promote task's lineage: the model served, the deployment serving it, its tokens.
+
+    :param operator: The ``SeekrFlowDeployModelOperator`` or ``SeekrFlowPromoteDeploymentOperator`` that ran.
+    """
+    namespace = operator_namespace(operator)
+    if namespace is None:
+        return None
+    result = operator.last_result
+    return operator_lineage(
+        *deployment_datasets(namespace, getattr(operator, "model_id", None), result),
+        operator,
+        usage=("deployment", result),
     )
 
 
 def evaluation_lineage(operator: Any) -> Any:
     """
-    Return an evaluation task's lineage: the prompt set it read and the answers file it wrote.
+    Return an evaluation task's lineage: the prompt set it read, the answers file it wrote, its tokens.
 
     :param operator: The ``SeekrFlowEvaluateModelOperator`` that ran.
     """
@@ -276,5 +341,8 @@ def evaluation_lineage(operator: Any) -> Any:
         return None
     (prompts, prompts_local), (answers, answers_local) = files
     return operator_lineage(
-        [source_dataset(prompts, prompts_local)], [source_dataset(answers, answers_local)], operator
+        [source_dataset(prompts, prompts_local)],
+        [source_dataset(answers, answers_local)],
+        operator,
+        usage=("evaluation", getattr(operator, "last_manifest", None)),
     )

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # End-to-end demo against the local SeekrFlow emulator, no prompts.
 #
-#  1. starts the emulator on a free loopback port (alignment ~15 s, fine-tune ~20 s),
+#  1. starts the emulator on a free loopback port (alignment ~15 s, fine-tune ~20 s, a deployment
+#     Pending ~3 s, chat completions at once),
 #  2. points the `seekrflow_default` connection at it (AIRFLOW_CONN_SEEKRFLOW_DEFAULT),
-#  3. uses a throwaway AIRFLOW_HOME with a fresh SQLite metadata DB,
-#  4. runs `airflow dags test example_seekrflow_pipeline` (upload -> data job -> fine-tune, all
-#     deferrable) and prints a summary: files, ingestion, training pairs, fine-tune events, model.
+#  3. uses a throwaway AIRFLOW_HOME with a fresh SQLite metadata DB; the evaluation's answers go to
+#     .demo/answers/ (kept, so the summary's path still points at them; `make clean` removes it),
+#  4. runs `airflow dags test example_seekrflow_pipeline` (upload -> data job -> fine-tune -> deploy
+#     -> evaluate -> release the instances -> promote, every wait deferrable) and prints a summary:
+#     files, ingestion, training pairs, fine-tune events, model, the deployment becoming Active, the
+#     evaluation's pass rate, and the usage SeekrFlow reported (scripts/demo_summary.py).
 #
 # Run it through `make demo`, which prepares .venvs/af3 and puts it first on PATH.
 # Environment: PYTHON (default: python on PATH), DEMO_JOB_DURATION (default 15),
-# DEMO_FINE_TUNE_DURATION (default 20), DEMO_DAG (default example_seekrflow_pipeline).
+# DEMO_FINE_TUNE_DURATION (default 20), DEMO_DEPLOYMENT_DURATION (default 3),
+# DEMO_DAG (default example_seekrflow_pipeline).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -17,6 +22,7 @@ repo_root="$(pwd)"
 PYTHON="${PYTHON:-python}"
 job_duration="${DEMO_JOB_DURATION:-15}"
 fine_tune_duration="${DEMO_FINE_TUNE_DURATION:-20}"
+deployment_duration="${DEMO_DEPLOYMENT_DURATION:-3}"
 dag_id="${DEMO_DAG:-example_seekrflow_pipeline}"
 # A fresh random key per run: the emulator has no default key, and reads it from the environment
 # (never from its command line, which every user sees in `ps`).
@@ -44,7 +50,7 @@ trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- 1. emulator
 emu_log="$work/emulator.log"
-echo ">>> starting the SeekrFlow emulator (alignment ${job_duration}s, fine-tune ${fine_tune_duration}s)"
+echo ">>> starting the SeekrFlow emulator (alignment ${job_duration}s, fine-tune ${fine_tune_duration}s, deployment ${deployment_duration}s)"
 SEEKRFLOW_EMULATOR_API_KEY="$api_key" PYTHONUNBUFFERED=1 "$PYTHON" -m airflow_provider_seekrflow.emulator \
     --host 127.0.0.1 --port 0 --job-duration "$job_duration" \
     --fine-tune-duration "$fine_tune_duration" \
@@ -68,6 +74,24 @@ if [ -z "$base_url" ]; then
     exit 1
 fi
 echo ">>> emulator at $base_url"
+# Deployments start in DEMO_DEPLOYMENT_DURATION seconds and chat completions answer at once
+# (the emulator's run-time switches; the API key goes in a header, never on a command line).
+SEEKRFLOW_EMULATOR_API_KEY="$api_key" "$PYTHON" - "$base_url" "$deployment_duration" <<'PY'
+import json
+import os
+import sys
+import urllib.request
+
+base_url, duration = sys.argv[1], float(sys.argv[2])
+request = urllib.request.Request(
+    f"{base_url}/_emulator/config",
+    data=json.dumps({"deployment_duration": duration, "chat_latency": 0}).encode(),
+    method="PUT",
+    headers={"Authorization": os.environ["SEEKRFLOW_EMULATOR_API_KEY"], "content-type": "application/json"},
+)
+with urllib.request.urlopen(request, timeout=10) as answer:
+    answer.read()
+PY
 
 # ---------------------------------------------------------------- 2. connection + AIRFLOW_HOME
 export AIRFLOW_CONN_SEEKRFLOW_DEFAULT="{\"conn_type\":\"seekrflow\",\"host\":\"$base_url\",\"password\":\"$api_key\"}"
@@ -76,6 +100,8 @@ mkdir -p "$AIRFLOW_HOME"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__DAGS_FOLDER="$repo_root/example_dags"
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$AIRFLOW_HOME/airflow.db"
+# Where the evaluation writes its answers (the example's `seekrflow_answers_dir` Variable).
+export AIRFLOW_VAR_SEEKRFLOW_ANSWERS_DIR="$repo_root/.demo/answers"
 unset SEEKR_API_KEY SEEKR_BASE_URL SEEKR_TEAM_ID
 # Warnings of Airflow's own set-up that say nothing about the pipeline: the CLI's optional
 # graphviz, and the test client dags test runs the Task SDK through.
@@ -125,6 +151,8 @@ PY
 fi
 echo "---------------- fine-tune ----------------"
 grep -E "Created project|Using project|Fine-tune [^ ]+: |Fine-tune [^ ]+ completed|Fine-tuned model" "$run_log" | strip_log | once
+# The deployment becoming Active, the evaluation's pass rate, the usage SeekrFlow reported.
+"$PYTHON" "$repo_root/scripts/demo_summary.py" "$run_log"
 echo "-----------------------------------------------------------"
 if grep -q "state=success" "$run_log"; then
     echo ">>> demo finished in ${elapsed}s: the DAG run succeeded"

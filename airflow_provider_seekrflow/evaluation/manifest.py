@@ -9,6 +9,7 @@ The manifest holds no answer, only counts and figures::
      "latency_ms": {"p50": 812.4, "p95": 1630.0},
      "tokens": {"in": 10234, "out": 20480, "unreported": 0},
      "judge_tokens": {"in": ..., "out": ...},     # with a judge only
+     "usage": {"input_tokens": 10234, "output_tokens": 20480},  # every kind's usage shape (jobs/usage.py)
      "max_concurrency": 16, "wall_seconds": 14.2}
 
 ``pass_rate`` is passed / total: an errored prompt (no answer, or no verdict) counts against it.
@@ -179,4 +180,13 @@ class Tally:
         }
         if self.judged:
             manifest["judge_tokens"] = {"in": self.judge_tokens_in, "out": self.judge_tokens_out}
+        manifest["usage"] = self.usage()
         return manifest
+
+    def usage(self) -> dict[str, Any]:
+        """Return the tokens counted as every job kind's ``usage`` names them, the judge's apart (``jobs.usage``)."""
+        from airflow_provider_seekrflow.jobs.usage import evaluation_usage
+
+        return evaluation_usage(
+            self.tokens_in, self.tokens_out, self.judge_tokens_in, self.judge_tokens_out, judged=self.judged
+        )

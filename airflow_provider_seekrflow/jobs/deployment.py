@@ -19,6 +19,7 @@ from airflow_provider_seekrflow.client.errors import clip
 from airflow_provider_seekrflow.client.polling import NextCheck, plan_steady_check
 from airflow_provider_seekrflow.exceptions import SeekrFlowAPIError, SeekrFlowJobError
 from airflow_provider_seekrflow.jobs.base import JobKind, JobResult, JobWatcher, Operation, answered
+from airflow_provider_seekrflow.jobs.usage import deployment_usage, describe_usage
 from airflow_provider_seekrflow.vocabulary import DeploymentStatus
 
 
@@ -44,10 +45,12 @@ RESULT_FIELDS = ("model_id", "model_type", "n_instances", "total_input_tokens", 
 
 def deployment_result(deployment: Deployment) -> dict[str, Any]:
     """
-    Return a deployment's result ``{"job_id", "status", "model_id", "model_type", "n_instances", "total_input_tokens", "total_output_tokens"}``.
+    Return a deployment's result ``{"job_id", "status", "model_id", "model_type", "n_instances", "total_input_tokens", "total_output_tokens", "usage"}``.
 
     ``job_id`` is the deployment's id, under the key every kind's result uses, so a deployment
     sensor (or ``SeekrFlowDemoteDeploymentOperator``) takes the result as its ``deployment_id``.
+    ``usage`` is ``{"input_tokens", "output_tokens"}``, the counters as every kind's usage names them
+    (``jobs.usage.deployment_usage``).
 
     :param deployment: The deployment as just read.
     """
@@ -55,6 +58,7 @@ def deployment_result(deployment: Deployment) -> dict[str, Any]:
         "job_id": deployment.id,
         "status": deployment.status,
         **{name: getattr(deployment, name) for name in RESULT_FIELDS},
+        "usage": deployment_usage(deployment),
     }
 
 
@@ -118,15 +122,15 @@ class DeploymentWatcher(JobWatcher):
         )
 
     def completion_line(self, result: JobResult) -> str:
-        """Return the task log's line for a deployment that serves."""
+        """Return the task log's line for a deployment that serves, with the tokens it has served so far."""
         value = result.value
         return (
             f"Deployment {value['job_id']} is Active: {value['model_type']} {value['model_id']} "
-            f"on {value['n_instances']} instance(s)"
+            f"on {value['n_instances']} instance(s); {describe_usage(value.get('usage'))} so far"
         )
 
     def result(self, job: Deployment) -> Operation[JobResult]:
-        """Result in ``{"job_id", "status", "model_id", "model_type", "n_instances", "total_input_tokens", "total_output_tokens"}``."""
+        """Result in ``{"job_id", "status", "model_id", "model_type", "n_instances", "total_input_tokens", "total_output_tokens", "usage"}``."""
         return answered(JobResult(deployment_result(job)))
 
 

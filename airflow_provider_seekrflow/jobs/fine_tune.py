@@ -14,6 +14,7 @@ from airflow_provider_seekrflow.client.endpoints import Call
 from airflow_provider_seekrflow.client.fine_tunes import FineTune, FineTuneEvent, FineTuneEvents
 from airflow_provider_seekrflow.exceptions import SeekrFlowAPIError, SeekrFlowJobError
 from airflow_provider_seekrflow.jobs.base import JobKind, JobResult, JobWatcher, Operation, answered
+from airflow_provider_seekrflow.jobs.usage import describe_usage, fine_tune_usage
 from airflow_provider_seekrflow.vocabulary import FineTuneStatus
 
 # Service fields that may name the trained model; the fine-tune's own id stands in when none is sent.
@@ -54,7 +55,10 @@ def model_id(job: FineTune) -> str | None:
 
 def fine_tune_result(job: FineTune) -> dict[str, Any]:
     """
-    Return a fine-tune's result ``{"job_id", "status", "model_id", "project_id", "model", "inference_available"}``.
+    Return a fine-tune's result ``{"job_id", "status", "model_id", "project_id", "model", "inference_available", "usage"}``.
+
+    ``usage`` is what the service reports of its cost (``jobs.usage.fine_tune_usage``): accelerator
+    type and count, wall time, and their product in accelerator-seconds.
 
     :param job: The fine-tune as just read.
     """
@@ -65,6 +69,7 @@ def fine_tune_result(job: FineTune) -> dict[str, Any]:
         "project_id": job.project_id,
         "model": job.model,
         "inference_available": job.inference_available,
+        "usage": fine_tune_usage(job),
     }
 
 
@@ -120,11 +125,15 @@ class FineTuneWatcher(JobWatcher):
         )
 
     def completion_line(self, result: JobResult) -> str:
-        """Return the task log's line for a fine-tune that completed: its model."""
-        return f"Fine-tune {result.value['job_id']} completed: model {result.value['model_id']}"
+        """Return the task log's line for a fine-tune that completed: its model, and its accelerator time."""
+        value = result.value
+        return (
+            f"Fine-tune {value['job_id']} completed: model {value['model_id']}, "
+            f"in {describe_usage(value.get('usage'))}"
+        )
 
     def result(self, job: FineTune) -> Operation[JobResult]:
-        """Result in ``{"job_id", "status", "model_id", "project_id", "model", "inference_available"}``."""
+        """Result in ``{"job_id", "status", "model_id", "project_id", "model", "inference_available", "usage"}``."""
         return answered(JobResult(fine_tune_result(job)))
 
 

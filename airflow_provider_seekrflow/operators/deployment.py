@@ -34,7 +34,8 @@ class SeekrFlowDeployModelOperator(DeploymentTask):
     deployment and what the service said; a timeout raises ``SeekrFlowDeploymentTimeoutError``. A kill
     or timeout while it starts demotes it only if this task created or promoted it. Returns
     ``{"job_id", "status", "model_id", "model_type", "n_instances", "total_input_tokens",
-    "total_output_tokens"}`` (``job_id`` is the deployment's id); the id is pushed under ``deployment_id``
+    "total_output_tokens", "usage"}`` (``job_id`` is the deployment's id; ``usage`` the token counters as
+    ``{"input_tokens", "output_tokens"}``); the id is pushed under ``deployment_id``
     as soon as it is known, and a reused deployment's id also under ``deployment_reused``.
 
     :param model_id: What to serve: a fine-tune's model id, e.g. the fine-tune operator's result

@@ -164,3 +164,13 @@ class DeploymentTask(SeekrFlowJobOperator):
         if now.status == DeploymentStatus.FAILED.value:
             raise self.kind.watch("end", self.log.info).failure(now)
         return self.mark_reused(deployment_id, context)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """
+        Return this run's OpenLineage datasets (the model served, the deployment) and its token counters.
+
+        :param task_instance: The task instance that ended (unused: the operator kept its result).
+        """
+        from airflow_provider_seekrflow.lineage import deployment_lineage
+
+        return deployment_lineage(self)

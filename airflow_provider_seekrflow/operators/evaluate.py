@@ -52,7 +52,8 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
     ``answers`` is required: a default under a local temporary folder would be lost on a distributed
     worker. The task returns a small manifest (also pushed under the XCom key ``manifest``):
     ``total``, ``passed``, ``failed``, ``errored``, ``pass_rate``, ``latency_ms`` (``p50``,
-    ``p95``), ``tokens`` (``in``, ``out``), the scorer and where the answers are. When the pass
+    ``p95``), ``tokens`` (``in``, ``out``), ``usage`` (``input_tokens``, ``output_tokens``, as every
+    kind's result names them), the scorer and where the answers are. When the pass
     rate is below ``pass_threshold``, the answers and the manifest are written first, then
     ``SeekrFlowEvaluationFailedError`` fails the task, so a downstream promote does not run.
 
@@ -147,6 +148,8 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
         self.answers_conn_id = answers_conn_id
         #: ``((prompts shown, local path or None), (answers shown, local path or None))``, for OpenLineage.
         self.evaluated_files: tuple[tuple[str, Any], tuple[str, Any]] | None = None
+        #: The manifest of the evaluation that ran (also when it missed the threshold), for OpenLineage.
+        self.last_manifest: dict[str, Any] | None = None
 
     def _request(self) -> dict[str, Any]:
         """Return the request fields every prompt is sent with, checked locally."""
@@ -208,6 +211,7 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
         """Check the prompt set, run it, write the answers, push the manifest; fail below the threshold."""
         from airflow_provider_seekrflow.evaluation.scoring import make_scorer
         from airflow_provider_seekrflow.evaluation.storage import open_answers, prompt_source, shown
+        from airflow_provider_seekrflow.jobs.usage import describe_usage
 
         scorer = make_scorer(self.scorer)
         request = self._request()
@@ -238,13 +242,14 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
             max_concurrency=self.max_concurrency,
             wall_seconds=round(time.monotonic() - started, 3),
         )
+        self.last_manifest = manifest
         context["ti"].xcom_push(key=MANIFEST_XCOM_KEY, value=manifest)
         self.log.info(
             "%s: %d passed, %d failed, %d errored of %d (pass rate %.4f, threshold %.4f); "
-            "latency p50 %s ms, p95 %s ms; tokens in %d, out %d",
+            "latency p50 %s ms, p95 %s ms; %s",
             self.model, tally.passed, tally.failed, tally.errored, tally.total, tally.pass_rate,
             self.pass_threshold, manifest["latency_ms"]["p50"], manifest["latency_ms"]["p95"],
-            tally.tokens_in, tally.tokens_out,
+            describe_usage(manifest["usage"]),
         )  # fmt: skip
         if not threshold_met:
             raise SeekrFlowEvaluationFailedError(
@@ -258,7 +263,7 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """
-        Return this run's OpenLineage datasets: the prompt set read and the answers file written.
+        Return this run's OpenLineage datasets (the prompt set read, the answers file written) and its tokens.
 
         :param task_instance: The task instance that ended (unused: the operator kept its files).
         """

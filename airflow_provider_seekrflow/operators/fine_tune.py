@@ -26,7 +26,8 @@ class SeekrFlowFineTuneOperator(SeekrFlowJobOperator):
     when absent, and found again by a retry. Each new event (epoch, loss, reward) goes to the task
     log once. Only ``completed`` is success; ``failed`` raises ``SeekrFlowFineTuneFailedError`` with
     the service's ``error_analysis``. Returns ``{"job_id", "status", "model_id", "project_id",
-    "model", "inference_available"}`` in every mode; the job id is pushed under ``fine_tune_id``.
+    "model", "inference_available", "usage"}`` in every mode (``usage``: accelerator type and count,
+    wall time and accelerator-seconds); the job id is pushed under ``fine_tune_id``.
 
     :param training_files: Ids of the training files, e.g. the data job's ``fine_tune_file_id``. (templated)
     :param model: The base model. (templated)

@@ -14,7 +14,7 @@ class SeekrFlowDeploymentSensor(SeekrFlowJobSensor):
     Wait until a deployment is ``Active``, and return the deploy operator's result.
 
     It returns ``{"job_id", "status", "model_id", "model_type", "n_instances", "total_input_tokens",
-    "total_output_tokens"}``. Its status goes to the task log on change. ``Failed`` fails the task at
+    "total_output_tokens", "usage"}``. Its status goes to the task log on change. ``Failed`` fails the task at
     once with ``SeekrFlowDeploymentFailedError`` (naming the deployment and what the service said),
     ``Inactive`` (demoted, or never promoted) with ``SeekrFlowDeploymentInactiveError``; ``soft_fail``
     skips instead, in every mode. The sensor never promotes or demotes the deployment.

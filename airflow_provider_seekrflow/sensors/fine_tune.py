@@ -17,7 +17,7 @@ class SeekrFlowFineTuneSensor(SeekrFlowJobSensor):
     """
     Wait until a fine-tune completes, and return the fine-tune operator's result, with the model id.
 
-    It returns ``{"job_id", "status", "model_id", "project_id", "model", "inference_available"}``.
+    It returns ``{"job_id", "status", "model_id", "project_id", "model", "inference_available", "usage"}``.
 
     Each new event (epoch, loss, reward) goes to the task log once per try. Only ``completed`` is
     success; ``failed`` fails the task at once with the service's ``error_analysis``

@@ -223,6 +223,7 @@ def test_the_result_holds_id_status_model_instances_and_tokens():
         "n_instances": 2,
         "total_input_tokens": 10,
         "total_output_tokens": 4,
+        "usage": {"input_tokens": 10, "output_tokens": 4},
     }
     result = run_sync(DEPLOYMENT.watch(UNTIL_END, print).result(deployment), lambda call: None)
     assert result.value == deployment_result(deployment) and result.training_file_id is None

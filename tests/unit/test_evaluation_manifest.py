@@ -71,6 +71,7 @@ def test_the_manifest_counts_rates_latencies_and_tokens():
         "pass_rate": 0.5,
         "latency_ms": {"p50": pytest.approx(200.0, rel=0.005), "p95": pytest.approx(300.0, rel=0.005)},
         "tokens": {"in": 30, "out": 6, "unreported": 0},
+        "usage": {"input_tokens": 30, "output_tokens": 6},
     }
     assert json.loads(json.dumps(manifest)) == manifest
     assert Tally().manifest()["pass_rate"] == 0.0 and Tally().manifest()["latency_ms"] == {

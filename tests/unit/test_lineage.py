@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from types import SimpleNamespace
 
@@ -9,6 +10,8 @@ import pytest
 
 from airflow_provider_seekrflow.lineage import (
     DatasetRef,
+    deployment_lineage,
+    evaluation_lineage,
     fine_tune_datasets,
     fine_tune_lineage,
     ids_in,
@@ -19,6 +22,7 @@ from airflow_provider_seekrflow.lineage import (
     training_data_lineage,
     upload_datasets,
     upload_lineage,
+    usage_run_facets,
 )
 
 NS = "seekrflow://flow.seekr.com"
@@ -214,3 +218,86 @@ def test_without_the_openlineage_provider_there_is_no_lineage(monkeypatch):
     monkeypatch.setitem(sys.modules, "airflow.providers.openlineage.extractors", None)
     assert operator_lineage([DatasetRef(NS, "files/f-1")], []) is None
     assert upload_lineage(_operator(uploaded=[("/d/a.md", "/d/a.md", "file-1")])) is None
+
+
+# ------------------------------------------------------------------------------- usage facet
+
+FINE_TUNE_USAGE = {
+    "accelerator_type": "H100",
+    "accelerator_count": 4,
+    "wall_seconds": 720.0,
+    "accelerator_seconds": 2880.0,
+}
+
+
+def test_the_usage_facet_is_built_from_a_result():
+    pytest.importorskip("airflow.providers.openlineage")
+    from openlineage.client.serde import Serde
+
+    from airflow_provider_seekrflow.lineage_facets import SCHEMA_URL, SeekrFlowUsageRunFacet
+
+    facets = usage_run_facets("fine_tune", {"job_id": "ft-1", "usage": FINE_TUNE_USAGE})
+    facet = facets["seekrflow_usage"]
+    assert isinstance(facet, SeekrFlowUsageRunFacet)
+    # As a lineage backend receives it: the usage keys, the kind, and what OpenLineage adds to every facet.
+    sent = json.loads(Serde.to_json(facet))
+    assert sent == {
+        "kind": "fine_tune",
+        **FINE_TUNE_USAGE,
+        "_producer": sent["_producer"],
+        "_schemaURL": SCHEMA_URL,
+    }
+    # A figure the service did not report is left out of the event; keys the facet does not know too.
+    tokens = usage_run_facets(
+        "deployment", {"usage": {"input_tokens": 12, "output_tokens": None, "cost": "n/a"}}
+    )["seekrflow_usage"]
+    assert {k: v for k, v in json.loads(Serde.to_json(tokens)).items() if not k.startswith("_")} == {
+        "kind": "deployment",
+        "input_tokens": 12,
+    }
+    # No result, or one without usage: no facet.
+    assert usage_run_facets("fine_tune", None) == {} == usage_run_facets("fine_tune", {"usage": "odd"})
+
+
+def test_fine_tune_deployment_and_evaluation_lineage_carry_the_usage_facet(tmp_path):
+    pytest.importorskip("airflow.providers.openlineage")
+    fine_tune = fine_tune_lineage(
+        _operator(
+            training_files=["t-1"],
+            validation_files=None,
+            last_result={"model_id": "m-1", "usage": FINE_TUNE_USAGE},
+        )
+    )
+    assert fine_tune.run_facets["seekrflow_usage"].accelerator_seconds == 2880.0
+
+    deployed = {
+        "job_id": "dep-1",
+        "model_id": "m-1",
+        "model_type": "Fine-tuned Run",
+        "n_instances": 1,
+        "usage": {"input_tokens": 30, "output_tokens": 7},
+    }
+    deployment = deployment_lineage(_operator(model_id="m-1", last_result=deployed))
+    assert [(d.namespace, d.name) for d in deployment.inputs] == [
+        ("seekrflow://127.0.0.1:8899", "models/m-1")
+    ]
+    assert [(d.namespace, d.name) for d in deployment.outputs] == [
+        ("seekrflow://127.0.0.1:8899", "deployments/dep-1")
+    ]
+    facet = deployment.run_facets["seekrflow_usage"]
+    assert (facet.kind, facet.input_tokens, facet.output_tokens) == ("deployment", 30, 7)
+
+    prompts, answers = str(tmp_path / "prompts.jsonl"), str(tmp_path / "answers.jsonl")
+    evaluation = evaluation_lineage(
+        _operator(
+            evaluated_files=((prompts, prompts), (answers, answers)),
+            last_manifest={"pass_rate": 1.0, "usage": {"input_tokens": 5, "output_tokens": 9}},
+        )
+    )
+    facet = evaluation.run_facets["seekrflow_usage"]
+    assert (facet.kind, facet.input_tokens, facet.output_tokens) == ("evaluation", 5, 9)
+    # Data jobs report no usage: no facet.
+    assert (
+        training_data_lineage(_operator(files=["f-1"], vector_database_id=None, last_result={})).run_facets
+        == {}
+    )

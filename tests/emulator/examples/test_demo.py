@@ -53,5 +53,14 @@ def test_demo_succeeds_without_foreign_warnings_or_deleted_paths(tmp_path):
         "the training file",
         "epoch 1",
         "is ready",
+        "accelerator-seconds)",  # the fine-tune's usage
+        "status=Pending",
+        "is Active: Fine-tuned Run",  # the deployment becoming Active
+        "Demoted deployment",
+        "Promoted deployment",
+        "6 passed, 0 failed, 0 errored of 6 (pass rate 1.0000",  # the evaluation's pass rate
+        "---------------- usage ----------------",
+        "evaluation: ",
+        " tokens in, ",
     ):
         assert fragment in summary, fragment

@@ -122,15 +122,28 @@ def test_example_sensor_runs_end_to_end(emu):
     assert emu.journal(route="cancel_alignment_job") == []
 
 
-def test_example_pipeline_runs_end_to_end(emu, task_logs):
-    emu.configure(job_duration=1, ingestion_seconds=0.5, fine_tune_duration=3)
+def test_example_pipeline_runs_end_to_end(emu, task_logs, tmp_path, monkeypatch):
+    emu.configure(job_duration=1, ingestion_seconds=0.5, fine_tune_duration=3, deployment_duration=1)
+    monkeypatch.setenv("AIRFLOW_VAR_SEEKRFLOW_ANSWERS_DIR", str(tmp_path / "answers"))
     dag = _fresh_dag("example_seekrflow_pipeline")
     # Production-sized waits, shortened for the test (same code path, still deferred).
-    for task_id in ("make_training_pairs", "fine_tune"):
+    for task_id in ("make_training_pairs", "fine_tune", "deploy", "promote"):
         operator = dag.get_task(task_id)
         assert operator.deferrable
         operator.min_poll_interval, operator.poll_interval = 0.5, 1
-    dr = _run_all_succeed(dag, "upload_documents", "make_training_pairs", "fine_tune", "report_model")
+    teardown = dag.get_task("release_instances")
+    assert str(getattr(teardown.trigger_rule, "value", teardown.trigger_rule)) == "all_done"
+    dr = _run_all_succeed(
+        dag,
+        "upload_documents",
+        "make_training_pairs",
+        "fine_tune",
+        "report_model",
+        "deploy",
+        "evaluate",
+        "release_instances",
+        "promote",
+    )
 
     uploaded = xcom(dr, "upload_documents")
     pairs = xcom(dr, "make_training_pairs")
@@ -144,9 +157,36 @@ def test_example_pipeline_runs_end_to_end(emu, task_logs):
     assert hook.get_fine_tune(fine_tune["job_id"]).training_files == [training_file]
     assert fine_tune["status"] == "completed" and xcom(dr, "report_model") == fine_tune["model_id"]
     assert sum(1 for _ in hook.iter_conversations(training_file)) > 0
+    # The fine-tune's usage: the example's accelerator, for the emulator's 3 s.
+    assert fine_tune["usage"]["accelerator_type"] == "H100" and fine_tune["usage"]["accelerator_count"] == 1
+    assert fine_tune["usage"]["wall_seconds"] == pytest.approx(3.0, abs=0.01)
+    # The model served, every shipped prompt answered from the training pairs, then promoted again.
+    deployed = xcom(dr, "deploy")
+    assert deployed["model_id"] == fine_tune["model_id"] and deployed["status"] == "Active"
+    manifest = xcom(dr, "evaluate")
+    prompts = (EXAMPLE_DAGS / "data" / "evaluation" / "support_prompts.jsonl").read_text().splitlines()
+    assert (manifest["total"], manifest["passed"], manifest["pass_rate"]) == (len(prompts), len(prompts), 1.0)
+    assert manifest["usage"]["input_tokens"] > 0 and manifest["usage"]["output_tokens"] > 0
+    assert manifest["answers"].startswith(str(tmp_path / "answers"))
+    assert len((Path(manifest["answers"])).read_text().splitlines()) == len(prompts)
+    assert xcom(dr, "release_instances")["status"] == "Inactive"
+    promoted = xcom(dr, "promote")
+    assert (promoted["job_id"], promoted["status"]) == (deployed["job_id"], "Active")
+    # The evaluation's tokens are on the deployment's counters, which the promote's result reports.
+    assert promoted["usage"] == {
+        "input_tokens": manifest["usage"]["input_tokens"],
+        "output_tokens": manifest["usage"]["output_tokens"],
+    }
     # One of each, however many polls and deferrals it took.
     assert count(emu, "submit_data_job") == 1
     assert count(emu, "create_fine_tune") == 1
+    assert [
+        count(emu, route) for route in ("create_deployment", "demote_deployment", "promote_deployment")
+    ] == [
+        1,
+        1,
+        1,
+    ]
     assert task_logs.occurrences("epoch 1,") == 1
 
 

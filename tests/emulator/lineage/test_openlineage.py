@@ -158,6 +158,10 @@ def test_every_operator_reports_its_inputs_and_outputs(emu, moto, tmp_path, defe
     assert names(fine_tune["inputs"]) == files([xcoms["fine_tune_file_id"]])
     assert xcoms["fine_tune"]["model_id"]
     assert names(fine_tune["outputs"]) == [(namespace, f"models/{xcoms['fine_tune']['model_id']}")]
+    # and what it used, in the event's run facets as in its result (a lineage backend sums these)
+    usage = {k: v for k, v in fine_tune["run"]["facets"]["seekrflow_usage"].items() if not k.startswith("_")}
+    assert usage == {"kind": "fine_tune", **xcoms["fine_tune"]["usage"]}
+    assert "seekrflow_usage" not in completed["data_job"]["run"]["facets"]  # a data job reports no usage
 
     # a task that failed reports what it had: the refused fine-tune, its inputs and no model
     if not deferrable:

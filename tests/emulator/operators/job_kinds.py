@@ -263,7 +263,9 @@ FINE_TUNE = Kind(
     operator_class=SeekrFlowFineTuneOperator,
     sensor_class=SeekrFlowFineTuneSensor,
     xcom_key="fine_tune_id",
-    result_keys=frozenset({"job_id", "status", "model_id", "project_id", "model", "inference_available"}),
+    result_keys=frozenset(
+        {"job_id", "status", "model_id", "project_id", "model", "inference_available", "usage"}
+    ),
     submit_route="create_fine_tune",
     read_route="get_fine_tune",
     cancel_route="cancel_fine_tune_put",
@@ -294,6 +296,7 @@ DEPLOYMENT = Kind(
             "n_instances",
             "total_input_tokens",
             "total_output_tokens",
+            "usage",
         }
     ),
     submit_route="create_deployment",

@@ -140,11 +140,12 @@ def test_a_fine_tunes_model_is_deployed_from_the_fine_tune_tasks_result(emu, req
         "n_instances": 2,
         "total_input_tokens": 0,
         "total_output_tokens": 0,
+        "usage": {"input_tokens": 0, "output_tokens": 0},
     }
     assert count(emu, "create_deployment") == 1
     assert (
-        f"Deployment {result['job_id']} is Active: Fine-tuned Run {model_id} on 2 instance(s)"
-        in task_logs.text()
+        f"Deployment {result['job_id']} is Active: Fine-tuned Run {model_id} on 2 instance(s); "
+        "0 tokens in, 0 out so far" in task_logs.text()
     )
 
 

@@ -29,7 +29,7 @@ MODES = SENSOR_MODES
 MODEL = "meta-llama/Llama-3.1-8B"
 N_EPOCHS = 3
 FINE_TUNE_SECONDS = 1.5
-RESULT_KEYS = {"job_id", "status", "model_id", "project_id", "model", "inference_available"}
+RESULT_KEYS = {"job_id", "status", "model_id", "project_id", "model", "inference_available", "usage"}
 
 
 @pytest.fixture

@@ -23,19 +23,36 @@ from tests.system.integration.harness import DOCUMENTS, wait_for
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 CONN_ID = "seekrflow_default"  # the connection the example pipeline uses
-TASKS = ("upload_documents", "make_training_pairs", "fine_tune", "report_model")
+TASKS = (
+    "upload_documents",
+    "make_training_pairs",
+    "fine_tune",
+    "report_model",
+    "deploy",
+    "evaluate",
+    "release_instances",
+    "promote",
+)
 # A line each task's log shows once it has loaded; a template field each task renders.
 LOG_MARKERS = {
     "upload_documents": "stored as file-",
     "make_training_pairs": "alignment status=completed",
     "fine_tune": "status=completed",
     "report_model": "Fine-tuned model",
+    "deploy": " is Active: ",
+    "evaluate": "(pass rate ",
+    "release_instances": "Demoted deployment",
+    "promote": " is Active: ",
 }
 RENDERED_FIELDS = {
     "upload_documents": "file_path",
     "make_training_pairs": "instructions",
     "fine_tune": "training_files",
     "report_model": "op_args",
+    "deploy": "model_id",
+    "evaluate": "prompts",
+    "release_instances": "deployment_id",
+    "promote": "deployment_id",
 }
 # What the form's extra fields are given, as typed, and as the saved connection's extra holds them.
 # (verify: a CA bundle path, the form's third kind of value; the emulator is plain HTTP, so unused)
