@@ -57,6 +57,11 @@ class SeekrFlowLink(BaseOperatorLink):
         ti = context.get("ti")
         if ti is not None:
             ti.xcom_push(key=cls.xcom_key_of(), value={"kind": cls.kind, "id": str(object_id), "url": url})
+        # Once per task object and URL: a sensor persists its link at every poke.
+        logged: set[str] = task.__dict__.setdefault("_seekrflow_links_logged", set())
+        if url not in logged:
+            logged.add(url)
+            task.log.info("%s %s in SeekrFlow's web app: %s", cls.name, object_id, url)
         return url
 
     def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:

@@ -22,6 +22,7 @@ DEPLOYMENT = re.compile(
     r"|Demoted deployment|Promoted deployment|No deployment to demote"
 )
 EVALUATION = re.compile(r"^Evaluating |: \d+ passed, \d+ failed, \d+ errored of \d+ \(pass rate ")
+LINK = re.compile(r"^SeekrFlow [A-Za-z -]+ [^ ]+ in SeekrFlow's web app: https?://")
 USAGE = re.compile(r"Fine-tune [^ ]+ completed: |Deployment [^ ]+ is Active: |tokens in, ")
 
 
@@ -45,8 +46,8 @@ def deployment_rows(lines: list[str]) -> list[str]:
 
 
 def link_rows(lines: list[str]) -> list[str]:
-    """Return the rows of the deployment's and the jobs' links in SeekrFlow's UI: none until the provider has them."""
-    return []
+    """Return the rows of the deployment's and the jobs' links in SeekrFlow's web app (the tasks' extra links)."""
+    return _matching(lines, LINK)
 
 
 def evaluation_rows(lines: list[str]) -> list[str]:
@@ -73,7 +74,8 @@ def summary_rows(lines: list[str]) -> list[str]:
     """Return the summary's rows: each section's title, then its rows."""
     rows: list[str] = []
     for title, section in (
-        ("deployment", deployment_rows(lines) + link_rows(lines)),
+        ("deployment", deployment_rows(lines)),
+        ("links", link_rows(lines)),
         ("evaluation", evaluation_rows(lines)),
         ("usage", usage_rows(lines)),
     ):

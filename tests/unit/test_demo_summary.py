@@ -14,6 +14,7 @@ _spec.loader.exec_module(demo_summary)
 LOG = """\
 2026-12-07T12:00:01.000000Z [info     ] Fine-tune ft-1 completed: model ft-1, in 20 s on 1 x H100 (20 accelerator-seconds) [airflow.task.operators] loc=job_base.py:1
 2026-12-07T12:00:02.000000Z [info     ] Created deployment dep-1 (Northwind support assistant, Fine-tuned Run ft-1, 1 instance(s)): Pending [airflow.task.operators] loc=deployment.py:1
+2026-12-07T12:00:02.500000Z [info     ] SeekrFlow Deployment dep-1 in SeekrFlow's web app: https://flow.example.test/deployments/dep-1 [airflow.task.operators] loc=links.py:1
 2026-12-07T12:00:03.000000Z [info     ] Deployment dep-1: status=Pending (Northwind support assistant, Fine-tuned Run ft-1, 1 instance(s)) [airflow.task.operators] loc=base.py:1
 [2026-12-07T12:00:03.000+0000] {triggerer.py:1} INFO - Deployment dep-1: status=Pending (Northwind support assistant, Fine-tuned Run ft-1, 1 instance(s))
 2026-12-07T12:00:06.000000Z [info     ] Deployment dep-1 is Active: Fine-tuned Run ft-1 on 1 instance(s); 0 tokens in, 0 out so far [airflow.task.operators] loc=job_base.py:1
@@ -38,6 +39,14 @@ def test_the_summary_shows_the_deployment_the_pass_rate_and_the_usage():
         and "Promoted deployment dep-1; it is Pending" in rows
     )
     assert any("(pass rate 1.0000, threshold 0.8000)" in row for row in rows)
+    links = rows[
+        rows.index("---------------- links ----------------") + 1 : rows.index(
+            "---------------- evaluation ----------------"
+        )
+    ]
+    assert links == [
+        "SeekrFlow Deployment dep-1 in SeekrFlow's web app: https://flow.example.test/deployments/dep-1"
+    ]
     usage = rows[rows.index("---------------- usage ----------------") + 1 :]
     assert usage == [
         "fine-tune: 20 s on 1 x H100 (20 accelerator-seconds)",
@@ -49,5 +58,5 @@ def test_the_summary_shows_the_deployment_the_pass_rate_and_the_usage():
 
 def test_a_log_without_serving_says_so():
     rows = demo_summary.summary_rows(["nothing to see\n"])
-    assert rows.count("(nothing in the log)") == 3
+    assert rows.count("(nothing in the log)") == 4
     assert demo_summary.link_rows([]) == []

@@ -100,12 +100,18 @@ def test_a_bad_template_is_refused_naming_the_connection_and_the_extra(template,
 def test_persist_stores_kind_id_and_url_only(link):
     ti = _TaskInstance()
     config = _config(console_url="https://app.example.com/{kind}/{id}", team_id="team-7")
-    task = SimpleNamespace(hook=SimpleNamespace(config=config))
+    logged: list[str] = []
+    task = SimpleNamespace(
+        hook=SimpleNamespace(config=config),
+        log=SimpleNamespace(info=lambda msg, *args: logged.append(msg % args)),
+    )
     url = link.persist({"ti": ti}, task, "obj-1")
+    link.persist({"ti": ti}, task, "obj-1")  # a sensor persists at every poke
     assert url == f"https://app.example.com/{CONSOLE_PAGES[link.kind]}/obj-1"
     assert ti.pushed == {link.xcom_key_of(): {"kind": link.kind, "id": "obj-1", "url": url}}
     stored = json.dumps(ti.pushed)
     assert API_KEY not in stored and "team-7" not in stored
+    assert logged == [f"{link.name} obj-1 in SeekrFlow's web app: {url}"]
 
 
 def test_get_link_reads_the_persisted_url(monkeypatch):
