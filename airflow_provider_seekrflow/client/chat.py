@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from pydantic import Field, PlainValidator, WrapValidator
 
 from airflow_provider_seekrflow.client.endpoints import Call, Endpoint
-from airflow_provider_seekrflow.client.service_model import ServiceModel, config_error
+from airflow_provider_seekrflow.client.service_model import ServiceModel, config_error, finite_number
 
 # Inference lives beside /v1/flow on the same host; an answer adds to a deployment's token counters.
 CHAT_COMPLETION = Endpoint("chat_completion", "POST", "/v1/inference/chat/completions", repeatable=False)
@@ -38,15 +38,8 @@ def token_count(value: Any) -> int | None:
 
     :param value: What the service sent.
     """
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if not math.isfinite(number) or number < 0:
-        return None
-    return int(number)
+    number = finite_number(value)
+    return None if number is None or number < 0 else int(number)
 
 
 def _none_if_unreadable(value: Any, handler: Any) -> Any:

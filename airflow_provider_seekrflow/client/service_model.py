@@ -51,6 +51,24 @@ NumberOrText = Annotated[float | str | None, WrapValidator(_none_if_unreadable)]
 MAX_ESTIMATE_MINUTES = 10 * 365.25 * 24 * 60
 
 
+def finite_number(value: Any) -> float | None:
+    """
+    Return what the service sent as a finite number (``12``, ``12.5``, ``" 12 "``), or None when it is none.
+
+    Booleans, NaN and infinities (which Python's JSON reader accepts, as numbers or strings) and
+    text that is no number are None: the figure is unknown, never a crash.
+
+    :param value: What the service sent.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def estimate_minutes(value: Any) -> float | None:
     """
     Return a duration in minutes as a finite number within 0 to ten years, or None when it holds none.
@@ -60,15 +78,8 @@ def estimate_minutes(value: Any) -> float | None:
 
     :param value: What the service sent: a number, a numeric string, anything else.
     """
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if not math.isfinite(number):
-        return None
-    return min(max(number, 0.0), MAX_ESTIMATE_MINUTES)
+    number = finite_number(value)
+    return None if number is None else min(max(number, 0.0), MAX_ESTIMATE_MINUTES)
 
 
 # A remaining-time estimate in minutes (``eta_minutes``): finite and within ten years, or None.

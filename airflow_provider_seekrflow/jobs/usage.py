@@ -18,11 +18,10 @@ a negative count, a date that is not one), is None: usage is reported, never a r
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any
 
-from airflow_provider_seekrflow.client.service_model import as_utc
+from airflow_provider_seekrflow.client.service_model import as_utc, finite_number
 
 __all__ = [
     "FINE_TUNE_KEYS",
@@ -44,15 +43,8 @@ _MAX_TYPE_LENGTH = 64
 
 def count_of(value: Any) -> int | None:
     """Return ``value`` as a whole number of at least 0 (``4``, ``4.0``, ``"4"``), or None when it is not one."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if not math.isfinite(number) or number < 0 or number != int(number):
-        return None
-    return int(number)
+    number = finite_number(value)
+    return None if number is None or number < 0 or number != int(number) else int(number)
 
 
 def _moment(value: Any) -> datetime | None:

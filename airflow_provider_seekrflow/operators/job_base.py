@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator, conf
@@ -11,6 +10,7 @@ from airflow.providers.common.compat.sdk import BaseOperator, conf
 from airflow_provider_seekrflow.assets import check_outlets_can_be_announced, publish_training_file
 from airflow_provider_seekrflow.defaults import DEFAULT_CONN_ID, UNTIL_END, check_poll_intervals
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError, SeekrFlowNotFoundError
+from airflow_provider_seekrflow.job_task import JobKindTask
 from airflow_provider_seekrflow.jobs.resume import ResumeAction
 from airflow_provider_seekrflow.links import JOB_LINKS
 from airflow_provider_seekrflow.operators.job_deadlines import KeepsDeadlines
@@ -22,8 +22,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_seekrflow.client.lost_answers import Snapshot
-    from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-    from airflow_provider_seekrflow.jobs.base import JobKind, JobWatcher
+    from airflow_provider_seekrflow.jobs.base import JobWatcher
     from airflow_provider_seekrflow.jobs.events import Outcome
 
 try:  # Airflow 3: the Task SDK's own name (BaseOperator has already loaded this module)
@@ -32,7 +31,7 @@ except ImportError:  # Airflow 2 only spells it inline (models/baseoperator.py, 
     TRIGGER_FAIL_REPR = "__fail__"
 
 
-class SeekrFlowJobOperator(SubmitsOnce, KeepsDeadlines, BaseOperator):
+class SeekrFlowJobOperator(JobKindTask, SubmitsOnce, KeepsDeadlines, BaseOperator):
     """
     Run one SeekrFlow job: submit it, or pick up the one an earlier try left, then wait on the worker or deferred.
 
@@ -94,20 +93,6 @@ class SeekrFlowJobOperator(SubmitsOnce, KeepsDeadlines, BaseOperator):
         #: The task's result once it has one, for what runs after it (OpenLineage): not an XCom, so
         #: it is there with ``do_xcom_push=False`` too.
         self.last_result: dict[str, Any] | None = None
-
-    @property
-    def kind(self) -> JobKind:
-        """Return the kind of job run: its statuses, errors, keys, reads and result (loaded when a task runs)."""
-        from airflow_provider_seekrflow.jobs.kinds import KINDS
-
-        return KINDS[self.kind_key]
-
-    @cached_property
-    def hook(self) -> SeekrFlowHook:
-        """Return the SeekrFlow hook of this task's connection."""
-        from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-
-        return SeekrFlowHook(seekrflow_conn_id=self.seekrflow_conn_id, **self.hook_params)
 
     # -- what each kind of job says -------------------------------------------------------------
 

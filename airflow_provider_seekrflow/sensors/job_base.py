@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
@@ -18,6 +17,7 @@ from airflow.providers.common.compat.sdk import (
 from airflow_provider_seekrflow.assets import publish_training_file
 from airflow_provider_seekrflow.defaults import DEFAULT_CONN_ID, UNTIL_END, check_poll_intervals
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowError
+from airflow_provider_seekrflow.job_task import JobKindTask
 from airflow_provider_seekrflow.links import JOB_LINKS
 
 # DAG parsing imports this module: the hook, the client and the job kinds (pydantic models, the
@@ -25,11 +25,10 @@ from airflow_provider_seekrflow.links import JOB_LINKS
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-    from airflow_provider_seekrflow.jobs.base import JobKind, JobWatcher
+    from airflow_provider_seekrflow.jobs.base import JobWatcher
 
 
-class SeekrFlowJobSensor(BaseSensorOperator):
+class SeekrFlowJobSensor(JobKindTask, BaseSensorOperator):
     """
     Wait until a SeekrFlow job completes; each subclass names its ``kind`` (by ``kind_key``), which says how to read the job and what it returns.
 
@@ -75,20 +74,6 @@ class SeekrFlowJobSensor(BaseSensorOperator):
         self._watchers: dict[str, JobWatcher] = {}
         #: The job whose link this task persisted last in this process.
         self._linked: str | None = None
-
-    @property
-    def kind(self) -> JobKind:
-        """Return the kind of job watched: how to read it and what it returns (loaded when a task runs)."""
-        from airflow_provider_seekrflow.jobs.kinds import KINDS
-
-        return KINDS[self.kind_key]
-
-    @cached_property
-    def hook(self) -> SeekrFlowHook:
-        """Return the SeekrFlow hook of this task's connection."""
-        from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
-
-        return SeekrFlowHook(seekrflow_conn_id=self.seekrflow_conn_id, **self.hook_params)
 
     @property
     def watcher(self) -> JobWatcher:
