@@ -245,14 +245,7 @@ class SeekrFlowDataJobOperator(SeekrFlowJobOperator):
 
     def finish_without_waiting(self, job_id: str, context: Context) -> dict[str, Any]:
         """Wait for the ingestion only (in the triggerer when deferrable), start the alignment, return the job as started."""
-        if self.deferrable:
-            deadline = self._deadline(context)
-            self.defer(
-                trigger=self.build_trigger(job_id, deadline),
-                method_name="execute_complete",
-                kwargs={"job_id": job_id, "end_time": deadline},
-            )
-        return self.poll_until_complete(job_id, context)
+        return self.defer_or_wait(job_id, context)
 
     def poll_until_complete(self, job_id: str, context: Context) -> dict[str, Any]:
         """Wait on the worker through ingestion and alignment, and return the task's result or raise."""

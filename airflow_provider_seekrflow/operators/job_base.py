@@ -283,6 +283,10 @@ class SeekrFlowJobOperator(JobKindTask, SubmitsOnce, KeepsDeadlines, BaseOperato
             return self._wait_for_end(job_id, context)
 
     def _wait_for_end(self, job_id: str, context: Context) -> Any:
+        return self.keep_result(self.defer_or_wait(job_id, context))
+
+    def defer_or_wait(self, job_id: str, context: Context) -> Any:
+        """Defer to this kind's trigger when deferrable (never returning), else wait on the worker and return its result."""
         if self.deferrable:
             deadline = self._deadline(context)
             self.defer(
@@ -291,7 +295,7 @@ class SeekrFlowJobOperator(JobKindTask, SubmitsOnce, KeepsDeadlines, BaseOperato
                 # The deadline travels along, so a job waited on in several deferrals keeps one.
                 kwargs={"job_id": job_id, "end_time": deadline},
             )
-        return self.keep_result(self.poll_until_complete(job_id, context))
+        return self.poll_until_complete(job_id, context)
 
     def remember(self, job_id: str, context: Context) -> None:
         """
