@@ -17,37 +17,22 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_seekrflow.emulator import SeekrFlowEmulator
-from tests.emulator.emulator.serving_helpers import (
-    CHAT_COMPLETION_RESPONSE,
-    ERROR_DETAIL,
-    HTTP_VALIDATION_ERROR,
-    TRAINING_PAIRS,
-    call,
-    chat,
-    check,
-    deploy,
-    fine_tune,
-    get_deployment,
-    poll,
-    serving_emulator_fixture,
-    training_jsonl,
-    upload,
-)
+from tests.emulator.emulator import serving_helpers as serving
 
-chat_emulator, emu = serving_emulator_fixture("chat")
+chat_emulator, emu = serving.serving_emulator_fixture("chat")
 BASE_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 
 
 @pytest.fixture
 def model(emu: SeekrFlowEmulator) -> str:
     """The model id of an Active deployment of a fine-tune trained on ``TRAINING_PAIRS``."""
-    trained = fine_tune(emu, upload(emu, "pairs.jsonl", training_jsonl()))
-    assert deploy(emu, trained["id"])["status"] == "Active"
+    trained = serving.fine_tune(emu, serving.upload(emu, "pairs.jsonl", serving.training_jsonl()))
+    assert serving.deploy(emu, trained["id"])["status"] == "Active"
     return str(trained["id"])
 
 
 def reply(emu: SeekrFlowEmulator, model: str, prompt: str, **extra: object) -> dict:
-    return check(CHAT_COMPLETION_RESPONSE, chat(emu, model, prompt, **extra))
+    return serving.check(serving.CHAT_COMPLETION_RESPONSE, serving.chat(emu, model, prompt, **extra))
 
 
 def content(answer: dict) -> str:
@@ -57,23 +42,25 @@ def content(answer: dict) -> str:
 
 
 def test_a_trained_prompt_gets_its_training_answer_on_every_call(emu, model):
-    for question, expected in TRAINING_PAIRS:
+    for question, expected in serving.TRAINING_PAIRS:
         answers = [reply(emu, model, question) for _ in range(3)]
         assert [content(a) for a in answers] == [expected] * 3
         assert {a["model"] for a in answers} == {model} and answers[0]["object"] == "chat.completion"
         assert answers[0]["choices"][0]["finish_reason"] == "stop"
         assert len({a["id"] for a in answers}) == 3
     # Case and white space do not matter; the last user message is the prompt.
-    question, expected = TRAINING_PAIRS[1]
+    question, expected = serving.TRAINING_PAIRS[1]
     assert content(reply(emu, model, f"  {question.upper()}  ")) == expected
     history = [
         {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": TRAINING_PAIRS[0][0]},
-        {"role": "assistant", "content": TRAINING_PAIRS[0][1]},
+        {"role": "user", "content": serving.TRAINING_PAIRS[0][0]},
+        {"role": "assistant", "content": serving.TRAINING_PAIRS[0][1]},
         {"role": "user", "content": [{"type": "text", "text": question}]},
     ]
     body = {"model": model, "messages": history}
-    answer = check(CHAT_COMPLETION_RESPONSE, call(emu, "POST", "/v1/inference/chat/completions", body))
+    answer = serving.check(
+        serving.CHAT_COMPLETION_RESPONSE, serving.call(emu, "POST", "/v1/inference/chat/completions", body)
+    )
     assert content(answer) == expected
 
 
@@ -81,16 +68,16 @@ def test_an_untrained_prompt_gets_a_stable_fallback_that_is_no_training_answer(e
     first = [content(reply(emu, model, "Do you sell hats?")) for _ in range(2)]
     other = content(reply(emu, model, "Do you sell gloves?"))
     assert first[0] == first[1] != other
-    trained = {answer for _, answer in TRAINING_PAIRS}
+    trained = {answer for _, answer in serving.TRAINING_PAIRS}
     assert first[0] not in trained and other not in trained
     # A base model has no training pairs: every prompt gets the fallback, also a trained one.
-    assert deploy(emu, BASE_MODEL, "Base Model")["status"] == "Active"
-    base = content(reply(emu, BASE_MODEL, TRAINING_PAIRS[0][0]))
-    assert base not in trained and base == content(reply(emu, BASE_MODEL, TRAINING_PAIRS[0][0]))
+    assert serving.deploy(emu, BASE_MODEL, "Base Model")["status"] == "Active"
+    base = content(reply(emu, BASE_MODEL, serving.TRAINING_PAIRS[0][0]))
+    assert base not in trained and base == content(reply(emu, BASE_MODEL, serving.TRAINING_PAIRS[0][0]))
 
 
 def test_usage_counts_words_and_max_tokens_and_stop_cut_the_answer(emu, model):
-    question, expected = TRAINING_PAIRS[0]
+    question, expected = serving.TRAINING_PAIRS[0]
     usage = reply(emu, model, question)["usage"]
     assert usage == {
         "prompt_tokens": len(question.split()),
@@ -108,14 +95,19 @@ def test_usage_counts_words_and_max_tokens_and_stop_cut_the_answer(emu, model):
 
 
 def test_a_model_without_an_active_deployment_is_not_found(emu):
-    assert "not served" in check(ERROR_DETAIL, chat(emu, "ft-never-made", "Hello?"), 404)["detail"]
-    assert check(ERROR_DETAIL, chat(emu, BASE_MODEL, "Hello?"), 404)
-    trained = fine_tune(emu, upload(emu, "pairs.jsonl", training_jsonl()))
+    assert (
+        "not served"
+        in serving.check(serving.ERROR_DETAIL, serving.chat(emu, "ft-never-made", "Hello?"), 404)["detail"]
+    )
+    assert serving.check(serving.ERROR_DETAIL, serving.chat(emu, BASE_MODEL, "Hello?"), 404)
+    trained = serving.fine_tune(emu, serving.upload(emu, "pairs.jsonl", serving.training_jsonl()))
     emu.configure(deployment_duration=30)
-    pending = call(emu, "POST", "/v1/flow/deployments", _body(trained["id"])).json()
+    pending = serving.call(emu, "POST", "/v1/flow/deployments", _body(trained["id"])).json()
     assert pending["status"] == "Pending"
-    assert check(ERROR_DETAIL, chat(emu, trained["id"], TRAINING_PAIRS[0][0]), 404)
-    assert get_deployment(emu, pending["id"])["total_input_tokens"] == 0
+    assert serving.check(
+        serving.ERROR_DETAIL, serving.chat(emu, trained["id"], serving.TRAINING_PAIRS[0][0]), 404
+    )
+    assert serving.get_deployment(emu, pending["id"])["total_input_tokens"] == 0
 
 
 def _body(model_id: str) -> dict:
@@ -139,12 +131,12 @@ def test_requests_the_contract_refuses_are_422(emu, model):
             ["body", "stream"],
         ),
     ):
-        refusal = check(HTTP_VALIDATION_ERROR, call(emu, "POST", path, body), 422)
+        refusal = serving.check(serving.HTTP_VALIDATION_ERROR, serving.call(emu, "POST", path, body), 422)
         assert refusal["detail"][0]["loc"] == loc, refusal
 
 
 def test_chat_latency_delays_each_answer(emu, model):
-    question = TRAINING_PAIRS[0][0]
+    question = serving.TRAINING_PAIRS[0][0]
     started = time.monotonic()
     reply(emu, model, question)
     quick = time.monotonic() - started
@@ -156,13 +148,13 @@ def test_chat_latency_delays_each_answer(emu, model):
 
 def test_a_429_fault_rule_on_chat_completion_is_answered_without_counting_tokens(emu, model):
     deployment = next(
-        d for d in call(emu, "GET", "/v1/flow/deployments").json()["data"] if d["model_id"] == model
+        d for d in serving.call(emu, "GET", "/v1/flow/deployments").json()["data"] if d["model_id"] == model
     )
     emu.set_faults(["chat_completion:429:count=1:retry_after=2"])
-    limited = chat(emu, model, TRAINING_PAIRS[0][0])
+    limited = serving.chat(emu, model, serving.TRAINING_PAIRS[0][0])
     assert limited.status_code == 429 and limited.headers["Retry-After"] == "2"
-    assert get_deployment(emu, deployment["id"])["total_output_tokens"] == 0
-    assert content(reply(emu, model, TRAINING_PAIRS[0][0])) == TRAINING_PAIRS[0][1]
+    assert serving.get_deployment(emu, deployment["id"])["total_output_tokens"] == 0
+    assert content(reply(emu, model, serving.TRAINING_PAIRS[0][0])) == serving.TRAINING_PAIRS[0][1]
     assert [e["status"] for e in emu.journal(route="chat_completion")] == [429, 200]
 
 
@@ -172,18 +164,21 @@ def test_a_fine_tune_on_an_alignment_output_answers_from_its_parquet_pairs(emu):
         b"# Returns\n\nCustomers may return unworn shoes within thirty days of purchase.\n\n"
         b"Refunds are paid to the original card within five business days.\n"
     )
-    source = upload(emu, "returns.md", document, purpose="alignment")
+    source = serving.upload(emu, "returns.md", document, purpose="alignment")
     body = {"instructions": "Teach the returns policy.", "files": [source]}
-    job = call(emu, "POST", "/v1/flow/alignment/generate", body).json()
-    done = poll(
-        lambda: call(emu, "GET", f"/v1/flow/alignment/{job['id']}").json(), lambda j: j["completed_at"]
+    job = serving.call(emu, "POST", "/v1/flow/alignment/generate", body).json()
+    done = serving.poll(
+        lambda: serving.call(emu, "GET", f"/v1/flow/alignment/{job['id']}").json(),
+        lambda j: j["completed_at"],
     )
     (parquet,) = [f for f in done[-1]["output_files"] if f["purpose"] == "fine-tune"]
-    rows = pq.read_table(io.BytesIO(call(emu, "GET", f"/v1/flow/files/{parquet['id']}/content").content))
+    rows = pq.read_table(
+        io.BytesIO(serving.call(emu, "GET", f"/v1/flow/files/{parquet['id']}/content").content)
+    )
     pairs = [(row[1]["content"], row[2]["content"]) for row in rows.column("messages").to_pylist()]
     assert len(pairs) == 2
 
-    trained = fine_tune(emu, parquet["id"])
-    assert deploy(emu, trained["id"])["status"] == "Active"
+    trained = serving.fine_tune(emu, parquet["id"])
+    assert serving.deploy(emu, trained["id"])["status"] == "Active"
     for question, expected in pairs:
         assert content(reply(emu, trained["id"], question)) == expected

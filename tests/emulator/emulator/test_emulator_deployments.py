@@ -16,41 +16,27 @@ import time
 import pytest
 
 from airflow_provider_seekrflow.emulator import SeekrFlowEmulator
-from tests.emulator.emulator.serving_helpers import (
-    DEPLOYMENT,
-    DEPLOYMENT_LIST,
-    ERROR_DETAIL,
-    HTTP_VALIDATION_ERROR,
-    TRAINING_PAIRS,
-    call,
-    chat,
-    check,
-    deploy,
-    deployment_body,
-    fine_tune,
-    get_deployment,
-    poll,
-    serving_emulator_fixture,
-    training_jsonl,
-    upload,
-)
+from tests.emulator.emulator import serving_helpers as serving
 
-deployments_emulator, emu = serving_emulator_fixture("deployments")
+deployments_emulator, emu = serving.serving_emulator_fixture("deployments")
 
 
 @pytest.fixture
 def model(emu: SeekrFlowEmulator) -> str:
     """A completed fine-tune's model id (the fine-tune's id) trained on ``TRAINING_PAIRS``."""
-    return str(fine_tune(emu, upload(emu, "pairs.jsonl", training_jsonl()))["id"])
+    return str(serving.fine_tune(emu, serving.upload(emu, "pairs.jsonl", serving.training_jsonl()))["id"])
 
 
 def create(emu: SeekrFlowEmulator, model_id: str, **changes: object) -> dict:
-    return check(DEPLOYMENT, call(emu, "POST", "/v1/flow/deployments", deployment_body(model_id, **changes)))
+    return serving.check(
+        serving.DEPLOYMENT,
+        serving.call(emu, "POST", "/v1/flow/deployments", serving.deployment_body(model_id, **changes)),
+    )
 
 
 def act(emu: SeekrFlowEmulator, deployment_id: str, action: str, status: int = 200) -> dict:
-    answer = call(emu, "PUT", f"/v1/flow/deployments/{deployment_id}/{action}")
-    return check(DEPLOYMENT if status == 200 else ERROR_DETAIL, answer, status)
+    answer = serving.call(emu, "PUT", f"/v1/flow/deployments/{deployment_id}/{action}")
+    return serving.check(serving.DEPLOYMENT if status == 200 else serving.ERROR_DETAIL, answer, status)
 
 
 def test_a_new_deployment_is_pending_for_the_configured_time_then_active(emu, model):
@@ -63,66 +49,77 @@ def test_a_new_deployment_is_pending_for_the_configured_time_then_active(emu, mo
     assert created["last_deployed_at"] is None
     assert (created["total_input_tokens"], created["total_output_tokens"]) == (0, 0)
 
-    seen = poll(lambda: get_deployment(emu, created["id"]), lambda d: d["status"] != "Pending")
+    seen = serving.poll(
+        lambda: serving.get_deployment(emu, created["id"]), lambda d: d["status"] != "Pending"
+    )
     assert time.monotonic() - started >= 0.9
     statuses = [d["status"] for d in seen]
     assert statuses[-1] == "Active" and set(statuses[:-1]) == {"Pending"}, statuses
     active = seen[-1]
     assert active["last_deployed_at"] is not None and active["updated_at"] > created["updated_at"]
     assert "status_message" not in active
-    listed = check(DEPLOYMENT_LIST, call(emu, "GET", "/v1/flow/deployments"))["data"]
+    listed = serving.check(serving.DEPLOYMENT_LIST, serving.call(emu, "GET", "/v1/flow/deployments"))["data"]
     assert [d["id"] for d in listed] == [created["id"]] and listed[0]["status"] == "Active"
 
 
 def test_the_failure_switch_ends_in_failed_with_its_message_and_nothing_is_served(emu, model):
     emu.configure(deployment_outcome="failed", deployment_status_message="No H100 free in the region")
-    failed = deploy(emu, model)
+    failed = serving.deploy(emu, model)
     assert failed["status"] == "Failed"
     assert failed["status_message"] == "No H100 free in the region"
     assert failed["last_deployed_at"] is None
-    assert chat(emu, model, TRAINING_PAIRS[0][0]).status_code == 404
+    assert serving.chat(emu, model, serving.TRAINING_PAIRS[0][0]).status_code == 404
 
     emu.configure(deployment_outcome="Failed")  # no message given: the default one
-    assert "emulated failure" in deploy(emu, model)["status_message"]
+    assert "emulated failure" in serving.deploy(emu, model)["status_message"]
     # Failed is out of turn for promote; demote releases it.
     act(emu, failed["id"], "promote", 409)
     assert act(emu, failed["id"], "demote")["status"] == "Inactive"
 
 
 def test_demote_then_promote_and_every_out_of_turn_refusal(emu, model):
-    deployment = deploy(emu, model)
+    deployment = serving.deploy(emu, model)
     assert deployment["status"] == "Active"
     refusal = act(emu, deployment["id"], "promote", 409)
     assert "Active" in refusal["detail"]
 
     demoted = act(emu, deployment["id"], "demote")
-    assert demoted["status"] == "Inactive" and get_deployment(emu, deployment["id"])["status"] == "Inactive"
+    assert (
+        demoted["status"] == "Inactive"
+        and serving.get_deployment(emu, deployment["id"])["status"] == "Inactive"
+    )
     assert demoted["last_deployed_at"] == deployment["last_deployed_at"]  # kept after the demote
-    assert chat(emu, model, TRAINING_PAIRS[0][0]).status_code == 404
+    assert serving.chat(emu, model, serving.TRAINING_PAIRS[0][0]).status_code == 404
     assert "Inactive" in act(emu, deployment["id"], "demote", 409)["detail"]
 
     promoted = act(emu, deployment["id"], "promote")
     assert promoted["status"] == "Pending"
     assert "Pending" in act(emu, deployment["id"], "promote", 409)["detail"]
-    again = poll(lambda: get_deployment(emu, deployment["id"]), lambda d: d["status"] != "Pending")[-1]
+    again = serving.poll(
+        lambda: serving.get_deployment(emu, deployment["id"]), lambda d: d["status"] != "Pending"
+    )[-1]
     assert again["status"] == "Active" and again["last_deployed_at"] > deployment["last_deployed_at"]
-    assert chat(emu, model, TRAINING_PAIRS[0][0]).status_code == 200
+    assert serving.chat(emu, model, serving.TRAINING_PAIRS[0][0]).status_code == 200
 
     # Demoting a Pending deployment stops it before it serves.
     other = create(emu, model)
     assert act(emu, other["id"], "demote")["status"] == "Inactive"
     for action in ("promote", "demote"):
-        assert check(ERROR_DETAIL, call(emu, "PUT", f"/v1/flow/deployments/dep-nope/{action}"), 404)
+        assert serving.check(
+            serving.ERROR_DETAIL, serving.call(emu, "PUT", f"/v1/flow/deployments/dep-nope/{action}"), 404
+        )
 
 
 def test_create_refuses_what_cannot_be_served(emu, model):
-    unknown = call(emu, "POST", "/v1/flow/deployments", deployment_body("ft-does-not-exist"))
-    assert "ft-does-not-exist" in check(ERROR_DETAIL, unknown, 404)["detail"]
+    unknown = serving.call(emu, "POST", "/v1/flow/deployments", serving.deployment_body("ft-does-not-exist"))
+    assert "ft-does-not-exist" in serving.check(serving.ERROR_DETAIL, unknown, 404)["detail"]
 
     emu.configure(fine_tune_duration=60)
-    running = fine_tune(emu, upload(emu, "p.jsonl", training_jsonl()), wait=False)
-    refusal = check(
-        HTTP_VALIDATION_ERROR, call(emu, "POST", "/v1/flow/deployments", deployment_body(running["id"])), 422
+    running = serving.fine_tune(emu, serving.upload(emu, "p.jsonl", serving.training_jsonl()), wait=False)
+    refusal = serving.check(
+        serving.HTTP_VALIDATION_ERROR,
+        serving.call(emu, "POST", "/v1/flow/deployments", serving.deployment_body(running["id"])),
+        422,
     )
     assert refusal["detail"][0]["loc"] == ["body", "model_id"]
 
@@ -133,10 +130,17 @@ def test_create_refuses_what_cannot_be_served(emu, model):
         ("n_instances", 51),
         ("model_type", "Adapter"),
     ):
-        answer = call(emu, "POST", "/v1/flow/deployments", deployment_body(model, **{field: value}))
-        assert check(HTTP_VALIDATION_ERROR, answer, 422)["detail"][0]["loc"] == ["body", field]
-    assert check(ERROR_DETAIL, call(emu, "GET", "/v1/flow/deployments/dep-nope"), 404)
-    assert check(DEPLOYMENT_LIST, call(emu, "GET", "/v1/flow/deployments"))["data"] == []
+        answer = serving.call(
+            emu, "POST", "/v1/flow/deployments", serving.deployment_body(model, **{field: value})
+        )
+        assert serving.check(serving.HTTP_VALIDATION_ERROR, answer, 422)["detail"][0]["loc"] == [
+            "body",
+            field,
+        ]
+    assert serving.check(serving.ERROR_DETAIL, serving.call(emu, "GET", "/v1/flow/deployments/dep-nope"), 404)
+    assert (
+        serving.check(serving.DEPLOYMENT_LIST, serving.call(emu, "GET", "/v1/flow/deployments"))["data"] == []
+    )
 
     base = create(emu, "meta-llama/Llama-3.1-8B-Instruct", model_type="Base Model")
     assert base["model_type"] == "Base Model" and base["status"] == "Pending"
@@ -144,41 +148,54 @@ def test_create_refuses_what_cannot_be_served(emu, model):
 
 def test_list_pages_with_skip_and_limit_oldest_first(emu, model):
     made = [create(emu, model)["id"] for _ in range(3)]
-    page = check(DEPLOYMENT_LIST, call(emu, "GET", "/v1/flow/deployments", params={"skip": 1, "limit": 1}))
+    page = serving.check(
+        serving.DEPLOYMENT_LIST,
+        serving.call(emu, "GET", "/v1/flow/deployments", params={"skip": 1, "limit": 1}),
+    )
     assert [d["id"] for d in page["data"]] == [made[1]]
-    everything = check(DEPLOYMENT_LIST, call(emu, "GET", "/v1/flow/deployments"))["data"]
+    everything = serving.check(serving.DEPLOYMENT_LIST, serving.call(emu, "GET", "/v1/flow/deployments"))[
+        "data"
+    ]
     assert [d["id"] for d in everything] == made
     for params in ({"limit": 0}, {"skip": -1}):
-        check(HTTP_VALIDATION_ERROR, call(emu, "GET", "/v1/flow/deployments", params=params), 422)
+        serving.check(
+            serving.HTTP_VALIDATION_ERROR,
+            serving.call(emu, "GET", "/v1/flow/deployments", params=params),
+            422,
+        )
 
 
 def test_token_counters_grow_with_each_chat_completion(emu, model):
-    deployment = deploy(emu, model)
+    deployment = serving.deploy(emu, model)
     totals = [0, 0]
-    for prompt, _ in (*TRAINING_PAIRS, ("Something never trained on", "")):
-        usage = chat(emu, model, prompt).json()["usage"]
+    for prompt, _ in (*serving.TRAINING_PAIRS, ("Something never trained on", "")):
+        usage = serving.chat(emu, model, prompt).json()["usage"]
         totals = [totals[0] + usage["prompt_tokens"], totals[1] + usage["completion_tokens"]]
-        now = get_deployment(emu, deployment["id"])
+        now = serving.get_deployment(emu, deployment["id"])
         assert [now["total_input_tokens"], now["total_output_tokens"]] == totals
-    assert totals[0] == sum(len(p.split()) for p, _ in TRAINING_PAIRS) + 4
-    assert totals[1] > sum(len(a.split()) for _, a in TRAINING_PAIRS)
+    assert totals[0] == sum(len(p.split()) for p, _ in serving.TRAINING_PAIRS) + 4
+    assert totals[1] > sum(len(a.split()) for _, a in serving.TRAINING_PAIRS)
     # The project of the served fine-tune counts it as deployed.
-    projects = call(emu, "GET", "/v1/flow/projects").json()["data"]
+    projects = serving.call(emu, "GET", "/v1/flow/projects").json()["data"]
     assert [p["runs_deployed"] for p in projects] == [1]
     act(emu, deployment["id"], "demote")
-    assert [p["runs_deployed"] for p in call(emu, "GET", "/v1/flow/projects").json()["data"]] == [0]
+    assert [p["runs_deployed"] for p in serving.call(emu, "GET", "/v1/flow/projects").json()["data"]] == [0]
 
 
 def test_fault_rules_and_the_journal_name_the_deployment_routes(emu, model):
     emu.set_faults([{"route": "create_deployment", "kind": "503", "count": 1}])
-    assert call(emu, "POST", "/v1/flow/deployments", deployment_body(model)).status_code == 503
-    assert check(DEPLOYMENT_LIST, call(emu, "GET", "/v1/flow/deployments"))["data"] == []  # not acted on
+    assert (
+        serving.call(emu, "POST", "/v1/flow/deployments", serving.deployment_body(model)).status_code == 503
+    )
+    assert (
+        serving.check(serving.DEPLOYMENT_LIST, serving.call(emu, "GET", "/v1/flow/deployments"))["data"] == []
+    )  # not acted on
     deployment = create(emu, model)
     emu.set_faults(["promote_deployment:429:count=1:retry_after=3"])
     act(emu, deployment["id"], "demote")
-    refused = call(emu, "PUT", f"/v1/flow/deployments/{deployment['id']}/promote")
+    refused = serving.call(emu, "PUT", f"/v1/flow/deployments/{deployment['id']}/promote")
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "3"
-    assert get_deployment(emu, deployment["id"])["status"] == "Inactive"
+    assert serving.get_deployment(emu, deployment["id"])["status"] == "Inactive"
     assert act(emu, deployment["id"], "promote")["status"] == "Pending"
     routes = {entry["route"] for entry in emu.journal()}
     assert {
@@ -195,10 +212,10 @@ def test_deployments_survive_a_restart_on_the_same_data_directory(tmp_path, api_
     with SeekrFlowEmulator(api_key=api_key, data_dir=str(tmp_path)) as first:
         first.configure(deployment_duration=0.0)
         made = create(first, "meta-llama/Llama-3.1-8B-Instruct", model_type="Base Model")
-        chat(first, made["model_id"], "Hello there")
-        before = get_deployment(first, made["id"])
+        serving.chat(first, made["model_id"], "Hello there")
+        before = serving.get_deployment(first, made["id"])
     with SeekrFlowEmulator(api_key=api_key, data_dir=str(tmp_path)) as second:
-        after = get_deployment(second, made["id"])
+        after = serving.get_deployment(second, made["id"])
     assert after == before and after["status"] == "Active" and after["total_input_tokens"] == 2
 
 

@@ -29,21 +29,9 @@ from airflow_provider_seekrflow.operators.deployment import (
 )
 from airflow_provider_seekrflow.operators.fine_tune import SeekrFlowFineTuneOperator
 from airflow_provider_seekrflow.sensors.deployment import SeekrFlowDeploymentSensor
+from tests.emulator.operators import seekrflow_dag_support as dags
 from tests.emulator.operators.job_kinds import DEPLOYMENT as KIND
 from tests.emulator.operators.job_kinds import MODEL
-from tests.emulator.operators.seekrflow_dag_support import (
-    AIRFLOW_V3,
-    CHAT_LINE,
-    FAST_POLL,
-    START_DATE,
-    FailureRecorder,
-    count,
-    dag_id_for,
-    run_dag,
-    states,
-    write,
-    xcom,
-)
 
 MODES = [pytest.param(False, id="worker"), pytest.param(True, id="deferred")]
 BASE = {"model_id": MODEL, "model_type": "Base Model"}
@@ -79,11 +67,11 @@ def _until(deployment_id: str, status: str, limit: float = 20.0) -> None:
 def _dag(request, operator_class, suffix="", **kwargs):
     # Only the operators that wait take poll intervals.
     fast = (
-        FAST_POLL
+        dags.FAST_POLL
         if operator_class in (SeekrFlowDeployModelOperator, SeekrFlowPromoteDeploymentOperator)
         else {}
     )
-    with DAG(dag_id_for(request, suffix), schedule=None, start_date=START_DATE) as dag:
+    with DAG(dags.dag_id_for(request, suffix), schedule=None, start_date=dags.START_DATE) as dag:
         operator_class(task_id="task", **{**fast, **kwargs})
     return dag
 
@@ -91,9 +79,9 @@ def _dag(request, operator_class, suffix="", **kwargs):
 def _killed_by_execution_timeout(dag):
     """Run ``dag`` whose task Airflow kills (execution_timeout); return the DagRun on both majors."""
     try:
-        return run_dag(dag)
+        return dags.run_dag(dag)
     except BaseException as err:  # Airflow 2's AirflowTaskTimeout is a BaseException dag.test() lets out
-        if AIRFLOW_V3 or "Timeout" not in type(err).__name__:
+        if dags.AIRFLOW_V3 or "Timeout" not in type(err).__name__:
             raise
         from airflow.models.dagrun import DagRun
 
@@ -107,33 +95,33 @@ def _killed_by_execution_timeout(dag):
 def test_a_fine_tunes_model_is_deployed_from_the_fine_tune_tasks_result(emu, request, tmp_path, task_logs):
     emu.configure(fine_tune_duration=1.0)
     hook = _hook()
-    file_id = hook.upload_file(write(tmp_path / "pairs.jsonl", CHAT_LINE * 3), "fine-tune").id
+    file_id = hook.upload_file(dags.write(tmp_path / "pairs.jsonl", dags.CHAT_LINE * 3), "fine-tune").id
     project = hook.ensure_project(f"deploy project {uuid.uuid4().hex[:8]}", "Deployment tests")
     name = _name()
-    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
+    with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
         fine_tune = SeekrFlowFineTuneOperator(
             task_id="fine_tune",
             training_files=[file_id],
             model=MODEL,
             n_epochs=1,
             project_id=project.id,
-            **FAST_POLL,
+            **dags.FAST_POLL,
         )
         deploy = SeekrFlowDeployModelOperator(
             task_id="deploy",
             model_id="{{ ti.xcom_pull(task_ids='fine_tune')['model_id'] }}",
             name=name,
             n_instances=2,
-            **FAST_POLL,
+            **dags.FAST_POLL,
         )
         fine_tune >> deploy
-    dr = run_dag(dag)
+    dr = dags.run_dag(dag)
 
-    assert states(dr) == {"fine_tune": "success", "deploy": "success"}
-    model_id = xcom(dr, "fine_tune")["model_id"]
-    result = xcom(dr, "deploy")
+    assert dags.states(dr) == {"fine_tune": "success", "deploy": "success"}
+    model_id = dags.xcom(dr, "fine_tune")["model_id"]
+    result = dags.xcom(dr, "deploy")
     assert result == {
-        "job_id": xcom(dr, "deploy", key="deployment_id"),
+        "job_id": dags.xcom(dr, "deploy", key="deployment_id"),
         "status": "Active",
         "model_id": model_id,
         "model_type": "Fine-tuned Run",
@@ -142,7 +130,7 @@ def test_a_fine_tunes_model_is_deployed_from_the_fine_tune_tasks_result(emu, req
         "total_output_tokens": 0,
         "usage": {"input_tokens": 0, "output_tokens": 0},
     }
-    assert count(emu, "create_deployment") == 1
+    assert dags.count(emu, "create_deployment") == 1
     assert (
         f"Deployment {result['job_id']} is Active: Fine-tuned Run {model_id} on 2 instance(s); "
         "0 tokens in, 0 out so far" in task_logs.text()
@@ -155,8 +143,10 @@ def test_the_token_counters_reach_the_result(emu, request):
     _until(deployment_id, "Active")
     asked = {"model": MODEL, "messages": [{"role": "user", "content": "How do returns work?"}]}
     _hook().call(Call(chat.CHAT_COMPLETION, dict, json=asked))
-    dr = run_dag(_dag(request, SeekrFlowDeploymentSensor, deployment_id=deployment_id, poke_interval=0.5))
-    result = xcom(dr, "task")
+    dr = dags.run_dag(
+        _dag(request, SeekrFlowDeploymentSensor, deployment_id=deployment_id, poke_interval=0.5)
+    )
+    result = dags.xcom(dr, "task")
     assert result["job_id"] == deployment_id
     assert result["total_input_tokens"] > 0 and result["total_output_tokens"] > 0
 
@@ -169,15 +159,15 @@ def test_a_deployment_of_the_same_name_and_model_is_reused_never_a_second_made(
     emu, request, task_logs, deferrable
 ):
     name = _name()
-    first = run_dag(_dag(request, SeekrFlowDeployModelOperator, "first", name=name, **BASE))
-    second = run_dag(
+    first = dags.run_dag(_dag(request, SeekrFlowDeployModelOperator, "first", name=name, **BASE))
+    second = dags.run_dag(
         _dag(request, SeekrFlowDeployModelOperator, "second", name=name, deferrable=deferrable, **BASE)
     )
 
-    deployment_id = xcom(first, "task")["job_id"]
-    assert xcom(second, "task")["job_id"] == deployment_id
-    assert xcom(second, "task", key="deployment_id") == deployment_id
-    assert count(emu, "create_deployment") == 1
+    deployment_id = dags.xcom(first, "task")["job_id"]
+    assert dags.xcom(second, "task")["job_id"] == deployment_id
+    assert dags.xcom(second, "task", key="deployment_id") == deployment_id
+    assert dags.count(emu, "create_deployment") == 1
     assert f"Reusing deployment {deployment_id}" in task_logs.text()
     assert emu.journal(route="demote_deployment") == []
 
@@ -187,11 +177,11 @@ def test_an_inactive_deployment_of_the_same_name_is_promoted_not_duplicated(emu,
     deployment_id = _create(name)
     _hook().call(deployments.demote(deployment_id))
     emu.clear_journal()
-    dr = run_dag(_dag(request, SeekrFlowDeployModelOperator, name=name, **BASE))
+    dr = dags.run_dag(_dag(request, SeekrFlowDeployModelOperator, name=name, **BASE))
 
-    assert states(dr) == {"task": "success"}
-    assert xcom(dr, "task")["job_id"] == deployment_id
-    assert (count(emu, "create_deployment"), count(emu, "promote_deployment")) == (0, 1)
+    assert dags.states(dr) == {"task": "success"}
+    assert dags.xcom(dr, "task")["job_id"] == deployment_id
+    assert (dags.count(emu, "create_deployment"), dags.count(emu, "promote_deployment")) == (0, 1)
     assert _status(deployment_id) == "Active"
 
 
@@ -200,27 +190,27 @@ def test_a_failed_deployment_of_the_same_name_is_not_reused(emu, request):
     emu.configure(deployment_outcome="Failed", deployment_duration=0)
     failed_id = _create(name)
     emu.configure(deployment_outcome="Active", deployment_duration=1)
-    dr = run_dag(_dag(request, SeekrFlowDeployModelOperator, name=name, **BASE))
+    dr = dags.run_dag(_dag(request, SeekrFlowDeployModelOperator, name=name, **BASE))
 
-    assert states(dr) == {"task": "success"}
-    assert xcom(dr, "task")["job_id"] != failed_id
-    assert count(emu, "create_deployment") == 2
+    assert dags.states(dr) == {"task": "success"}
+    assert dags.xcom(dr, "task")["job_id"] != failed_id
+    assert dags.count(emu, "create_deployment") == 2
 
 
 def test_reuse_existing_false_always_creates(emu, request):
     name = _name()
     _create(name)
-    dr = run_dag(_dag(request, SeekrFlowDeployModelOperator, name=name, reuse_existing=False, **BASE))
-    assert states(dr) == {"task": "success"}
-    assert count(emu, "create_deployment") == 2
+    dr = dags.run_dag(_dag(request, SeekrFlowDeployModelOperator, name=name, reuse_existing=False, **BASE))
+    assert dags.states(dr) == {"task": "success"}
+    assert dags.count(emu, "create_deployment") == 2
 
 
 def test_a_bad_request_fails_before_anything_is_sent(emu, request):
-    recorder = FailureRecorder()
-    dr = run_dag(
+    recorder = dags.FailureRecorder()
+    dr = dags.run_dag(
         _dag(request, SeekrFlowDeployModelOperator, name="tiny", on_failure_callback=recorder, **BASE)
     )
-    assert states(dr) == {"task": "failed"}
+    assert dags.states(dr) == {"task": "failed"}
     assert str(recorder.last).startswith("name: ")
     assert emu.journal() == []
 
@@ -241,12 +231,12 @@ def test_a_kill_while_pending_demotes_the_deployment_this_task_created_once(emu,
     )
     dr = _killed_by_execution_timeout(dag)
 
-    assert states(dr) == {"task": "failed"}
-    deployment_id = xcom(dr, "task", key="deployment_id")
+    assert dags.states(dr) == {"task": "failed"}
+    deployment_id = dags.xcom(dr, "task", key="deployment_id")
     demotes = emu.journal(route="demote_deployment")
     assert [(deployment_id in entry["path"], entry["status"]) for entry in demotes] == [(True, 200)]
     assert _status(deployment_id) == "Inactive"
-    assert count(emu, "create_deployment") == 1
+    assert dags.count(emu, "create_deployment") == 1
 
 
 @pytest.mark.parametrize("deferrable", MODES)
@@ -255,8 +245,8 @@ def test_a_timeout_never_demotes_a_reused_deployment_another_party_started(emu, 
     name = _name()
     theirs = _create(name)
     emu.clear_journal()
-    recorder = FailureRecorder()
-    dr = run_dag(
+    recorder = dags.FailureRecorder()
+    dr = dags.run_dag(
         _dag(
             request,
             SeekrFlowDeployModelOperator,
@@ -268,20 +258,20 @@ def test_a_timeout_never_demotes_a_reused_deployment_another_party_started(emu, 
         )
     )
 
-    assert states(dr) == {"task": "failed"}
+    assert dags.states(dr) == {"task": "failed"}
     assert isinstance(recorder.last, SeekrFlowDeploymentTimeoutError), repr(recorder.last)
-    assert xcom(dr, "task", key="deployment_id") == theirs
+    assert dags.xcom(dr, "task", key="deployment_id") == theirs
     assert emu.journal(route="demote_deployment") == []
     assert _status(theirs) == "Pending"
-    assert count(emu, "create_deployment") == 0
+    assert dags.count(emu, "create_deployment") == 0
 
 
 def test_a_kill_never_demotes_a_reused_active_deployment(emu, request):
     name = _name()
     theirs = _create(name)
     _until(theirs, "Active")
-    dr = run_dag(_dag(request, SeekrFlowDeployModelOperator, name=name, **BASE))
-    assert xcom(dr, "task")["job_id"] == theirs
+    dr = dags.run_dag(_dag(request, SeekrFlowDeployModelOperator, name=name, **BASE))
+    assert dags.xcom(dr, "task")["job_id"] == theirs
     # The task's operator, as Airflow holds it when it kills the task: it reused the deployment.
     operator = SeekrFlowDeployModelOperator(task_id="again", name=name, **BASE)
     operator.job_id = operator.reused_id = theirs
@@ -298,29 +288,31 @@ def test_promote_starts_an_inactive_deployment_and_waits_until_active(emu, reque
     deployment_id = _create(_name())
     _hook().call(deployments.demote(deployment_id))
     emu.clear_journal()
-    dr = run_dag(
+    dr = dags.run_dag(
         _dag(request, SeekrFlowPromoteDeploymentOperator, deployment_id=deployment_id, deferrable=deferrable)
     )
-    assert states(dr) == {"task": "success"}
-    assert (xcom(dr, "task")["job_id"], xcom(dr, "task")["status"]) == (deployment_id, "Active")
-    assert count(emu, "promote_deployment") == 1
+    assert dags.states(dr) == {"task": "success"}
+    assert (dags.xcom(dr, "task")["job_id"], dags.xcom(dr, "task")["status"]) == (deployment_id, "Active")
+    assert dags.count(emu, "promote_deployment") == 1
 
 
 def test_promote_of_an_active_deployment_sends_nothing_and_succeeds(emu, request, task_logs):
     deployment_id = _create(_name())
     _until(deployment_id, "Active")
     emu.clear_journal()
-    dr = run_dag(_dag(request, SeekrFlowPromoteDeploymentOperator, deployment_id={"job_id": deployment_id}))
-    assert states(dr) == {"task": "success"}
-    assert count(emu, "promote_deployment") == 0
+    dr = dags.run_dag(
+        _dag(request, SeekrFlowPromoteDeploymentOperator, deployment_id={"job_id": deployment_id})
+    )
+    assert dags.states(dr) == {"task": "success"}
+    assert dags.count(emu, "promote_deployment") == 0
     assert f"Deployment {deployment_id} is already Active: nothing to promote" in task_logs.text()
 
 
 def test_promote_of_a_failed_deployment_fails_with_its_reason(emu, request):
     emu.configure(deployment_outcome="Failed", deployment_duration=0, deployment_status_message="GPU lost")
     deployment_id = _create(_name())
-    recorder = FailureRecorder()
-    dr = run_dag(
+    recorder = dags.FailureRecorder()
+    dr = dags.run_dag(
         _dag(
             request,
             SeekrFlowPromoteDeploymentOperator,
@@ -328,10 +320,10 @@ def test_promote_of_a_failed_deployment_fails_with_its_reason(emu, request):
             on_failure_callback=recorder,
         )
     )
-    assert states(dr) == {"task": "failed"}
+    assert dags.states(dr) == {"task": "failed"}
     assert type(recorder.last) is SeekrFlowDeploymentFailedError
     assert deployment_id in str(recorder.last) and "GPU lost" in str(recorder.last)
-    assert count(emu, "promote_deployment") == 0
+    assert dags.count(emu, "promote_deployment") == 0
 
 
 def test_a_kill_while_a_promote_is_pending_demotes_it_once(emu, request):
@@ -346,8 +338,8 @@ def test_a_kill_while_a_promote_is_pending_demotes_it_once(emu, request):
         execution_timeout=timedelta(seconds=4),
     )
     dr = _killed_by_execution_timeout(dag)
-    assert states(dr) == {"task": "failed"}
-    assert (count(emu, "promote_deployment"), count(emu, "demote_deployment")) == (1, 1)
+    assert dags.states(dr) == {"task": "failed"}
+    assert (dags.count(emu, "promote_deployment"), dags.count(emu, "demote_deployment")) == (1, 1)
     assert _status(deployment_id) == "Inactive"
 
 
@@ -355,43 +347,47 @@ def test_demote_stops_a_deployment_and_is_idempotent(emu, request, task_logs):
     deployment_id = _create(_name())
     _until(deployment_id, "Active")
     emu.clear_journal()
-    first = run_dag(_dag(request, SeekrFlowDemoteDeploymentOperator, "first", deployment_id=deployment_id))
-    second = run_dag(_dag(request, SeekrFlowDemoteDeploymentOperator, "second", deployment_id=deployment_id))
+    first = dags.run_dag(
+        _dag(request, SeekrFlowDemoteDeploymentOperator, "first", deployment_id=deployment_id)
+    )
+    second = dags.run_dag(
+        _dag(request, SeekrFlowDemoteDeploymentOperator, "second", deployment_id=deployment_id)
+    )
 
-    assert states(first) == states(second) == {"task": "success"}
-    assert xcom(first, "task")["status"] == xcom(second, "task")["status"] == "Inactive"
+    assert dags.states(first) == dags.states(second) == {"task": "success"}
+    assert dags.xcom(first, "task")["status"] == dags.xcom(second, "task")["status"] == "Inactive"
     # The second demote is out of turn (409): an already Inactive deployment is success.
     assert [entry["status"] for entry in emu.journal(route="demote_deployment")] == [200, 409]
     assert f"Deployment {deployment_id} is already Inactive: nothing to demote" in task_logs.text()
 
 
 def test_demote_with_missing_ok_and_no_deployment_sends_nothing(emu, request):
-    dr = run_dag(_dag(request, SeekrFlowDemoteDeploymentOperator, deployment_id=None, missing_ok=True))
-    assert states(dr) == {"task": "success"}
+    dr = dags.run_dag(_dag(request, SeekrFlowDemoteDeploymentOperator, deployment_id=None, missing_ok=True))
+    assert dags.states(dr) == {"task": "success"}
     assert emu.journal() == []
 
 
 def test_demote_of_an_unknown_deployment_fails(emu, request):
-    dr = run_dag(_dag(request, SeekrFlowDemoteDeploymentOperator, deployment_id="dep-0000-not-there"))
-    assert states(dr) == {"task": "failed"}
+    dr = dags.run_dag(_dag(request, SeekrFlowDemoteDeploymentOperator, deployment_id="dep-0000-not-there"))
+    assert dags.states(dr) == {"task": "failed"}
 
 
 # ---------------------------------------------------------------------------------- the sensor
 
 
 def test_the_sensor_takes_the_deploy_tasks_result_as_deployment_id(emu, request):
-    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
+    with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
         deploy = SeekrFlowDeployModelOperator(
-            task_id="deploy", name=_name(), wait_for_completion=False, **{**BASE, **FAST_POLL}
+            task_id="deploy", name=_name(), wait_for_completion=False, **{**BASE, **dags.FAST_POLL}
         )
         SeekrFlowDeploymentSensor(
             task_id="wait", deployment_id=deploy.output, poke_interval=0.5, mode="reschedule"
         )
-    dr = run_dag(dag)
-    assert states(dr) == {"deploy": "success", "wait": "success"}
-    assert xcom(dr, "deploy")["status"] == "Pending"
-    assert xcom(dr, "wait")["status"] == "Active"
-    assert set(xcom(dr, "wait")) == KIND.result_keys
+    dr = dags.run_dag(dag)
+    assert dags.states(dr) == {"deploy": "success", "wait": "success"}
+    assert dags.xcom(dr, "deploy")["status"] == "Pending"
+    assert dags.xcom(dr, "wait")["status"] == "Active"
+    assert set(dags.xcom(dr, "wait")) == KIND.result_keys
 
 
 def test_the_sensor_takes_exactly_one_id():

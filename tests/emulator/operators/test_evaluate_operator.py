@@ -22,14 +22,7 @@ from airflow_provider_seekrflow.exceptions import (
 )
 from airflow_provider_seekrflow.operators.evaluate import SeekrFlowEvaluateModelOperator
 from tests.emulator.emulator.serving_helpers import deploy, fine_tune, training_jsonl, upload
-from tests.emulator.operators.seekrflow_dag_support import (
-    START_DATE,
-    FailureRecorder,
-    dag_id_for,
-    run_dag,
-    states,
-    xcom,
-)
+from tests.emulator.operators import seekrflow_dag_support as dags
 
 try:
     from airflow.providers.standard.operators.empty import EmptyOperator
@@ -70,10 +63,26 @@ def _words(text: str) -> int:
 
 
 def _dag(request: pytest.FixtureRequest, **kwargs: Any) -> Any:
-    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
+    with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
         evaluate = SeekrFlowEvaluateModelOperator(task_id="evaluate", **kwargs)
         evaluate >> EmptyOperator(task_id="promote")
     return dag
+
+
+def _evaluate(request: pytest.FixtureRequest, model: str, prompts: Path, answers: Path, **kwargs: Any) -> Any:
+    """Run the evaluation of ``prompts`` against ``model`` (answers to ``answers``) and return the DAG run."""
+    return dags.run_dag(_dag(request, model=model, prompts=str(prompts), answers=str(answers), **kwargs))
+
+
+def _evaluate_failing(
+    request: pytest.FixtureRequest, model: str, prompts: Path, tmp_path: Path
+) -> tuple[Any, Any]:
+    """Run an evaluation expected to fail; return the DAG run and the task's exception."""
+    recorder = dags.FailureRecorder()
+    dr = _evaluate(
+        request, model, prompts, tmp_path / "answers.jsonl", pass_threshold=0.5, on_failure_callback=recorder
+    )
+    return dr, recorder.last
 
 
 def _answers(path: Path) -> list[dict[str, Any]]:
@@ -85,13 +94,11 @@ def test_a_passing_evaluation_writes_every_answer_and_returns_an_exact_manifest(
 ):
     prompts = _prompt_file(tmp_path, PAIRS)
     answers = tmp_path / "out" / "answers.jsonl"
-    dr = run_dag(
-        _dag(request, model=served_model, prompts=str(prompts), answers=str(answers), pass_threshold=1.0)
-    )
+    dr = _evaluate(request, served_model, prompts, answers, pass_threshold=1.0)
 
-    assert states(dr) == {"evaluate": "success", "promote": "success"}
-    manifest = xcom(dr, "evaluate")
-    assert xcom(dr, "evaluate", key="manifest") == manifest
+    assert dags.states(dr) == {"evaluate": "success", "promote": "success"}
+    manifest = dags.xcom(dr, "evaluate")
+    assert dags.xcom(dr, "evaluate", key="manifest") == manifest
     assert manifest["total"] == manifest["passed"] == len(PAIRS)
     assert (manifest["failed"], manifest["errored"], manifest["pass_rate"]) == (0, 0, 1.0)
     assert manifest["tokens"] == {
@@ -119,23 +126,14 @@ def test_a_missed_threshold_fails_the_task_after_writing_and_skips_promote(
 ):
     prompts = _prompt_file(tmp_path, PAIRS[:6] + UNTRAINED)
     answers = tmp_path / "answers.jsonl"
-    recorder = FailureRecorder()
-    dr = run_dag(
-        _dag(
-            request,
-            model=served_model,
-            prompts=str(prompts),
-            answers=str(answers),
-            pass_threshold=0.8,
-            on_failure_callback=recorder,
-        )
-    )
+    recorder = dags.FailureRecorder()
+    dr = _evaluate(request, served_model, prompts, answers, pass_threshold=0.8, on_failure_callback=recorder)
 
-    assert states(dr) == {"evaluate": "failed", "promote": "upstream_failed"}
+    assert dags.states(dr) == {"evaluate": "failed", "promote": "upstream_failed"}
     error = recorder.last
     assert isinstance(error, SeekrFlowEvaluationFailedError)
     assert "pass rate 0.6000" in str(error) and "threshold 0.8000" in str(error)
-    manifest = xcom(dr, "evaluate", key="manifest")
+    manifest = dags.xcom(dr, "evaluate", key="manifest")
     assert (manifest["total"], manifest["passed"], manifest["failed"], manifest["errored"]) == (10, 6, 4, 0)
     assert manifest["pass_rate"] == 0.6 and manifest["threshold_met"] is False
     written = _answers(answers)
@@ -149,21 +147,11 @@ def test_a_bad_prompt_line_fails_before_any_chat_request(emu, request, tmp_path,
         _line(*PAIRS[0]) + "\n" + '{"messages": [{"role": "robot", "content": "Hi"}], "expected": "x"}\n',
         encoding="utf-8",
     )
-    recorder = FailureRecorder()
-    dr = run_dag(
-        _dag(
-            request,
-            model=served_model,
-            prompts=str(prompts),
-            answers=str(tmp_path / "answers.jsonl"),
-            pass_threshold=0.5,
-            on_failure_callback=recorder,
-        )
-    )
+    dr, error = _evaluate_failing(request, served_model, prompts, tmp_path)
 
-    assert states(dr) == {"evaluate": "failed", "promote": "upstream_failed"}
-    assert isinstance(recorder.last, SeekrFlowInvalidFileError)
-    assert f"{prompts}: line 3: messages[0].role: 'robot'" in str(recorder.last)
+    assert dags.states(dr) == {"evaluate": "failed", "promote": "upstream_failed"}
+    assert isinstance(error, SeekrFlowInvalidFileError)
+    assert f"{prompts}: line 3: messages[0].role: 'robot'" in str(error)
     assert emu.journal(route="chat_completion") == []
 
 
@@ -172,20 +160,10 @@ def test_a_line_without_a_reference_fails_a_match_scorer_before_any_request(
 ):
     prompts = tmp_path / "no-expected.jsonl"
     prompts.write_text(_line(*PAIRS[0]) + _line(PAIRS[1][0]), encoding="utf-8")
-    recorder = FailureRecorder()
-    dr = run_dag(
-        _dag(
-            request,
-            model=served_model,
-            prompts=str(prompts),
-            answers=str(tmp_path / "answers.jsonl"),
-            pass_threshold=0.5,
-            on_failure_callback=recorder,
-        )
-    )
+    dr, error = _evaluate_failing(request, served_model, prompts, tmp_path)
 
-    assert states(dr)["evaluate"] == "failed"
-    assert "line 2: has no expected answer and no check" in str(recorder.last)
+    assert dags.states(dr)["evaluate"] == "failed"
+    assert "line 2: has no expected answer and no check" in str(error)
     assert emu.journal(route="chat_completion") == []
 
 
@@ -193,19 +171,10 @@ def test_429s_are_retried_and_every_prompt_still_passes(emu, request, tmp_path, 
     emu.set_faults(["chat_completion:429:count=3:retry_after=0"])
     prompts = _prompt_file(tmp_path, PAIRS[:5])
     answers = tmp_path / "answers.jsonl"
-    dr = run_dag(
-        _dag(
-            request,
-            model=served_model,
-            prompts=str(prompts),
-            answers=str(answers),
-            pass_threshold=1.0,
-            max_concurrency=2,
-        )
-    )
+    dr = _evaluate(request, served_model, prompts, answers, pass_threshold=1.0, max_concurrency=2)
 
-    assert states(dr) == {"evaluate": "success", "promote": "success"}
-    manifest = xcom(dr, "evaluate")
+    assert dags.states(dr) == {"evaluate": "success", "promote": "success"}
+    manifest = dags.xcom(dr, "evaluate")
     assert (manifest["passed"], manifest["errored"]) == (5, 0)
     statuses = [entry["status"] for entry in emu.journal(route="chat_completion")]
     assert sorted(statuses) == [200] * 5 + [429] * 3
@@ -220,19 +189,10 @@ def test_a_lost_answer_is_not_sent_again_and_counts_as_errored(emu, request, tmp
     emu.set_faults([f"chat_completion:{fault}:count=1:skip=1"])
     prompts = _prompt_file(tmp_path, PAIRS[:4])
     answers = tmp_path / "answers.jsonl"
-    dr = run_dag(
-        _dag(
-            request,
-            model=served_model,
-            prompts=str(prompts),
-            answers=str(answers),
-            pass_threshold=0.75,
-            max_concurrency=1,
-        )
-    )
+    dr = _evaluate(request, served_model, prompts, answers, pass_threshold=0.75, max_concurrency=1)
 
-    assert states(dr) == {"evaluate": "success", "promote": "success"}
-    manifest = xcom(dr, "evaluate")
+    assert dags.states(dr) == {"evaluate": "success", "promote": "success"}
+    manifest = dags.xcom(dr, "evaluate")
     journal = emu.journal(route="chat_completion")
     assert (manifest["passed"], manifest["errored"], manifest["pass_rate"]) == (3, 1, 0.75)
     assert len(journal) == 4  # one request per prompt: nothing sent twice
@@ -243,8 +203,8 @@ def test_a_lost_answer_is_not_sent_again_and_counts_as_errored(emu, request, tmp
 
 def test_a_model_that_is_not_served_fails_at_once_and_clearly(emu, request, tmp_path):
     prompts = _prompt_file(tmp_path, PAIRS)
-    recorder = FailureRecorder()
-    dr = run_dag(
+    recorder = dags.FailureRecorder()
+    dr = dags.run_dag(
         _dag(
             request,
             model="ft-never-deployed",
@@ -256,7 +216,7 @@ def test_a_model_that_is_not_served_fails_at_once_and_clearly(emu, request, tmp_
         )
     )
 
-    assert states(dr) == {"evaluate": "failed", "promote": "upstream_failed"}
+    assert dags.states(dr) == {"evaluate": "failed", "promote": "upstream_failed"}
     assert isinstance(recorder.last, SeekrFlowNotFoundError)
     assert "not served" in str(recorder.last)
     # The run stopped: at most the requests in flight when the first 404 came back were sent.
@@ -274,19 +234,17 @@ def test_line_checks_a_case_insensitive_scorer_and_a_callable(emu, request, tmp_
         encoding="utf-8",
     )
     answers = tmp_path / "answers.jsonl"
-    dr = run_dag(
-        _dag(
-            request,
-            model=served_model,
-            prompts=str(prompts),
-            answers=str(answers),
-            pass_threshold=0.75,
-            scorer={"type": "contains", "case_sensitive": False},
-        )
+    dr = _evaluate(
+        request,
+        served_model,
+        prompts,
+        answers,
+        pass_threshold=0.75,
+        scorer={"type": "contains", "case_sensitive": False},
     )
-    assert states(dr)["evaluate"] == "success"
+    assert dags.states(dr)["evaluate"] == "success"
     assert [row["passed"] for row in _answers(answers)] == [True, True, False, True]
-    assert xcom(dr, "evaluate")["scorer"] == "contains (case-insensitive)"
+    assert dags.xcom(dr, "evaluate")["scorer"] == "contains (case-insensitive)"
 
 
 def _shoe_check(record: dict[str, Any], answer: str) -> bool:
@@ -297,18 +255,9 @@ def test_a_user_callable_scores_each_answer(emu, request, tmp_path, served_model
     prompts = tmp_path / "callable.jsonl"
     prompts.write_text("".join(_line(q) for q, _ in PAIRS[:3] + UNTRAINED[:1]), encoding="utf-8")
     answers = tmp_path / "answers.jsonl"
-    dr = run_dag(
-        _dag(
-            request,
-            model=served_model,
-            prompts=str(prompts),
-            answers=str(answers),
-            pass_threshold=0.75,
-            scorer=_shoe_check,
-        )
-    )
-    assert states(dr)["evaluate"] == "success"
-    manifest = xcom(dr, "evaluate")
+    dr = _evaluate(request, served_model, prompts, answers, pass_threshold=0.75, scorer=_shoe_check)
+    assert dags.states(dr)["evaluate"] == "success"
+    manifest = dags.xcom(dr, "evaluate")
     assert (manifest["passed"], manifest["failed"], manifest["scorer"]) == (3, 1, "callable:_shoe_check")
 
 
@@ -326,19 +275,17 @@ def test_an_llm_judge_grades_through_a_served_seekrflow_model(emu, request, tmp_
     prompts = tmp_path / "judged.jsonl"
     prompts.write_text("".join(_line(q, a) for q, a in graded + UNTRAINED[:1]), encoding="utf-8")
     answers = tmp_path / "answers.jsonl"
-    dr = run_dag(
-        _dag(
-            request,
-            model=served_model,
-            prompts=str(prompts),
-            answers=str(answers),
-            pass_threshold=0.7,
-            scorer={"type": "judge", "model": judge["id"]},
-        )
+    dr = _evaluate(
+        request,
+        served_model,
+        prompts,
+        answers,
+        pass_threshold=0.7,
+        scorer={"type": "judge", "model": judge["id"]},
     )
 
-    assert states(dr)["evaluate"] == "success"
-    manifest = xcom(dr, "evaluate")
+    assert dags.states(dr)["evaluate"] == "success"
+    manifest = dags.xcom(dr, "evaluate")
     # The untrained answer's judge prompt is not one the judge learnt: its fallback reply is no verdict.
     assert (manifest["passed"], manifest["failed"], manifest["errored"]) == (3, 0, 1)
     assert manifest["judge_tokens"]["out"] == 3 and manifest["judge_tokens"]["in"] > 0

@@ -14,6 +14,7 @@ import pytest
 from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+from tests.emulator.operators import seekrflow_dag_support as dags
 from tests.emulator.operators.job_kinds import (
     BY_CANCEL,
     END_PARAMS,
@@ -22,15 +23,6 @@ from tests.emulator.operators.job_kinds import (
     ended_job,
     sensor_dag,
     sensor_mode_kwargs,
-)
-from tests.emulator.operators.seekrflow_dag_support import (
-    FAST_POLL,
-    START_DATE,
-    FailureRecorder,
-    dag_id_for,
-    run_dag,
-    states,
-    xcom,
 )
 
 MODES = SENSOR_MODES
@@ -47,10 +39,10 @@ def _never_touched(emu, kind) -> None:
 def test_a_completed_job_gives_its_result(emu, request, kind, inputs, mode):
     job_id = kind.start(inputs)
     emu.clear_journal()
-    dr = run_dag(sensor_dag(request, kind.sensor_class, job_id, mode))
+    dr = dags.run_dag(sensor_dag(request, kind.sensor_class, job_id, mode))
 
-    assert states(dr) == {"wait": "success"}
-    result = xcom(dr, "wait")
+    assert dags.states(dr) == {"wait": "success"}
+    result = dags.xcom(dr, "wait")
     assert set(result) == kind.result_keys
     assert (result["job_id"], result["status"]) == (job_id, kind.success)
     _never_touched(emu, kind)
@@ -60,14 +52,14 @@ def test_a_completed_job_gives_its_result(emu, request, kind, inputs, mode):
 @pytest.mark.parametrize(("kind", "status"), END_PARAMS)
 def test_each_unsuccessful_end_fails_at_once_with_the_kinds_error(emu, request, kind, inputs, status, mode):
     job_id = ended_job(kind, inputs, emu, status)
-    recorder = FailureRecorder()
+    recorder = dags.FailureRecorder()
     started = time.monotonic()
-    dr = run_dag(
+    dr = dags.run_dag(
         sensor_dag(request, kind.sensor_class, job_id, mode, timeout=120, on_failure_callback=recorder)
     )
     elapsed = time.monotonic() - started
 
-    assert states(dr) == {"wait": "failed"}
+    assert dags.states(dr) == {"wait": "failed"}
     error = recorder.last
     assert type(error) is kind.job_kind.errors[status], repr(error)
     assert (error.job_id, error.status) == (job_id, status)
@@ -83,13 +75,13 @@ def test_a_job_cancelled_before_the_sensor_fails_on_the_first_check(emu, request
     job_id = kind.start(inputs)
     kind.cancel(job_id)
     assert kind.status(job_id) == kind.cancelled
-    recorder = FailureRecorder()
+    recorder = dags.FailureRecorder()
     started = time.monotonic()
-    dr = run_dag(
+    dr = dags.run_dag(
         sensor_dag(request, kind.sensor_class, job_id, mode, timeout=120, on_failure_callback=recorder)
     )
 
-    assert states(dr) == {"wait": "failed"}
+    assert dags.states(dr) == {"wait": "failed"}
     assert type(recorder.last) is kind.job_kind.errors[kind.cancelled], repr(recorder.last)
     assert time.monotonic() - started < 30
 
@@ -100,12 +92,12 @@ def test_a_timeout_fails_as_a_sensor_timeout_and_never_cancels_the_job(emu, requ
     emu.configure(**kind.slow)
     job_id = kind.start(inputs)
     emu.clear_journal()
-    recorder = FailureRecorder()
-    dr = run_dag(
+    recorder = dags.FailureRecorder()
+    dr = dags.run_dag(
         sensor_dag(request, kind.sensor_class, job_id, mode, timeout=1.5, on_failure_callback=recorder)
     )
 
-    assert states(dr) == {"wait": "failed"}
+    assert dags.states(dr) == {"wait": "failed"}
     assert type(recorder.last).__name__ == "AirflowSensorTimeout", repr(recorder.last)
     assert kind.status(job_id) in kind.started, "the sensor must never cancel the job"
     _never_touched(emu, kind)
@@ -116,8 +108,8 @@ def test_a_timeout_fails_as_a_sensor_timeout_and_never_cancels_the_job(emu, requ
 def test_soft_fail_skips_on_a_timeout(emu, request, kind, inputs, mode):
     emu.configure(**kind.slow)
     job_id = kind.start(inputs)
-    dr = run_dag(sensor_dag(request, kind.sensor_class, job_id, mode, timeout=1.5, soft_fail=True))
-    assert states(dr) == {"wait": "skipped"}
+    dr = dags.run_dag(sensor_dag(request, kind.sensor_class, job_id, mode, timeout=1.5, soft_fail=True))
+    assert dags.states(dr) == {"wait": "skipped"}
     assert kind.status(job_id) in kind.started
 
 
@@ -126,8 +118,8 @@ def test_soft_fail_skips_on_a_timeout(emu, request, kind, inputs, mode):
 def test_soft_fail_skips_on_an_unsuccessful_end(emu, request, kind, inputs, mode):
     job_id = ended_job(kind, inputs, emu, kind.failed)
     started = time.monotonic()
-    dr = run_dag(sensor_dag(request, kind.sensor_class, job_id, mode, timeout=120, soft_fail=True))
-    assert states(dr) == {"wait": "skipped"}
+    dr = dags.run_dag(sensor_dag(request, kind.sensor_class, job_id, mode, timeout=120, soft_fail=True))
+    assert dags.states(dr) == {"wait": "skipped"}
     assert time.monotonic() - started < 30
     assert kind.status(job_id) == kind.failed
 
@@ -137,9 +129,9 @@ def test_soft_fail_skips_on_an_unsuccessful_end(emu, request, kind, inputs, mode
 )
 @pytest.mark.parametrize("kind", KIND_PARAMS)
 def test_a_job_id_that_names_no_job_fails_before_any_request(emu, request, kind, job_id):
-    recorder = FailureRecorder()
-    dr = run_dag(sensor_dag(request, kind.sensor_class, job_id, "poke", on_failure_callback=recorder))
-    assert states(dr) == {"wait": "failed"}
+    recorder = dags.FailureRecorder()
+    dr = dags.run_dag(sensor_dag(request, kind.sensor_class, job_id, "poke", on_failure_callback=recorder))
+    assert dags.states(dr) == {"wait": "failed"}
     assert isinstance(recorder.last, SeekrFlowConfigError), repr(recorder.last)
     assert "job_id" in str(recorder.last)
     assert emu.journal() == []
@@ -148,15 +140,17 @@ def test_a_job_id_that_names_no_job_fails_before_any_request(emu, request, kind,
 @pytest.mark.parametrize("kind", KIND_PARAMS)
 def test_the_operators_result_is_the_sensors_job_id(emu, request, kind, inputs):
     """The usual wiring: the operator submits without waiting, the deferred sensor waits on its result."""
-    with DAG(dag_id_for(request), schedule=None, start_date=START_DATE) as dag:
-        submit = kind.operator_class(task_id="submit", wait_for_completion=False, **{**inputs, **FAST_POLL})
+    with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
+        submit = kind.operator_class(
+            task_id="submit", wait_for_completion=False, **{**inputs, **dags.FAST_POLL}
+        )
         kind.sensor_class(
             task_id="wait", job_id=submit.output, poke_interval=0.5, **sensor_mode_kwargs("deferrable")
         )
-    dr = run_dag(dag)
+    dr = dags.run_dag(dag)
 
-    assert states(dr) == {"submit": "success", "wait": "success"}
-    submitted, waited = xcom(dr, "submit"), xcom(dr, "wait")
+    assert dags.states(dr) == {"submit": "success", "wait": "success"}
+    submitted, waited = dags.xcom(dr, "submit"), dags.xcom(dr, "wait")
     assert submitted["status"] in kind.started
     assert (waited["job_id"], waited["status"]) == (submitted["job_id"], kind.success)
     assert set(waited) == kind.result_keys
