@@ -10,8 +10,10 @@ serves the model:
   up its earlier try's deployment. `Failed` fails the task with
   `SeekrFlowDeploymentFailedError`, naming the deployment and what SeekrFlow said; a kill or
   timeout while it starts demotes it, if this task made it.
-- `evaluate` stands in for the evaluation (chat completions against the served model); it
-  receives the deployment's result: id, status, model, instances and token counters.
+- `evaluate` sends the prompt set shipped beside this DAG (`data/evaluation/support_chat_prompts.jsonl`,
+  questions of the training file with their expected answers) through chat completions against
+  the served model, writes every answer to `{seekrflow_answers_dir}/<run id>/answers.jsonl` and
+  fails below a pass rate of 0.8, so `promote` runs only on a model that passed.
 - `release_instances` is the teardown: with `trigger_rule="all_done"` it demotes the deployment
   whatever happened before (a failed evaluation never leaves instances running); it succeeds
   when there is nothing to demote.
@@ -24,21 +26,27 @@ emulator, its URL as host (`SEEKRFLOW_EMULATOR_API_KEY=dev-key python -m airflow
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from pathlib import Path
 
-from airflow.providers.common.compat.sdk import DAG, task
+from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_seekrflow.operators.deployment import (
     SeekrFlowDemoteDeploymentOperator,
     SeekrFlowDeployModelOperator,
     SeekrFlowPromoteDeploymentOperator,
 )
+from airflow_provider_seekrflow.operators.evaluate import SeekrFlowEvaluateModelOperator
 from airflow_provider_seekrflow.operators.files import SeekrFlowUploadFileOperator
 from airflow_provider_seekrflow.operators.fine_tune import SeekrFlowFineTuneOperator
 
-TRAINING_FILE = str(Path(__file__).parent / "data" / "training" / "support_chat.jsonl")
+DATA = Path(__file__).parent / "data"
+TRAINING_FILE = str(DATA / "training" / "support_chat.jsonl")
+PROMPTS = str(DATA / "evaluation" / "support_chat_prompts.jsonl")
+ANSWERS = (
+    "{{ var.value.get('seekrflow_answers_dir', '/tmp/seekrflow-answers') }}"
+    "/{{ run_id | replace(':', '-') | replace('+', '-') }}/answers.jsonl"
+)
 
 with DAG(
     dag_id="example_seekrflow_deployment",
@@ -80,20 +88,16 @@ with DAG(
     )
     fine_tune >> deploy
 
-    @task
-    def evaluate(deployment: dict) -> dict:
-        """Stand in for the evaluation: call chat completions on the served model and score the answers."""
-        logging.getLogger("airflow.task").info(
-            "Evaluating %s served by deployment %s (%s instance(s); %s tokens in, %s out so far)",
-            deployment["model_id"],
-            deployment["job_id"],
-            deployment["n_instances"],
-            deployment["total_input_tokens"],
-            deployment["total_output_tokens"],
-        )
-        return {"deployment_id": deployment["job_id"], "passed": True}
-
-    evaluation = evaluate(deploy.output)
+    evaluation = SeekrFlowEvaluateModelOperator(
+        task_id="evaluate",
+        model="{{ ti.xcom_pull(task_ids='deploy')['model_id'] }}",
+        prompts=PROMPTS,
+        answers=ANSWERS,
+        pass_threshold=0.8,
+        scorer="exact",
+        temperature=0,
+    )
+    deploy >> evaluation
 
     release_instances = SeekrFlowDemoteDeploymentOperator(
         task_id="release_instances",

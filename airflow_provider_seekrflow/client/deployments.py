@@ -12,6 +12,7 @@ from airflow_provider_seekrflow.client.lost_answers import Snapshot, adopt, matc
 from airflow_provider_seekrflow.client.service_model import (
     OptionalDatetime,
     OptionalInt,
+    OptionalText,
     ServiceModel,
     as_utc,
     config_error,
@@ -47,9 +48,9 @@ class Deployment(ServiceModel):
     """A deployment: a model served on ``n_instances`` instances, with its usage counters."""
 
     id: str | None = None
-    name: str | None = None
-    description: str | None = None
-    model_type: str | None = None
+    name: OptionalText = None
+    description: OptionalText = None
+    model_type: OptionalText = None
     model_id: str | None = None
     status: str = "unknown"
     n_instances: OptionalInt = None
@@ -59,7 +60,7 @@ class Deployment(ServiceModel):
     updated_at: OptionalDatetime = None
     last_deployed_at: OptionalDatetime = None
     # Not in the contract (it has no field for a reason); read when the service sends one.
-    status_message: str | None = None
+    status_message: OptionalText = None
 
     @property
     def is_terminal(self) -> bool:

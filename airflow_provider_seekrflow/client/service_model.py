@@ -45,6 +45,8 @@ OptionalDatetime = Annotated[datetime | None, WrapValidator(_none_if_unreadable)
 OptionalInt = Annotated[int | None, WrapValidator(_none_if_unreadable)]
 OptionalNumber = Annotated[float | None, WrapValidator(_none_if_unreadable)]
 # Kept as sent: the reference says number, older servers send strings such as "40%".
+# Text the contract does not promise (or promises loosely): anything else reads as no text.
+OptionalText = Annotated[str | None, WrapValidator(_none_if_unreadable)]
 NumberOrText = Annotated[float | str | None, WrapValidator(_none_if_unreadable)]
 
 # The longest estimate believed (ten years): anything longer says nothing a wait could act on.

@@ -1,7 +1,8 @@
 """
 What every job kind is made of: a ``JobKind`` (statuses, errors, keys) and a ``JobWatcher`` (one wait).
 
-A kind's module (``jobs/alignment.py``, ``jobs/data_job.py``, ``jobs/fine_tune.py``) fills these in;
+A kind's module (``jobs/alignment.py``, ``jobs/data_job.py``, ``jobs/fine_tune.py``,
+``jobs/deployment.py``; the registry is ``jobs/kinds.py``) fills these in;
 the operator, the sensor, the trigger and both hooks read it instead of restating it. Reads and
 cancels are *operations*: generators that yield the :class:`~airflow_provider_seekrflow.client.endpoints.Call`
 each step needs and receive its answer (or its exception), so the worker's blocking wait

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
-from airflow_provider_seekrflow.defaults import DEFAULT_CONN_ID
+from airflow_provider_seekrflow.defaults import DEFAULT_CONN_ID, UNTIL_END
 from airflow_provider_seekrflow.links import SeekrFlowDeploymentLink
 from airflow_provider_seekrflow.operators.deployment_task import DeploymentTask
 from airflow_provider_seekrflow.vocabulary import DeploymentStatus, DeploymentType
@@ -118,13 +118,13 @@ class SeekrFlowDeployModelOperator(DeploymentTask):
         from airflow_provider_seekrflow.client.log_text import for_log
 
         body = self._body()
-        listed = self._listed if self._listed is not None else self._list()[0]
+        listed, complete = (self._listed, True) if self._listed is not None else self._list()
         self._listed = None
         if self.reuse_existing:
             found = deployments.find_reusable(listed, self.name, self.model_id)
             if found:
                 return self._reuse(found[0], found[1:], context)
-        snapshot = self.snapshot or deployments.snapshot_of(listed, True)
+        snapshot = self.snapshot or deployments.snapshot_of(listed, complete)
         created = create_deployment(self.hook.transport, body, snapshot)
         self.log.info(
             "Created deployment %s (%s): %s", created.id, for_log(created.describe()), created.status
@@ -218,7 +218,7 @@ class SeekrFlowPromoteDeploymentOperator(DeploymentTask):
             return self.start_serving(deployment, context)
         if deployment.status == FAILED:
             self.log.error("Deployment %s is Failed: demote it before promoting it again", deployment.id)
-            raise self.kind.watch("end", self.log.info).failure(deployment)
+            raise self.kind.watch(UNTIL_END, self.log.info).failure(deployment)
         self.log.info(
             "Deployment %s is already %s: nothing to promote", deployment.id, for_log(deployment.status)
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_seekrflow.defaults import UNTIL_END
 from airflow_provider_seekrflow.links import SeekrFlowDeploymentLink
 from airflow_provider_seekrflow.operators.job_base import SeekrFlowJobOperator
 from airflow_provider_seekrflow.operators.job_submission import task_state_store
@@ -162,7 +163,7 @@ class DeploymentTask(SeekrFlowJobOperator):
             for_log(now.status),
         )
         if now.status == DeploymentStatus.FAILED.value:
-            raise self.kind.watch("end", self.log.info).failure(now)
+            raise self.kind.watch(UNTIL_END, self.log.info).failure(now)
         return self.mark_reused(deployment_id, context)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:

@@ -18,6 +18,7 @@ from airflow_provider_seekrflow.exceptions import (
     SeekrFlowEvaluationFailedError,
     SeekrFlowInvalidFileError,
 )
+from airflow_provider_seekrflow.operators.job_deadlines import execution_deadline, seconds_to
 from airflow_provider_seekrflow.sources.source import is_object_storage
 
 if TYPE_CHECKING:
@@ -155,10 +156,13 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
         """Return the request fields every prompt is sent with, checked locally."""
         from airflow_provider_seekrflow.client.chat import completion_request
 
+        options = dict(self.request_options)
+        # ``stop`` has a checked field of its own in the request builder.
         request: dict[str, Any] = {
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
-            "options": self.request_options,
+            "stop": options.pop("stop", None),
+            "options": options,
         }
         if not isinstance(self.model, str) or not self.model.strip():
             raise SeekrFlowConfigError(f"model: must name a served model, got {self.model!r}")
@@ -185,6 +189,15 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
             )
         return count
 
+    def _answers_overwrite_prompts(self, source: Source, answers: str) -> bool:
+        """Whether the answers would be written over the prompt set (compared as real paths when both are local)."""
+        if answers in (source.shown, str(source.local or "")):
+            return True
+        if source.local is None or is_object_storage(self.answers):
+            return False
+        target = os.path.expanduser(os.fspath(self.answers).removeprefix("file://"))
+        return os.path.realpath(target) == os.path.realpath(source.local)
+
     async def _run(
         self, source: Source, scorer: Scorer | JudgeScorer, request: dict[str, Any], write: Any
     ) -> Tally:
@@ -209,6 +222,7 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Check the prompt set, run it, write the answers, push the manifest; fail below the threshold."""
+        from airflow_provider_seekrflow.client.deadline import bounded_by
         from airflow_provider_seekrflow.evaluation.scoring import make_scorer
         from airflow_provider_seekrflow.evaluation.storage import open_answers, prompt_source, shown
         from airflow_provider_seekrflow.jobs.usage import describe_usage
@@ -217,7 +231,7 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
         request = self._request()
         source = prompt_source(self.prompts, conn_id=self.prompts_conn_id)
         answers = shown(self.answers) if self.answers is not None else None
-        if answers is not None and answers in (source.shown, str(source.local or "")):
+        if answers is not None and self._answers_overwrite_prompts(source, answers):
             raise SeekrFlowConfigError(f"answers: {answers} is the prompt set itself; name another file")
         count = self._check_prompts(source, scorer)
         self.log.info(
@@ -225,8 +239,17 @@ class SeekrFlowEvaluateModelOperator(BaseOperator):
             self.model, count, source.shown, self.max_concurrency, scorer.name, answers,
         )  # fmt: skip
         started = time.monotonic()
-        with open_answers(self.answers, conn_id=self.answers_conn_id) as sink:
+        # The task's execution_timeout holds while chat requests are in flight, as for every job wait.
+        with (
+            bounded_by(seconds_to(execution_deadline(self.execution_timeout, context))),
+            open_answers(self.answers, conn_id=self.answers_conn_id) as sink,
+        ):
             tally = asyncio.run(self._run(source, scorer, request, sink.write))
+        if tally.total != count:
+            raise SeekrFlowInvalidFileError(
+                f"{source.shown}: held {count} prompt(s) when checked but {tally.total} when sent; "
+                "did it change during the run?"
+            )
         answers_local = None
         if not is_object_storage(self.answers):
             answers_local = os.path.expanduser(os.fspath(self.answers).removeprefix("file://"))

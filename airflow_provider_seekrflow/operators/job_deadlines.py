@@ -72,14 +72,29 @@ class KeepsDeadlines:
 
     def _execution_deadline(self, context: Context) -> float | None:
         """Return when (epoch seconds) a wait must end to leave the margin before ``execution_timeout``; None without one."""
-        if not self.execution_timeout:
-            return None
-        ti = context.get("ti")
-        started = getattr(ti, "start_date", None) or datetime.now(timezone.utc)
-        margin = min(EXECUTION_TIMEOUT_MARGIN, self.execution_timeout / 10)
-        return (started + self.execution_timeout - margin).timestamp()
+        return execution_deadline(self.execution_timeout, context)
 
     @staticmethod
     def _seconds_to(moment: float | None) -> float | None:
-        # Same host, same clock as the task's start_date: the epoch moment becomes a span once, here.
-        return None if moment is None else moment - time.time()
+        return seconds_to(moment)
+
+
+def execution_deadline(execution_timeout: timedelta | None, context: Context) -> float | None:
+    """
+    Return when (epoch seconds) a task's work must end to leave the margin before its ``execution_timeout``.
+
+    :param execution_timeout: The task's ``execution_timeout``; None gives None.
+    :param context: The task context (its task instance's start).
+    """
+    if not execution_timeout:
+        return None
+    ti = context.get("ti")
+    started = getattr(ti, "start_date", None) or datetime.now(timezone.utc)
+    margin = min(EXECUTION_TIMEOUT_MARGIN, execution_timeout / 10)
+    return (started + execution_timeout - margin).timestamp()
+
+
+def seconds_to(moment: float | None) -> float | None:
+    """Return the seconds from now to an epoch ``moment`` (None stays None)."""
+    # Same host, same clock as the task's start_date: the epoch moment becomes a span once, here.
+    return None if moment is None else moment - time.time()

@@ -190,8 +190,9 @@ def test_example_pipeline_runs_end_to_end(emu, task_logs, tmp_path, monkeypatch)
     assert task_logs.occurrences("epoch 1,") == 1
 
 
-def test_example_deployment_runs_end_to_end(emu):
+def test_example_deployment_runs_end_to_end(emu, tmp_path, monkeypatch):
     emu.configure(fine_tune_duration=1, deployment_duration=1)
+    monkeypatch.setenv("AIRFLOW_VAR_SEEKRFLOW_ANSWERS_DIR", str(tmp_path / "answers"))
     dag = _fresh_dag("example_seekrflow_deployment")
     # Production-sized waits, shortened for the test (same code path, still deferred).
     for task_id in ("fine_tune", "deploy", "promote"):
@@ -206,7 +207,10 @@ def test_example_deployment_runs_end_to_end(emu):
 
     fine_tune, deployed = xcom(dr, "fine_tune"), xcom(dr, "deploy")
     assert deployed["model_id"] == fine_tune["model_id"] and deployed["status"] == "Active"
-    assert xcom(dr, "evaluate") == {"deployment_id": deployed["job_id"], "passed": True}
+    # Each shipped prompt is a question of the training file: the served model gives its answer.
+    manifest = xcom(dr, "evaluate")
+    prompts = (EXAMPLE_DAGS / "data" / "evaluation" / "support_chat_prompts.jsonl").read_text().splitlines()
+    assert (manifest["total"], manifest["passed"], manifest["pass_rate"]) == (len(prompts), len(prompts), 1.0)
     assert xcom(dr, "release_instances")["status"] == "Inactive"
     assert (xcom(dr, "promote")["job_id"], xcom(dr, "promote")["status"]) == (deployed["job_id"], "Active")
     # One deployment made, demoted by the teardown, promoted again after the evaluation.
