@@ -122,6 +122,23 @@ async def answer_prompt(
     return result
 
 
+async def _read_batch(records: Iterator[PromptRecord]) -> list[PromptRecord]:
+    """
+    Take the next batch of ``records`` in a worker thread; when cancelled, let that thread finish first.
+
+    A thread cannot be stopped: left running, it would still be inside the prompt reader when the
+    caller closes it, and that close would fail and hide why the run ended.
+
+    :param records: The prompts, read lazily.
+    """
+    pending = asyncio.ensure_future(asyncio.to_thread(_take, records, READ_BATCH))
+    try:
+        return await asyncio.shield(pending)
+    except asyncio.CancelledError:
+        await asyncio.wait([pending])
+        raise
+
+
 async def run_prompts(
     records: Iterator[PromptRecord],
     *,
@@ -153,7 +170,7 @@ async def run_prompts(
 
     async def read() -> None:
         index = 0
-        while batch := await asyncio.to_thread(_take, records, READ_BATCH):
+        while batch := await _read_batch(records):
             for record in batch:
                 await window.acquire()
                 await todo.put((index, record))

@@ -80,7 +80,7 @@ def prompt_lines(source: Source) -> Generator[bytes, None, None]:
 @contextlib.contextmanager
 def open_answers(spec: Any, *, conn_id: str | None) -> Iterator[IO[bytes]]:
     """
-    Open the answers file for writing (binary, replacing what is there); close it, completing the object, on exit.
+    Open the answers file for writing (binary, replacing what is there); complete it only when the block ends well.
 
     :param spec: A local path, an object-storage URI or ``ObjectStoragePath``.
     :param conn_id: The connection for a URI that names none of its own.
@@ -101,17 +101,33 @@ def open_answers(spec: Any, *, conn_id: str | None) -> Iterator[IO[bytes]]:
                 f"answers: cannot write {where} ({with_conn}): {type(err).__name__}: {err}; "
                 "give that connection rights to write it, or name another in answers_conn_id"
             ) from None
-        with handle:
+        try:
             yield handle
+        except BaseException:
+            # A run that failed or was killed leaves no object that looks complete.
+            discard = getattr(handle, "discard", None)
+            if callable(discard):
+                discard()
+            else:
+                handle.close()
+            raise
+        handle.close()
         return
     if not isinstance(spec, (str, os.PathLike)):
         raise SeekrFlowConfigError(f"answers: expected a path or URI, got {type(spec).__name__}")
     text = os.fspath(spec)
     local = Path(os.path.expanduser(text.removeprefix("file://")))
+    # Written beside the target and renamed when complete: a failed or killed run leaves no half file.
+    partial = local.with_name(f".{local.name}.partial")
     try:
         local.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(local, "wb")  # noqa: SIM115 - closed below
+        handle = open(partial, "wb")  # noqa: SIM115 - closed below
     except OSError as err:
         raise SeekrFlowInvalidFileError(f"answers: cannot write {text}: {err.strerror or err}") from None
-    with handle:
-        yield handle
+    try:
+        with handle:
+            yield handle
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, local)
