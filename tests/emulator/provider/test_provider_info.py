@@ -62,7 +62,7 @@ def test_provider_info_names_every_module_that_exists():
     assert conn_type["hook-class-name"] == "airflow_provider_seekrflow.hooks.seekrflow.SeekrFlowHook"
     assert conn_type["ui-field-behaviour"]["relabeling"] == {"host": "API base URL", "password": "API key"}
     # Every extra the hook reads is on the form, each with a placeholder.
-    extras = {"team_id", "timeout", "connect_timeout", "max_retries", "verify"}
+    extras = {"team_id", "timeout", "connect_timeout", "max_retries", "verify", "console_url"}
     assert set(conn_type["conn-fields"]) == extras
     assert extras | {"host"} <= set(conn_type["ui-field-behaviour"]["placeholders"])
 
@@ -84,7 +84,7 @@ def test_airflow_registers_the_connection_type_and_form_fields():
 
         assert importlib.util.find_spec("flask_appbuilder") is None, widgets
         pytest.skip("this Airflow lists connection form widgets only with the FAB provider installed")
-    for field in ("team_id", "timeout", "connect_timeout", "max_retries", "verify"):
+    for field in ("team_id", "timeout", "connect_timeout", "max_retries", "verify", "console_url"):
         assert f"extra__seekrflow__{field}" in widgets
 
 
