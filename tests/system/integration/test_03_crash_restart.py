@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_seekrflow.operators.alignment import SeekrFlowGenerateAlignmentOperator
+from airflow_provider_seekrflow.jobs.alignment import ALIGNMENT
 from tests.system.integration.harness import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -30,7 +30,7 @@ def test_sigkilled_sync_wait_retry_reattaches(deployment, emulator, figures):
     # Kill only once the job is submitted and its id is in the task state store.
     store = wait_for(
         "the job id in the task state store",
-        lambda: api.state_store(dag, tag, "generate_pairs").get(SeekrFlowGenerateAlignmentOperator.state_key),
+        lambda: api.state_store(dag, tag, "generate_pairs").get(ALIGNMENT.state_key),
         120,
     )
     job_id = store if isinstance(store, str) else str(store)
