@@ -6,7 +6,8 @@ Environment:
 - ``IT_WORK_DIR``: where AIRFLOW_HOME, logs, emulator data and ``results.json`` go (default: a
   temporary directory, kept so its logs can be read);
 - ``IT_SOAK_RUNS`` (50), ``IT_SOAK_FAULT_RATE`` (0.2): the soak's size and fault rate;
-- ``IT_PIPELINE_SOAK_RUNS`` (20): the pipeline soak's size (upload -> data job -> fine-tune; same fault rate).
+- ``IT_PIPELINE_SOAK_RUNS`` (20): the pipeline soak's size (upload -> data job -> fine-tune -> deploy -> evaluate
+  -> demote; same fault rate).
 """
 
 from __future__ import annotations

@@ -42,8 +42,14 @@ HARNESS_DAGS = Path(__file__).resolve().parent / "dags"
 EXAMPLE_DAGS = REPO / "example_dags"
 DOCUMENTS = EXAMPLE_DAGS / "data" / "documents"
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "triggerer", "dag-processor")
-# tests/system/integration/dags/seekrflow_pipeline_dags.py: upload -> data job -> fine-tune.
-PIPELINE_DAG_IDS = ("it_pipeline_soak", "it_pipeline_deferred", "it_pipeline_exec_timeout")
+# tests/system/integration/dags/seekrflow_pipeline_dags.py: upload -> data job -> fine-tune (the serve soak:
+# -> deploy -> evaluate -> demote).
+PIPELINE_DAG_IDS = (
+    "it_pipeline_soak",
+    "it_pipeline_serve_soak",
+    "it_pipeline_deferred",
+    "it_pipeline_exec_timeout",
+)
 
 
 def metadata_db_url(default_db: str | None = None) -> str:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 DATA_JOB_TASK, FINE_TUNE_TASK = "make_training_pairs", "fine_tune"
 
-# The pipeline's requests that are not harmless to repeat: a lost answer must be reconciled.
+# The pipeline's requests that are not harmless to repeat: a lost answer must be reconciled. (The
+# serving soak adds its own: serving_checks.SERVE_ONCE_ROUTES.)
 ONCE_ROUTES = (
     "submit_data_job",
     "add_files_to_data_job",
@@ -26,12 +27,21 @@ ONCE_ROUTES = (
     "create_fine_tune",
 )
 SHARED_KINDS = ("429", "500", "502", "503", "delay", "drop_before")
+# The certain faults each once-only route meets (count rules, spent in this order).
+CERTAIN_KINDS = ("500", "429", "drop_after", "502_after", "504_after")
 
 
-def fault_rules(rate: float) -> list[dict]:
-    """First match wins: certain faults on each once-only route, then random drops, then ``rate`` of everything."""
+def fault_rules(rate: float, once_routes: Iterable[str] = ONCE_ROUTES) -> list[dict]:
+    """
+    First match wins: certain faults on each once-only route, then random drops, then ``rate`` of everything.
+
+    :param rate: The share of every request (once-only routes' included) faulted by ``everywhere``.
+    :param once_routes: The routes whose answers are also lost after the service acted, certainly
+        (count rules) and at random.
+    """
+    once_routes = tuple(once_routes)
     rules: list[dict] = []
-    for route in ONCE_ROUTES:
+    for route in once_routes:
         # Count rules are spent in order: 500, 429, two dropped answers, then a 502 and a 504 that
         # come after the service acted (a gateway that lost the backend's answer).
         rules += [
@@ -41,7 +51,7 @@ def fault_rules(rate: float) -> list[dict]:
             {"route": route, "kind": "502_after", "count": 1},
             {"route": route, "kind": "504_after", "count": 1},
         ]
-    for route in (*ONCE_ROUTES, "upload_file"):
+    for route in (*once_routes, "upload_file"):
         # 10 % of the answers lost after acting as a 502 or 504 (5 % each), then 10 % dropped.
         rules += [
             {"route": route, "kind": "502_after", "rate": 0.05},
@@ -73,14 +83,21 @@ def everywhere(rate: float) -> list[dict]:
 
 
 def run_under_faults(
-    deployment: Any, emulator: Any, dag: str, tags: list[str], rules: list[dict], what: str
+    deployment: Any,
+    emulator: Any,
+    dag: str,
+    tags: list[str],
+    rules: list[dict],
+    what: str,
+    conf: Callable[[str], dict[str, Any]] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], float, list[dict]]:
     """Trigger a run of ``dag`` per tag with the emulator faulting per ``rules``, and wait for all to end.
 
     Returns the runs (by tag, as last listed), the seconds from the first trigger to the last end,
-    and the emulator's journal; the faults are cleared after.
+    and the emulator's journal; the faults are cleared after. ``conf`` makes a run's conf from its
+    tag (default: ``deployment.conf``).
     """
-    confs = {tag: deployment.conf(tag) for tag in tags}
+    confs = {tag: (conf or deployment.conf)(tag) for tag in tags}
     emulator.admin("PUT", "faults", rules)
     started = time.monotonic()
     for tag in tags:

@@ -220,11 +220,18 @@ class Emulator:
     def stored_projects(self) -> list[dict[str, Any]]:
         return self._stored("projects")
 
+    def stored_deployments(self) -> list[dict[str, Any]]:
+        """Deployment records (token counters included); the status is computed on read: ``deployment()``."""
+        return self._stored("deployments")
+
     def data_job(self, data_job_id: str) -> dict[str, Any]:
         return self.api(f"data-jobs/{data_job_id}")
 
     def fine_tune(self, fine_tune_id: str) -> dict[str, Any]:
         return self.api(f"fine-tunes/{fine_tune_id}")
+
+    def deployment(self, deployment_id: str) -> dict[str, Any]:
+        return self.api(f"deployments/{deployment_id}")
 
 
 class Redis:

@@ -1,17 +1,32 @@
-"""Fault soak of the whole pipeline: upload -> data job -> fine-tune (project by name), many runs at once.
+"""Fault soak of the whole pipeline: upload -> data job -> fine-tune (project by name) -> deploy -> evaluate -> demote.
 
-``it_pipeline_soak`` (tests/system/integration/dags/seekrflow_pipeline_dags.py) runs concurrently against a
-faulty service. Every request the pipeline makes that must not happen twice (create data job, add
-files, start, create project, create fine-tune) is certain to get a 500, a 429 with Retry-After,
-two answers dropped *after* the service acted on them and a 502 and a 504 answered after it acted
-(the ambiguous cases), then 10 % of its answers (and the uploads') lost after acting as 502/504
-and a further 10 % dropped at random; every route, polls included, gets 429, 500, 502, 503, 1 s and
-2 s delays and connections dropped before processing at ``IT_SOAK_FAULT_RATE``.
+``it_pipeline_serve_soak`` (tests/system/integration/dags/seekrflow_pipeline_dags.py: ``it_pipeline_soak``
+going on to serve its model) runs many times at once against a faulty service. Each run deploys its
+fine-tune's model under a name carrying the run's tag, waits until it is Active, evaluates it on 5
+prompts drawn from the run's own training pairs (answers in the run's folder of the work directory)
+and demotes it in an ``all_done`` teardown.
+
+Every request the pipeline makes that must not happen twice (create data job, add files, start,
+create project, create fine-tune, create deployment, demote; promote would too, but the runs never
+promote) is certain to get a 500, a 429 with Retry-After, two answers dropped *after* the service
+acted on them and a 502 and a 504 answered after it acted (the ambiguous cases), then 10 % of its
+answers (and the uploads') lost after acting as 502/504 and a further 10 % dropped at random; every
+route, polls and chat completions included, gets 429, 500, 502, 503, 1 s and 2 s delays and
+connections dropped before processing at ``IT_SOAK_FAULT_RATE``. Chat completions are kept out of
+the answers lost after acting: a lost chat answer is billed and never sent again, and the soak
+checks that each answered prompt was billed once. The 500/502s and drops they do get make about 9 %
+of prompts errored, which the evaluation's gate (``SERVE_SOAK_PASS_THRESHOLD``, 0.2) tolerates.
 
 Judged from the emulator's stored state and journal: every run succeeded, and each run has exactly
 one data job (with exactly its three uploaded files, started once: one alignment job), one project,
 one fine-tune (trained on that data job's output, completed, with a model) and one stored file per
-source document: no duplicate, nothing lost.
+source document: no duplicate, nothing lost (pipeline_checks.py). And (serving_checks.py) each run
+has exactly one deployment of its name (0 duplicate deployments), serving its own fine-tune's model,
+Inactive at the end; its deploy, evaluate and teardown tasks succeeded; its evaluation covered the 5
+prompts with none failed and met the threshold; the deployment's token counters equal the
+manifest's (each answered prompt reached the service once); and over the batch the service answered
+exactly as many chat requests as the evaluations got answers, and no prompt answered 500/502/504 was
+sent again.
 """
 
 from __future__ import annotations
@@ -24,6 +39,7 @@ from datetime import datetime
 import pytest
 
 from tests.system.integration.pipeline_checks import (
+    CERTAIN_KINDS,
     ONCE_ROUTES,
     SHARED_KINDS,
     assert_every_run_whole,
@@ -31,12 +47,22 @@ from tests.system.integration.pipeline_checks import (
     fault_rules,
     run_under_faults,
 )
+from tests.system.integration.serving_checks import (
+    PROMPTS_PER_RUN,
+    SERVE_CALLED_ROUTES,
+    SERVE_DAG,
+    SERVE_ONCE_ROUTES,
+    check_chat_requests,
+    check_serving_runs,
+    serving_conf,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 RUNS = int(os.environ.get("IT_PIPELINE_SOAK_RUNS", "20"))
 FAULT_RATE = float(os.environ.get("IT_SOAK_FAULT_RATE", "0.2"))
-DAG = "it_pipeline_soak"
+DAG = SERVE_DAG
+PREFIX = "pipe-soak-"
 
 
 def _seconds(run: dict) -> float | None:
@@ -48,21 +74,31 @@ def _seconds(run: dict) -> float | None:
 
 def test_pipeline_fault_soak(deployment, emulator, figures):
     api = deployment.api
-    emulator.reset(job_duration=8.0, ingestion_seconds=2.0, fine_tune_duration=12.0)
-    tags = [f"pipe-soak-{i:03d}" for i in range(RUNS)]
+    # Deployments start in 1 s (the emulator's default is 2 s): the soak's wall time, in CI.
+    emulator.reset(job_duration=8.0, ingestion_seconds=2.0, fine_tune_duration=12.0, deployment_duration=1.0)
+    tags = [f"{PREFIX}{i:03d}" for i in range(RUNS)]
+    once_routes = (*ONCE_ROUTES, *SERVE_ONCE_ROUTES)
     runs, wall, journal = run_under_faults(
-        deployment, emulator, DAG, tags, fault_rules(FAULT_RATE), "pipeline soak runs"
+        deployment,
+        emulator,
+        DAG,
+        tags,
+        fault_rules(FAULT_RATE, once_routes),
+        "pipeline soak runs",
+        conf=lambda tag: serving_conf(deployment, tag),
     )
 
     failed = sorted(tag for tag, run in runs.items() if run["state"] != "success")
     faults = collections.Counter(e["fault"] for e in journal if e["fault"])
     faults_on_once_routes = {
         route: dict(collections.Counter(e["fault"] for e in journal if e["route"] == route and e["fault"]))
-        for route in ONCE_ROUTES
+        for route in once_routes
     }
     by_route = collections.Counter(e["route"] for e in journal)
     # Other tests share the emulator: count this soak's own records only.
-    problems, records = check_pipeline_runs(deployment, DAG, tags, "pipe-soak-", failed)
+    problems, records = check_pipeline_runs(deployment, DAG, tags, PREFIX, failed)
+    serving_problems, serving = check_serving_runs(deployment, DAG, tags, PREFIX, failed)
+    chat, chat_problems = check_chat_requests(journal, serving)
 
     retried = collections.Counter()
     for tag in tags:
@@ -87,11 +123,21 @@ def test_pipeline_fault_soak(deployment, emulator, figures):
         "requests_by_route": dict(sorted(by_route.items(), key=lambda kv: str(kv[0]))),
         **records,
         "runs_with_problems": problems,
+        "serving": serving,
+        "chat": chat,
+        "runs_with_serving_problems": serving_problems,
+        "chat_problems": chat_problems,
     }
     print(figures["pipeline_soak"])
     assert_every_run_whole(failed, problems, records, RUNS)
-    for route in ONCE_ROUTES:
-        for kind in ("500", "429", "drop_after", "502_after", "504_after"):
+    assert not serving_problems, f"runs whose deployment or evaluation went wrong: {serving_problems}"
+    assert serving["deployments"] == RUNS, f"{serving['deployments']} deployments for {RUNS} runs: {serving}"
+    assert serving["duplicate_deployments"] == 0, serving
+    assert serving["deployments_inactive"] == RUNS, f"deployments left serving after the teardown: {serving}"
+    assert serving["prompts"] == PROMPTS_PER_RUN * RUNS, serving
+    assert not chat_problems, f"chat completions: {chat_problems} ({chat})"
+    for route in (*ONCE_ROUTES, *SERVE_CALLED_ROUTES):
+        for kind in CERTAIN_KINDS:
             assert faults_on_once_routes[route].get(kind, 0) > 0, f"no {kind} fault on {route}"
     for kind in (*SHARED_KINDS, "drop_after"):
         assert faults[kind] > 0, f"no {kind} fault was injected"
