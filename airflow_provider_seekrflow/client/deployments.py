@@ -214,6 +214,30 @@ def find_reusable(listed: Iterable[Deployment], name: str, model_id: str) -> lis
     )
 
 
+def race_winner(listed: Iterable[Deployment], created: Deployment) -> Deployment | None:
+    """
+    Return the deployment that wins over ``created`` when tasks created the same name and model at once, or None if it is ``created``.
+
+    Two tasks that both found nothing to reuse may each create one. The oldest (by the service's
+    ``created_at``, then id) wins, so every task settles on the same one; a task whose own create
+    lost demotes it and reuses the winner.
+
+    :param listed: The service's deployments, listed after ``created`` was made.
+    :param created: The deployment this task just created.
+    """
+
+    def age(deployment: Deployment) -> tuple[float, str]:
+        stamp = as_utc(deployment.created_at).timestamp() if deployment.created_at else float("inf")
+        return stamp, str(deployment.id)
+
+    rivals = [
+        other
+        for other in find_reusable(listed, str(created.name), str(created.model_id))
+        if other.id != created.id and age(other) < age(created)
+    ]
+    return min(rivals, key=age) if rivals else None
+
+
 def find_lost_deployment(
     listed: Iterable[Deployment], body: dict[str, Any], snapshot: Snapshot
 ) -> Deployment | None:

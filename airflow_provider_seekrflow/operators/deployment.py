@@ -129,7 +129,26 @@ class SeekrFlowDeployModelOperator(DeploymentTask):
         self.log.info(
             "Created deployment %s (%s): %s", created.id, for_log(created.describe()), created.status
         )
+        if self.reuse_existing:
+            winner = deployments.race_winner(self._list()[0], created)
+            if winner is not None:
+                return self._yield_to(created, winner, context)
         return self.mark_started(str(created.id), context)
+
+    def _yield_to(self, created: Deployment, winner: Deployment, context: Context) -> str:
+        """Demote this task's own create, made at the same time as an older one of the same name and model, and reuse that."""
+        from airflow_provider_seekrflow.client.creates import demote_deployment
+
+        self.log.warning(
+            "Deployment %s of the same name and model was created at the same time as this task's %s "
+            "and is older: demoting %s and reusing %s, as the task that made it does",
+            winner.id,
+            created.id,
+            created.id,
+            winner.id,
+        )
+        demote_deployment(self.hook.transport, str(created.id))
+        return self._reuse(winner, [], context)
 
     def _reuse(self, deployment: Deployment, others: list[Deployment], context: Context) -> str:
         from airflow_provider_seekrflow.client.log_text import for_log

@@ -197,6 +197,29 @@ def test_a_failed_deployment_of_the_same_name_is_not_reused(emu, request):
     assert dags.count(emu, "create_deployment") == 2
 
 
+class _RivalCreatesMeanwhile(SeekrFlowDeployModelOperator):
+    """Another task's create of the same name and model lands between this task's listing and its own create."""
+
+    def snapshot_before_submit(self, context):
+        snapshot = super().snapshot_before_submit(context)
+        _create(self.name)
+        return snapshot
+
+
+def test_two_creates_at_once_settle_on_the_oldest_and_the_newer_is_demoted(emu, request, task_logs):
+    name = _name()
+    dr = dags.run_dag(_dag(request, _RivalCreatesMeanwhile, name=name, **BASE))
+
+    made = [d for d in _hook().run(deployments.list_all())[0] if d.name == name]
+    rival, own = sorted(made, key=lambda d: d.created_at)
+    assert dags.states(dr) == {"task": "success"}
+    assert dags.xcom(dr, "task")["job_id"] == rival.id
+    assert dags.count(emu, "create_deployment") == 2
+    assert _status(own.id) == "Inactive"
+    assert _status(rival.id) == "Active"
+    assert f"demoting {own.id} and reusing {rival.id}" in task_logs.text()
+
+
 def test_reuse_existing_false_always_creates(emu, request):
     name = _name()
     _create(name)
