@@ -215,6 +215,10 @@ class Deployment:
                 "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "15",
                 "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+                # Ports of the scheduler's and triggerer's log servers, free ones rather than 8793 and
+                # 8794: CI runs two deployments at once (integration-mid beside browser).
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__STATE_STORE__CLEAR_ON_SUCCESS": "False",
             }
         )

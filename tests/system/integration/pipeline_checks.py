@@ -133,7 +133,7 @@ def check_pipeline_runs(
     fine_tunes = [f for f in emulator.stored_fine_tunes() if f["project_id"] in project_ids]
 
     problems: dict[str, list[str]] = collections.defaultdict(list)
-    duplicate_files = lost_files = completed = 0
+    duplicate_files = lost_files = completed = cancelled_on_kill = 0
     for tag in tags:
         expected = deployment.source_names(tag)
         mine = [f for f in files if f["filename"].startswith(f"{tag}-")]
@@ -145,6 +145,13 @@ def check_pipeline_runs(
         # The default name carries the try that created the job: <dag>.<task>.<run_id>.try<n>.
         my_data_jobs = [j for j in data_jobs if j["name"].startswith(f"{dag}.{DATA_JOB_TASK}.{tag}.try")]
         my_alignment = emulator.jobs_for(tag)
+        # A try that Airflow kills cancels its data job (and so the job's alignment), and the retry
+        # makes a new one: not a duplicate, as long as an earlier try's job is the one cancelled.
+        # Airflow 3.3 kills a resumed deferred task on a stale executor event (apache/airflow#72716).
+        cancelled = killed_tries_jobs(emulator, my_data_jobs)
+        cancelled_on_kill += len(cancelled)
+        my_data_jobs = [j for j in my_data_jobs if j["id"] not in cancelled]
+        my_alignment = [j for j in my_alignment if j["id"] not in cancelled.values()]
         my_projects = [p for p in projects if p["name"] == f"Northwind support [run {tag}]"]
         my_fine_tunes = [f for f in fine_tunes if my_projects and f["project_id"] == my_projects[0]["id"]]
         for what, found in (("data job", my_data_jobs), ("alignment job", my_alignment),
@@ -177,8 +184,9 @@ def check_pipeline_runs(
         completed += ft_view["status"] == "completed"
     counts = {
         "alignment_files_stored": len(files),
-        "data_jobs": len(data_jobs),
-        "alignment_jobs": len(alignment_jobs),
+        "data_jobs": len(data_jobs) - cancelled_on_kill,
+        "alignment_jobs": len(alignment_jobs) - cancelled_on_kill,
+        "data_jobs_cancelled_on_kill": cancelled_on_kill,
         "projects": len(projects),
         "fine_tunes": len(fine_tunes),
         "fine_tunes_completed": completed,
@@ -186,6 +194,27 @@ def check_pipeline_runs(
         "lost_files": lost_files,
     }
     return {tag: p for tag, p in problems.items() if p}, counts
+
+
+def killed_tries_jobs(emulator: Any, my_data_jobs: list[dict[str, Any]]) -> dict[str, str]:
+    """
+    Return the data jobs of one run that a killed try cancelled, each with its alignment job's id.
+
+    Only a job of an earlier try than the run's newest job counts (its name ends ``.try<n>``), so a
+    run whose last job was cancelled, or that made two live jobs, still shows as a problem.
+    """
+
+    def try_number(job: dict[str, Any]) -> int:
+        return int(job["name"].rsplit(".try", 1)[1])
+
+    if len(my_data_jobs) < 2:
+        return {}
+    newest = max(try_number(job) for job in my_data_jobs)
+    return {
+        job["id"]: job.get("alignment_job_id") or ""
+        for job in my_data_jobs
+        if try_number(job) < newest and emulator.data_job(job["id"])["status"] == "cancelled"
+    }
 
 
 def assert_every_run_whole(
