@@ -15,6 +15,7 @@ The ``/`` is never in an id, so a reference can never be sent as one.
 
 from __future__ import annotations
 
+import ast
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -226,7 +227,17 @@ def _flat_metadata(metadata: Any) -> dict[str, Any] | None:
 
 
 def checked_file_ids(file_ids: Any) -> list[str]:
-    """Return ``file_ids`` (a list of uploaded file ids, or one id) as a non-empty list without repeats."""
+    """
+    Return ``file_ids`` (a list of uploaded file ids, or one id) as a non-empty list without repeats.
+
+    A list rendered as text by a template (``"['file-1', 'file-2']"``, what a string template makes of
+    the upload operator's XCom) is read back as the list.
+    """
+    if isinstance(file_ids, str) and file_ids.strip().startswith("["):
+        try:
+            file_ids = ast.literal_eval(file_ids.strip())
+        except (ValueError, SyntaxError):
+            raise config_error(f"file_ids: {file_ids!r} is neither a file id nor a list of them") from None
     if isinstance(file_ids, str):
         file_ids = [file_ids]
     if not isinstance(file_ids, (list, tuple)) or not file_ids:
