@@ -23,6 +23,7 @@ _LINKS = (
     "SeekrFlowAlignmentJobLink",
     "SeekrFlowFineTuneLink",
     "SeekrFlowDeploymentLink",
+    "SeekrFlowVectorDatabaseLink",
 )
 
 
@@ -60,6 +61,7 @@ def get_provider_info() -> dict[str, Any]:
                     f"{_PACKAGE}.operators.alignment",
                     f"{_PACKAGE}.operators.evaluate",
                     f"{_PACKAGE}.operators.deployment",
+                    f"{_PACKAGE}.operators.vector_database",
                 ],
             }
         ],
@@ -71,6 +73,7 @@ def get_provider_info() -> dict[str, Any]:
                     f"{_PACKAGE}.sensors.fine_tune",
                     f"{_PACKAGE}.sensors.alignment",
                     f"{_PACKAGE}.sensors.deployment",
+                    f"{_PACKAGE}.sensors.vector_database",
                 ],
             }
         ],

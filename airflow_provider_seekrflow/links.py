@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
 
+from airflow_provider_seekrflow.vocabulary import INGESTION_REF_SEPARATOR
+
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context, TaskInstanceKey
 
@@ -112,15 +114,34 @@ class SeekrFlowDeploymentLink(SeekrFlowLink):
     kind = "deployment"
 
 
-#: The link of each kind of job, by the job kind's key (``jobs.kinds.KINDS``).
+class SeekrFlowVectorDatabaseLink(SeekrFlowLink):
+    """The vector database's page; given an ingestion job's reference (``<database id>/<job id>``), its database's."""
+
+    name = "SeekrFlow Vector Database"
+    kind = "vector_database"
+
+    @classmethod
+    def persist(
+        cls, context: Context, task: Any, object_id: str, *, config: ClientConfig | None = None
+    ) -> str:
+        """Store the link of the database ``object_id`` names (a database id, or an ingestion job's reference)."""
+        database_id = str(object_id).split(INGESTION_REF_SEPARATOR, 1)[0]
+        return super().persist(context, task, database_id, config=config)
+
+
+#: The link of each kind of job, by the job kind's key (``jobs.kinds.KINDS``): an ingestion job's
+#: page is its vector database's (the service shows ingestion jobs only there).
 JOB_LINKS: dict[str, type[SeekrFlowLink]] = {
-    link.kind: link
-    for link in (
-        SeekrFlowDataJobLink,
-        SeekrFlowAlignmentJobLink,
-        SeekrFlowFineTuneLink,
-        SeekrFlowDeploymentLink,
-    )
+    **{
+        link.kind: link
+        for link in (
+            SeekrFlowDataJobLink,
+            SeekrFlowAlignmentJobLink,
+            SeekrFlowFineTuneLink,
+            SeekrFlowDeploymentLink,
+        )
+    },
+    "vector_ingestion": SeekrFlowVectorDatabaseLink,
 }
 #: Every link class, as the provider info registers them.
 ALL_LINKS: tuple[type[SeekrFlowLink], ...] = (SeekrFlowFileLink, *JOB_LINKS.values())

@@ -3,7 +3,7 @@ The SeekrFlow API models, for import in DAGs and callbacks: one name for every m
 
 Each is defined once, beside its endpoints, in the client's resource modules (``client/files.py``,
 ``client/alignment.py``, ``client/chat.py``, ``client/data_jobs.py``, ``client/fine_tunes.py``, ``client/projects.py``,
-``client/deployments.py``);
+``client/deployments.py``, ``client/vector_databases.py``);
 the vocabulary (purposes, types, statuses) lives in ``vocabulary.py``. Every model reads liberally:
 unknown fields are kept, numbers given as strings are read as numbers
 (``tests/unit/test_models_surface.py`` checks that this list is complete).
@@ -32,6 +32,14 @@ from airflow_provider_seekrflow.client.files import (
 from airflow_provider_seekrflow.client.fine_tunes import FineTune, FineTuneEvent, FineTuneEvents, FineTuneList
 from airflow_provider_seekrflow.client.projects import Project, ProjectList
 from airflow_provider_seekrflow.client.service_model import ServiceModel, percent
+from airflow_provider_seekrflow.client.vector_databases import (
+    VectorDatabase,
+    VectorDatabaseFile,
+    VectorDatabaseFileList,
+    VectorDatabaseIngestion,
+    VectorDatabaseIngestionList,
+    VectorDatabaseList,
+)
 from airflow_provider_seekrflow.vocabulary import AlignmentJobStatus, AlignmentType, FilePurpose
 
 __all__ = [
@@ -65,5 +73,11 @@ __all__ = [
     "SeekrFlowFileList",
     "ServiceModel",
     "SystemPrompt",
+    "VectorDatabase",
+    "VectorDatabaseFile",
+    "VectorDatabaseFileList",
+    "VectorDatabaseIngestion",
+    "VectorDatabaseIngestionList",
+    "VectorDatabaseList",
     "percent",
 ]

@@ -180,6 +180,26 @@ class DeploymentStatus(_StatusSets, str, Enum):
     SUCCESS = "Success"
 
 
+@_statuses(active=("queued", "running"), terminal=("completed", "failed"))
+class VectorIngestionStatus(_StatusSets, str, Enum):
+    """
+    Status of a vector database's ingestion job: ``completed`` is success, ``failed`` (with ``error_message``) the other end.
+
+    The contract types it as a free string (the docs poll until ``completed`` or ``failed``): any
+    other value, known or not, is read as not finished.
+    """
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+#: Joins a vector database's id and an ingestion job's id into the one string the ingestion kind
+#: calls its job id (an ingestion job is only addressed through its database); never in an id.
+INGESTION_REF_SEPARATOR = "/"
+
+
 class DeploymentType(str, Enum):
     """What a deployment serves: a fine-tune's model or a base model."""
 

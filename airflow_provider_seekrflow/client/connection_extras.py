@@ -28,6 +28,7 @@ CONSOLE_PAGES = {
     "fine_tune": "fine-tunes",
     "alignment": "alignment",
     "deployment": "deployments",
+    "vector_database": "vector-databases",
 }
 #: The ``console_url`` used when the extra is empty: the connection's base URL (its host, port and
 #: path prefix) followed by this. SeekrFlow documents no URL scheme for its web app's pages

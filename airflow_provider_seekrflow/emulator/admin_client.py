@@ -90,7 +90,9 @@ class EmulatorAdminClient:
         ``ingestion_seconds`` and ``ingestion_fail`` (file names that fail) to files attached to data
         jobs afterwards; ``fine_tune_duration`` and ``fine_tune_outcome`` (completed/failed) to new fine-tunes;
         ``deployment_duration``, ``deployment_outcome`` (Active/Failed) and ``deployment_status_message``
-        to deployments created or promoted afterwards; ``chat_latency`` (seconds) to each chat completion.
+        to deployments created or promoted afterwards; ``vector_ingestion_seconds`` (per file) and
+        ``vector_ingestion_fail`` (file names that fail) to vector database ingestions started
+        afterwards; ``chat_latency`` (seconds) to each chat completion.
         ``echo_request``, ``legacy_job_shape`` (string percentages, ``preparing`` for ``queued``),
         ``deprecation_headers`` (on the generate route) and ``hostile_numbers`` (field name to a raw
         ``NaN``/``Infinity``/huge literal in every JSON answer, e.g. ``{"eta_minutes": "NaN",

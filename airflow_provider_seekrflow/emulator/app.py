@@ -29,6 +29,7 @@ from airflow_provider_seekrflow.emulator.api_deployments import add_deployment_r
 from airflow_provider_seekrflow.emulator.api_files import add_file_routes
 from airflow_provider_seekrflow.emulator.api_fine_tunes import add_fine_tune_routes
 from airflow_provider_seekrflow.emulator.api_projects import add_project_routes
+from airflow_provider_seekrflow.emulator.api_vector_databases import add_vector_database_routes
 from airflow_provider_seekrflow.emulator.fault_layer import EmulatorLayer
 from airflow_provider_seekrflow.emulator.gateway import (
     GENERATE_DEPRECATION,
@@ -66,6 +67,7 @@ def create_app(state: EmulatorState) -> Any:
     add_project_routes(api, state)
     add_deployment_routes(api, state)
     add_chat_routes(api, state)
+    add_vector_database_routes(api, state)
     add_admin_routes(api, state)
     inner: Any = DeprecationLayer(ApiKeyLayer(api, state.api_key), state)
     # Hostile numbers sit inside the fault layer, so a trickle or a drop sends the rewritten body.

@@ -18,7 +18,9 @@ __all__ = [
     "DEPLOYMENT",
     "FILE",
     "FINE_TUNE",
+    "INGESTION_JOB",
     "PROJECT",
+    "VECTOR_DATABASE",
     "conflict",
     "found",
     "invalid",
@@ -36,6 +38,8 @@ DATA_JOB = "Data job"
 FINE_TUNE = "Fine-tune job"
 PROJECT = "Project"
 DEPLOYMENT = "Deployment"
+VECTOR_DATABASE = "Vector database"
+INGESTION_JOB = "Ingestion job"
 # The reference documents no status code for an action the object's state does not allow (starting
 # a data job that is not ready_to_start, cancelling one never started...); the emulator answers
 # 409, the conflict status the official client maps to its ConflictError.

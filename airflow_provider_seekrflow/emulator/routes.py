@@ -18,6 +18,7 @@ from airflow_provider_seekrflow.client import (
     files,
     fine_tunes,
     projects,
+    vector_databases,
 )
 from airflow_provider_seekrflow.client.endpoints import Endpoint
 
@@ -34,6 +35,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     + projects.ENDPOINTS
     + deployments.ENDPOINTS
     + chat.ENDPOINTS
+    + vector_databases.ENDPOINTS
 )
 # One path segment: what a ``{placeholder}`` of a template stands for.
 _ID = "[^/]+"

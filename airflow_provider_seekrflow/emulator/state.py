@@ -1,4 +1,4 @@
-"""What one running emulator holds (key, store, jobs, data jobs, fine-tunes, deployments, faults, journal) and its run-time config.
+"""What one running emulator holds (key, store, jobs, data jobs, fine-tunes, deployments, vector databases, faults, journal) and its run-time config.
 
 The config (``GET``/``PUT``/``DELETE /_emulator/config``) is checked here, key by key, so a bad
 value is refused whole and the running emulator never sees it.
@@ -17,6 +17,7 @@ from airflow_provider_seekrflow.emulator.hostile_numbers import checked_hostile_
 from airflow_provider_seekrflow.emulator.jobs import TERMINAL_STATUSES, JobService
 from airflow_provider_seekrflow.emulator.journal import Journal
 from airflow_provider_seekrflow.emulator.store import Store
+from airflow_provider_seekrflow.emulator.vector_databases import VectorDatabaseService
 from airflow_provider_seekrflow.vocabulary import MAX_FILE_BYTES, AlignmentJobStatus, FineTuneStatus
 
 __all__ = ["DEFAULT_CONFIG", "EmulatorState"]
@@ -46,6 +47,10 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "deployment_duration": 2.0,
     "deployment_outcome": "Active",
     "deployment_status_message": None,
+    # Seconds a vector database ingestion takes per file (after a queued quarter of it), and the file
+    # names whose ingestion fails (the file's record and the job: failed, with an error_message).
+    "vector_ingestion_seconds": 1.0,
+    "vector_ingestion_fail": [],
     # Seconds each chat completion waits before it answers (for benchmarks).
     "chat_latency": 0.0,
     # Field name -> NaN/Infinity/huge literal written raw into every JSON answer (hostile_numbers.py).
@@ -58,6 +63,7 @@ SECONDS_KEYS = (
     "fine_tune_duration",
     "deployment_duration",
     "chat_latency",
+    "vector_ingestion_seconds",
 )
 # A config key whose change brings its default message back unless a message is given with it.
 OUTCOME_MESSAGES = {"job_outcome": "status_message", "deployment_outcome": "deployment_status_message"}
@@ -71,9 +77,9 @@ def _checked(key: str, value: Any) -> Any:
         value = float(value)
         if not 0 <= value < float("inf"):
             raise ValueError(f"{key} must be a number of seconds, not negative")
-    elif key == "ingestion_fail":
+    elif key in ("ingestion_fail", "vector_ingestion_fail"):
         if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
-            raise ValueError("ingestion_fail must be a list of file names")
+            raise ValueError(f"{key} must be a list of file names")
         value = list(value)
     elif key == "fine_tune_outcome":
         if value not in FINE_TUNE_OUTCOMES:
@@ -121,6 +127,7 @@ class EmulatorState:
         self.data_jobs = DataJobService(self.store, self.jobs)
         self.fine_tunes = FineTuneService(self.store)
         self.deployments = DeploymentService(self.store)
+        self.vector_databases = VectorDatabaseService(self.store)
         self.projects = ProjectService(self.store, self.fine_tunes, self.deployments.served_models)
         self.faults = FaultSet()
         self.journal = Journal()

@@ -9,6 +9,8 @@ Layout under the data directory::
     fine_tunes/<ft- id>.json    fine-tune records
     projects/<integer id>.json  project records
     deployments/<dep- id>.json  deployment records (status timing, token counters)
+    vector_databases/<vdb- id>.json  vector databases with their files (ingestion timing)
+    vector_ingestions/<vdbjob- id>.json  vector database ingestion jobs
 
 Every JSON write is atomic (temp file + ``os.replace``), so a restarted emulator on the same
 directory picks up where the last one stopped. Records are cached in memory; the disk is only
@@ -129,6 +131,8 @@ class Store:
         self.fine_tunes = RecordDir(os.path.join(self.data_dir, "fine_tunes"), self.lock)
         self.projects = RecordDir(os.path.join(self.data_dir, "projects"), self.lock)
         self.deployments = RecordDir(os.path.join(self.data_dir, "deployments"), self.lock)
+        self.vector_databases = RecordDir(os.path.join(self.data_dir, "vector_databases"), self.lock)
+        self.vector_ingestions = RecordDir(os.path.join(self.data_dir, "vector_ingestions"), self.lock)
         for name in os.listdir(self.blobs_dir):
             if name.endswith(".part"):  # an upload cut off by a stop
                 _remove(os.path.join(self.blobs_dir, name))
@@ -139,6 +143,8 @@ class Store:
             self.fine_tunes,
             self.projects,
             self.deployments,
+            self.vector_databases,
+            self.vector_ingestions,
         ):
             records.load()
 
@@ -228,10 +234,18 @@ class Store:
         return self._jobs.delete(job_id)
 
     def wipe(self) -> None:
-        """Delete every file, job, project and deployment (an empty service, as at first start)."""
+        """Delete every file, job, project, deployment and vector database (an empty service, as at first start)."""
         with self.lock:
             for record in self._files.all():
                 self.delete_file(record["id"])
-            for records in (self._jobs, self.data_jobs, self.fine_tunes, self.projects, self.deployments):
+            for records in (
+                self._jobs,
+                self.data_jobs,
+                self.fine_tunes,
+                self.projects,
+                self.deployments,
+                self.vector_databases,
+                self.vector_ingestions,
+            ):
                 for record in records.all():
                     records.delete(record["id"])

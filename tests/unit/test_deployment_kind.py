@@ -181,6 +181,7 @@ def test_the_other_kinds_keep_completed_as_success():
         "alignment": "completed",
         "data_job": "completed",
         "fine_tune": "completed",
+        "vector_ingestion": "completed",
     }
 
 

@@ -154,10 +154,15 @@ def test_every_operator_and_sensor_with_an_object_carries_its_link():
     )
     from airflow_provider_seekrflow.operators.files import SeekrFlowUploadFileOperator
     from airflow_provider_seekrflow.operators.fine_tune import SeekrFlowFineTuneOperator
+    from airflow_provider_seekrflow.operators.vector_database import (
+        SeekrFlowCreateVectorDatabaseOperator,
+        SeekrFlowVectorDatabaseIngestionOperator,
+    )
     from airflow_provider_seekrflow.sensors.alignment import SeekrFlowAlignmentJobSensor
     from airflow_provider_seekrflow.sensors.data_job import SeekrFlowDataJobSensor
     from airflow_provider_seekrflow.sensors.deployment import SeekrFlowDeploymentSensor
     from airflow_provider_seekrflow.sensors.fine_tune import SeekrFlowFineTuneSensor
+    from airflow_provider_seekrflow.sensors.vector_database import SeekrFlowVectorDatabaseIngestionSensor
 
     expected = {
         SeekrFlowUploadFileOperator: links.SeekrFlowFileLink,
@@ -171,6 +176,9 @@ def test_every_operator_and_sensor_with_an_object_carries_its_link():
         SeekrFlowPromoteDeploymentOperator: links.SeekrFlowDeploymentLink,
         SeekrFlowDemoteDeploymentOperator: links.SeekrFlowDeploymentLink,
         SeekrFlowDeploymentSensor: links.SeekrFlowDeploymentLink,
+        SeekrFlowCreateVectorDatabaseOperator: links.SeekrFlowVectorDatabaseLink,
+        SeekrFlowVectorDatabaseIngestionOperator: links.SeekrFlowVectorDatabaseLink,
+        SeekrFlowVectorDatabaseIngestionSensor: links.SeekrFlowVectorDatabaseLink,
     }
     for task_class, link in expected.items():
         assert [type(each) for each in task_class.operator_extra_links] == [link], task_class.__name__

@@ -27,7 +27,8 @@ MODULES = sorted(
 )
 HEAVY_PREFIXES = ("airflow_provider_seekrflow.hooks", "airflow_provider_seekrflow.client")
 HEAVY_MODULES = {
-    f"airflow_provider_seekrflow.jobs.{name}" for name in ("kinds", "alignment", "data_job", "fine_tune")
+    f"airflow_provider_seekrflow.jobs.{name}"
+    for name in ("kinds", "alignment", "data_job", "fine_tune", "deployment", "ingestion")
 }
 
 # A fresh interpreter imports what every DAG file has already paid for (``airflow.sdk``; Airflow 2

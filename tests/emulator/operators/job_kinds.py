@@ -30,7 +30,12 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import DAG
 
-from airflow_provider_seekrflow.client import data_jobs, deployments, fine_tunes
+from airflow_provider_seekrflow.client import data_jobs, deployments, fine_tunes, vector_databases
+from airflow_provider_seekrflow.client.vector_database_creates import (
+    list_ingestions,
+    list_vector_databases,
+    start_ingestion,
+)
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.jobs.base import JobKind
 from airflow_provider_seekrflow.jobs.kinds import KINDS
@@ -38,10 +43,12 @@ from airflow_provider_seekrflow.operators.alignment import SeekrFlowGenerateAlig
 from airflow_provider_seekrflow.operators.data_job import SeekrFlowDataJobOperator
 from airflow_provider_seekrflow.operators.deployment import SeekrFlowDeployModelOperator
 from airflow_provider_seekrflow.operators.fine_tune import SeekrFlowFineTuneOperator
+from airflow_provider_seekrflow.operators.vector_database import SeekrFlowVectorDatabaseIngestionOperator
 from airflow_provider_seekrflow.sensors.alignment import SeekrFlowAlignmentJobSensor
 from airflow_provider_seekrflow.sensors.data_job import SeekrFlowDataJobSensor
 from airflow_provider_seekrflow.sensors.deployment import SeekrFlowDeploymentSensor
 from airflow_provider_seekrflow.sensors.fine_tune import SeekrFlowFineTuneSensor
+from airflow_provider_seekrflow.sensors.vector_database import SeekrFlowVectorDatabaseIngestionSensor
 from tests.emulator.operators.seekrflow_dag_support import CHAT_LINE, START_DATE, dag_id_for, document, write
 
 MODEL = "meta-llama/Llama-3.1-8B"
@@ -95,6 +102,15 @@ class Kind:
     reuses_existing: bool = False
     # How many list requests the snapshot before a submission takes (the list route's fault skips them).
     list_requests: Callable[[], int] = field(default=lambda: 1, repr=False)
+    # The id of a job the service does not have (its read answers 404); prefix + "0000-does-not-exist" unless given.
+    unknown_id: str | None = None
+    # What the path of a cancel request of a job holds (the job id, unless the cancel goes elsewhere),
+    # and the status a done cancel answers.
+    cancel_mark: Callable[[str], str] = field(default=lambda job_id: job_id, repr=False)
+    cancel_status: int = 200
+    # Whether a cancel ends the job (in ``cancelled``); False where the service has no cancel and
+    # the kind's cancel undoes what the job did instead, the job running on.
+    cancel_ends_job: bool = True
 
     @property
     def job_kind(self) -> JobKind:
@@ -106,6 +122,10 @@ class Kind:
 
     def unsuccessful(self) -> list[str]:
         return list(self.ends)
+
+    @property
+    def missing_id(self) -> str:
+        return self.unknown_id or f"{self.prefix}0000-does-not-exist"
 
 
 def _hook() -> SeekrFlowHook:
@@ -206,6 +226,48 @@ def _deployment_start(inputs: dict[str, Any]) -> str:
 def _deployment_ids() -> set[str]:
     listed, _complete = _hook().run(deployments.list_all())
     return {str(deployment.id) for deployment in listed}
+
+
+# ------------------------------------------------------------------------- vector ingestion
+
+# Every contract test's document has this name, so the failure switch (by file name) can name it.
+INGESTED_DOCUMENT = "contract-ingested.md"
+# What the contract suites call an ingestion job whose files a cancel removed: the service has no
+# cancel for ingestion, so the job runs on, and the kind's cancel removes its files instead.
+FILES_REMOVED = "files-removed"
+
+
+def _ingestion_inputs(tmp_path: Path) -> dict[str, Any]:
+    hook = _hook()
+    file_id = hook.upload_file(document(tmp_path / uuid.uuid4().hex, INGESTED_DOCUMENT), "alignment").id
+    body = vector_databases.create_request(
+        name=f"contract {uuid.uuid4().hex[:10]}", model="BAAI/bge-large-en-v1.5"
+    )
+    database = hook.call(vector_databases.create(body))
+    return {"vector_database_id": database.id, "file_ids": [file_id]}
+
+
+def _ingestion_start(inputs: dict[str, Any]) -> str:
+    body = vector_databases.ingestion_request(file_ids=inputs["file_ids"])
+    return start_ingestion(_hook().transport, inputs["vector_database_id"], body).ref
+
+
+def _ingestion_status(ref: str) -> str:
+    """The job's status, or ``FILES_REMOVED`` when none of its files is in its database any more."""
+    hook = _hook()
+    database_id, job_id = vector_databases.split_ingestion_ref(ref)
+    job = hook.call(vector_databases.get_ingestion(database_id, job_id))
+    listed = {f.id for f in hook.call(vector_databases.list_files(database_id)).data or []}
+    return job.status if listed & set(job.file_ids or []) else FILES_REMOVED
+
+
+def _ingestion_ids() -> set[str]:
+    transport = _hook().transport
+    return {
+        job.ref
+        for database in list_vector_databases(transport)
+        for job in list_ingestions(transport, str(database.id))
+    }
 
 
 def _outcomes(*statuses: str) -> dict[str, Any]:
@@ -325,7 +387,40 @@ DEPLOYMENT = Kind(
     reuses_existing=True,
     list_requests=lambda: len(_deployment_ids()) // deployments.PAGE_SIZE + 1,
 )
-ALL = (ALIGNMENT, DATA_JOB, FINE_TUNE, DEPLOYMENT)
+VECTOR_INGESTION = Kind(
+    key="vector_ingestion",
+    prefix="vdb-",
+    operator_class=SeekrFlowVectorDatabaseIngestionOperator,
+    sensor_class=SeekrFlowVectorDatabaseIngestionSensor,
+    xcom_key="ingestion_job_id",
+    result_keys=frozenset(
+        {"job_id", "status", "vector_database_id", "ingestion_id", "file_ids", "files", "error_message"}
+    ),
+    submit_route="create_vector_database_ingestion",
+    read_route="get_vector_database_ingestion",
+    # No cancel route: a kill or a timeout removes the job's files from its database.
+    cancel_route="delete_vector_database_file",
+    list_route="list_vector_database_ingestions",
+    slow={"vector_ingestion_seconds": 60},
+    ends={"failed": {"vector_ingestion_fail": [INGESTED_DOCUMENT]}},
+    # The job's error_message is the emulator's own, not the "<status>: out of quota" of the others.
+    status_message=False,
+    refuses_unknown_status=True,
+    upload=_ingestion_inputs,
+    start=_ingestion_start,
+    status=_ingestion_status,
+    cancel=lambda ref: _hook().run(KINDS["vector_ingestion"].cancel(ref)),
+    job_ids=_ingestion_ids,
+    cancelled=FILES_REMOVED,
+    started=("queued", "running"),
+    quick={"vector_ingestion_seconds": 2},
+    unknown_id="vdb-0000-does-not-exist/vdbjob-0000",
+    # The removal's path names the database and the file, not the job.
+    cancel_mark=lambda ref: f"{ref.split('/')[0]}/files/",
+    cancel_status=204,
+    cancel_ends_job=False,
+)
+ALL = (ALIGNMENT, DATA_JOB, FINE_TUNE, DEPLOYMENT, VECTOR_INGESTION)
 BY_KEY = {kind.key: kind for kind in ALL}
 KIND_PARAMS = [pytest.param(kind, id=kind.key) for kind in ALL]
 END_PARAMS = [pytest.param(kind, status, id=f"{kind.key}-{status}") for kind in ALL for status in kind.ends]

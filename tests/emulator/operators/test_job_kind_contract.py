@@ -1,7 +1,7 @@
 """What every job operator must do, whatever its kind, run by Airflow (``dag.test()``) against the emulator.
 
 One suite, parametrised over the kinds of ``tests/emulator/operators/job_kinds.py`` (alignment, data job,
-fine-tune, deployment) and, where it matters, over the wait's place (on the worker or deferred to the
+fine-tune, deployment, vector ingestion) and, where it matters, over the wait's place (on the worker or deferred to the
 triggerer): submit once, reattach on a retry, adopt the job of a lost answer, log progress, push
 the result, raise the kind's own error for each unsuccessful end and for a timeout (cancelling the
 job), cancel on kill, refuse a strange event. What only one kind does stays in its own test file.
@@ -186,7 +186,8 @@ def test_timeout_raises_the_kinds_timeout_error_and_cancels_the_job(emu, request
     job_id = dags.xcom(dr, TASK, key=kind.xcom_key)
     assert error.job_id == job_id
     cancels = emu.journal(route=kind.cancel_route)
-    assert len(cancels) == 1 and job_id in cancels[0]["path"] and cancels[0]["status"] == 200
+    assert len(cancels) == 1 and kind.cancel_mark(job_id) in cancels[0]["path"]
+    assert cancels[0]["status"] == kind.cancel_status
     assert kind.status(job_id) == kind.cancelled
     assert elapsed < 40
 
@@ -206,7 +207,9 @@ def test_on_kill_cancels_the_submitted_job_unless_told_not_to(emu, request, kind
     operator.on_kill()
     if cancel_on_kill:
         assert kind.status(job_id) == kind.cancelled
-        assert [job_id in entry["path"] for entry in emu.journal(route=kind.cancel_route)] == [True]
+        assert [
+            kind.cancel_mark(job_id) in entry["path"] for entry in emu.journal(route=kind.cancel_route)
+        ] == [True]
     else:
         assert kind.status(job_id) in kind.started
         assert emu.journal(route=kind.cancel_route) == []

@@ -84,7 +84,7 @@ def test_a_near_end_time_fires_a_timeout_without_overshooting(emu, kind, inputs)
 
 @pytest.mark.parametrize("kind", KIND_PARAMS)
 def test_an_unknown_job_fires_one_error_event(emu, kind):
-    events = trigger_events(_trigger(kind, f"{kind.prefix}0000-does-not-exist"))
+    events = trigger_events(_trigger(kind, kind.missing_id))
     assert [event.payload["status"] for event in events] == ["error"]
     message = events[0].payload["message"]
     assert "404" in message or "not found" in message.lower()
