@@ -1,5 +1,5 @@
 """
-Training data as an Airflow asset (a Dataset on Airflow 2): announce it, schedule on it, read it back.
+Training data and vector databases as Airflow assets (Datasets on Airflow 2): announce them, schedule on them, read them back.
 
 A data job or generate task with assets in its ``outlets`` fills each asset event's ``extra`` with
 the training file it produced, so a DAG scheduled on that asset fine-tunes on exactly that file::
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.assets import Asset
 
 TRAINING_DATA_PATH = "training-data"
+VECTOR_DATABASE_PATH = "vector-databases"
 DEFAULT_HOST = DEFAULT_BASE_URL.split("://", 1)[1]
 
 #: The keys of the ``extra`` an announced asset event carries.
@@ -41,6 +42,7 @@ TRAINING_FILE_ID = "training_file_id"
 JOB_ID = "job_id"
 JOB_KIND = "job_kind"
 OUTPUT_FILE_IDS = "output_file_ids"
+VECTOR_DATABASE_ID = "vector_database_id"
 #: The XCom key of the training file (the ``fine-tune`` output) a data job or generate produced.
 FINE_TUNE_FILE_XCOM_KEY = "fine_tune_file_id"
 
@@ -65,19 +67,38 @@ def create_asset(*, name: str, host: str = DEFAULT_HOST, extra: dict[str, Any] |
     :param host: The SeekrFlow host, without scheme.
     :param extra: The asset's own ``extra``.
     """
+    return _asset("training_data_asset", TRAINING_DATA_PATH, name, host, extra)
+
+
+def vector_database_asset(name: str, *, host: str = DEFAULT_HOST) -> Asset:
+    """
+    Return the asset of a vector database on SeekrFlow: ``seekrflow://<host>/vector-databases/<name>``.
+
+    ``SeekrFlowVectorDatabaseSyncOperator`` with it in ``outlets`` announces each sync on it, the
+    event's ``extra`` carrying the database id and the added/changed/removed/unchanged counts, so a
+    DAG scheduled on it (a ``context_grounded_vector_db`` data job) runs on every refresh and reads
+    the database with :func:`vector_database_id_from_trigger`.
+
+    :param name: The database's name (or any stable label of it): letters, digits, ``-``, ``_`` and ``.``.
+    :param host: The SeekrFlow host (the connection's host, without scheme); ``flow.seekr.com`` by default.
+    """
+    return _asset("vector_database_asset", VECTOR_DATABASE_PATH, name, host, None)
+
+
+def _asset(made_by: str, path: str, name: str, host: str, extra: dict[str, Any] | None) -> Asset:
     from airflow.providers.common.compat.assets import Asset
 
     bad = [ch for ch in name if not (ch.isalnum() or ch in "-_.")]
     if not name or bad:
         raise SeekrFlowConfigError(
-            f"training_data_asset: name {name!r} must be letters, digits, '-', '_' or '.'"
+            f"{made_by}: name {name!r} must be letters, digits, '-', '_' or '.'"
             + (f" (found {''.join(sorted(set(bad)))!r})" if bad else "")
         )
     if not host or "/" in host or "@" in host:
         raise SeekrFlowConfigError(
-            f"training_data_asset: host {host!r} must be a host name (and port), e.g. flow.seekr.com"
+            f"{made_by}: host {host!r} must be a host name (and port), e.g. flow.seekr.com"
         )
-    uri = f"{ASSET_SCHEME}://{host}/{TRAINING_DATA_PATH}/{name}"
+    uri = f"{ASSET_SCHEME}://{host}/{path}/{name}"
     return Asset(uri, extra=extra) if extra else Asset(uri)
 
 
@@ -198,34 +219,102 @@ def training_file_id_from_trigger(
     :param source_dag_id: Only read events announced by a task of this DAG.
     :param source_task_id: Only read events announced by this task.
     """
+    return _newest_from_trigger(
+        context,
+        TRAINING_FILE_ID,
+        asset,
+        source_dag_id,
+        source_task_id,
+        "this run was not started by a data job or generate task announcing its training data; trigger "
+        "it through the asset, or pass the training file ids yourself",
+    )
+
+
+def vector_database_id_from_trigger(
+    context: Mapping[str, Any],
+    asset: Any = None,
+    *,
+    source_dag_id: str | None = None,
+    source_task_id: str | None = None,
+) -> str:
+    """
+    Return the vector database of the sync event that triggered this run (the newest, when several did).
+
+    :param context: The task context (``triggering_asset_events``; ``triggering_dataset_events`` on Airflow 2).
+    :param asset: Only read events of this asset (a :func:`vector_database_asset`).
+    :param source_dag_id: Only read events announced by a task of this DAG.
+    :param source_task_id: Only read events announced by this task.
+    """
+    return _newest_from_trigger(
+        context,
+        VECTOR_DATABASE_ID,
+        asset,
+        source_dag_id,
+        source_task_id,
+        "this run was not started by a vector database sync announcing the database; trigger it "
+        "through the asset, or pass the vector database id yourself",
+    )
+
+
+def _newest_from_trigger(
+    context: Mapping[str, Any],
+    key: str,
+    asset: Any,
+    source_dag_id: str | None,
+    source_task_id: str | None,
+    otherwise: str,
+) -> str:
+    """Return ``extra[key]`` of the newest triggering asset event that has it, or raise saying why none did."""
     events: Any = context.get("triggering_asset_events")
     if events is None:
         events = context.get("triggering_dataset_events") or {}
     wanted = getattr(asset, "uri", asset)
     found: list[tuple[Any, str]] = []
-    for key in events:
+    for event_key in events:
         # Airflow 3 keys the events by asset, Airflow 2 by URI.
-        uri = key if isinstance(key, str) else getattr(key, "uri", None)
+        uri = event_key if isinstance(event_key, str) else getattr(event_key, "uri", None)
         if wanted is not None and uri != wanted:
             continue
-        for event in events[key]:
+        for event in events[event_key]:
             if not _announced_by(event, source_dag_id, source_task_id):
                 continue
-            file_id = (getattr(event, "extra", None) or {}).get(TRAINING_FILE_ID)
-            if file_id:
-                found.append((getattr(event, "timestamp", None), str(file_id)))
+            value = (getattr(event, "extra", None) or {}).get(key)
+            if value:
+                found.append((getattr(event, "timestamp", None), str(value)))
     if not found:
         run = context.get("dag_run")
         source = ".".join(part for part in (source_dag_id, source_task_id) if part)
         raise SeekrFlowConfigError(
             f"No triggering asset event{f' of {wanted}' if wanted else ''}"
-            f"{f' announced by {source}' if source else ''} carries a {TRAINING_FILE_ID!r}"
-            f" (run {getattr(run, 'run_id', '?')!r}, run type {getattr(run, 'run_type', '?')!s}): this run "
-            "was not started by a data job or generate task announcing its training data; trigger it "
-            "through the asset, or pass the training file ids yourself"
+            f"{f' announced by {source}' if source else ''} carries a {key!r}"
+            f" (run {getattr(run, 'run_id', '?')!r}, run type {getattr(run, 'run_type', '?')!s}): {otherwise}"
         )
     found.sort(key=lambda item: (item[0] is not None, item[0] or 0))
     return found[-1][1]
+
+
+def announce_vector_database_sync(
+    context: Mapping[str, Any],
+    outlets: Iterable[Any] | None,
+    *,
+    vector_database_id: str,
+    counts: Mapping[str, int],
+) -> list[str]:
+    """
+    Put the database and the sync's counts into the ``extra`` of every asset event this task emits; return the URIs.
+
+    :param context: The task context, whose ``outlet_events`` Airflow records when the task succeeds.
+    :param outlets: The task's ``outlets``.
+    :param vector_database_id: The database synced.
+    :param counts: ``{"added", "changed", "removed", "unchanged"}``.
+    """
+    assets = asset_outlets(outlets)
+    events = context.get("outlet_events")
+    if not assets or events is None:
+        return []
+    for asset in assets:
+        events[asset].extra.update({VECTOR_DATABASE_ID: vector_database_id, **dict(counts)})
+    return [asset.uri for asset in assets]
 
 
 def _announced_by(event: Any, source_dag_id: str | None, source_task_id: str | None) -> bool:

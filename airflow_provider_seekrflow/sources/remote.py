@@ -24,7 +24,7 @@ from airflow_provider_seekrflow.exceptions import (
     SeekrFlowInvalidFileError,
 )
 from airflow_provider_seekrflow.sources.read_ahead import ReadAhead
-from airflow_provider_seekrflow.sources.source import Source, has_magic, no_match
+from airflow_provider_seekrflow.sources.source import Source, etag_of, has_magic, no_match
 
 #: Each ranged read of an object asks for this much. Memory holds about five pieces (the one read,
 #: the HTTP client's copy of it, the one waiting, the one sent and the one before it), so 4 MiB stays
@@ -101,7 +101,8 @@ def _listed(path: Any, where: str, connection: str | None, *, with_conn_shown: b
         if path.exists():
             raise SeekrFlowInvalidFileError(f"{where}: {shown} is not a file (a folder or prefix?)")
         raise SeekrFlowInvalidFileError(f"{where}: {shown} does not exist ({_read_with(connection)})")
-    size = int(path.stat().st_size)
+    info = path.stat()
+    size = int(info.st_size)
 
     def open_stream() -> ReadAhead:
         # One streamed GET where the filesystem can (s3fs, gcsfs): memory holds only what arrived.
@@ -123,6 +124,8 @@ def _listed(path: Any, where: str, connection: str | None, *, with_conn_shown: b
         open=open_stream,
         chunk_bytes=REMOTE_CHUNK_BYTES,
         connection=connection,
+        # What a sync tells change by without reading the object (Airflow's stat result is the listing's dict).
+        etag=etag_of(info),
     )
 
 

@@ -39,6 +39,7 @@ class Source:
     :param chunk_bytes: How much to read from the stream at a time.
     :param local: The local file, for a local source; None in object storage.
     :param connection: The Airflow connection it is read with, for an object-storage source.
+    :param etag: The object store's tag of its content, from the listing (None for a local file).
     """
 
     name: str
@@ -49,6 +50,7 @@ class Source:
     chunk_bytes: int = LOCAL_CHUNK_BYTES
     local: Path | None = None
     connection: str | None = None
+    etag: str | None = None
 
     def lines(self) -> Generator[bytes, None, None]:
         """Yield the file's lines (with their line ends), reading ``chunk_bytes`` at a time."""
@@ -126,3 +128,21 @@ def as_list(file_path: Any) -> tuple[list[Any], bool]:
 def no_match(where: str, pattern: str) -> SeekrFlowInvalidFileError:
     """Return the error of a glob that matches no file."""
     return SeekrFlowInvalidFileError(f"{where}: no file matches {pattern!r}")
+
+
+def etag_of(info: Any) -> str | None:
+    """
+    Return the ETag an object store's listing gives for an object, or None.
+
+    s3fs names it ``ETag``, gcsfs ``etag`` (or ``md5Hash``), others ``etag`` or ``ETag``; a
+    multipart S3 upload's ETag is not a content hash, yet still changes whenever the object does.
+
+    :param info: The listing's entry for the object (``fs.info(path)``).
+    """
+    if not isinstance(info, dict):
+        return None
+    for name in ("ETag", "etag", "md5Hash", "md5"):
+        value = info.get(name)
+        if isinstance(value, str) and value.strip().strip('"'):
+            return value
+    return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from airflow_provider_seekrflow.client.multipart import StreamOpener
@@ -43,21 +43,3 @@ def of_content(size: int, open_stream: StreamOpener, chunk_bytes: int = HASH_CHU
         while piece := stream.read(chunk_bytes):
             digest.update(piece)
     return f"size={int(size)};sha256={digest.hexdigest()}"
-
-
-def etag_of(info: Any) -> str | None:
-    """
-    Return the ETag an object store's listing gives for an object, or None.
-
-    s3fs names it ``ETag``, gcsfs ``etag`` (or ``md5Hash``), others ``etag`` or ``ETag``; a
-    multipart S3 upload's ETag is not a content hash, yet still changes whenever the object does.
-
-    :param info: The listing's entry for the object (``fs.info(path)``).
-    """
-    if not isinstance(info, dict):
-        return None
-    for name in ("ETag", "etag", "md5Hash", "md5"):
-        value = info.get(name)
-        if isinstance(value, str) and value.strip().strip('"'):
-            return value
-    return None

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+from airflow_provider_seekrflow.sources.source import etag_of
 from airflow_provider_seekrflow.vector_sync import fingerprint
 from airflow_provider_seekrflow.vector_sync.plan import Document, plan_sync
 from airflow_provider_seekrflow.vector_sync.record import Entry, SyncRecord
@@ -131,7 +132,7 @@ def test_a_content_fingerprint_changes_with_the_content_not_with_the_read_size()
 
 def test_an_etag_fingerprint_drops_quotes_and_is_found_under_each_stores_name():
     assert fingerprint.of_tag(5, '"abc"') == "size=5;etag=abc"
-    assert fingerprint.etag_of({"ETag": '"x"'}) == '"x"'
-    assert fingerprint.etag_of({"md5Hash": "m"}) == "m"
-    assert fingerprint.etag_of({"size": 1}) is None
-    assert fingerprint.etag_of(None) is None
+    assert etag_of({"ETag": '"x"'}) == '"x"'
+    assert etag_of({"md5Hash": "m"}) == "m"
+    assert etag_of({"size": 1}) is None
+    assert etag_of(None) is None
