@@ -11,17 +11,20 @@ from airflow_provider_seekrflow.sources.remote import list_remote
 from airflow_provider_seekrflow.sources.source import Source, as_list, is_object_storage
 
 
-def resolve(file_path: Any, *, source_conn_id: str | None = None) -> tuple[list[Source], bool]:
+def resolve(
+    file_path: Any, *, source_conn_id: str | None = None, field: str = "file_path"
+) -> tuple[list[Source], bool]:
     """
     List every file ``file_path`` names, in order, reading none; and whether it named exactly one.
 
     :param file_path: A path, glob, URI or ``ObjectStoragePath``, or a list of them.
     :param source_conn_id: The connection for object-storage URIs that name none of their own.
+    :param field: The task's parameter they came from, as errors name it.
     """
-    specs, single = as_list(file_path)
+    specs, single = as_list(file_path, field)
     sources: list[Source] = []
     for index, spec in enumerate(specs):
-        where = "file_path" if len(specs) == 1 else f"file_path[{index}]"
+        where = field if len(specs) == 1 else f"{field}[{index}]"
         if is_object_storage(spec):
             sources.extend(list_remote(spec, where, source_conn_id=source_conn_id))
         elif isinstance(spec, (str, os.PathLike)):

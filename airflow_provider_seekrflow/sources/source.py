@@ -108,20 +108,25 @@ def has_magic(text: str) -> bool:
     return glob.has_magic(text)
 
 
-def as_list(file_path: Any) -> tuple[list[Any], bool]:
-    """Return the sources as a list, and whether the user named exactly one file (not a glob, not a list)."""
+def as_list(file_path: Any, field: str = "file_path") -> tuple[list[Any], bool]:
+    """
+    Return the sources as a list, and whether the user named exactly one file (not a glob, not a list).
+
+    :param file_path: What the task was given.
+    :param field: The task's parameter it came from, as errors name it.
+    """
     if file_path is None:
-        raise SeekrFlowConfigError("file_path: is required")
+        raise SeekrFlowConfigError(f"{field}: is required")
     if isinstance(file_path, (str, os.PathLike)) or is_object_storage(file_path):
         text = str(file_path)
         return [file_path], not has_magic(text.rsplit("/", 1)[-1])
     if isinstance(file_path, (list, tuple)):
         items = list(file_path)
         if not items:
-            raise SeekrFlowConfigError("file_path: the list of files is empty")
+            raise SeekrFlowConfigError(f"{field}: the list of files is empty")
         return items, False
     raise SeekrFlowConfigError(
-        f"file_path: expected a path, a glob, a URI or a list of them, got {type(file_path).__name__}"
+        f"{field}: expected a path, a glob, a URI or a list of them, got {type(file_path).__name__}"
     )
 
 

@@ -48,6 +48,10 @@ class SyncRecord:
     def __init__(self, database_id: str, entries: Mapping[str, Entry] | None = None) -> None:
         self.database_id = database_id
         self._entries: dict[str, Entry] = dict(entries or {})
+        #: A sync's documents uploaded and not yet recorded as ingested: its counts, its documents
+        #: with their new files, the files they supersede, and the ingestion once started. The next
+        #: try or run finishes it (records it, waits for it, or removes its files).
+        self.pending: dict[str, Any] | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -77,7 +81,12 @@ class SyncRecord:
             key: {k: v for k, v in asdict(e).items() if k != "key"} for key, e in self._entries.items()
         }
         return json.dumps(
-            {"version": RECORD_VERSION, "database_id": self.database_id, "documents": documents},
+            {
+                "version": RECORD_VERSION,
+                "database_id": self.database_id,
+                "documents": documents,
+                "pending": self.pending,
+            },
             sort_keys=True,
             separators=(",", ":"),
         )
@@ -105,7 +114,14 @@ class SyncRecord:
             entry = _entry(str(key), raw)
             if entry is not None:
                 entries[entry.key] = entry
-        return cls(database_id, entries), None
+        record = cls(database_id, entries)
+        pending = data.get("pending")
+        if isinstance(pending, dict) and isinstance(pending.get("documents"), list):
+            documents = [
+                d for d in pending["documents"] if isinstance(d, dict) and d.get("file_id") and d.get("key")
+            ]
+            record.pending = {**pending, "documents": documents}
+        return record, None
 
 
 def _entry(key: str, raw: Any) -> Entry | None:
