@@ -172,3 +172,32 @@ def job_status(job_id: str) -> str:
     from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 
     return SeekrFlowHook().get_alignment_job(job_id).status
+
+
+def asset_events(dr: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The ``(uri, extra)`` of every asset event the run's tasks emitted, from the metadata database."""
+    from airflow.utils.session import create_session
+
+    if AIRFLOW_V3:
+        from airflow.models.asset import AssetEvent as Event
+    else:
+        from airflow.models.dataset import DatasetEvent as Event
+    with create_session() as session:
+        rows = (
+            session.query(Event)
+            .filter(Event.source_dag_id == dr.dag_id, Event.source_run_id == dr.run_id)
+            .order_by(Event.id)
+            .all()
+        )
+        return [((row.asset if AIRFLOW_V3 else row.dataset).uri, dict(row.extra or {})) for row in rows]
+
+
+def run_announcing(dag: Any) -> Any:
+    """Run ``dag``; on Airflow 2 first write it to the database as the DAG processor would, outlets included.
+
+    Airflow 2 records a Dataset event only for a Dataset it knows, and its ``dag.test()`` writes none
+    (Airflow 3's test runner registers the DAG with its assets already).
+    """
+    if not AIRFLOW_V3:
+        dag.sync_to_db()
+    return run_dag(dag)

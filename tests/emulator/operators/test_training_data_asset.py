@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import DAG
@@ -25,35 +24,6 @@ from tests.emulator.operators import seekrflow_dag_support as dags
 EXAMPLE_DAGS = Path(__file__).resolve().parents[3] / "example_dags"
 SYSTEM_PROMPT = "You answer questions about the store's returns policy, briefly."
 MODES = [pytest.param(False, id="sync"), pytest.param(True, id="deferrable")]
-
-
-def asset_events(dr: Any) -> list[tuple[str, dict[str, Any]]]:
-    """The ``(uri, extra)`` of every asset event the run's tasks emitted, from the metadata database."""
-    from airflow.utils.session import create_session
-
-    if dags.AIRFLOW_V3:
-        from airflow.models.asset import AssetEvent as Event
-    else:
-        from airflow.models.dataset import DatasetEvent as Event
-    with create_session() as session:
-        rows = (
-            session.query(Event)
-            .filter(Event.source_dag_id == dr.dag_id, Event.source_run_id == dr.run_id)
-            .order_by(Event.id)
-            .all()
-        )
-        return [((row.asset if dags.AIRFLOW_V3 else row.dataset).uri, dict(row.extra or {})) for row in rows]
-
-
-def run_announcing(dag: Any) -> Any:
-    """Run ``dag``; on Airflow 2 first write it to the database as the DAG processor would, outlets included.
-
-    Airflow 2 records a Dataset event only for a Dataset it knows, and its ``dag.test()`` writes none
-    (Airflow 3's test runner registers the DAG with its assets already).
-    """
-    if not dags.AIRFLOW_V3:
-        dag.sync_to_db()
-    return dags.run_dag(dag)
 
 
 @pytest.fixture
@@ -78,7 +48,7 @@ def test_data_job_announces_its_training_file_on_every_asset_outlet(
             outlets=[first, second],
             **dags.FAST_POLL,
         )
-    dr = run_announcing(dag)
+    dr = dags.run_announcing(dag)
 
     assert dags.states(dr) == {"pairs": "success"}
     result = dags.xcom(dr, "pairs")
@@ -90,7 +60,7 @@ def test_data_job_announces_its_training_file_on_every_asset_outlet(
         "job_kind": "data_job",
         "output_file_ids": [o["id"] for o in result["output_files"]],
     }
-    assert sorted(asset_events(dr)) == sorted([(first.uri, expected), (second.uri, expected)])
+    assert sorted(dags.asset_events(dr)) == sorted([(first.uri, expected), (second.uri, expected)])
     assert f"Training file {training_file_id} announced on {first.uri}, {second.uri}" in task_logs.text()
 
 
@@ -104,10 +74,10 @@ def test_generate_announces_its_training_file(emu, request, document_id):
             outlets=[asset],
             **dags.FAST_POLL,
         )
-    dr = run_announcing(dag)
+    dr = dags.run_announcing(dag)
 
     assert dags.states(dr) == {"generate": "success"}
-    ((uri, extra),) = asset_events(dr)
+    ((uri, extra),) = dags.asset_events(dr)
     assert uri == asset.uri
     assert extra[TRAINING_FILE_ID] == dags.xcom(dr, "generate", key=FINE_TUNE_FILE_XCOM_KEY)
     assert (extra["job_id"], extra["job_kind"]) == (dags.xcom(dr, "generate")["job_id"], "alignment")
@@ -126,10 +96,10 @@ def test_data_job_sensor_announces_the_training_file(emu, request, document_id):
     asset = training_data_asset("sensed-bot")
     with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
         SeekrFlowDataJobSensor(task_id="wait", job_id=job.id, poke_interval=0.5, outlets=[asset])
-    dr = run_announcing(dag)
+    dr = dags.run_announcing(dag)
 
     assert dags.states(dr) == {"wait": "success"}
-    ((uri, extra),) = asset_events(dr)
+    ((uri, extra),) = dags.asset_events(dr)
     assert uri == asset.uri
     assert extra[TRAINING_FILE_ID] == dags.xcom(dr, "wait", key=FINE_TUNE_FILE_XCOM_KEY)
 
@@ -146,7 +116,7 @@ def test_outlets_without_waiting_are_refused_before_any_request(emu, request, do
             outlets=[training_data_asset("early-bot")],
             on_failure_callback=recorder,
         )
-    dr = run_announcing(dag)
+    dr = dags.run_announcing(dag)
 
     assert dags.states(dr) == {"pairs": "failed"}
     assert isinstance(recorder.last, SeekrFlowConfigError)
@@ -154,7 +124,7 @@ def test_outlets_without_waiting_are_refused_before_any_request(emu, request, do
         recorder.last
     )
     assert emu.journal() == []
-    assert asset_events(dr) == []
+    assert dags.asset_events(dr) == []
 
 
 def test_example_training_data_dag_announces_what_the_fine_tune_dag_reads(emu):
@@ -164,10 +134,10 @@ def test_example_training_data_dag_announces_what_the_fine_tune_dag_reads(emu):
     producer = _fresh_dag("example_seekrflow_training_data")
     pairs = producer.get_task("make_training_pairs")
     pairs.min_poll_interval, pairs.poll_interval = 0.5, 1  # the example's production waits, shortened
-    dr = run_announcing(producer)
+    dr = dags.run_announcing(producer)
 
     assert dags.states(dr) == {"upload_documents": "success", "make_training_pairs": "success"}
-    ((uri, extra),) = asset_events(dr)
+    ((uri, extra),) = dags.asset_events(dr)
     consumer = _fresh_dag("example_seekrflow_fine_tune_on_new_data")
     # The fine-tune DAG is scheduled on exactly the asset the data job announces.
     timetable = consumer.timetable
