@@ -13,6 +13,8 @@ from airflow_provider_seekrflow.exceptions import SeekrFlowError, SeekrFlowNotFo
 from airflow_provider_seekrflow.vocabulary import FilePurpose
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from airflow_provider_seekrflow.client.files import SeekrFlowFile
     from airflow_provider_seekrflow.client.lost_answers import Snapshot
     from airflow_provider_seekrflow.client.multipart import StreamOpener
@@ -42,25 +44,30 @@ class BatchFile(Protocol):
     def chunk_bytes(self) -> int:
         """How much is read (and held) at a time."""
 
+    @property
+    def local(self) -> Path | None:
+        """The local file, or None for an object in object storage."""
 
-class UploadJournal:
+    @property
+    def connection(self) -> str | None:
+        """The Airflow connection an object-storage file is read with."""
+
+
+class UploadJournal(Protocol):
     """
-    Where a batch keeps what it sent, so a later try resumes it (the operator's task state store); this one keeps nothing.
+    Where a batch keeps what it sent, so a later try resumes it (the operator's ``RecordJournal``).
 
     Called from the batch's threads: an implementation that writes must hold one lock of its own.
     """
 
     def held(self) -> Iterable[str]:
         """Return every id earlier tries recorded for this batch: never adopted as another file's."""
-        return ()
 
     def known(self, index: int) -> str | None:
         """Return the id an earlier try recorded for file ``index``, if any (checked on the service before reuse)."""
-        return None
 
     def unanswered(self, index: int) -> Snapshot | None:
         """Return the listing taken before an earlier try sent file ``index`` and never heard back, if any."""
-        return None
 
     def sending(self, index: int, snapshot: Snapshot) -> None:
         """Note, before it is sent, that file ``index`` is about to be (with the listing taken before)."""
@@ -70,6 +77,31 @@ class UploadJournal:
 
     def stored(self, index: int, file_id: str) -> None:
         """Record that file ``index`` is stored as ``file_id``, in place of its note."""
+
+
+class NoJournal:
+    """The journal of a batch that keeps nothing for a later try (the default)."""
+
+    def held(self) -> Iterable[str]:
+        """Return no id."""
+        return ()
+
+    def known(self, index: int) -> str | None:
+        """Return None: nothing was recorded."""
+        return None
+
+    def unanswered(self, index: int) -> Snapshot | None:
+        """Return None: nothing was noted."""
+        return None
+
+    def sending(self, index: int, snapshot: Snapshot) -> None:
+        """Keep nothing."""
+
+    def refused(self, index: int) -> None:
+        """Keep nothing."""
+
+    def stored(self, index: int, file_id: str) -> None:
+        """Keep nothing."""
 
 
 class BatchUploadHookMethods:
@@ -184,7 +216,7 @@ class BatchUploadHookMethods:
         :param on_stored: Called in the calling thread with each file's index and id as it is stored or reused.
         """
         check_concurrency(max_concurrency)
-        journal = journal or UploadJournal()
+        journal = journal if journal is not None else NoJournal()
         held = BatchIds(frozenset(journal.held()))
         stop = stop or threading.Event()
         self._touch_session()
@@ -216,6 +248,13 @@ class BatchUploadHookMethods:
             if stop.is_set():
                 raise BatchStopped(f"{item.shown}: not sent: the task was killed")
             journal.sending(index, snapshot)
+            if item.local is None:
+                self.log.info(
+                    "%s: streaming %d bytes from object storage (connection %s)",
+                    item.shown,
+                    item.size,
+                    item.connection or "none: the filesystem's own credentials",
+                )
             try:
                 stored = self.upload_stream(
                     item.open,

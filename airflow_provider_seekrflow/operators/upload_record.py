@@ -9,8 +9,6 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_seekrflow.hooks.upload_batch_methods import UploadJournal
-
 if TYPE_CHECKING:
     from airflow_provider_seekrflow.client.lost_answers import Snapshot
 
@@ -117,9 +115,9 @@ class UploadRecord:
         self._by_facts[key] = kept
 
 
-class RecordJournal(UploadJournal):
+class RecordJournal:
     """
-    The hook's batch journal over an :class:`UploadRecord`, written to the task state store (if any) at each change.
+    The hook's batch journal (``hooks.upload_batch_methods.UploadJournal``) over an :class:`UploadRecord`, written to the task state store (if any) at each change.
 
     The batch's threads share it: one lock (``lock``) orders every change and its write, so the store
     always holds a whole list, a note is written before its file is sent, and a record right after its
