@@ -62,10 +62,10 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         own, e.g. an AWS connection for ``s3://`` (templated); None uses the scheme's default connection.
     :param hook_params: Keyword arguments for the hook, e.g. ``{"timeout": 60, "max_retries": 3}``.
     :param check_content: Whether to check every JSONL line before uploading; the other checks always run.
-    :param max_concurrency: The most files in flight at once, 1 to 32 (templated; a rendered number
-        is read as one). 16 by default: each file's requests cross a WAN, and at thousands of files the
-        round trips set the time (``benchmarks/README.md``: about 14x a sequential loop at 50 ms per
-        request). ``1`` sends the files one after the other, in input order.
+    :param max_concurrency: The most files in flight at once, 1 to 32; ``1`` sends them one after the
+        other, in input order. 16 by default: each file's requests cross a WAN, and at thousands of
+        files the round trips set the time (``benchmarks/README.md``, "Upload concurrency"). A
+        rendered template's number is read as one. (templated)
     """
 
     template_fields: Sequence[str] = (
