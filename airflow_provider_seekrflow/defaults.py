@@ -18,6 +18,13 @@ DEFAULT_BASE_URL = "https://flow.seekr.com"
 #: How a data job converts non-Markdown files (the service's ``method``) when not told.
 DEFAULT_INGESTION_METHOD = "best"
 
+#: Files a batch upload has in flight at once by default. Measured (benchmarks/README.md, "Upload
+#: concurrency"): at 50 ms per request, 16 gives 10x and more of a sequential loop with the client's
+#: CPU far from full; beyond it the service side, not the round trips, sets the time.
+DEFAULT_UPLOAD_CONCURRENCY = 16
+#: The most files a batch upload may have in flight: the connection's session keeps this many sockets.
+MAX_UPLOAD_CONCURRENCY = 32
+
 # What a wait waits for: the job's end, or (data jobs) the end of its files' ingestion, or the job's
 # end or its review, whichever comes first (a data job sensor that fails on review).
 UNTIL_END = "end"
@@ -44,6 +51,22 @@ def check_poll_intervals(poll_interval: float, min_poll_interval: float) -> None
             seconds_setting(value, name)
         except ConnectionSettingsError as err:
             raise SeekrFlowConfigError(str(err)) from None
+
+
+def check_concurrency(value: object, field: str = "max_concurrency") -> int:
+    """
+    Return ``value`` as a number of files in flight at once, or raise naming ``field``.
+
+    :param value: What the caller gave: a whole number from 1 to ``MAX_UPLOAD_CONCURRENCY``.
+    :param field: The parameter's name, for the error.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_UPLOAD_CONCURRENCY:
+        from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
+
+        raise SeekrFlowConfigError(
+            f"{field}: must be a whole number from 1 to {MAX_UPLOAD_CONCURRENCY}, got {value!r}"
+        )
+    return value
 
 
 def check_alignment_type(alignment_type: str) -> None:

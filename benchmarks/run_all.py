@@ -1,6 +1,6 @@
 """Run every benchmark (each in its own process) and print one table of ratios and target verdicts.
 
-    python benchmarks/run_all.py [--only upload,s3_stream,triggerer,parse,status_calls,evaluate] [--summary-only]
+    python benchmarks/run_all.py [--only upload,s3_stream,triggerer,parse,status_calls,evaluate,upload_concurrency] [--summary-only]
 
 ``make bench`` runs this in .venvs/bench. Each script also saves its raw figures as JSON in
 benchmarks/.work/results/; ``--summary-only`` rebuilds the table from those without re-running.
@@ -27,6 +27,7 @@ SCRIPTS = {
     "parse": "bench_parse.py",
     "status_calls": "bench_status_calls.py",
     "evaluate": "bench_evaluate.py",
+    "upload_concurrency": "bench_upload_concurrency.py",
 }
 
 
@@ -190,6 +191,23 @@ def table() -> list[tuple[str, ...]]:
             shown = ", ".join(f"{int(k):,}: {v:.1f}" for k, v in growth.items())
             rows.append((label, "peak RSS growth MiB by prompts", shown, "", "", "flat in prompts",
                          _verdict(ev.get("rss_flat"))))  # fmt: skip
+    uc = _load("upload_concurrency")
+    if uc:
+        label = f"upload {uc['files']:,} x {uc['file_bytes'] // 1024} KB"
+        by = {r["kind"]: r for r in uc["rows"]}
+        provider, sequential, seekrai = by["provider"], by.get("provider-sequential"), by["seekrai"]
+        sampled = f" ({seekrai['files']:,} timed, extrapolated)" if seekrai.get("extrapolated") else ""
+        rows.append((label, f"wall s at {uc['latency_s'] * 1000:.0f} ms per request, max_concurrency={uc['concurrency']}",
+                     f"{provider['wall_s']:.1f} ({provider['files_per_s']:.0f} files/s)",
+                     f"seekrai loop {seekrai['wall_s_for_all']:.0f}{sampled}", f"{uc['speedup']:.1f}x faster",
+                     ">= 10x", _verdict(uc["speedup"] >= 10)))  # fmt: skip
+        if sequential:
+            rows.append((label, "wall s, max_concurrency=1", f"{provider['wall_s']:.1f}",
+                         f"max_concurrency=1 {sequential['wall_s_for_all']:.0f}{sampled}",
+                         f"{sequential['files_per_s'] / provider['files_per_s']:.2f}x", "", "-"))  # fmt: skip
+        rows.append((label, "peak RSS growth MiB", f"{uc['rss_growth_mib']:.1f}",
+                     f"seekrai {seekrai['rss_growth_kib'] / 1024:.1f}", "", "< 64 MiB",
+                     _verdict(uc["rss_growth_mib"] < 64)))  # fmt: skip
     return rows
 
 

@@ -14,6 +14,7 @@ from airflow_provider_seekrflow.client.errors import MAX_JSON_BODY_BYTES, error_
 from airflow_provider_seekrflow.client.network import api_key_session, tls_verify
 from airflow_provider_seekrflow.client.retry import TransportSettings
 from airflow_provider_seekrflow.client.transport_errors import from_requests_error, redirect_error
+from airflow_provider_seekrflow.defaults import MAX_UPLOAD_CONCURRENCY
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError, SeekrFlowNotFoundError
 
 if TYPE_CHECKING:
@@ -38,6 +39,10 @@ class Answer:
     headers: Any
     content: bytes
 
+
+#: Sockets the session keeps to the service: as many as a batch upload may have in flight, so no
+#: thread of the batch waits for, or throws away, a connection.
+POOL_MAXSIZE = MAX_UPLOAD_CONCURRENCY
 
 # Bytes asked of the socket at a time while a deadline holds: small enough to check the time often.
 DEADLINE_READ_BYTES = 64 * 1024
@@ -88,8 +93,9 @@ class SyncTransport(TransportSettings):
         # the triggerer; the session keeps it, and the API key, over REQUESTS_CA_BUNDLE and ~/.netrc.
         session = api_key_session(self.config.api_key, tls_verify(self.config.verify))
         session.headers.update(self.config.headers())
-        # Retries are ours (tenacity), so urllib3 must not add its own underneath.
-        adapter = HTTPAdapter(max_retries=0, pool_connections=4, pool_maxsize=8)
+        # Retries are ours (tenacity), so urllib3 must not add its own underneath. The pool is
+        # thread-safe and shared by a batch upload's threads (each request takes its own connection).
+        adapter = HTTPAdapter(max_retries=0, pool_connections=4, pool_maxsize=POOL_MAXSIZE)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         return session

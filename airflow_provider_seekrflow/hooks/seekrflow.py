@@ -22,6 +22,7 @@ from airflow_provider_seekrflow.exceptions import (
 from airflow_provider_seekrflow.hooks.base import SeekrFlowBaseHook
 from airflow_provider_seekrflow.hooks.file_methods import FileHookMethods
 from airflow_provider_seekrflow.hooks.pipeline_methods import PipelineHookMethods
+from airflow_provider_seekrflow.hooks.upload_batch_methods import BatchUploadHookMethods
 from airflow_provider_seekrflow.jobs.base import JobKind, JobWatcher, Operation, run_sync
 from airflow_provider_seekrflow.vocabulary import AlignmentType
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class SeekrFlowHook(FileHookMethods, PipelineHookMethods, SeekrFlowBaseHook):
+class SeekrFlowHook(FileHookMethods, BatchUploadHookMethods, PipelineHookMethods, SeekrFlowBaseHook):
     """
     Talk to the SeekrFlow API from a worker: files, alignment, data jobs, projects and fine-tunes.
 

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
-from airflow_provider_seekrflow.defaults import DEFAULT_CONN_ID
+from airflow_provider_seekrflow.defaults import (
+    DEFAULT_CONN_ID,
+    DEFAULT_UPLOAD_CONCURRENCY,
+    check_concurrency,
+)
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConfigError,
-    SeekrFlowError,
     SeekrFlowInvalidFileError,
-    SeekrFlowNotFoundError,
 )
 from airflow_provider_seekrflow.links import SeekrFlowFileLink
 from airflow_provider_seekrflow.operators.job_submission import task_state_store
@@ -27,75 +29,9 @@ if TYPE_CHECKING:
 
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_seekrflow.client.lost_answers import Snapshot
     from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
+    from airflow_provider_seekrflow.hooks.upload_batch_methods import UploadJournal
     from airflow_provider_seekrflow.sources import Source
-
-# Task state store key (Airflow 3.3+) of the files this task's tries have uploaded.
-UPLOADED_STATE_KEY = "uploaded_files"
-
-
-class _UploadRecord:
-    """
-    The task state store's list of the files earlier tries uploaded, one readable entry each.
-
-    An entry reads ``{"source", "bytes", "purpose", "vector_database_id", "file_id"}``, so the
-    UI's task state view shows what was uploaded. Before a file is sent, an entry with ``sent_at``
-    and no ``file_id`` notes it: a try killed while the file was in flight (its worker lost, the
-    task marked failed) leaves that note with the files the service listed just before, and its
-    retry asks the service for the one new file of that name and size instead of sending it again.
-    Anything stored that is not such a list reads as no uploads.
-    """
-
-    def __init__(self, stored: Any) -> None:
-        self.entries: list[dict[str, Any]] = []
-        if isinstance(stored, list):
-            self.entries = [dict(entry) for entry in stored if isinstance(entry, dict)]
-
-    @staticmethod
-    def _matches(entry: dict[str, Any], facts: dict[str, Any]) -> bool:
-        return all(entry.get(name) == value for name, value in facts.items())
-
-    def find(self, facts: dict[str, Any]) -> str | None:
-        """Return the file id recorded for these facts, if any."""
-        for entry in self.entries:
-            if entry.get("file_id") and self._matches(entry, facts):
-                return str(entry["file_id"])
-        return None
-
-    def sent_without_answer(self, facts: dict[str, Any]) -> Snapshot | None:
-        """Return what the service listed before an earlier try first sent these facts and never recorded an answer."""
-        from airflow_provider_seekrflow.client.lost_answers import Snapshot
-
-        for entry in self.entries:
-            if entry.get("file_id") or not self._matches(entry, facts):
-                continue
-            snapshot = Snapshot.from_state(entry.get("snapshot"))
-            if snapshot is not None:
-                return snapshot
-            try:  # a note of an earlier release: only the time it was sent
-                return Snapshot.sent_at(datetime.fromisoformat(str(entry["sent_at"])))
-            except (KeyError, ValueError):
-                continue
-        return None
-
-    def note_sending(self, facts: dict[str, Any], when: datetime, snapshot: Snapshot) -> None:
-        """
-        Note that these facts are about to be sent (replaced by ``add`` once the answer is in).
-
-        An earlier try's note is kept: its snapshot is the oldest, so a file that try stored late
-        still counts as new (and two candidates fail as ambiguous rather than store a third).
-        """
-        self.entries.append({**facts, "sent_at": when.isoformat(), "snapshot": snapshot.to_state()})
-
-    def forget_sending(self, facts: dict[str, Any]) -> None:
-        """Drop the notes of sending these facts: the service refused them, so it stored nothing."""
-        self.entries = [e for e in self.entries if e.get("file_id") or not self._matches(e, facts)]
-
-    def add(self, facts: dict[str, Any], file_id: str) -> None:
-        """Record an upload, in place of the notes of its sending."""
-        self.entries = [e for e in self.entries if e.get("file_id") or not self._matches(e, facts)]
-        self.entries.append({**facts, "file_id": file_id})
 
 
 class SeekrFlowUploadFileOperator(BaseOperator):
@@ -126,6 +62,10 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         own, e.g. an AWS connection for ``s3://`` (templated); None uses the scheme's default connection.
     :param hook_params: Keyword arguments for the hook, e.g. ``{"timeout": 60, "max_retries": 3}``.
     :param check_content: Whether to check every JSONL line before uploading; the other checks always run.
+    :param max_concurrency: The most files in flight at once, 1 to 32; ``1`` sends them one after the
+        other, in input order. 16 by default: each file's requests cross a WAN, and at thousands of
+        files the round trips set the time (``benchmarks/README.md``, "Upload concurrency"). A
+        rendered template's number is read as one. (templated)
     """
 
     template_fields: Sequence[str] = (
@@ -134,6 +74,7 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         "vector_database_id",
         "seekrflow_conn_id",
         "source_conn_id",
+        "max_concurrency",
     )
     ui_color = "#e8f0ff"
     #: The uploaded file's page; for several files, the first file's.
@@ -149,9 +90,12 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         source_conn_id: str | None = None,
         hook_params: dict[str, Any] | None = None,
         check_content: bool = True,
+        max_concurrency: int | str = DEFAULT_UPLOAD_CONCURRENCY,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if not isinstance(max_concurrency, str):  # a template is checked once rendered
+            check_concurrency(max_concurrency)
         self.file_path = file_path
         self.purpose = purpose
         self.vector_database_id = vector_database_id
@@ -159,6 +103,7 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         self.source_conn_id = source_conn_id
         self.hook_params = dict(hook_params or {})
         self.check_content = check_content
+        self.max_concurrency = max_concurrency
         #: ``(source as shown, local path or None, file id)`` of each file this try stored or reused,
         #: for OpenLineage; filled as it goes, so a batch that failed half way reports its first half.
         self.uploaded: list[tuple[str, Path | None, str]] = []
@@ -171,39 +116,76 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         return SeekrFlowHook(seekrflow_conn_id=self.seekrflow_conn_id, **self.hook_params)
 
     def execute(self, context: Context) -> str | list[str]:
-        """Check every source, then upload each and return the id or ids."""
+        """Check every source, then upload them, at most ``max_concurrency`` at once, and return the id or ids."""
+        from airflow_provider_seekrflow.client.deadline import bounded_by
+        from airflow_provider_seekrflow.operators.job_deadlines import execution_deadline, seconds_to
+        from airflow_provider_seekrflow.operators.upload_record import (
+            UPLOADED_STATE_KEY,
+            RecordJournal,
+            UploadRecord,
+        )
         from airflow_provider_seekrflow.sources import resolve
 
         purposes = [member.value for member in FilePurpose]
         if self.purpose not in purposes:
             raise SeekrFlowConfigError(f"purpose: {self.purpose!r} is not one of {', '.join(purposes)}")
+        max_concurrency = self._max_concurrency()
+        self._stop = threading.Event()
         sources, single = resolve(self.file_path, source_conn_id=self.source_conn_id)
+        # Both rounds of checks run on every file before the first byte is sent.
         self._check(sources)
-        for source in sources:
-            self.hook.check_file_with_service(
-                source.name, self.purpose, size=source.size, filename=source.name
+        # The task's execution_timeout holds while requests are in flight, in every thread of the batch.
+        with bounded_by(seconds_to(execution_deadline(self.execution_timeout, context))):
+            self.hook.check_files_with_service(sources, self.purpose, max_concurrency=max_concurrency)
+            self.log.info(
+                "Checked %d file(s) for purpose %s; uploading, at most %d at once",
+                len(sources),
+                self.purpose,
+                max_concurrency,
             )
-        self.log.info("Checked %d file(s) for purpose %s; uploading", len(sources), self.purpose)
-        store = task_state_store(context)
-        uploaded = _UploadRecord(store.get(UPLOADED_STATE_KEY) if store is not None else None)
-        ids: list[str] = []
-        self.uploaded = []
-        for source in sources:
-            facts = self._facts(source)
-            stored_id = self._reuse(uploaded.find(facts), source)
-            if stored_id is None:
-                stored_id = self._find_unanswered(uploaded.sent_without_answer(facts), source, ids)
-                if stored_id is None:
-                    stored_id = self._send(source, facts, uploaded, store, ids)
-                uploaded.add(facts, stored_id)
-                if store is not None:
-                    # Recorded file by file, so a retry after a partial batch sends only the rest.
-                    store.set(UPLOADED_STATE_KEY, uploaded.entries)
-            ids.append(stored_id)
-            self.uploaded.append((source.shown, source.local, stored_id))
-            if len(ids) == 1:  # the link, as soon as the first file exists
-                SeekrFlowFileLink.persist(context, self, stored_id)
+            store = task_state_store(context)
+            record = UploadRecord(store.get(UPLOADED_STATE_KEY) if store is not None else None)
+            journal = RecordJournal(record, store, [self._facts(source) for source in sources])
+            self.uploaded = []
+
+            def on_stored(index: int, file_id: str) -> None:
+                # In this thread, as each file is stored: a batch that failed half way reports what it stored.
+                self.uploaded.append((sources[index].shown, sources[index].local, file_id))
+                if index == 0:  # the link, as soon as the first file exists
+                    with journal.lock:  # one message to the supervisor at a time
+                        SeekrFlowFileLink.persist(context, self, file_id)
+
+            ids = self._upload(sources, journal, max_concurrency, on_stored)
+        order = {file_id: index for index, file_id in enumerate(ids)}
+        self.uploaded.sort(key=lambda uploaded: order.get(uploaded[2], len(order)))
         return ids[0] if single else ids
+
+    def _upload(
+        self, sources: list[Source], journal: UploadJournal, max_concurrency: int, on_stored: Any
+    ) -> list[str]:
+        """Upload the checked sources through the hook's batch, and return their ids in input order."""
+        return self.hook.upload_batch(
+            sources,
+            self.purpose,
+            vector_database_id=self.vector_database_id,
+            max_concurrency=max_concurrency,
+            journal=journal,
+            stop=self._stop,
+            on_stored=on_stored,
+        )
+
+    def on_kill(self) -> None:
+        """Stop the batch: no further file starts; those in flight end on their own, their notes kept for a retry."""
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()
+
+    def _max_concurrency(self) -> int:
+        """Return ``max_concurrency`` as a number (a template renders it as text), or raise naming it."""
+        value = self.max_concurrency
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        return check_concurrency(value)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """
@@ -250,72 +232,3 @@ class SeekrFlowUploadFileOperator(BaseOperator):
             "purpose": self.purpose,
             "vector_database_id": self.vector_database_id,
         }
-
-    def _reuse(self, file_id: str | None, source: Source) -> str | None:
-        """Return the id an earlier try stored for this source, if the service still has that file."""
-        if not file_id:
-            return None
-        try:
-            stored = self.hook.get_file(file_id)
-        except SeekrFlowNotFoundError:
-            return None
-        if stored.deleted or stored.bytes != source.size:
-            return None
-        self.log.info("%s: already uploaded by an earlier try as %s", source.name, file_id)
-        return file_id
-
-    def _find_unanswered(self, snapshot: Snapshot | None, source: Source, held: list[str]) -> str | None:
-        """Return the file an earlier try sent (after listing ``snapshot``) and ended before hearing of, if stored."""
-        if snapshot is None:
-            return None
-        found = self.hook.find_uploaded_file(
-            source.name, source.size, self.purpose, snapshot=snapshot, exclude=held
-        )
-        if found is None:
-            self.log.info(
-                "%s: an earlier try was sending it when it ended; not stored, sending it", source.shown
-            )
-            return None
-        self.log.info(
-            "%s: an earlier try was sending it when it ended; the service stored it as %s, reusing it",
-            source.shown,
-            found.id,
-        )
-        return found.id
-
-    def _send(
-        self, source: Source, facts: dict[str, Any], uploaded: _UploadRecord, store: Any, held: list[str]
-    ) -> str:
-        """Upload ``source`` once, noting first (on Airflow 3.3+) what the service listed before it."""
-        from airflow_provider_seekrflow.jobs.submissions import is_definite_refusal
-
-        snapshot = self.hook.snapshot_files(self.purpose)
-        if store is not None:
-            # Noted before sending: if this try dies with the file in flight, the retry looks for
-            # it on the service instead of storing it twice.
-            uploaded.note_sending(facts, datetime.now(timezone.utc), snapshot)
-            store.set(UPLOADED_STATE_KEY, uploaded.entries)
-        if source.local is None:
-            self.log.info(
-                "%s: streaming %d bytes from object storage (connection %s)",
-                source.shown,
-                source.size,
-                source.connection or "none: the filesystem's own credentials",
-            )
-        try:
-            stored = self.hook.upload_stream(
-                source.open,
-                source.size,
-                self.purpose,
-                filename=source.name,
-                vector_database_id=self.vector_database_id,
-                snapshot=snapshot,
-                exclude=held,
-                chunk_bytes=source.chunk_bytes,
-            )
-        except SeekrFlowError as err:
-            if store is not None and is_definite_refusal(err):
-                uploaded.forget_sending(facts)  # refused: a retry must not look for (and adopt) a file
-                store.set(UPLOADED_STATE_KEY, uploaded.entries)
-            raise
-        return stored.id

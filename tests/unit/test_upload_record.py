@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_provider_seekrflow.operators.files import _UploadRecord
+from airflow_provider_seekrflow.operators.upload_record import UploadRecord as _UploadRecord
 
 FACTS = {"source": "/data/a.md", "bytes": 12, "purpose": "alignment", "vector_database_id": None}
 

@@ -190,18 +190,43 @@ def test_dropped_connection_after_upload_leaves_one_stored_file(emu, request, tm
     assert uploads and uploads[0]["fault"] is not None
 
 
+class _WrappedJournal:
+    """The operator's journal, with a test's hooks around what it notes (the journal itself runs unchanged)."""
+
+    def __init__(self, journal, before_sending=None, before_stored=None):
+        self._journal = journal
+        self._before_sending = before_sending
+        self._before_stored = before_stored
+
+    def __getattr__(self, name):
+        return getattr(self._journal, name)
+
+    def sending(self, index, snapshot):
+        if self._before_sending is not None:
+            self._before_sending(index)
+        self._journal.sending(index, snapshot)
+
+    def stored(self, index, file_id):
+        if self._before_stored is not None:
+            self._before_stored(index, file_id)
+        self._journal.stored(index, file_id)
+
+
 class CrashOnceMidBatch(SeekrFlowUploadFileOperator):
     """Test double of a worker crash: the first try dies as it starts on the second file of the batch."""
 
-    def _send(self, source, *args):
-        self._uploads_started += 1
-        if self._first_try and self._uploads_started == 2:
-            raise RuntimeError(f"simulated worker crash before uploading {source.name}")
-        return super()._send(source, *args)
+    def _upload(self, sources, journal, *args):
+        started = []
+
+        def before_sending(index):
+            started.append(index)
+            if self._first_try and len(started) == 2:
+                raise RuntimeError(f"simulated worker crash before uploading {sources[index].name}")
+
+        return super()._upload(sources, _WrappedJournal(journal, before_sending=before_sending), *args)
 
     def execute(self, context):
         self._first_try = context["ti"].try_number == 1
-        self._uploads_started = 0
         return super().execute(context)
 
 
@@ -224,7 +249,10 @@ def test_retry_after_a_partial_batch_uploads_only_the_rest(emu, request, tmp_pat
 
     paths = [str(dags.document(tmp_path, name)) for name in ("part-one.md", "part-two.md", "part-three.md")]
     with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
-        CrashOnceMidBatch(task_id="upload", file_path=paths, retries=1, retry_delay=timedelta(seconds=0))
+        # One at a time: the counts below follow the sequential order (test_upload_concurrency.py covers the batch).
+        CrashOnceMidBatch(
+            task_id="upload", file_path=paths, retries=1, retry_delay=timedelta(seconds=0), max_concurrency=1
+        )
     dr = dags.run_dag(dag)
 
     assert dags.states(dr) == {"upload": "success"}
@@ -247,15 +275,17 @@ def test_retry_after_a_partial_batch_uploads_only_the_rest(emu, request, tmp_pat
 
 
 class CrashInFlight(SeekrFlowUploadFileOperator):
-    """Test double of a worker killed with a file in flight: the service stores the second file, the try dies before its answer."""
+    """Test double of a worker killed with a file in flight: the service stores the second file, the try dies before its answer is recorded."""
 
-    def _send(self, source, *args):
-        stored_id = super()._send(source, *args)
-        if self._try_number == 1 and source.name == "flight-two.md":
-            raise RuntimeError(
-                f"simulated worker crash: {source.name} stored as {stored_id}, answer never seen"
-            )
-        return stored_id
+    def _upload(self, sources, journal, *args):
+        def before_stored(index, file_id):
+            if self._try_number == 1 and sources[index].name == "flight-two.md":
+                raise RuntimeError(
+                    f"simulated worker crash: {sources[index].name} stored as {file_id}, answer never seen"
+                )
+
+        # The service stored it; the try dies before the answer is recorded (only the note stands).
+        return super()._upload(sources, _WrappedJournal(journal, before_stored=before_stored), *args)
 
     def execute(self, context):
         self._try_number = context["ti"].try_number
@@ -269,7 +299,9 @@ def test_retry_after_a_try_killed_mid_upload_reuses_the_file_the_service_stored(
         str(dags.document(tmp_path, name)) for name in ("flight-one.md", "flight-two.md", "flight-three.md")
     ]
     with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
-        CrashInFlight(task_id="upload", file_path=paths, retries=1, retry_delay=timedelta(seconds=0))
+        CrashInFlight(
+            task_id="upload", file_path=paths, retries=1, retry_delay=timedelta(seconds=0), max_concurrency=1
+        )
     dr = dags.run_dag(dag)
 
     assert dags.states(dr) == {"upload": "success"}
