@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Sequence
 from functools import cached_property
@@ -17,10 +16,8 @@ from airflow_provider_seekrflow.defaults import (
 )
 from airflow_provider_seekrflow.exceptions import (
     SeekrFlowConfigError,
-    SeekrFlowInvalidFileError,
 )
 from airflow_provider_seekrflow.links import SeekrFlowFileLink
-from airflow_provider_seekrflow.operators.job_submission import task_state_store
 from airflow_provider_seekrflow.vocabulary import FilePurpose
 
 # DAG parsing imports this module: the hook and the client load when a task runs, where they are used.
@@ -31,6 +28,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
     from airflow_provider_seekrflow.hooks.upload_batch_methods import UploadJournal
+    from airflow_provider_seekrflow.operators.upload_record import RecordJournal
     from airflow_provider_seekrflow.sources import Source
 
 
@@ -119,43 +117,46 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         """Check every source, then upload them, at most ``max_concurrency`` at once, and return the id or ids."""
         from airflow_provider_seekrflow.client.deadline import bounded_by
         from airflow_provider_seekrflow.operators.job_deadlines import execution_deadline, seconds_to
-        from airflow_provider_seekrflow.operators.upload_record import (
-            UPLOADED_STATE_KEY,
-            RecordJournal,
-            UploadRecord,
+        from airflow_provider_seekrflow.operators.upload_sources import (
+            check_sources,
+            concurrency_of,
+            upload_sources,
         )
         from airflow_provider_seekrflow.sources import resolve
 
         purposes = [member.value for member in FilePurpose]
         if self.purpose not in purposes:
             raise SeekrFlowConfigError(f"purpose: {self.purpose!r} is not one of {', '.join(purposes)}")
-        max_concurrency = self._max_concurrency()
+        max_concurrency = concurrency_of(self.max_concurrency)
         self._stop = threading.Event()
         sources, single = resolve(self.file_path, source_conn_id=self.source_conn_id)
         # Both rounds of checks run on every file before the first byte is sent.
-        self._check(sources)
+        check_sources(sources, self.purpose, check_content=self.check_content, log=self.log)
+        self.uploaded = []
+
         # The task's execution_timeout holds while requests are in flight, in every thread of the batch.
         with bounded_by(seconds_to(execution_deadline(self.execution_timeout, context))):
-            self.hook.check_files_with_service(sources, self.purpose, max_concurrency=max_concurrency)
-            self.log.info(
-                "Checked %d file(s) for purpose %s; uploading, at most %d at once",
-                len(sources),
+
+            def send(journal: RecordJournal) -> list[str]:
+                def on_stored(index: int, file_id: str) -> None:
+                    # In this thread, as each file is stored: a batch that failed half way reports what it stored.
+                    self.uploaded.append((sources[index].shown, sources[index].local, file_id))
+                    if index == 0:  # the link, as soon as the first file exists
+                        with journal.lock:  # one message to the supervisor at a time
+                            SeekrFlowFileLink.persist(context, self, file_id)
+
+                return self._upload(sources, journal, max_concurrency, on_stored)
+
+            ids = upload_sources(
+                self.hook,
+                context,
+                sources,
                 self.purpose,
-                max_concurrency,
+                max_concurrency=max_concurrency,
+                log=self.log,
+                send=send,
+                vector_database_id=self.vector_database_id,
             )
-            store = task_state_store(context)
-            record = UploadRecord(store.get(UPLOADED_STATE_KEY) if store is not None else None)
-            journal = RecordJournal(record, store, [self._facts(source) for source in sources])
-            self.uploaded = []
-
-            def on_stored(index: int, file_id: str) -> None:
-                # In this thread, as each file is stored: a batch that failed half way reports what it stored.
-                self.uploaded.append((sources[index].shown, sources[index].local, file_id))
-                if index == 0:  # the link, as soon as the first file exists
-                    with journal.lock:  # one message to the supervisor at a time
-                        SeekrFlowFileLink.persist(context, self, file_id)
-
-            ids = self._upload(sources, journal, max_concurrency, on_stored)
         order = {file_id: index for index, file_id in enumerate(ids)}
         self.uploaded.sort(key=lambda uploaded: order.get(uploaded[2], len(order)))
         return ids[0] if single else ids
@@ -180,13 +181,6 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         if stop is not None:
             stop.set()
 
-    def _max_concurrency(self) -> int:
-        """Return ``max_concurrency`` as a number (a template renders it as text), or raise naming it."""
-        value = self.max_concurrency
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value.strip())
-        return check_concurrency(value)
-
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """
         Return this run's OpenLineage datasets: each source read (a local file or an object) and each file stored.
@@ -196,39 +190,3 @@ class SeekrFlowUploadFileOperator(BaseOperator):
         from airflow_provider_seekrflow.lineage import upload_lineage
 
         return upload_lineage(self)
-
-    def _check(self, sources: list[Source]) -> None:
-        """Check what the listing tells of every file, then (``check_content``) read the JSONL ones."""
-        from airflow_provider_seekrflow.validation import (
-            FileCheckError,
-            check_file,
-            check_jsonl_stream,
-            check_listed,
-            needs_content_check,
-        )
-
-        try:
-            # Every file's listing first: a refused file is found before any object is read.
-            for source in sources:
-                check_listed(source.shown, source.size, self.purpose)
-            for source in sources:
-                if not self.check_content or not needs_content_check(source.name, self.purpose):
-                    continue
-                if source.local is not None:
-                    check_file(source.local, self.purpose)  # buffered line batches: the fast path
-                else:
-                    self.log.info("%s: checking its lines as it streams", source.shown)
-                    # Closed at once on a bad line: the object's stream and its read-ahead end there.
-                    with contextlib.closing(source.lines()) as lines:
-                        check_jsonl_stream(lines, self.purpose, source.shown)
-        except FileCheckError as err:
-            raise SeekrFlowInvalidFileError(str(err)) from None
-
-    def _facts(self, source: Source) -> dict[str, Any]:
-        """Return what identifies an upload of ``source`` in the task state store."""
-        return {
-            "source": source.shown,
-            "bytes": source.size,
-            "purpose": self.purpose,
-            "vector_database_id": self.vector_database_id,
-        }

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_seekrflow.defaults import DEFAULT_UPLOAD_CONCURRENCY
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
 from airflow_provider_seekrflow.operators.vector_database import SeekrFlowVectorDatabaseIngestionOperator
 
@@ -44,19 +45,19 @@ class SeekrFlowVectorDatabaseSyncOperator(SeekrFlowVectorDatabaseIngestionOperat
     left alone. The record is written as each step ends: a retry, or the next run, finishes an
     ingestion an earlier try started rather than sending its documents again.
 
-    ``dry_run`` logs the plan and changes nothing. The result and the log give the counts; each
+    ``plan_only`` (a dry run) logs the plan and changes nothing. The result and the log give the counts; each
     asset in ``outlets`` (:func:`~airflow_provider_seekrflow.assets.vector_database_asset`) gets an
     event whose ``extra`` holds the database id and the counts, so a ``context_grounded_vector_db``
     data job can be scheduled on every refresh.
 
     Returns ``{"vector_database_id", "added", "changed", "removed", "unchanged", "file_ids",
-    "ingestion_job_id", "dry_run"}``: ``file_ids`` are the files uploaded by this sync, in source
+    "ingestion_job_id", "plan_only"}``: ``file_ids`` are the files uploaded by this sync, in source
     order, and ``ingestion_job_id`` the job that ingested them (None when nothing was sent).
 
     :param source: A folder, path, glob, object-storage URI or prefix, or a list of them. (templated)
     :param vector_database_id: The database: its id, or the create operator's result. (templated)
     :param source_conn_id: The connection for object-storage URIs that name none of their own. (templated)
-    :param dry_run: Whether to only log what would be added, changed and removed.
+    :param plan_only: Whether to only log what would be added, changed and removed.
     :param max_concurrency: The most files uploaded at once, 1 to 32; 1 sends them one by one, in order.
     :param check_content: Whether JSONL documents are read and checked line by line before sending.
     :param record_key: The Airflow Variable the record is kept in. (templated)
@@ -93,8 +94,8 @@ class SeekrFlowVectorDatabaseSyncOperator(SeekrFlowVectorDatabaseIngestionOperat
         source: Any,
         vector_database_id: str | dict[str, Any],
         source_conn_id: str | None = None,
-        dry_run: bool = False,
-        max_concurrency: int | str | None = None,
+        plan_only: bool = False,
+        max_concurrency: int | str = DEFAULT_UPLOAD_CONCURRENCY,
         check_content: bool = True,
         record_key: str | None = None,
         **kwargs: Any,
@@ -102,7 +103,7 @@ class SeekrFlowVectorDatabaseSyncOperator(SeekrFlowVectorDatabaseIngestionOperat
         super().__init__(vector_database_id=vector_database_id, file_ids=[], **kwargs)
         self.source = source
         self.source_conn_id = source_conn_id
-        self.dry_run = dry_run
+        self.plan_only = plan_only
         self.max_concurrency = max_concurrency
         self.check_content = check_content
         self.record_key = record_key
@@ -135,13 +136,13 @@ class SeekrFlowVectorDatabaseSyncOperator(SeekrFlowVectorDatabaseIngestionOperat
     def execute(self, context: Context) -> Any:
         """List, compare, remove, upload, ingest; or finish what an earlier try left in flight."""
         from airflow_provider_seekrflow.assets import check_outlets_can_be_announced
-        from airflow_provider_seekrflow.operators.upload_sources import check_concurrency_field
+        from airflow_provider_seekrflow.operators.upload_sources import concurrency_of
         from airflow_provider_seekrflow.vector_sync.plan import plan_sync
 
         self.last_result = None
         check_outlets_can_be_announced(self.task_id, self.outlets, self.wait_for_completion)
         self.prepare_request()
-        max_concurrency = check_concurrency_field(self.max_concurrency)
+        max_concurrency = concurrency_of(self.max_concurrency)
         database_id = self._database_id()
         record = self._load_record(database_id)
         in_flight = self._settle_in_flight(record, context)
@@ -150,9 +151,9 @@ class SeekrFlowVectorDatabaseSyncOperator(SeekrFlowVectorDatabaseIngestionOperat
         sources, documents = self._documents()
         plan = plan_sync(documents, record, self._database_files(database_id))
         self.log.info("Sync of vector database %s: %s", database_id, plan.describe())
-        if self.dry_run:
+        if self.plan_only:
             self._log_plan(plan)
-            return self.keep_result(self._result(database_id, plan.counts(), [], None, dry_run=True))
+            return self.keep_result(self._result(database_id, plan.counts(), [], None, plan_only=True))
         to_send = [sources[document.key] for document, _ in plan.send]
         self._check_sources(to_send, max_concurrency, context)
         self._remove_gone(database_id, plan, record)
@@ -190,10 +191,10 @@ class SeekrFlowVectorDatabaseSyncOperator(SeekrFlowVectorDatabaseIngestionOperat
                 self.log.info(
                     "Not waiting for ingestion %s: the next sync records it once it completed", job_id
                 )
-                record = self._load_record(self._database_id())
-                pending = record.pending or {}
+                pending = self._load_record(self._database_id()).pending or {}
+                uploaded = [str(d["file_id"]) for d in pending.get("documents", [])]
                 return self.keep_result(
-                    self._result(self._database_id(), pending.get("counts", {}), self.file_ids, job_id)
+                    self._result(self._database_id(), pending.get("counts", {}), uploaded, job_id)
                 )
             return self.keep_result(self.defer_or_wait(job_id, context))
 
@@ -230,14 +231,14 @@ class SeekrFlowVectorDatabaseSyncOperator(SeekrFlowVectorDatabaseIngestionOperat
         file_ids: list[str],
         job_id: str | None,
         *,
-        dry_run: bool = False,
+        plan_only: bool = False,
     ) -> dict[str, Any]:
         line = ", ".join(
             f"{counts.get(name, 0)} {name}" for name in ("added", "changed", "removed", "unchanged")
         )
         self.log.info(
             "%s vector database %s: %s%s",
-            "Would sync" if dry_run else "Synced",
+            "Would sync" if plan_only else "Synced",
             database_id,
             line,
             f" (ingestion {job_id})" if job_id else "",
@@ -247,7 +248,7 @@ class SeekrFlowVectorDatabaseSyncOperator(SeekrFlowVectorDatabaseIngestionOperat
             **{name: int(counts.get(name, 0)) for name in ("added", "changed", "removed", "unchanged")},
             "file_ids": list(file_ids),
             "ingestion_job_id": job_id,
-            "dry_run": dry_run,
+            "plan_only": plan_only,
         }
 
     # -- an earlier try's ingestion ------------------------------------------------------------------
@@ -266,11 +267,16 @@ class SeekrFlowVectorDatabaseSyncOperator(SeekrFlowVectorDatabaseIngestionOperat
         database_id = record.database_id
         job_id = pending.get("ingestion_job_id") or self._find_started(pending, database_id)
         status = self.job_status(job_id) if job_id else None
-        if job_id and status is not None and status not in self.kind.terminal_states:
+        held = self._database_files(database_id)
+        if job_id and any(d["file_id"] not in held for d in pending.get("documents", [])):
+            # A kill or a timeout removed the job's files (the service has no cancel): it is undone,
+            # whatever the job's status says.
+            status = "undone (its files were removed)"
+        elif job_id and status is not None and status not in self.kind.terminal_states:
             self.log.info("Ingestion %s of an earlier try is %s: waiting for it to end", job_id, status)
             self.file_ids = [d["file_id"] for d in pending.get("documents", [])]
             return self._wait(job_id, context)
-        if job_id and status == self.kind.success_status:
+        elif job_id and status == self.kind.success_status:
             self.log.info("Ingestion %s of an earlier try completed: recording it", job_id)
             self._apply_pending(record, job_id)
             return None
@@ -337,7 +343,7 @@ class SeekrFlowVectorDatabaseSyncOperator(SeekrFlowVectorDatabaseIngestionOperat
         from airflow_provider_seekrflow.client import vector_databases
 
         listed = self.hook.call(vector_databases.list_files(database_id))
-        return {str(f.id): str(f.status) for f in listed.data if f.id}
+        return {str(f.id): str(f.status) for f in listed.data or [] if f.id}
 
     def _log_plan(self, plan: SyncPlan) -> None:
         for document, why in plan.send:
@@ -369,16 +375,24 @@ class SeekrFlowVectorDatabaseSyncOperator(SeekrFlowVectorDatabaseIngestionOperat
     def _check_sources(self, sources: list[Source], max_concurrency: int, context: Context) -> None:
         from airflow_provider_seekrflow.operators.upload_sources import check_sources
 
-        check_sources(
-            self, sources, "alignment", check_content=self.check_content, max_concurrency=max_concurrency
-        )
+        check_sources(sources, "alignment", check_content=self.check_content, log=self.log)
 
     def _upload(self, sources: list[Source], max_concurrency: int, context: Context) -> list[str]:
+        from airflow_provider_seekrflow.client.deadline import bounded_by
         from airflow_provider_seekrflow.operators.upload_sources import upload_sources
 
-        return upload_sources(
-            self, context, sources, "alignment", max_concurrency=max_concurrency, stop=self._stop
-        )
+        with bounded_by(self._seconds_to(self._execution_deadline(context))):
+            return upload_sources(
+                self.hook,
+                context,
+                sources,
+                "alignment",
+                max_concurrency=max_concurrency,
+                log=self.log,
+                send=lambda journal: self.hook.upload_batch(
+                    sources, "alignment", max_concurrency=max_concurrency, journal=journal, stop=self._stop
+                ),
+            )
 
     # -- the record --------------------------------------------------------------------------------
 

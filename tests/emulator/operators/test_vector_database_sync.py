@@ -66,7 +66,8 @@ def _sync(request, database_id: str, source, suffix: str = "", **kwargs):
 
 
 def _record(database_id: str) -> dict:
-    from airflow.providers.common.compat.sdk import Variable
+    """The sync's record of the database, read from the metadata database as the UI shows it."""
+    from airflow.models.variable import Variable
 
     return json.loads(Variable.get(RECORD_KEY_TEMPLATE.format(vector_database_id=database_id)))
 
@@ -138,10 +139,10 @@ def test_a_dry_run_logs_the_plan_and_changes_nothing(emu, request, tmp_path, fas
     (folder / "b.md").unlink()
     emu.clear_journal()
 
-    dr, result = _sync(request, database_id, str(folder), "dry", dry_run=True)
+    dr, result = _sync(request, database_id, str(folder), "dry", plan_only=True)
 
     assert dags.states(dr) == {"sync": "success"}
-    assert result["dry_run"] is True and _counts(result) == (0, 1, 1, 0)
+    assert result["plan_only"] is True and _counts(result) == (0, 1, 1, 0)
     assert [e["route"] for e in emu.journal() if e["method"] != "GET"] == []
     assert f"Dry run: would upload and ingest {folder / 'a.md'} (changed)" in task_logs.text()
     assert f"Dry run: would remove {folder / 'b.md'}" in task_logs.text()
