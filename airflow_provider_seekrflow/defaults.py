@@ -19,8 +19,9 @@ DEFAULT_BASE_URL = "https://flow.seekr.com"
 DEFAULT_INGESTION_METHOD = "best"
 
 #: Files a batch upload has in flight at once by default. Measured (benchmarks/README.md, "Upload
-#: concurrency"): at 50 ms per request, 16 gives 10x and more of a sequential loop with the client's
-#: CPU far from full; beyond it the service side, not the round trips, sets the time.
+#: concurrency"): at 50 ms per request, 16 is over 10x a sequential loop while the uploading
+#: process stays a few MiB; beyond it the service side, not the round trips, sets the time, and each
+#: file in flight holds a socket and a chunk.
 DEFAULT_UPLOAD_CONCURRENCY = 16
 #: The most files a batch upload may have in flight: the connection's session keeps this many sockets.
 MAX_UPLOAD_CONCURRENCY = 32
