@@ -62,6 +62,7 @@ def get_provider_info() -> dict[str, Any]:
                     f"{_PACKAGE}.operators.evaluate",
                     f"{_PACKAGE}.operators.deployment",
                     f"{_PACKAGE}.operators.vector_database",
+                    f"{_PACKAGE}.operators.vector_database_sync",
                 ],
             }
         ],

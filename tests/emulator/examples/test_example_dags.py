@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +23,7 @@ EXPECTED = {
     "example_seekrflow_deployment",
     "example_seekrflow_finetune_upload",
     "example_seekrflow_pipeline",
+    "example_seekrflow_rag_refresh",
     "example_seekrflow_sensor",
     "example_seekrflow_training_data",
     "example_seekrflow_fine_tune_on_new_data",
@@ -221,3 +224,36 @@ def test_example_deployment_runs_end_to_end(emu, tmp_path, monkeypatch):
         1,
         1,
     ]
+
+
+def test_example_rag_refresh_syncs_only_the_difference_then_grounds_a_data_job(
+    emu, tmp_path, monkeypatch, task_logs
+):
+
+    emu.configure(vector_ingestion_seconds=0.1, job_duration=1)
+    folder = tmp_path / "documents"
+    shutil.copytree(EXAMPLE_DAGS / "data" / "documents", folder)
+    monkeypatch.setenv("AIRFLOW_VAR_SEEKRFLOW_RAG_FOLDER", str(folder))
+
+    def run() -> Any:
+        dag = _fresh_dag("example_seekrflow_rag_refresh")
+        for task_id in ("sync_documents", "make_grounded_pairs"):
+            operator = dag.get_task(task_id)
+            assert operator.deferrable
+            operator.min_poll_interval, operator.poll_interval = 0.2, 0.5
+        return _run_all_succeed(dag, "vector_database", "sync_documents", "make_grounded_pairs")
+
+    first = xcom(run(), "sync_documents")
+    assert (first["added"], first["changed"], first["removed"], first["unchanged"]) == (3, 0, 0, 0)
+    (folder / "shipping.md").write_text("# Shipping\nOrders ship within 2 business days.\n")
+    (folder / "warranty.txt").unlink()
+    (folder / "gift_cards.md").write_text("# Gift cards\nGift cards never expire.\n")
+    emu.clear_journal()
+
+    dr = run()
+
+    second = xcom(dr, "sync_documents")
+    assert (second["added"], second["changed"], second["removed"], second["unchanged"]) == (1, 1, 1, 1)
+    assert count(emu, "upload_file") == 2 and count(emu, "create_vector_database") == 0
+    assert second["vector_database_id"] == first["vector_database_id"] == xcom(dr, "vector_database")
+    assert xcom(dr, "make_grounded_pairs")["status"] == "completed"
