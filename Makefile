@@ -3,6 +3,7 @@
 #   make test         lint + mypy + pytest against Airflow $(AIRFLOW_LOW), $(AIRFLOW_MID) and $(AIRFLOW_HIGH)
 #   make unit         the fast layer alone: tests/unit (no emulator, no Airflow database), Airflow $(AIRFLOW_HIGH)
 #   make demo         run the example pipeline against the local emulator (Airflow $(AIRFLOW_HIGH))
+#   make demo-rag     sync a folder into a vector database, change it, sync again: only the difference moves
 #   make lint         ruff check + ruff format --check
 #   make typecheck    mypy in each virtualenv
 #   make integration  the slow suite against a real deployment: PostgreSQL + Airflow $(AIRFLOW_HIGH) processes + emulator
@@ -69,7 +70,7 @@ AF3_STAMP := $(AF3)/.installed-lock
 BENCH := $(VENVS)/bench
 BENCH_STAMP := $(BENCH)/.installed-lock
 
-.PHONY: help test unit venvs venv-af2 venv-af31 venv-af3 lint format typecheck pytest demo integration integration-mid browser distributed bench lock test-latest clean
+.PHONY: help test unit venvs venv-af2 venv-af31 venv-af3 lint format typecheck pytest demo demo-rag integration integration-mid browser distributed bench lock test-latest clean
 
 help:
 	@sed -n '2,15s/^# \{0,1\}//p' Makefile \
@@ -170,6 +171,9 @@ test: venvs
 
 demo: venv-af3
 	PATH="$(CURDIR)/$(AF3)/bin:$$PATH" VIRTUAL_ENV="$(CURDIR)/$(AF3)" bash scripts/demo.sh
+
+demo-rag: venv-af3
+	PATH="$(CURDIR)/$(AF3)/bin:$$PATH" VIRTUAL_ENV="$(CURDIR)/$(AF3)" bash scripts/demo_rag.sh
 
 # PostgreSQL (apt-get, as root), its drivers in $(IT_VENV), then the real-deployment suite; see
 # docs/reliability.md. INTEGRATION_WORK_DIR keeps AIRFLOW_HOME, logs and results.json there.

@@ -315,7 +315,14 @@ class SeekrFlowVectorDatabaseSyncOperator(SeekrFlowVectorDatabaseIngestionOperat
                 Entry(**{k: document[k] for k in ("key", "fingerprint", "file_id", "filename", "size")})
             )
         self._save(record)
-        self._remove_files(record.database_id, list(pending.get("superseded", [])))
+        superseded = list(pending.get("superseded", []))
+        self._remove_files(record.database_id, superseded)
+        if superseded:
+            self.log.info(
+                "Removed the old versions of %d changed document(s): %s",
+                len(superseded),
+                ", ".join(superseded),
+            )
         record.pending = None
         self._save(record)
         return dict(pending.get("counts", {})), [d["file_id"] for d in documents]

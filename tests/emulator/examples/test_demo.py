@@ -64,3 +64,35 @@ def test_demo_succeeds_without_foreign_warnings_or_deleted_paths(tmp_path):
         " tokens in, ",
     ):
         assert fragment in summary, fragment
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(not AIRFLOW_V3_3, reason="make demo-rag runs on the newest Airflow (.venvs/af3)")
+def test_demo_rag_moves_only_the_difference_on_its_second_sync(tmp_path):
+    bin_dir = Path(sys.executable).parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTHONWARNINGS"))}
+    env.update(
+        PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+        VIRTUAL_ENV=str(bin_dir.parent),
+        TMPDIR=str(tmp_path),
+        DEMO_JOB_DURATION="2",
+        DEMO_VECTOR_INGESTION_SECONDS="0.1",
+    )
+    done = subprocess.run(
+        ["bash", "scripts/demo_rag.sh"],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    summary = output.split("what happened", 1)[1]
+    first, second = summary.split("---------------- run 2 ----------------")
+    assert "3 added, 0 changed, 0 removed, 0 unchanged" in first
+    assert "Synced vector database" in second and "1 added, 1 changed, 1 removed, 1 unchanged" in second
+    assert "Removed warranty.txt" in second and "Removed the old versions of 1 changed document(s)" in second
+    # Two documents moved: one upload each, no other upload.
+    assert "upload_file 2," in second and "delete_vector_database_file 2," in second
