@@ -92,50 +92,16 @@ class SeekrFlowCreateVectorDatabaseOperator(BaseOperator):
         return database_id
 
 
-class SeekrFlowVectorDatabaseIngestionOperator(SeekrFlowJobOperator):
+class _VectorIngestionTask(SeekrFlowJobOperator):
     """
-    Ingest uploaded files into a vector database (chunk and embed them) and, by default, wait until the job ends.
+    What starting one ingestion job and waiting for it needs: the database, the chunking settings, the once-only start, the cancel.
 
-    Every input is checked locally, by field, before any request. The job is started once: a retry
-    reattaches to it (Airflow 3.3+, by the task state store), and a start whose answer was lost is
-    looked up among the database's jobs new since a listing taken before it was sent (the one of
-    exactly these ``file_ids``), never blindly resent. ``failed`` raises
-    ``SeekrFlowIngestionFailedError`` naming each failed file with the service's ``error_message``;
-    a timeout raises ``SeekrFlowIngestionTimeoutError``.
-
-    The service has no cancel for ingestion: a kill or a timeout (with ``cancel_on_kill``) removes
-    this job's files from the database instead (``DELETE .../files/{file_id}``, the uploaded files'
-    ids; one already gone is skipped), so nothing this task started stays half-ingested, and says
-    so in the log. It only ever touches the job this task started, and only while that job runs.
-
-    Returns ``{"job_id", "status", "vector_database_id", "ingestion_id", "file_ids", "files",
-    "error_message"}``: ``job_id`` is ``<vector_database_id>/<ingestion_id>`` (what the ingestion
-    sensor takes), ``files`` counts the job's files ``completed`` and ``failed``. The ``job_id`` is
-    pushed under ``ingestion_job_id`` as soon as the job exists.
-
-    :param vector_database_id: The database: its id, or the create operator's result. (templated)
-    :param file_ids: The uploaded files (purpose ``alignment``): one id, or a list, e.g. the upload
-        operator's result. (templated)
-    :param method: The ingestion method. (templated)
-    :param chunking_method: How documents are cut into chunks. (templated)
-    :param token_count: Tokens per chunk, at least 1.
-    :param overlap_tokens: Tokens neighbouring chunks share, 0 to less than ``token_count``.
-    :param metadata: Flat JSON (text, number, true/false or null values) attached to every chunk. (templated)
-    :param seekrflow_conn_id: The Airflow connection to use. (templated)
-    :param hook_params: Keyword arguments for the hook, e.g. ``{"timeout": 60, "max_retries": 3}``;
-        the deferred wait's trigger gets them too.
-    :param wait_for_completion: Whether to wait until the job ends.
-    :param deferrable: Whether to wait in the triggerer rather than on the worker.
-    :param poll_interval: The longest time between two status checks, in seconds.
-    :param min_poll_interval: The shortest time between two status checks, in seconds.
-    :param timeout: Seconds to wait before removing the job's files and failing; None waits for ever.
-    :param cancel_on_kill: Whether a kill or a timeout removes this job's files from the database.
-    :param durable: Whether a retry picks up the job of an earlier try (Airflow 3.3+).
+    The base of the ingestion and sync operators (the files come from the user, or from what a sync
+    uploaded); each documents these parameters for its users.
     """
 
     template_fields: Sequence[str] = (
         "vector_database_id",
-        "file_ids",
         "method",
         "chunking_method",
         "metadata",
@@ -150,7 +116,6 @@ class SeekrFlowVectorDatabaseIngestionOperator(SeekrFlowJobOperator):
         self,
         *,
         vector_database_id: str | dict[str, Any],
-        file_ids: str | list[str],
         method: str = DEFAULT_METHOD,
         chunking_method: str = DEFAULT_CHUNKING_METHOD,
         token_count: int = DEFAULT_TOKEN_COUNT,
@@ -160,7 +125,8 @@ class SeekrFlowVectorDatabaseIngestionOperator(SeekrFlowJobOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.vector_database_id = vector_database_id
-        self.file_ids = file_ids
+        #: The files to ingest: the ingestion operator's argument, or what a sync uploaded.
+        self.file_ids: str | list[str] = []
         self.method = method
         self.chunking_method = chunking_method
         self.token_count = token_count
@@ -225,3 +191,60 @@ class SeekrFlowVectorDatabaseIngestionOperator(SeekrFlowJobOperator):
     def cancel_job(self, job_id: str) -> str:
         """Remove the job's files from its database (the service has no cancel for ingestion); return its status."""
         return str(self.hook.run(self.kind.watch(UNTIL_END, self.log.info).cancel(job_id)).status)
+
+
+class SeekrFlowVectorDatabaseIngestionOperator(_VectorIngestionTask):
+    """
+    Ingest uploaded files into a vector database (chunk and embed them) and, by default, wait until the job ends.
+
+    Every input is checked locally, by field, before any request. The job is started once: a retry
+    reattaches to it (Airflow 3.3+, by the task state store), and a start whose answer was lost is
+    looked up among the database's jobs new since a listing taken before it was sent (the one of
+    exactly these ``file_ids``), never blindly resent. ``failed`` raises
+    ``SeekrFlowIngestionFailedError`` naming each failed file with the service's ``error_message``;
+    a timeout raises ``SeekrFlowIngestionTimeoutError``.
+
+    The service has no cancel for ingestion: a kill or a timeout (with ``cancel_on_kill``) removes
+    this job's files from the database instead (``DELETE .../files/{file_id}``, the uploaded files'
+    ids; one already gone is skipped), so nothing this task started stays half-ingested, and says
+    so in the log. It only ever touches the job this task started, and only while that job runs.
+
+    Returns ``{"job_id", "status", "vector_database_id", "ingestion_id", "file_ids", "files",
+    "error_message"}``: ``job_id`` is ``<vector_database_id>/<ingestion_id>`` (what the ingestion
+    sensor takes), ``files`` counts the job's files ``completed`` and ``failed``. The ``job_id`` is
+    pushed under ``ingestion_job_id`` as soon as the job exists.
+
+    :param vector_database_id: The database: its id, or the create operator's result. (templated)
+    :param file_ids: The uploaded files (purpose ``alignment``): one id, or a list, e.g. the upload
+        operator's result. (templated)
+    :param method: The ingestion method. (templated)
+    :param chunking_method: How documents are cut into chunks. (templated)
+    :param token_count: Tokens per chunk, at least 1.
+    :param overlap_tokens: Tokens neighbouring chunks share, 0 to less than ``token_count``.
+    :param metadata: Flat JSON (text, number, true/false or null values) attached to every chunk. (templated)
+    :param seekrflow_conn_id: The Airflow connection to use. (templated)
+    :param hook_params: Keyword arguments for the hook, e.g. ``{"timeout": 60, "max_retries": 3}``;
+        the deferred wait's trigger gets them too.
+    :param wait_for_completion: Whether to wait until the job ends.
+    :param deferrable: Whether to wait in the triggerer rather than on the worker.
+    :param poll_interval: The longest time between two status checks, in seconds.
+    :param min_poll_interval: The shortest time between two status checks, in seconds.
+    :param timeout: Seconds to wait before removing the job's files and failing; None waits for ever.
+    :param cancel_on_kill: Whether a kill or a timeout removes this job's files from the database.
+    :param durable: Whether a retry picks up the job of an earlier try (Airflow 3.3+).
+    """
+
+    template_fields: Sequence[str] = (
+        "vector_database_id",
+        "file_ids",
+        "method",
+        "chunking_method",
+        "metadata",
+        "seekrflow_conn_id",
+    )
+
+    def __init__(
+        self, *, vector_database_id: str | dict[str, Any], file_ids: str | list[str], **kwargs: Any
+    ) -> None:
+        super().__init__(vector_database_id=vector_database_id, **kwargs)
+        self.file_ids = file_ids

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_seekrflow.defaults import DEFAULT_UPLOAD_CONCURRENCY
 from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
-from airflow_provider_seekrflow.operators.vector_database import SeekrFlowVectorDatabaseIngestionOperator
+from airflow_provider_seekrflow.operators.vector_database import _VectorIngestionTask
 
 # DAG parsing imports this module: the hook, the client and the sync's logic load when a task runs.
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 RECORD_KEY_TEMPLATE = "seekrflow_vector_sync.{vector_database_id}"
 
 
-class SeekrFlowVectorDatabaseSyncOperator(SeekrFlowVectorDatabaseIngestionOperator):
+class SeekrFlowVectorDatabaseSyncOperator(_VectorIngestionTask):
     """
     Make a vector database hold exactly a source's current documents, moving only the difference.
 
@@ -100,7 +100,7 @@ class SeekrFlowVectorDatabaseSyncOperator(SeekrFlowVectorDatabaseIngestionOperat
         record_key: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(vector_database_id=vector_database_id, file_ids=[], **kwargs)
+        super().__init__(vector_database_id=vector_database_id, **kwargs)
         self.source = source
         self.source_conn_id = source_conn_id
         self.plan_only = plan_only
