@@ -12,8 +12,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow_provider_seekrflow.client.lost_answers import Snapshot
 
-# Task state store key (Airflow 3.3+) of the files this task's tries have uploaded.
+# Task state store key (Airflow 3.3+) of the files this task's tries have uploaded: the newest
+# records and the notes of files in flight. Older records are kept in pages of their own,
+# ``uploaded_files.1``, ``uploaded_files.2``, ..., each written once, so a change rewrites at most
+# PAGE_RECORDS records however many files the batch has (a 10,000-file batch would otherwise write
+# its whole, growing list twice per file: gigabytes through the supervisor).
 UPLOADED_STATE_KEY = "uploaded_files"
+PAGE_RECORDS = 200
 # What identifies an upload in an entry: the same source, size, purpose and database.
 FACT_NAMES = ("source", "bytes", "purpose", "vector_database_id")
 
@@ -36,15 +41,49 @@ class UploadRecord:
     so a batch of thousands of files finds each in constant time.
     """
 
-    def __init__(self, stored: Any) -> None:
+    def __init__(self, stored: Any, pages: Sequence[Any] = ()) -> None:
         # Entries by a sequence number (insertion order, as the list is written back) and by facts.
         self._entries: dict[int, dict[str, Any]] = {}
         self._by_facts: dict[str, list[int]] = defaultdict(list)
         self._next = 0
+        #: The entries already kept in a page of their own (never rewritten), and how many pages there are.
+        self.paged: set[int] = set()
+        self.pages = 0
+        for page in pages:  # older than the current list
+            self.pages += 1
+            for entry in page if isinstance(page, list) else ():
+                if isinstance(entry, dict):
+                    self.paged.add(self._next)
+                    self._append(dict(entry))
         if isinstance(stored, list):
             for entry in stored:
                 if isinstance(entry, dict):
                     self._append(dict(entry))
+
+    @classmethod
+    def from_store(cls, store: Any) -> UploadRecord:
+        """Read the record from a task state store (None: an empty record), its pages included."""
+        if store is None:
+            return cls(None)
+        pages: list[Any] = []
+        while (page := store.get(f"{UPLOADED_STATE_KEY}.{len(pages) + 1}")) is not None:
+            pages.append(page)
+        return cls(store.get(UPLOADED_STATE_KEY), pages)
+
+    def current(self) -> list[dict[str, Any]]:
+        """Return the entries not yet kept in a page: the newest records and every note."""
+        return [entry for seq, entry in self._entries.items() if seq not in self.paged]
+
+    def page_out(self) -> list[dict[str, Any]] | None:
+        """Return a new page of the current records once there are ``PAGE_RECORDS`` of them (marking them paged), else None."""
+        records = [
+            seq for seq, entry in self._entries.items() if seq not in self.paged and entry.get("file_id")
+        ]
+        if len(records) < PAGE_RECORDS:
+            return None
+        self.paged.update(records)
+        self.pages += 1
+        return [self._entries[seq] for seq in records]
 
     @property
     def entries(self) -> list[dict[str, Any]]:
@@ -141,8 +180,12 @@ class RecordJournal:
         self.lock = threading.Lock()
 
     def _write(self) -> None:
-        if self.store is not None:
-            self.store.set(UPLOADED_STATE_KEY, self.record.entries)
+        if self.store is None:
+            return
+        page = self.record.page_out()
+        if page is not None:  # written before the current list drops it: a crash in between only repeats it
+            self.store.set(f"{UPLOADED_STATE_KEY}.{self.record.pages}", page)
+        self.store.set(UPLOADED_STATE_KEY, self.record.current())
 
     def held(self) -> Iterable[str]:
         """Return every id the record holds: files of this batch, never another file's."""

@@ -98,11 +98,7 @@ def upload_sources(
     :param send: Uploads the files with the journal given (``hook.upload_batch``), returning ids in input order.
     :param vector_database_id: The vector database the files are added to, if any (part of each file's facts).
     """
-    from airflow_provider_seekrflow.operators.upload_record import (
-        UPLOADED_STATE_KEY,
-        RecordJournal,
-        UploadRecord,
-    )
+    from airflow_provider_seekrflow.operators.upload_record import RecordJournal, UploadRecord
 
     hook.check_files_with_service(sources, purpose, max_concurrency=max_concurrency)
     log.info(
@@ -112,7 +108,7 @@ def upload_sources(
         max_concurrency,
     )
     store = task_state_store(context)
-    record = UploadRecord(store.get(UPLOADED_STATE_KEY) if store is not None else None)
+    record = UploadRecord.from_store(store)
     facts = [
         {
             "source": source.shown,

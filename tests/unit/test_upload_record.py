@@ -61,3 +61,54 @@ def test_a_note_with_an_unreadable_time_is_ignored():
     record = _UploadRecord([{**FACTS, "sent_at": "not a time"}, {**FACTS}])
     assert record.sent_without_answer(FACTS) is None
     assert record.find(FACTS) is None
+
+
+class _Store:
+    """A task state store in a dict, counting what each write holds."""
+
+    def __init__(self) -> None:
+        self.values: dict = {}
+        self.largest_write = 0
+
+    def get(self, key):
+        return self.values.get(key)
+
+    def set(self, key, value):
+        self.largest_write = max(self.largest_write, len(value))
+        self.values[key] = value
+
+
+def test_a_large_batch_is_kept_in_pages_so_no_write_grows_with_the_batch():
+    from airflow_provider_seekrflow.client.lost_answers import Snapshot
+    from airflow_provider_seekrflow.operators.upload_record import PAGE_RECORDS, RecordJournal, UploadRecord
+
+    store = _Store()
+    facts = [{**FACTS, "source": f"/docs/{i}.md"} for i in range(2 * PAGE_RECORDS + 50)]
+    journal = RecordJournal(UploadRecord.from_store(store), store, facts)
+    for index in range(len(facts)):
+        journal.sending(index, Snapshot())
+        journal.stored(index, f"file-{index}")
+
+    assert sorted(store.values) == ["uploaded_files", "uploaded_files.1", "uploaded_files.2"]
+    assert store.largest_write <= PAGE_RECORDS + 1  # the records of one page, and the one note in flight
+    assert len(store.values["uploaded_files"]) == 50
+    again = UploadRecord.from_store(store)
+    assert [again.find(f) for f in facts] == [f"file-{i}" for i in range(len(facts))]
+    assert sorted(again.file_ids()) == sorted(f"file-{i}" for i in range(len(facts)))
+
+
+def test_a_note_survives_paging_until_its_answer_is_recorded():
+    from airflow_provider_seekrflow.client.lost_answers import Snapshot
+    from airflow_provider_seekrflow.operators.upload_record import PAGE_RECORDS, RecordJournal, UploadRecord
+
+    store = _Store()
+    facts = [{**FACTS, "source": f"/docs/{i}.md"} for i in range(PAGE_RECORDS + 1)]
+    journal = RecordJournal(UploadRecord.from_store(store), store, facts)
+    journal.sending(PAGE_RECORDS, Snapshot(ids={"file-old"}))  # in flight while the others page out
+    for index in range(PAGE_RECORDS):
+        journal.sending(index, Snapshot())
+        journal.stored(index, f"file-{index}")
+
+    again = UploadRecord.from_store(store)
+    assert again.sent_without_answer(facts[PAGE_RECORDS]).ids == {"file-old"}
+    assert again.find(facts[0]) == "file-0"
