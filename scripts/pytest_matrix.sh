@@ -13,9 +13,10 @@
 #   PYTEST_ARGS     extra arguments for every pytest run (word-split)
 #   ALLOW_NO_TESTS  if 1, pytest's "no tests collected" (exit 5) counts as success
 #   PYTEST_MATRIX_JOBS  how many runs at once (default: all of them; 1 = one after another)
-#   PYTEST_MATRIX_SHARDS  e.g. "airflow-3.1.8=2": split that version's test files over 2 runs (round
-#                   robin over the sorted files, so each folder's files alternate), each with its own
-#                   AIRFLOW_HOME; its summary lines are LABEL.1of2 and LABEL.2of2
+#   PYTEST_MATRIX_SHARDS  e.g. "airflow-3.1.8=2": split that version's test files over 2 runs (by their
+#                   durations in tests/durations.json, longest first to the least loaded run:
+#                   scripts/shard_files.py), each with its own AIRFLOW_HOME; its summary lines are
+#                   LABEL.1of2 and LABEL.2of2
 #   PYTEST_MATRIX_ONCE  "LABEL=PATH PATH...": tests whose outcome does not depend on the Airflow version
 #                   (a folder, a file, or a file::test) run only in LABEL's runs; the others ignore or
 #                   deselect them
@@ -126,16 +127,15 @@ for spec in "$@"; do
             printf '%s\n' "${skipped[@]}" >"$home/skip"
         fi
         if [ "$shards" -gt 1 ]; then
-            for i in "${!test_files[@]}"; do
-                if [ $((i % shards + 1)) -eq "$shard" ]; then
-                    # a whole file or folder left to another version is not passed at all
-                    keep=1
-                    for path in "${skipped[@]}"; do
-                        [[ "$path" != *::* && "${test_files[$i]}" == "$path"* ]] && keep=0
-                    done
-                    [ "$keep" -eq 1 ] && echo "${test_files[$i]}"
-                fi
-            done >"$home/files"
+            # A whole file or folder left to another version is not passed at all; the rest is split by
+            # how long each file took (tests/durations.json, scripts/shard_files.py), so the shards end together.
+            for file in "${test_files[@]}"; do
+                keep=1
+                for path in "${skipped[@]}"; do
+                    [[ "$path" != *::* && "$file" == "$path"* ]] && keep=0
+                done
+                [ "$keep" -eq 1 ] && echo "$file"
+            done | "$py" scripts/shard_files.py --shards "$shards" --shard "$shard" >"$home/files"
         fi
         runs+=("$run_label|$py|$home")
     done
