@@ -136,16 +136,7 @@ class Store:
         for name in os.listdir(self.blobs_dir):
             if name.endswith(".part"):  # an upload cut off by a stop
                 _remove(os.path.join(self.blobs_dir, name))
-        for records in (
-            self._files,
-            self._jobs,
-            self.data_jobs,
-            self.fine_tunes,
-            self.projects,
-            self.deployments,
-            self.vector_databases,
-            self.vector_ingestions,
-        ):
+        for records in (self._files, *self._other_records()):
             records.load()
 
     # ----------------------------------------------------------------- files
@@ -233,19 +224,23 @@ class Store:
     def delete_job(self, job_id: str) -> bool:
         return self._jobs.delete(job_id)
 
+    def _other_records(self) -> tuple[RecordDir, ...]:
+        """Return every kind of record but the files (whose blobs go with them)."""
+        return (
+            self._jobs,
+            self.data_jobs,
+            self.fine_tunes,
+            self.projects,
+            self.deployments,
+            self.vector_databases,
+            self.vector_ingestions,
+        )
+
     def wipe(self) -> None:
         """Delete every file, job, project, deployment and vector database (an empty service, as at first start)."""
         with self.lock:
             for record in self._files.all():
                 self.delete_file(record["id"])
-            for records in (
-                self._jobs,
-                self.data_jobs,
-                self.fine_tunes,
-                self.projects,
-                self.deployments,
-                self.vector_databases,
-                self.vector_ingestions,
-            ):
+            for records in self._other_records():
                 for record in records.all():
                     records.delete(record["id"])
