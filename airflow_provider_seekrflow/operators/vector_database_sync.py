@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_seekrflow.defaults import DEFAULT_UPLOAD_CONCURRENCY
-from airflow_provider_seekrflow.exceptions import SeekrFlowConfigError
 from airflow_provider_seekrflow.operators.vector_database import _VectorIngestionTask
+from airflow_provider_seekrflow.operators.vector_sync_record import KeepsSyncRecord
 
 # DAG parsing imports this module: the hook, the client and the sync's logic load when a task runs.
 if TYPE_CHECKING:
@@ -18,11 +18,8 @@ if TYPE_CHECKING:
     from airflow_provider_seekrflow.vector_sync.plan import Document, SyncPlan
     from airflow_provider_seekrflow.vector_sync.record import SyncRecord
 
-#: The Airflow Variable a database's record is kept in, unless ``record_key`` names another.
-RECORD_KEY_TEMPLATE = "seekrflow_vector_sync.{vector_database_id}"
 
-
-class SeekrFlowVectorDatabaseSyncOperator(_VectorIngestionTask):
+class SeekrFlowVectorDatabaseSyncOperator(KeepsSyncRecord, _VectorIngestionTask):
     """
     Make a vector database hold exactly a source's current documents, moving only the difference.
 
@@ -125,12 +122,6 @@ class SeekrFlowVectorDatabaseSyncOperator(_VectorIngestionTask):
             metadata=self.metadata,
         )
 
-    def _record_key(self, database_id: str) -> str:
-        key = self.record_key or RECORD_KEY_TEMPLATE.format(vector_database_id=database_id)
-        if not isinstance(key, str) or not key.strip():
-            raise SeekrFlowConfigError(f"record_key: must be a Variable name, got {self.record_key!r}")
-        return key
-
     # -- the sync ----------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> Any:
@@ -145,6 +136,7 @@ class SeekrFlowVectorDatabaseSyncOperator(_VectorIngestionTask):
         max_concurrency = concurrency_of(self.max_concurrency)
         database_id = self._database_id()
         record = self._load_record(database_id)
+        self._carried = None
         in_flight = self._settle_in_flight(record, context)
         if in_flight is not None:
             return in_flight
@@ -157,6 +149,11 @@ class SeekrFlowVectorDatabaseSyncOperator(_VectorIngestionTask):
         to_send = [sources[document.key] for document, _ in plan.send]
         self._check_sources(to_send, max_concurrency, context)
         self._remove_gone(database_id, plan, record)
+        if plan.moves_nothing and self._carried is not None:
+            # An earlier try of this run did the moving (Airflow then killed it, e.g. a resumed deferral
+            # failed on a stale executor event); its counts are this run's.
+            counts, file_ids, job_id = self._carried
+            return self.keep_result(self._done(database_id, counts, file_ids, job_id, context))
         if not plan.send:
             return self.keep_result(self._done(database_id, plan.counts(), [], None, context))
         file_ids = self._upload(to_send, max_concurrency, context)
@@ -174,6 +171,8 @@ class SeekrFlowVectorDatabaseSyncOperator(_VectorIngestionTask):
             ],
             "superseded": [entry.file_id for entry in plan.superseded],
             "ingestion_job_id": None,
+            # Which task run made it: its own retry reports these counts if it only records them.
+            "run": self._run_key(context),
         }
         self._save(record)
         self.file_ids = file_ids
@@ -251,82 +250,6 @@ class SeekrFlowVectorDatabaseSyncOperator(_VectorIngestionTask):
             "plan_only": plan_only,
         }
 
-    # -- an earlier try's ingestion ------------------------------------------------------------------
-
-    def _settle_in_flight(self, record: SyncRecord, context: Context) -> Any:
-        """
-        Finish what an earlier try (or run) left: wait for its ingestion, record it, or undo it; return a result when waiting.
-
-        A completed ingestion is recorded; one still running is waited on (this task's result is
-        then that sync's); one that failed, or that cannot be found, has its files removed from the
-        database (they are this sync's own), so the documents are sent again.
-        """
-        pending = record.pending
-        if not pending:
-            return None
-        database_id = record.database_id
-        job_id = pending.get("ingestion_job_id") or self._find_started(pending, database_id)
-        status = self.job_status(job_id) if job_id else None
-        held = self._database_files(database_id)
-        if job_id and any(d["file_id"] not in held for d in pending.get("documents", [])):
-            # A kill or a timeout removed the job's files (the service has no cancel): it is undone,
-            # whatever the job's status says.
-            status = "undone (its files were removed)"
-        elif job_id and status is not None and status not in self.kind.terminal_states:
-            self.log.info("Ingestion %s of an earlier try is %s: waiting for it to end", job_id, status)
-            self.file_ids = [d["file_id"] for d in pending.get("documents", [])]
-            return self._wait(job_id, context)
-        elif job_id and status == self.kind.success_status:
-            self.log.info("Ingestion %s of an earlier try completed: recording it", job_id)
-            self._apply_pending(record, job_id)
-            return None
-        stale = [d["file_id"] for d in pending.get("documents", [])]
-        self.log.warning(
-            "Ingestion %s of an earlier try ended %s: removing its %d file(s) from the database, "
-            "so their documents are sent again",
-            job_id or "(never started)",
-            status or "unknown",
-            len(stale),
-        )
-        self._remove_files(database_id, stale)
-        record.pending = None
-        self._save(record)
-        return None
-
-    def _find_started(self, pending: dict[str, Any], database_id: str) -> str | None:
-        """Return the ingestion of the pending files if the service started it (its answer, or the try, lost)."""
-        from airflow_provider_seekrflow.client import vector_databases
-        from airflow_provider_seekrflow.client.vector_database_creates import list_ingestions
-
-        wanted = sorted(d["file_id"] for d in pending.get("documents", []))
-        for job in list_ingestions(self.hook.transport, database_id):
-            if sorted(job.file_ids or []) == wanted:
-                return vector_databases.ingestion_ref(database_id, str(job.id))
-        return None
-
-    def _apply_pending(self, record: SyncRecord, job_id: str) -> tuple[dict[str, int], list[str]]:
-        """Put the ingested documents into the record, remove the files they supersede, and save it."""
-        from airflow_provider_seekrflow.vector_sync.record import Entry
-
-        pending = record.pending or {}
-        documents = pending.get("documents", [])
-        for document in documents:
-            record.put(
-                Entry(**{k: document[k] for k in ("key", "fingerprint", "file_id", "filename", "size")})
-            )
-        self._save(record)
-        superseded = list(pending.get("superseded", []))
-        self._remove_files(record.database_id, superseded)
-        if superseded:
-            self.log.info(
-                "Removed the old versions of %d changed document(s): %s",
-                len(superseded),
-                ", ".join(superseded),
-            )
-        record.pending = None
-        self._save(record)
-        return dict(pending.get("counts", {})), [d["file_id"] for d in documents]
-
     # -- steps -------------------------------------------------------------------------------------
 
     def _documents(self) -> tuple[dict[str, Source], list[Document]]:
@@ -345,12 +268,6 @@ class SeekrFlowVectorDatabaseSyncOperator(_VectorIngestionTask):
             )
             by_key[source.shown] = source
         return by_key, documents
-
-    def _database_files(self, database_id: str) -> dict[str, str]:
-        from airflow_provider_seekrflow.client import vector_databases
-
-        listed = self.hook.call(vector_databases.list_files(database_id))
-        return {str(f.id): str(f.status) for f in listed.data or [] if f.id}
 
     def _log_plan(self, plan: SyncPlan) -> None:
         for document, why in plan.send:
@@ -371,13 +288,6 @@ class SeekrFlowVectorDatabaseSyncOperator(_VectorIngestionTask):
             record.drop(entry.key)
         if plan.remove or plan.vanished:
             self._save(record)
-
-    def _remove_files(self, database_id: str, file_ids: list[str]) -> None:
-        """Remove files from the database; one already gone is what the removal wanted."""
-        from airflow_provider_seekrflow.jobs.ingestion import remove_files
-
-        if file_ids:
-            self.hook.run(remove_files(database_id, file_ids))
 
     def _check_sources(self, sources: list[Source], max_concurrency: int, context: Context) -> None:
         from airflow_provider_seekrflow.operators.upload_sources import check_sources
@@ -400,24 +310,6 @@ class SeekrFlowVectorDatabaseSyncOperator(_VectorIngestionTask):
                     sources, "alignment", max_concurrency=max_concurrency, journal=journal, stop=self._stop
                 ),
             )
-
-    # -- the record --------------------------------------------------------------------------------
-
-    def _load_record(self, database_id: str) -> SyncRecord:
-        from airflow.providers.common.compat.sdk import Variable
-
-        from airflow_provider_seekrflow.vector_sync.record import SyncRecord
-
-        key = self._record_key(database_id)
-        record, why = SyncRecord.from_json(Variable.get(key, None), database_id)
-        if why:
-            self.log.warning("Variable %s: %s; every document counts as new", key, why)
-        return record
-
-    def _save(self, record: SyncRecord) -> None:
-        from airflow.providers.common.compat.sdk import Variable
-
-        Variable.set(self._record_key(record.database_id), record.to_json())
 
     def on_kill(self) -> None:
         """Stop the uploads (no further file starts), and remove the ingesting job's files."""

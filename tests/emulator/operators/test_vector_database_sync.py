@@ -9,7 +9,9 @@ and files another party added left alone. S3 through moto is in ``tests/emulator
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,10 +21,8 @@ from airflow_provider_seekrflow.assets import vector_database_asset
 from airflow_provider_seekrflow.client import vector_databases
 from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.jobs.ingestion import SeekrFlowIngestionFailedError
-from airflow_provider_seekrflow.operators.vector_database_sync import (
-    RECORD_KEY_TEMPLATE,
-    SeekrFlowVectorDatabaseSyncOperator,
-)
+from airflow_provider_seekrflow.operators.vector_database_sync import SeekrFlowVectorDatabaseSyncOperator
+from airflow_provider_seekrflow.operators.vector_sync_record import RECORD_KEY_TEMPLATE
 from tests.emulator.operators import seekrflow_dag_support as dags
 
 MODEL = "BAAI/bge-large-en-v1.5"
@@ -276,3 +276,38 @@ def test_a_bad_document_fails_before_anything_is_sent_or_removed(emu, request, t
     assert dags.states(dr) == {"sync": "failed"}
     assert "tool.exe" in str(recorder.last)
     assert [e["route"] for e in emu.journal() if e["method"] != "GET"] == []
+
+
+class _DiesOnceAfterStartingIngestion(SeekrFlowVectorDatabaseSyncOperator):
+    """The first try dies once its ingestion is started and done, as Airflow kills a resumed deferral."""
+
+    def poll_until_complete(self, job_id, context):
+        if context["ti"].try_number == 1:
+            time.sleep(0.5)  # the ingestion completes meanwhile: the retry only records it
+            raise RuntimeError(f"simulated kill while waiting for {job_id}")
+        return super().poll_until_complete(job_id, context)
+
+
+def test_a_retry_that_only_records_its_earlier_tries_ingestion_reports_that_tries_counts(
+    emu, request, tmp_path
+):
+    folder = _folder(tmp_path, **{"a.md": "a", "b.md": "b"})
+    database_id = _database()
+    emu.configure(vector_ingestion_seconds=0.01)
+    with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
+        _DiesOnceAfterStartingIngestion(
+            task_id="sync",
+            vector_database_id=database_id,
+            source=str(folder),
+            retries=1,
+            retry_delay=timedelta(seconds=0),
+            **dags.FAST_POLL,
+        )
+    dr = dags.run_dag(dag)
+
+    assert dags.states(dr) == {"sync": "success"}
+    result = dags.xcom(dr, "sync")
+    assert _counts(result) == (2, 0, 0, 0)
+    assert sorted(result["file_ids"]) == sorted(_files(database_id))
+    assert result["ingestion_job_id"].startswith(f"{database_id}/")
+    assert dags.count(emu, "upload_file") == 2 and dags.count(emu, "create_vector_database_ingestion") == 1
