@@ -51,7 +51,9 @@ def fault_rules(rate: float, once_routes: Iterable[str] = ONCE_ROUTES) -> list[d
             {"route": route, "kind": "502_after", "count": 1},
             {"route": route, "kind": "504_after", "count": 1},
         ]
-    for route in (*once_routes, "upload_file"):
+    # Uploads always get the random losses; a list of once-only routes that names them too (the
+    # vector sync soak) gets them once, not a second chain that would double their rate.
+    for route in dict.fromkeys((*once_routes, "upload_file")):
         # 10 % of the answers lost after acting as a 502 or 504 (5 % each), then 10 % dropped.
         rules += [
             {"route": route, "kind": "502_after", "rate": 0.05},
