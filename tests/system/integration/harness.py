@@ -50,8 +50,9 @@ PIPELINE_DAG_IDS = (
     "it_pipeline_deferred",
     "it_pipeline_exec_timeout",
 )
-# tests/system/integration/dags/seekrflow_vector_sync_dags.py: create-or-find a vector database, then sync a folder.
-VECTOR_SYNC_DAG_IDS = ("it_vector_sync_soak",)
+# tests/system/integration/dags/seekrflow_vector_sync_dags.py: create-or-find a vector database, then sync a
+# folder (and the create alone).
+VECTOR_SYNC_DAG_IDS = ("it_vector_sync_soak", "it_vector_database_create")
 
 
 def metadata_db_url(default_db: str | None = None) -> str:
