@@ -185,8 +185,9 @@ def _round(deployment: Any, emulator: Any, round_index: int, folder: Path) -> di
     emulator.admin("PUT", "faults", _rules(round_index))
     started = time.monotonic()
     api.trigger(DAG, run_id, {"database": DATABASE, "docs_dir": str(folder)})
-    creates = [f"vsync-create-{i}" for i in range(len(OTHER_DATABASES))] if round_index == 0 else []
-    for create_id, name in zip(creates, OTHER_DATABASES, strict=True):
+    names = OTHER_DATABASES if round_index == 0 else ()
+    creates = [f"vsync-create-{i}" for i in range(len(names))]
+    for create_id, name in zip(creates, names, strict=True):
         api.trigger(CREATE_DAG, create_id, {"database": name})
     runs = api.wait_runs(DAG, [run_id], 900, 3, f"vector sync {run_id}")
     wall = time.monotonic() - started
