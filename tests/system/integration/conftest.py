@@ -7,7 +7,8 @@ Environment:
   temporary directory, kept so its logs can be read);
 - ``IT_SOAK_RUNS`` (50), ``IT_SOAK_FAULT_RATE`` (0.2): the soak's size and fault rate;
 - ``IT_PIPELINE_SOAK_RUNS`` (20): the pipeline soak's size (upload -> data job -> fine-tune -> deploy -> evaluate
-  -> demote; same fault rate).
+  -> demote; same fault rate);
+- ``IT_VECTOR_SYNC_FILES`` (1000): the documents of the vector sync soak's folder (same fault rate).
 """
 
 from __future__ import annotations

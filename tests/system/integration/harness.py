@@ -50,6 +50,9 @@ PIPELINE_DAG_IDS = (
     "it_pipeline_deferred",
     "it_pipeline_exec_timeout",
 )
+# tests/system/integration/dags/seekrflow_vector_sync_dags.py: create-or-find a vector database, then sync a
+# folder (and the create alone).
+VECTOR_SYNC_DAG_IDS = ("it_vector_sync_soak", "it_vector_database_create")
 
 
 def metadata_db_url(default_db: str | None = None) -> str:
@@ -124,7 +127,7 @@ class Deployment:
             if dag_ids is not None
             else (
                 "example_seekrflow_alignment", "it_soak", "it_sync_wait", "it_deferred", "it_exec_timeout",
-                *PIPELINE_DAG_IDS,
+                *PIPELINE_DAG_IDS, *VECTOR_SYNC_DAG_IDS,
             )
         )  # fmt: skip
         self.celery = executor == "CeleryExecutor"

@@ -11,6 +11,7 @@ Only the records of tags starting with ``prefix`` are counted: other tests share
 from __future__ import annotations
 
 import collections
+import itertools
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -27,31 +28,33 @@ ONCE_ROUTES = (
     "create_fine_tune",
 )
 SHARED_KINDS = ("429", "500", "502", "503", "delay", "drop_before")
-# The certain faults each once-only route meets (count rules, spent in this order).
-CERTAIN_KINDS = ("500", "429", "drop_after", "502_after", "504_after")
+# The certain faults each once-only route meets (count rules, spent in this order), and their kinds.
+CERTAIN_SEQUENCE = ("500", "429", "drop_after", "drop_after", "502_after", "504_after")
+CERTAIN_KINDS = tuple(dict.fromkeys(CERTAIN_SEQUENCE))
 
 
-def fault_rules(rate: float, once_routes: Iterable[str] = ONCE_ROUTES) -> list[dict]:
+def fault_rules(
+    rate: float, once_routes: Iterable[str] = ONCE_ROUTES, certain: Iterable[str] = CERTAIN_SEQUENCE
+) -> list[dict]:
     """
     First match wins: certain faults on each once-only route, then random drops, then ``rate`` of everything.
 
     :param rate: The share of every request (once-only routes' included) faulted by ``everywhere``.
     :param once_routes: The routes whose answers are also lost after the service acted, certainly
         (count rules) and at random.
+    :param certain: The faults each once-only route is certain to meet, spent in this order.
     """
     once_routes = tuple(once_routes)
     rules: list[dict] = []
     for route in once_routes:
-        # Count rules are spent in order: 500, 429, two dropped answers, then a 502 and a 504 that
-        # come after the service acted (a gateway that lost the backend's answer).
-        rules += [
-            {"route": route, "kind": "500", "count": 1},
-            {"route": route, "kind": "429", "retry_after": 1, "count": 1},
-            {"route": route, "kind": "drop_after", "count": 2},
-            {"route": route, "kind": "502_after", "count": 1},
-            {"route": route, "kind": "504_after", "count": 1},
-        ]
-    for route in (*once_routes, "upload_file"):
+        # Count rules are spent in order (by default a 500, a 429, two dropped answers, then a 502 and
+        # a 504 that come after the service acted: a gateway that lost the backend's answer).
+        for kind, same in itertools.groupby(certain):
+            extra = {"retry_after": 1} if kind == "429" else {}
+            rules.append({"route": route, "kind": kind, **extra, "count": len(list(same))})
+    # Uploads always get the random losses; a list of once-only routes that names them too (the
+    # vector sync soak) gets them once, not a second chain that would double their rate.
+    for route in dict.fromkeys((*once_routes, "upload_file")):
         # 10 % of the answers lost after acting as a 502 or 504 (5 % each), then 10 % dropped.
         rules += [
             {"route": route, "kind": "502_after", "rate": 0.05},

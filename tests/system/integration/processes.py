@@ -224,6 +224,10 @@ class Emulator:
         """Deployment records (token counters included); the status is computed on read: ``deployment()``."""
         return self._stored("deployments")
 
+    def stored_vector_ingestions(self) -> list[dict[str, Any]]:
+        """Vector database ingestion jobs as stored (``vector_database_id``, ``file_ids``); status: the API."""
+        return self._stored("vector_ingestions")
+
     def data_job(self, data_job_id: str) -> dict[str, Any]:
         return self.api(f"data-jobs/{data_job_id}")
 
