@@ -1,8 +1,9 @@
 """One vector database sync in a fresh process, as one task run (run by bench_vector_sync.py).
 
-    _vector_sync_client.py BASE_URL FOLDER DATABASE_ID RECORD_FILE CONCURRENCY
+    _vector_sync_client.py FOLDER DATABASE_ID RECORD_FILE CONCURRENCY
 
-``SeekrFlowVectorDatabaseSyncOperator.execute`` syncs FOLDER into DATABASE_ID, waiting for the
+``SeekrFlowVectorDatabaseSyncOperator.execute`` syncs FOLDER into DATABASE_ID (the service is the
+``seekrflow_default`` connection, from ``AIRFLOW_CONN_SEEKRFLOW_DEFAULT``), waiting for the
 ingestion on the worker, with a minimal context (a task instance that drops XComs). The sync's
 record, an Airflow Variable in a task, is kept in RECORD_FILE instead (a JSON object of Variable
 name -> text), so the next process (the re-sync) reads what this one wrote, as the next task run
@@ -47,6 +48,7 @@ class _FileVariables:
         self.bytes_written = 0
 
     def _all(self) -> dict[str, str]:
+        # Read on every get, as a task reads the metadata database: nothing is kept between calls.
         return json.loads(self.path.read_text()) if self.path.exists() else {}
 
     def get(self, key: str, default_var: Any = None, **kwargs: Any) -> Any:
@@ -62,7 +64,7 @@ class _FileVariables:
 
 
 def main() -> int:
-    base_url, folder, database_id, record_file, concurrency = sys.argv[1:6]
+    folder, database_id, record_file, concurrency = sys.argv[1:5]
     import airflow.providers.common.compat.sdk as compat_sdk
 
     from airflow_provider_seekrflow.client import vector_databases

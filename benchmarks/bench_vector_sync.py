@@ -26,6 +26,7 @@ import shutil
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import API_KEY, BENCH_DIR, conn_env, python, run_json, save_result, work_dir  # noqa: E402
@@ -35,13 +36,22 @@ from bench_upload_concurrency import FILE_BYTES, write_documents  # noqa: E402
 LISTING_ROUTES = frozenset({"list_vector_database_files"})
 
 
-def run_sync(kind: str, emu, folder: Path, database_id: str, record: Path, concurrency: int) -> dict:
-    """Run one sync in a fresh process; return its figures and the requests it sent, by route."""
+def run_sync(kind: str, emu: Any, folder: Path, database_id: str, record: Path, concurrency: int) -> dict:
+    """
+    Run one sync in a fresh process; return its figures and the requests it sent, by route.
+
+    :param kind: ``first`` or ``resync``, as reported.
+    :param emu: The running emulator (its journal gives the requests).
+    :param folder: The folder synced.
+    :param database_id: The vector database.
+    :param record: The file standing in for the record's Airflow Variable.
+    :param concurrency: The sync's ``max_concurrency``.
+    """
     env = dict(os.environ)
     env["AIRFLOW_CONN_SEEKRFLOW_DEFAULT"] = conn_env(emu.base_url)
     env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    cmd = [python(), str(BENCH_DIR / "_vector_sync_client.py"), emu.base_url, str(folder), database_id,
-           str(record), str(concurrency)]  # fmt: skip
+    cmd = [python(), str(BENCH_DIR / "_vector_sync_client.py"), str(folder), database_id, str(record),
+           str(concurrency)]  # fmt: skip
     result = run_json(cmd, env=env, timeout=6 * 3600)
     # The child's warm-up request comes before its start_ts: only the sync's own are counted.
     routes = Counter(entry["route"] for entry in emu.journal() if entry["ts"] >= result["start_ts"])
@@ -58,7 +68,9 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--latency", type=float, default=0.05, help="seconds the emulator waits per request")
     parser.add_argument("--concurrency", type=int, default=16, help="the sync's max_concurrency (default 16)")
-    parser.add_argument("--ingest-seconds", type=float, default=0.001, help="the emulator's ingestion per file")
+    parser.add_argument(
+        "--ingest-seconds", type=float, default=0.001, help="the emulator's ingestion per file"
+    )
     args = parser.parse_args()
     from airflow_provider_seekrflow.client import vector_databases
     from airflow_provider_seekrflow.emulator import SeekrFlowEmulator
@@ -101,7 +113,9 @@ def main() -> int:
         "rows": [first, resync],
     }
     print()
-    print("| sync | wall s | added / changed / removed / unchanged | requests (by route) | peak RSS growth MiB |")
+    print(
+        "| sync | wall s | added / changed / removed / unchanged | requests (by route) | peak RSS growth MiB |"
+    )
     print("|---|---|---|---|---|")
     for row in (first, resync):
         c = row["counts"]
