@@ -100,9 +100,10 @@ def forget_listing(path: Any) -> None:
     Drop what the filesystem cached of the folder ``path`` is listed from, so the listing is current.
 
     Airflow keeps one filesystem per (scheme, connection) for the life of the process, and s3fs and
-    gcsfs keep every listing they made (no expiry): a second task run in the same process
-    (``dag.test()``, a worker that runs tasks in-process) would otherwise see the objects as the
-    first listed them, and a sync would miss every change since. Listings of other folders stay.
+    gcsfs keep every listing they made (no expiry): a later task run in the same process
+    (``dag.test()`` runs a DAG's tasks, and test suites their DAGs, in one process) would otherwise
+    see the objects as the first listed them, and a sync would miss every change since. Listings of
+    other folders stay cached.
 
     :param path: The ``ObjectStoragePath`` about to be listed (a glob's parent) or looked up.
     """
