@@ -110,7 +110,7 @@ def forget_listing(path: Any) -> None:
     fs = getattr(path, "fs", None)
     folder = getattr(getattr(path, "parent", None), "path", None)
     if fs is not None and folder:
-        # A cache is only a shortcut: were it not dropped, the lookup itself still names the path.
+        # Best effort: a filesystem that cannot drop it still lists, and a failing listing is reported there.
         with contextlib.suppress(Exception):
             fs.invalidate_cache(folder)
 
