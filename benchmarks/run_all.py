@@ -1,6 +1,6 @@
 """Run every benchmark (each in its own process) and print one table of ratios and target verdicts.
 
-    python benchmarks/run_all.py [--only upload,s3_stream,triggerer,parse,status_calls,evaluate,upload_concurrency] [--summary-only]
+    python benchmarks/run_all.py [--only upload,s3_stream,triggerer,parse,status_calls,evaluate,upload_concurrency,vector_sync] [--summary-only]
 
 ``make bench`` runs this in .venvs/bench. Each script also saves its raw figures as JSON in
 benchmarks/.work/results/; ``--summary-only`` rebuilds the table from those without re-running.
@@ -28,6 +28,7 @@ SCRIPTS = {
     "status_calls": "bench_status_calls.py",
     "evaluate": "bench_evaluate.py",
     "upload_concurrency": "bench_upload_concurrency.py",
+    "vector_sync": "bench_vector_sync.py",
 }
 
 
@@ -208,6 +209,21 @@ def table() -> list[tuple[str, ...]]:
         rows.append((label, "peak RSS growth MiB", f"{uc['rss_growth_mib']:.1f}",
                      f"seekrai {seekrai['rss_growth_kib'] / 1024:.1f}", "", "< 64 MiB",
                      _verdict(uc["rss_growth_mib"] < 64)))  # fmt: skip
+    vs = _load("vector_sync")
+    if vs:
+        by = {r["kind"]: r for r in vs["rows"]}
+        first, resync = by["first"], by["resync"]
+        label = f"vector sync {vs['files']:,} x {vs['file_bytes'] // 1024} KB"
+        per = f"{vs['latency_s'] * 1000:.0f} ms per request, max_concurrency={vs['concurrency']}"
+        rows.append((label, f"wall s, first sync (upload + ingest), {per}", f"{first['wall_s']:.1f}",
+                     "", "", "", "-"))  # fmt: skip
+        routes = ", ".join(f"{route} {n}" for route, n in resync["requests"].items())
+        rows.append((label, "re-sync, nothing changed: wall s; requests", f"{resync['wall_s']:.2f}; {routes}",
+                     f"first sync {first['wall_s']:.1f}", f"{resync['wall_s'] / first['wall_s']:.3f}x",
+                     "listing only", _verdict(vs["listing_only"])))  # fmt: skip
+        rows.append((label, "peak RSS growth MiB (first; re-sync)",
+                     f"{first['rss_growth_kib'] / 1024:.1f}; {resync['rss_growth_kib'] / 1024:.1f}",
+                     "", "", "< 64 MiB", _verdict(first["rss_growth_kib"] < 64 * 1024)))  # fmt: skip
     return rows
 
 

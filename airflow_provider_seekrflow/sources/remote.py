@@ -85,6 +85,7 @@ def list_remote(spec: Any, where: str, *, source_conn_id: str | None) -> list[So
     as_written = own_connection(spec) is not None
     name = shown.rstrip("/").rsplit("/", 1)[-1]
     with explained(where, shown, connection):
+        forget_listing(root)
         if has_magic(name):
             matches = sorted((path for path in root.parent.glob(name) if path.is_file()), key=str)
             if not matches:
@@ -92,6 +93,26 @@ def list_remote(spec: Any, where: str, *, source_conn_id: str | None) -> list[So
         else:
             matches = [root]
         return [_listed(path, where, connection, with_conn_shown=as_written) for path in matches]
+
+
+def forget_listing(path: Any) -> None:
+    """
+    Drop what the filesystem cached of the folder ``path`` is listed from, so the listing is current.
+
+    Airflow keeps one filesystem per (scheme, connection) for the life of the process, and s3fs and
+    gcsfs keep every listing they made (no expiry): a later task run in the same process
+    (``dag.test()`` runs a DAG's tasks, and test suites their DAGs, in one process) would otherwise
+    see the objects as the first listed them, and a sync would miss every change since. Listings of
+    other folders stay cached.
+
+    :param path: The ``ObjectStoragePath`` about to be listed (a glob's parent) or looked up.
+    """
+    fs = getattr(path, "fs", None)
+    folder = getattr(getattr(path, "parent", None), "path", None)
+    if fs is not None and folder:
+        # Best effort: a filesystem that cannot drop it still lists, and a failing listing is reported there.
+        with contextlib.suppress(Exception):
+            fs.invalidate_cache(folder)
 
 
 def _listed(path: Any, where: str, connection: str | None, *, with_conn_shown: bool) -> Source:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
@@ -181,3 +182,33 @@ class MotoS3:
                 if line.strip():
                     entry = json.loads(line)
                     seen.append({"method": entry["method"], "url": entry["url"]})
+
+
+def s3_requests(seen: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, list[str]]]]:
+    """
+    Return the S3 requests among those moto recorded, as ``(method, path, query)``; moto's own API left out.
+
+    :param seen: What :meth:`MotoS3.recording` yielded.
+    """
+    out = []
+    for entry in seen:
+        parts = urlsplit(entry["url"])
+        if parts.path.startswith("/moto-api"):
+            continue
+        out.append((entry["method"], parts.path, parse_qs(parts.query)))
+    return out
+
+
+def object_gets(seen: list[dict[str, Any]], bucket: str) -> list[str]:
+    """
+    Return the keys downloaded (GetObject: a GET on ``/<bucket>/<key>`` that is no listing), in order.
+
+    :param seen: What :meth:`MotoS3.recording` yielded.
+    :param bucket: The bucket whose objects count.
+    """
+    keys = []
+    for method, path, query in s3_requests(seen):
+        bucket_part, _, key = path.lstrip("/").partition("/")
+        if method == "GET" and bucket_part == bucket and key and not {"list-type", "prefix"} & set(query):
+            keys.append(key)
+    return keys

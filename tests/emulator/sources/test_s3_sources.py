@@ -15,7 +15,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from airflow.providers.common.compat.sdk import DAG, ObjectStoragePath
@@ -25,7 +24,7 @@ from airflow_provider_seekrflow.hooks.seekrflow import SeekrFlowHook
 from airflow_provider_seekrflow.operators.files import SeekrFlowUploadFileOperator
 from tests.conftest import run_python_child
 from tests.emulator.operators import seekrflow_dag_support as support
-from tests.emulator.sources.moto_s3 import SECRET_KEY, MotoS3, aws_connection
+from tests.emulator.sources.moto_s3 import SECRET_KEY, MotoS3, aws_connection, object_gets, s3_requests
 
 HERE = Path(__file__).resolve().parent
 
@@ -62,27 +61,6 @@ def _stored(file_id: str, tmp_path: Path) -> tuple[str, int, bytes]:
     return meta.filename, meta.bytes, body
 
 
-def _s3_requests(seen: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, list[str]]]]:
-    """The S3 requests among those moto recorded: ``(method, path, query)``."""
-    out = []
-    for entry in seen:
-        parts = urlsplit(entry["url"])
-        if parts.path.startswith("/moto-api"):
-            continue
-        out.append((entry["method"], parts.path, parse_qs(parts.query)))
-    return out
-
-
-def _object_gets(seen: list[dict[str, Any]], bucket: str) -> list[str]:
-    """The keys read (GetObject: a GET on ``/<bucket>/<key>`` that is no listing) in the requests moto saw."""
-    keys = []
-    for method, path, query in _s3_requests(seen):
-        bucket_part, _, key = path.lstrip("/").partition("/")
-        if method == "GET" and bucket_part == bucket and key and not {"list-type", "prefix"} & set(query):
-            keys.append(key)
-    return keys
-
-
 def _uploads(emu: Any) -> list[dict[str, Any]]:
     return emu.journal(route="upload_file")
 
@@ -117,7 +95,7 @@ def test_glob_with_only_aws_default_uploads_every_match_in_sorted_order(
         assert _stored(file_id, tmp_path) == (key.rsplit("/", 1)[1], len(bodies[key]), bodies[key])
     assert len(_uploads(emu)) == 3
     # The bytes came from the moto server, each object read (and nothing else downloaded).
-    assert sorted(set(_object_gets(seen, s3.bucket))) == expected
+    assert sorted(set(object_gets(seen, s3.bucket))) == expected
 
 
 def test_single_uri_returns_one_id(s3, request, tmp_path):
@@ -222,10 +200,10 @@ def test_refused_extension_fails_before_any_object_is_read(s3, emu, request):
     assert isinstance(error, SeekrFlowInvalidFileError)
     assert "m-setup.exe" in str(error)
     assert "exe" in str(error) and "alignment" in str(error)
-    requests = _s3_requests(seen)
+    requests = s3_requests(seen)
     assert requests, "moto saw no request: the listing did not come from it"
     assert all(method in ("GET", "HEAD") for method, _, _ in requests), requests
-    assert _object_gets(seen, s3.bucket) == [], f"an object was downloaded: {requests}"
+    assert object_gets(seen, s3.bucket) == [], f"an object was downloaded: {requests}"
     assert _uploads(emu) == []
 
 
@@ -242,7 +220,7 @@ def test_bad_jsonl_line_in_s3_fails_naming_file_and_line_and_uploads_nothing(s3,
     assert "line 3" in message
     assert "bot" in message and "role" in message
     # The lines were read from the bucket, streamed; the good file before it is not uploaded either.
-    assert "train/bad.jsonl" in _object_gets(seen, s3.bucket)
+    assert "train/bad.jsonl" in object_gets(seen, s3.bucket)
     assert _uploads(emu) == []
 
 
@@ -293,7 +271,7 @@ def test_unknown_scheme_fails_before_any_request(s3, emu, request):
 
     assert isinstance(error, SeekrFlowConfigError)
     assert "foo://" in str(error)
-    assert _s3_requests(seen) == []
+    assert s3_requests(seen) == []
     assert emu.journal() == []
 
 
