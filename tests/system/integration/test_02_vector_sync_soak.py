@@ -40,7 +40,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_seekrflow.operators.vector_database_sync import RECORD_KEY_TEMPLATE
+from airflow_provider_seekrflow.operators.vector_sync_record import RECORD_KEY_TEMPLATE
 from tests.system.integration.pipeline_checks import (
     CERTAIN_KINDS,
     SHARED_KINDS,
