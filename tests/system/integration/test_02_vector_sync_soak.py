@@ -267,7 +267,9 @@ def test_vector_sync_soak(deployment, emulator, figures):
         "faults_on_once_routes": both["faults_on_once_routes"],
         "sync_wall_s": [run["wall_s"] for run in rounds],
         # A retried sync must still report what its run moved (an earlier try's ingestion included).
-        "retried_syncs": [name for name, run in zip(ROUNDS, rounds, strict=True) if run["task_retries"].get("sync")],
+        "retried_syncs": [
+            name for name, run in zip(ROUNDS, rounds, strict=True) if run["task_retries"].get("sync")
+        ],
         "test_wall_s": round(time.monotonic() - started, 1),
     }
     print(json.dumps(figures["vector_sync_soak"], indent=2))
