@@ -76,6 +76,7 @@ def _pipeline(
     default_args: dict[str, Any] | None = None,
     polls: tuple[float, float],
     deferrable: bool = True,
+    upload: dict[str, Any] | None = None,
     data_job: dict[str, Any] | None = None,
     fine_tune: dict[str, Any] | None = None,
     serve: bool = False,
@@ -97,7 +98,9 @@ def _pipeline(
         default_args=default_args or {},
         tags=["seekrflow", "integration", "pipeline"],
     ) as dag:
-        upload = SeekrFlowUploadFileOperator(task_id="upload_documents", file_path=DOCS, purpose="alignment")
+        upload = SeekrFlowUploadFileOperator(
+            task_id="upload_documents", file_path=DOCS, purpose="alignment", **(upload or {})
+        )
         pairs = SeekrFlowDataJobOperator(
             task_id="make_training_pairs",
             files=upload.output,
@@ -211,4 +214,7 @@ it_pipeline_sync = _pipeline(
     default_args={"retries": 2, "retry_delay": timedelta(seconds=2)},
     polls=(2, 1),
     deferrable=False,
+    # One file at a time: the worker-loss test kills the worker with the first of three files stored
+    # and the second in flight, and checks the retry uploads only the missing ones.
+    upload={"max_concurrency": 1},
 )
