@@ -226,7 +226,9 @@ def test_execution_timeout_kills_the_task_and_the_job_is_cancelled(emu, request,
         deferrable=False,
         poll_interval=0.5,
         min_poll_interval=0.5,
-        execution_timeout=timedelta(seconds=3),
+        # Long enough for the submission (a data job: create, attach, ingest, start) on a loaded machine,
+        # so the kill lands in the wait, where the job can be cancelled: 3 s was crossed before the start.
+        execution_timeout=timedelta(seconds=6),
     )
     try:
         dr = dags.run_dag(dag)

@@ -206,8 +206,10 @@ def test_user_kill_cancels_the_job(emu, tmp_path, task_instances, supervisor, sl
     longest_gap = _cancel_while_polling(job_id, task_instances["waiting", -1], supervisor)
     assert job_status(job_id) == "cancelled"
     assert len(emu.journal(route="cancel_alignment_job")) == 1
-    # The lookup took SLOW_LOOKUP_SECONDS, in a thread (Airflow 2) or in the "supervisor" (Airflow 3).
-    assert longest_gap < SLOW_LOOKUP_SECONDS / 2, f"the event loop stalled for {longest_gap:.2f}s"
+    # The lookup took SLOW_LOOKUP_SECONDS, in a thread (Airflow 2) or in the "supervisor" (Airflow 3): a
+    # loop it blocked would stall that long. 0.31 s was seen with nine suites on two CPUs, so the bound
+    # sits between that noise and the blocking it must catch.
+    assert longest_gap < SLOW_LOOKUP_SECONDS * 0.8, f"the event loop stalled for {longest_gap:.2f}s"
     if supervisor is not None:
         assert supervisor.requests.count("GetTaskStates") == 1
 
