@@ -140,6 +140,18 @@ class SeekrFlowVectorDatabaseSyncOperator(KeepsSyncRecord, _VectorIngestionTask)
         in_flight = self._settle_in_flight(record, context)
         if in_flight is not None:
             return in_flight
+        last = record.last or {}
+        if (
+            self._carried is None
+            and last.get("run") == self._run_key(context)
+            and last.get("ingestion_job_id")
+        ):
+            # An earlier try of this run recorded its ingestion itself, then was killed before its end.
+            self._carried = (
+                dict(last.get("counts") or {}),
+                list(last.get("file_ids") or []),
+                str(last["ingestion_job_id"]),
+            )
         sources, documents = self._documents()
         plan = plan_sync(documents, record, self._database_files(database_id))
         self.log.info("Sync of vector database %s: %s", database_id, plan.describe())

@@ -127,9 +127,16 @@ class KeepsSyncRecord:
                 len(superseded),
                 ", ".join(superseded),
             )
+        counts, file_ids = dict(pending.get("counts", {})), [str(d["file_id"]) for d in documents]
         record.pending = None
+        record.last = {
+            "run": pending.get("run"),
+            "counts": counts,
+            "file_ids": file_ids,
+            "ingestion_job_id": job_id,
+        }
         self._save(record)
-        return dict(pending.get("counts", {})), [d["file_id"] for d in documents]
+        return counts, file_ids
 
     def _database_files(self, database_id: str) -> dict[str, str]:
         from airflow_provider_seekrflow.client import vector_databases

@@ -52,6 +52,9 @@ class SyncRecord:
         #: with their new files, the files they supersede, and the ingestion once started. The next
         #: try or run finishes it (records it, waits for it, or removes its files).
         self.pending: dict[str, Any] | None = None
+        #: The last sync recorded as ingested: the task run that made it, its counts, files and
+        #: ingestion, so a retry of that run reports them even when the earlier try recorded it itself.
+        self.last: dict[str, Any] | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -86,6 +89,7 @@ class SyncRecord:
                 "database_id": self.database_id,
                 "documents": documents,
                 "pending": self.pending,
+                "last": self.last,
             },
             sort_keys=True,
             separators=(",", ":"),
@@ -115,6 +119,8 @@ class SyncRecord:
             if entry is not None:
                 entries[entry.key] = entry
         record = cls(database_id, entries)
+        if isinstance(data.get("last"), dict):
+            record.last = data["last"]
         pending = data.get("pending")
         if isinstance(pending, dict) and isinstance(pending.get("documents"), list):
             documents = [

@@ -311,3 +311,34 @@ def test_a_retry_that_only_records_its_earlier_tries_ingestion_reports_that_trie
     assert sorted(result["file_ids"]) == sorted(_files(database_id))
     assert result["ingestion_job_id"].startswith(f"{database_id}/")
     assert dags.count(emu, "upload_file") == 2 and dags.count(emu, "create_vector_database_ingestion") == 1
+
+
+class _DiesOnceAfterRecording(SeekrFlowVectorDatabaseSyncOperator):
+    """The first try records its completed ingestion, then dies before its end (killed by Airflow)."""
+
+    def _done(self, database_id, counts, file_ids, job_id, context):
+        if context["ti"].try_number == 1 and job_id:
+            raise RuntimeError(f"simulated kill after recording {job_id}")
+        return super()._done(database_id, counts, file_ids, job_id, context)
+
+
+def test_a_retry_after_its_earlier_try_recorded_the_sync_reports_that_sync(emu, request, tmp_path):
+    folder = _folder(tmp_path, **{"a.md": "a", "b.md": "b"})
+    database_id = _database()
+    emu.configure(vector_ingestion_seconds=0.01)
+    with DAG(dags.dag_id_for(request), schedule=None, start_date=dags.START_DATE) as dag:
+        _DiesOnceAfterRecording(
+            task_id="sync",
+            vector_database_id=database_id,
+            source=str(folder),
+            retries=1,
+            retry_delay=timedelta(seconds=0),
+            **dags.FAST_POLL,
+        )
+    dr = dags.run_dag(dag)
+
+    assert dags.states(dr) == {"sync": "success"}
+    result = dags.xcom(dr, "sync")
+    assert _counts(result) == (2, 0, 0, 0)
+    assert sorted(result["file_ids"]) == sorted(_files(database_id))
+    assert dags.count(emu, "upload_file") == 2
